@@ -1,0 +1,80 @@
+// A process mailbox: FIFO queue with selective removal (Erlang's save-queue semantics).
+// Taking from the head is O(1); taking a message further back is O(position).
+
+/** Returned by `take` when no message matches. */
+export const NONE: unique symbol = Symbol('none');
+
+export class Mailbox {
+  private items: unknown[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(msg: unknown): void {
+    this.items.push(msg);
+  }
+
+  /** Removes and returns the first message that matches (the head if no matcher), else NONE. */
+  take(match: ((msg: unknown) => boolean) | null): unknown {
+    const items = this.items;
+    if (match === null) {
+      if (this.head >= items.length) return NONE;
+      const msg = items[this.head];
+      items[this.head] = undefined;
+      this.head++;
+      this.compact();
+      return msg;
+    }
+    for (let i = this.head; i < items.length; i++) {
+      const msg = items[i];
+      if (match(msg)) {
+        if (i === this.head) {
+          items[i] = undefined;
+          this.head++;
+          this.compact();
+        } else {
+          items.splice(i, 1);
+        }
+        return msg;
+      }
+    }
+    return NONE;
+  }
+
+  /** Removes every message that matches; returns how many were removed. */
+  removeAll(match: (msg: unknown) => boolean): number {
+    const kept: unknown[] = [];
+    let removed = 0;
+    for (let i = this.head; i < this.items.length; i++) {
+      const msg = this.items[i];
+      if (match(msg)) removed++;
+      else kept.push(msg);
+    }
+    this.items = kept;
+    this.head = 0;
+    return removed;
+  }
+
+  /** The queued messages, oldest first (a copy). */
+  toArray(): unknown[] {
+    return this.items.slice(this.head);
+  }
+
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+
+  private compact(): void {
+    // Reclaim the consumed prefix once it dominates the array, keeping push/take amortised O(1).
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    } else if (this.head === this.items.length) {
+      this.items.length = 0;
+      this.head = 0;
+    }
+  }
+}

@@ -1,0 +1,86 @@
+// The one place that touches nact: a typed wrapper that hosts each process as one nact actor.
+// nact's handler only hands each message to the runtime's mailbox, so it never blocks (trap 5).
+import nact from 'nact';
+
+/** What the runtime needs from nact for one process. */
+export interface HostedActor {
+  /** Queues a message; nact delivers it in order, each in its own event-loop turn. */
+  dispatch(msg: unknown): void;
+  /** Messages accepted by nact but not yet handed to the process (nact's own mailbox). */
+  queued(): number;
+  /** Stops the nact actor; messages still queued in nact are dropped. */
+  stop(): void;
+}
+
+// nact's concrete actor, reached through a system plugin (nact exposes no typed accessor).
+interface ConcreteActor {
+  mailbox: { length: number };
+  busy: boolean;
+  stopped: boolean;
+}
+interface ConcreteSystem {
+  find(ref: unknown): ConcreteActor | undefined;
+}
+
+// Untyped view of nact's functions: its declarations lack `sender`, ignore names and do not
+// check message types (trap 8), so the rest of the code only sees HostedActor.
+interface NactApi {
+  start(...plugins: Array<(sys: ConcreteSystem) => void>): unknown;
+  spawn(
+    parent: unknown,
+    f: (state: unknown, msg: unknown) => unknown,
+    name: string,
+    props: { onCrash: (msg: unknown, err: unknown, ctx: { stop: symbol }) => symbol },
+  ): unknown;
+  dispatch(ref: unknown, msg: unknown): void;
+  stop(ref: unknown): void;
+}
+
+const api = nact as unknown as NactApi;
+
+export class NactHost {
+  private readonly system: unknown;
+  private concrete!: ConcreteSystem;
+
+  constructor() {
+    this.system = api.start((sys) => {
+      this.concrete = sys;
+    });
+  }
+
+  /**
+   * Spawns the nact actor for one process. `name` must be unique for the life of the host
+   * (nact reuses paths: trap "reused names"). `deliver` runs once per message, in order.
+   * `onCrash` runs if `deliver` ever throws (it should not); the actor is then stopped.
+   */
+  spawn(
+    name: string,
+    deliver: (msg: unknown) => void,
+    onCrash: (err: unknown) => void,
+  ): HostedActor {
+    const ref = api.spawn(
+      this.system,
+      (state, msg) => {
+        deliver(msg);
+        return state;
+      },
+      name,
+      {
+        onCrash: (_msg, err, ctx) => {
+          onCrash(err);
+          return ctx.stop;
+        },
+      },
+    );
+    const actor = this.concrete.find(ref);
+    if (!actor) throw new Error(`nact did not create actor ${name}`);
+    return {
+      dispatch: (msg) => {
+        if (!actor.stopped) api.dispatch(ref, msg);
+      },
+      // nact's mailbox excludes the message it has in hand (scheduled but not yet handled).
+      queued: () => (actor.stopped ? 0 : actor.mailbox.length + (actor.busy ? 1 : 0)),
+      stop: () => api.stop(ref),
+    };
+  }
+}
