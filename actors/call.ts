@@ -14,26 +14,31 @@ export const CALL_TIMEOUT_MS_DEFAULT = 5000;
  * does not exist, `exit` if it dies before replying, `timeout` after `timeoutMs`
  * (pass Infinity to wait forever), `calling_self` if a process calls itself.
  */
-export async function call<R = unknown>(
+export function call<R = unknown>(
   dest: Dest,
   request: unknown,
   timeoutMs: number = CALL_TIMEOUT_MS_DEFAULT,
 ): Promise<R> {
-  check(
-    typeof timeoutMs === 'number' && timeoutMs > 0 && !Number.isNaN(timeoutMs),
-    `call timeout must be a positive number of milliseconds (or Infinity), got ${String(timeoutMs)}`,
-  );
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) {
+    return Promise.reject(
+      new ActorError(
+        'invalid_argument',
+        `call timeout must be a positive number of milliseconds (or Infinity), got ${String(timeoutMs)}`,
+      ),
+    );
+  }
   let pid: Pid;
   try {
     pid = resolveDest(dest, 'call');
   } catch (err) {
     // Elixir: a call to an unregistered name exits with noproc.
     if (err instanceof ActorError && err.code === 'unknown_name') {
-      throw new ActorError('noproc', err.message);
+      return Promise.reject(new ActorError('noproc', err.message));
     }
-    throw err;
+    return Promise.reject(err);
   }
-  return (await kernel.call(kernel.current(), pid, request, timeoutMs)) as R;
+  // Not an async function: one promise per call, not two (calls are the hot path).
+  return kernel.call(kernel.current(), pid, request, timeoutMs) as Promise<R>;
 }
 
 /** Sends an asynchronous request; never fails, even if `dest` is dead or unregistered. */

@@ -96,7 +96,8 @@ async function serve<S, A extends unknown[]>(
   };
   for (;;) {
     const msg = await receive();
-    let result: CallResult<S> | NoReplyResult<S>;
+    // Handlers are often synchronous; awaiting only real promises saves a promise per message.
+    let result: CallResult<S> | NoReplyResult<S> | Promise<CallResult<S> | NoReplyResult<S>>;
     try {
       if (isCall(msg)) {
         if (isStopRequest(msg.request)) {
@@ -104,17 +105,20 @@ async function serve<S, A extends unknown[]>(
         }
         if (!spec.handleCall)
           throw new Error(`${self()} (${spec.constructor?.name ?? 'GenServer'}) has no handleCall`);
-        result = await spec.handleCall(msg.request, msg.from, state);
+        result = spec.handleCall(msg.request, msg.from, state);
+        if (isThenable(result)) result = await result;
         if ('reply' in result) reply(msg.from, result.reply);
       } else if (isCast(msg)) {
         if (!spec.handleCast) throw new Error(`${self()} has no handleCast`);
-        result = await spec.handleCast(msg.request, state);
+        result = spec.handleCast(msg.request, state);
+        if (isThenable(result)) result = await result;
       } else if (isExit(msg) && msg.from.equals(parent)) {
         // OTP: a server trapping exits stops when its parent (e.g. its supervisor) exits.
         await stop(msg.reason, state);
         return;
       } else if (spec.handleInfo) {
-        result = await spec.handleInfo(msg, state);
+        result = spec.handleInfo(msg, state);
+        if (isThenable(result)) result = await result;
       } else {
         logger().warn(
           { pid: String(self()), msg: String(msg) },
@@ -141,6 +145,11 @@ async function serve<S, A extends unknown[]>(
     state = result.state;
     if ('stop' in result) await stop(result.stop, state);
   }
+}
+
+// A promise of any realm (handlers written in the REPL's vm context return its promises).
+function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 /** Handler-style processes with call/cast, in the shape of Elixir's GenServer. */

@@ -10,7 +10,7 @@ import { DownMessage, ExitMessage, type From } from './messages.ts';
 import { NactHost } from './nact-host.ts';
 import { Pid, Ref } from './pid.ts';
 import { type Matcher, Proc } from './proc.ts';
-import { formatReason, isCleanExit } from './reason.ts';
+import { formatReason, isCleanExit, isError } from './reason.ts';
 import type { RemoteBridge, Signal } from './signals.ts';
 
 /** What `receive` resolves to when its timeout passes with no matching message. */
@@ -32,6 +32,8 @@ export interface SpawnOptions {
 interface PendingCall {
   readonly caller: Proc;
   readonly target: Pid;
+  /** The callee when it is local (its death fails the call directly, without a monitor). */
+  readonly targetProc: Proc | undefined;
   readonly ref: Ref;
   readonly resolve: (value: unknown) => void;
   readonly reject: (err: unknown) => void;
@@ -57,7 +59,8 @@ export class Kernel {
   private readonly host = new NactHost();
   private readonly als = new AsyncLocalStorage<Proc>();
   private bridge: RemoteBridge | null = null;
-  private readonly calls = new Map<string, PendingCall>();
+  /** Pending calls by the id of their ref (refs made on this node). */
+  private readonly calls = new Map<number, PendingCall>();
   private readonly timers = new Map<string, TimerEntry>();
   private readonly deathListeners = new Set<DeathListener>();
   private readonly nodeDownListeners = new Set<NodeDownListener>();
@@ -209,7 +212,7 @@ export class Kernel {
         name: proc.name,
         label: proc.label,
         reason: formatReason(reason),
-        err: reason instanceof Error ? reason : undefined,
+        err: isError(reason) ? reason : undefined,
         lastMessage:
           proc.lastMessage === undefined
             ? undefined
@@ -240,21 +243,25 @@ export class Kernel {
           reason,
         )
       : null;
+    if (exitError) exitError.stack = `ActorError: ${exitError.message}`; // the kernel's frames say nothing
     if (waiter && exitError) waiter.reject(exitError);
     proc.held = [];
     proc.mailbox.clear();
     this.procs.delete(proc.pid.id);
     if (proc.name !== undefined && this.names.get(proc.name) === proc) this.names.delete(proc.name);
     for (const key of proc.timers) this.cancelTimerKey(key);
-    for (const key of proc.calls) {
-      const call = this.calls.get(key);
+    for (const id of proc.calls) {
+      const call = this.calls.get(id);
       if (!call) continue;
-      this.calls.delete(key);
+      this.calls.delete(id);
       if (call.timer) clearTimeout(call.timer);
-      this.route({ kind: 'demonitor', from: proc.pid, to: call.target, ref: call.ref });
+      if (call.targetProc) call.targetProc.callers.delete(id);
+      else this.route({ kind: 'demonitor', from: proc.pid, to: call.target, ref: call.ref });
       if (exitError) call.reject(exitError);
     }
     proc.calls.clear();
+    for (const id of proc.callers) this.settleCall(id, false, callFailure(proc.pid, reason));
+    proc.callers.clear();
     for (const linked of proc.links.values()) {
       this.route({ kind: 'exit', from: proc.pid, to: linked, reason, link: true });
     }
@@ -488,30 +495,30 @@ export class Kernel {
   route(signal: Signal): void {
     const node = signal.kind === 'send_named' ? signal.node : signal.to.node;
     if (node === this.node) {
-      this.queue.push(signal);
-      this.drain();
+      this.handleSignal(signal);
       return;
     }
     if (this.bridge?.deliver(node, signal)) return;
     this.unreachable(signal);
   }
 
-  /** Entry point for signals that arrive from other nodes. */
+  /**
+   * Handles a signal for a local target (also the entry point for signals from other nodes).
+   * Signals raised while one is being handled wait in a queue, so a cascade of exits through
+   * a long chain of links runs iteratively, in order, without deep recursion.
+   */
   handleSignal(signal: Signal): void {
-    this.queue.push(signal);
-    this.drain();
-  }
-
-  // Signals are handled one at a time from a queue, so a cascade of exits through a long
-  // chain of links runs iteratively, in order, without deep recursion.
-  private drain(): void {
-    if (this.draining) return;
+    if (this.draining) {
+      this.queue.push(signal);
+      return;
+    }
     this.draining = true;
     try {
-      let signal = this.queue.shift();
-      while (signal !== undefined) {
-        this.handleLocal(signal);
-        signal = this.queue.shift();
+      this.handleLocal(signal);
+      let next = this.queue.shift();
+      while (next !== undefined) {
+        this.handleLocal(next);
+        next = this.queue.shift();
       }
     } finally {
       this.draining = false;
@@ -589,8 +596,9 @@ export class Kernel {
         this.lookup(signal.to)?.monitoredBy.delete(signal.ref.key);
         return;
       case 'down': {
-        if (this.calls.has(signal.ref.key)) {
-          this.settleCall(signal.ref.key, false, callFailure(signal.pid, signal.reason));
+        const callId = this.ownCallId(signal.ref);
+        if (callId !== undefined) {
+          this.settleCall(callId, false, callFailure(signal.pid, signal.reason));
           return;
         }
         const watcher = this.lookup(signal.to);
@@ -600,9 +608,11 @@ export class Kernel {
         }
         return;
       }
-      case 'reply':
-        this.settleCall(signal.ref.key, true, signal.value);
+      case 'reply': {
+        const callId = this.ownCallId(signal.ref);
+        if (callId !== undefined) this.settleCall(callId, true, signal.value);
         return;
+      }
       default: {
         const never: never = signal;
         throw new Error(`unknown signal ${inspect(never)}`);
@@ -733,40 +743,62 @@ export class Kernel {
         new ActorError('calling_self', `${caller.pid} called itself; the call would never return`),
       );
     }
+    const targetProc = target.node === this.node ? this.lookup(target) : undefined;
+    if (target.node === this.node && !targetProc) {
+      return Promise.reject(callFailure(target, 'noproc'));
+    }
     return new Promise((resolve, reject) => {
       const ref = this.makeRef();
+      const id = ref.id;
       const timer = Number.isFinite(timeoutMs)
         ? setTimeout(
             () =>
               this.settleCall(
-                ref.key,
+                id,
                 false,
                 new ActorError('timeout', `call to ${target} timed out after ${timeoutMs} ms`),
               ),
             timeoutMs,
           )
         : null;
-      this.calls.set(ref.key, { caller, target, ref, resolve, reject, timer });
-      caller.calls.add(ref.key);
-      // Monitor the callee so that its death fails the call at once, as Erlang's call does.
+      this.calls.set(id, { caller, target, targetProc, ref, resolve, reject, timer });
+      caller.calls.add(id);
+      const msg = { type: '$call', from: { pid: caller.pid, ref } satisfies From, request };
+      if (targetProc) {
+        targetProc.callers.add(id);
+        targetProc.host.dispatch(msg);
+        return;
+      }
+      // Remote: monitor the callee so that its death (or its node's) fails the call at once.
       this.route({ kind: 'monitor', from: caller.pid, to: target, ref });
-      if (!this.calls.has(ref.key)) return; // already failed: noproc or noconnection
-      const from: From = { pid: caller.pid, ref };
-      this.route({ kind: 'send', to: target, msg: { type: '$call', from, request } });
+      if (!this.calls.has(id)) return; // already failed: noconnection
+      this.route({ kind: 'send', to: target, msg });
     });
   }
 
   reply(from: From, value: unknown): void {
+    if (from.pid.node === this.node) {
+      const id = this.ownCallId(from.ref);
+      if (id !== undefined) this.settleCall(id, true, value);
+      return;
+    }
     this.route({ kind: 'reply', to: from.pid, ref: from.ref, value });
   }
 
-  private settleCall(key: string, ok: boolean, value: unknown): void {
-    const call = this.calls.get(key);
+  /** The id of a pending call made here with this ref, if there is one. */
+  private ownCallId(ref: Ref): number | undefined {
+    if (ref.node !== this.node || ref.creation !== this.creationId) return undefined;
+    return this.calls.has(ref.id) ? ref.id : undefined;
+  }
+
+  private settleCall(id: number, ok: boolean, value: unknown): void {
+    const call = this.calls.get(id);
     if (!call) return; // late reply after a timeout: dropped
-    this.calls.delete(key);
-    call.caller.calls.delete(key);
+    this.calls.delete(id);
+    call.caller.calls.delete(id);
     if (call.timer) clearTimeout(call.timer);
-    this.route({ kind: 'demonitor', from: call.caller.pid, to: call.target, ref: call.ref });
+    if (call.targetProc) call.targetProc.callers.delete(id);
+    else this.route({ kind: 'demonitor', from: call.caller.pid, to: call.target, ref: call.ref });
     call.caller.continueWith(() => (ok ? call.resolve(value) : call.reject(value)));
   }
 

@@ -8,16 +8,14 @@ export class Pid {
   readonly id: number;
   /** Incarnation of the node that created the pid (a restarted node gets a new one). */
   readonly creation: number;
+  /** A string unique to this pid, usable as a Map key. */
+  readonly key: string;
 
   constructor(node: string, id: number, creation: number) {
     this.node = node;
     this.id = id;
     this.creation = creation;
-  }
-
-  /** A string unique to this pid, usable as a Map key. */
-  get key(): string {
-    return `${this.node}.${this.id}.${this.creation}`;
+    this.key = `${node}.${id}.${creation}`;
   }
 
   equals(other: unknown): boolean {
@@ -47,15 +45,13 @@ export class Ref {
   readonly node: string;
   readonly id: number;
   readonly creation: number;
+  readonly key: string;
 
   constructor(node: string, id: number, creation: number) {
     this.node = node;
     this.id = id;
     this.creation = creation;
-  }
-
-  get key(): string {
-    return `${this.node}.${this.id}.${this.creation}`;
+    this.key = `${node}.${id}.${creation}`;
   }
 
   equals(other: unknown): boolean {

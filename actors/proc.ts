@@ -40,8 +40,10 @@ export class Proc {
   readonly monitoredBy = new Map<string, { ref: Ref; watcher: Pid }>();
   /** What this process monitors: ref key -> target. Removed when DOWN is delivered. */
   readonly monitoring = new Map<string, { ref: Ref; target: Pid | null }>();
-  /** Pending calls made by this process (ref keys). */
-  readonly calls = new Set<string>();
+  /** Pending calls made by this process (call ref ids). */
+  readonly calls = new Set<number>();
+  /** Pending local calls to this process (call ref ids), failed if it dies. */
+  readonly callers = new Set<number>();
   /** Timers that send to this process (cancelled when it dies). */
   readonly timers = new Set<string>();
   name: string | undefined = undefined;

@@ -1,6 +1,6 @@
 // Exit reasons: the BEAM's conventions for what counts as a normal exit, and printing reasons.
 // A reason is any value; these helpers give the conventional ones their meaning.
-import { inspect } from 'node:util';
+import { inspect, types } from 'node:util';
 
 /** An exit reason. Conventional values: 'normal', 'shutdown', 'kill', 'killed', 'noproc',
  * 'noconnection', `{ shutdown: detail }`, or the Error a process threw. */
@@ -16,6 +16,11 @@ export function isCleanExit(reason: ExitReason): boolean {
 /** A short human-readable form of a reason for logs and errors. */
 export function formatReason(reason: ExitReason): string {
   if (typeof reason === 'string') return reason;
-  if (reason instanceof Error) return `${reason.name}: ${reason.message}`;
+  if (isError(reason)) return `${reason.name}: ${reason.message}`;
   return inspect(reason, { depth: 4, breakLength: Number.POSITIVE_INFINITY });
+}
+
+/** True for Error objects, including those of another realm (the REPL, vm contexts). */
+export function isError(value: unknown): value is Error {
+  return value instanceof Error || types.isNativeError(value);
 }

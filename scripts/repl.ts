@@ -1,0 +1,59 @@
+// `npm start`: a Node REPL that is itself a process (self(), send, await receive(), flush()).
+// The runtime is preloaded; h() lists what is there and h(name) explains it.
+import repl from 'node:repl';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import * as runtime from '../actors/index.ts';
+import { HELP } from './repl-help.ts';
+
+const USAGE = `Usage: npm start [-- --log-level LEVEL]
+
+An interactive session where the prompt is an Elixir-style process.
+  --log-level LEVEL   runtime log level shown in the session (default: warn)
+  --help              this text`;
+
+const { values } = parseArgs({ options: { help: { type: 'boolean' }, 'log-level': { type: 'string' } } });
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+// Short human-readable log lines in the session (crash reports, supervisor restarts).
+runtime.setLogger(
+  pino(
+    { level: values['log-level'] ?? process.env.LOG_LEVEL ?? 'warn', base: undefined },
+    {
+      write(line: string) {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        const level = pino.levels.labels[entry.level as number] ?? String(entry.level);
+        const { msg, level: _l, time: _t, err: _e, ...fields } = entry;
+        const detail = Object.entries(fields)
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+          .join(' ');
+        process.stderr.write(`[${level}] ${String(msg)} ${detail}\n`);
+      },
+    },
+  ),
+);
+
+function h(name?: unknown): void {
+  if (name === undefined) {
+    console.log(`Preloaded: ${Object.keys(HELP).sort().join(', ')}\nh(name) explains one, e.g. h(receive) or h('Supervisor').`);
+    return;
+  }
+  const key = typeof name === 'string' ? name : Object.entries(context).find(([, v]) => v === name)?.[0];
+  console.log(key && HELP[key] ? HELP[key] : `no help for ${String(name)}; h() lists the preloaded names`);
+}
+
+const context: Record<string, unknown> = { ...runtime, h };
+
+console.log(`actorcluster REPL on node ${runtime.nodeName()}: this prompt is the process ${runtime.self()}.
+Try:  pid = spawn(async () => { const m = await receive(); send(m.from, { pong: m.n }) })
+      send(pid, { from: self(), n: 1 }); await receive()
+h() lists every preloaded name; .exit or Ctrl-D leaves.`);
+
+// useGlobal: the session shares this realm, so instanceof checks on its values work.
+const server = repl.start({ prompt: 'actorcluster> ', useGlobal: true });
+Object.assign(server.context, context);
+server.on('exit', () => process.exit(0));

@@ -1,0 +1,62 @@
+// Drives an interactive child process (the REPL) line by line, waiting for its prompt.
+// Used by tests that check what a user typing the README's session would see.
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+
+export class Session {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private output = '';
+  private waiters: Array<() => void> = [];
+
+  constructor(command: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(command, args, { env: { ...process.env, ...env }, stdio: 'pipe' });
+    const onData = (chunk: Buffer) => {
+      this.output += chunk.toString();
+      for (const wake of this.waiters.splice(0)) wake();
+    };
+    this.child.stdout.on('data', onData);
+    this.child.stderr.on('data', onData);
+  }
+
+  /** Everything printed so far (stdout and stderr interleaved). */
+  get transcript(): string {
+    return this.output;
+  }
+
+  /** Waits until the output since `from` contains `text`; returns the index after it. */
+  async waitFor(text: string, from = 0, timeoutMs = 20_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const at = this.output.indexOf(text, from);
+      if (at >= 0) return at + text.length;
+      if (Date.now() > deadline || this.child.exitCode !== null) {
+        throw new Error(`'${text}' did not appear; transcript:\n${this.output}`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 200);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Types a line and returns what was printed until the next prompt. */
+  async line(text: string, prompt: string): Promise<string> {
+    const start = this.output.length;
+    this.child.stdin.write(`${text}\n`);
+    const end = await this.waitFor(prompt, start);
+    return this.output.slice(start, end - prompt.length);
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+
+  exited(): Promise<number | null> {
+    if (this.child.exitCode !== null) return Promise.resolve(this.child.exitCode);
+    return new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+  }
+}
+
+export const TSX = ['--import', 'tsx'];
