@@ -20,7 +20,14 @@ Options:
   --runs R       repetitions per workload   (default 3)
   --help         this text`;
 
-type Workload = 'bare-send' | 'rt-send' | 'rt-cast' | 'bare-call' | 'rt-call' | 'bare-call-par' | 'rt-call-par';
+type Workload =
+  | 'bare-send'
+  | 'rt-send'
+  | 'rt-cast'
+  | 'bare-call'
+  | 'rt-call'
+  | 'bare-call-par'
+  | 'rt-call-par';
 
 const PARALLEL = 100;
 /** An untimed warm-up of count / WARMUP_FRACTION operations precedes each timed run. */
@@ -34,7 +41,12 @@ async function runChild(workload: Workload, count: number): Promise<number> {
     case 'bare-call-par': {
       const nact = (await import('nact')).default as unknown as {
         start(): unknown;
-        spawn(p: unknown, f: (s: number, m: unknown, ctx: { sender: unknown }) => unknown, name: string, props: object): unknown;
+        spawn(
+          p: unknown,
+          f: (s: number, m: unknown, ctx: { sender: unknown }) => unknown,
+          name: string,
+          props: object,
+        ): unknown;
         spawnStateless(p: unknown, f: (m: { sender: unknown }) => unknown, name: string): unknown;
         dispatch(ref: unknown, msg: unknown): void;
         query(ref: unknown, f: (sender: unknown) => unknown, timeoutMs: number): Promise<unknown>;
@@ -51,11 +63,16 @@ async function runChild(workload: Workload, count: number): Promise<number> {
         const warm = new Promise<void>((r) => {
           warmed = r;
         });
-        const counter = nact.spawn(system, (n) => {
-          if (n + 1 === warmup) warmed();
-          if (n + 1 === total) done();
-          return n + 1;
-        }, 'counter', { initialState: 0 });
+        const counter = nact.spawn(
+          system,
+          (n) => {
+            if (n + 1 === warmup) warmed();
+            if (n + 1 === total) done();
+            return n + 1;
+          },
+          'counter',
+          { initialState: 0 },
+        );
         for (let i = 0; i < warmup; i++) nact.dispatch(counter, i);
         await warm;
         const t0 = start();
@@ -63,10 +80,15 @@ async function runChild(workload: Workload, count: number): Promise<number> {
         await finished;
         return count / ((performance.now() - t0) / 1000);
       }
-      const echo = nact.spawn(system, (s, msg) => {
-        nact.dispatch((msg as { sender: unknown }).sender, 'pong');
-        return s;
-      }, 'echo', { initialState: 0 });
+      const echo = nact.spawn(
+        system,
+        (s, msg) => {
+          nact.dispatch((msg as { sender: unknown }).sender, 'pong');
+          return s;
+        },
+        'echo',
+        { initialState: 0 },
+      );
       const ask = () => nact.query(echo, (sender) => ({ sender }), 5000);
       await inFlight(Math.ceil(count / WARMUP_FRACTION), ask); // warm the JIT up, untimed
       const t0 = start();
@@ -113,7 +135,13 @@ async function runChild(workload: Workload, count: number): Promise<number> {
         await rt.receive((m) => m === 'done');
         return count / ((performance.now() - t0) / 1000);
       }
-      const server = rt.GenServer.start({ init: () => 0, handleCall: (_r: unknown, _f: unknown, s: number) => ({ reply: 'pong', state: s }) }, []);
+      const server = rt.GenServer.start(
+        {
+          init: () => 0,
+          handleCall: (_r: unknown, _f: unknown, s: number) => ({ reply: 'pong', state: s }),
+        },
+        [],
+      );
       const ask = () => rt.call(server, 'ping');
       await inFlight(Math.ceil(count / WARMUP_FRACTION), ask); // warm the JIT up, untimed
       const t0 = start();
@@ -138,10 +166,22 @@ async function inFlight(count: number, op: () => Promise<unknown>): Promise<void
 function measure(workload: Workload, count: number, runs: number): number {
   const results: number[] = [];
   for (let r = 0; r < runs; r++) {
-    const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', workload, '--count', String(count)], {
-      encoding: 'utf8',
-      env: { ...process.env, LOG_LEVEL: 'silent' },
-    });
+    const child = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        fileURLToPath(import.meta.url),
+        '--child',
+        workload,
+        '--count',
+        String(count),
+      ],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, LOG_LEVEL: 'silent' },
+      },
+    );
     if (child.status !== 0) throw new Error(`${workload} failed:\n${child.stderr}`);
     results.push(Number(child.stdout.trim().split('\n').pop()));
     process.stderr.write('.');
@@ -178,17 +218,35 @@ async function main(): Promise<void> {
   const runs = positive(values.runs, '--runs');
   process.stderr.write(`bench:actors: ${runs} run(s) per workload, each in a fresh process `);
   const rows: Array<[string, number, number]> = [
-    ['send (receive loop)', measure('rt-send', messages, runs), measure('bare-send', messages, runs)],
-    ['send (GenServer cast)', measure('rt-cast', messages, runs), measure('bare-send', messages, runs)],
+    [
+      'send (receive loop)',
+      measure('rt-send', messages, runs),
+      measure('bare-send', messages, runs),
+    ],
+    [
+      'send (GenServer cast)',
+      measure('rt-cast', messages, runs),
+      measure('bare-send', messages, runs),
+    ],
     ['call, sequential', measure('rt-call', calls, runs), measure('bare-call', calls, runs)],
-    [`call, ${PARALLEL} in flight`, measure('rt-call-par', calls, runs), measure('bare-call-par', calls, runs)],
+    [
+      `call, ${PARALLEL} in flight`,
+      measure('rt-call-par', calls, runs),
+      measure('bare-call-par', calls, runs),
+    ],
   ];
   process.stderr.write('\n');
-  console.log(`node ${process.version}, ${messages} messages / ${calls} calls per run, median of ${runs}`);
-  console.log(`${'workload'.padEnd(24)}${'runtime'.padStart(14)}${'bare nact'.padStart(14)}   ratio (target >= 0.50)`);
+  console.log(
+    `node ${process.version}, ${messages} messages / ${calls} calls per run, median of ${runs}`,
+  );
+  console.log(
+    `${'workload'.padEnd(24)}${'runtime'.padStart(14)}${'bare nact'.padStart(14)}   ratio (target >= 0.50)`,
+  );
   for (const [label, rt, bare] of rows) {
     const ratio = rt / bare;
-    console.log(`${label.padEnd(24)}${fmt(rt)}${fmt(bare)}   ${ratio.toFixed(2)}${ratio >= 0.5 ? '' : '  below target'}`);
+    console.log(
+      `${label.padEnd(24)}${fmt(rt)}${fmt(bare)}   ${ratio.toFixed(2)}${ratio >= 0.5 ? '' : '  below target'}`,
+    );
   }
 }
 

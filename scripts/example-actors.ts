@@ -5,19 +5,21 @@ import {
   kill,
   monitor,
   receive,
+  Supervisor,
   self,
   send,
   sleep,
   spawn,
   spawnLink,
-  Supervisor,
   TIMEOUT,
   trapExit,
   whereis,
 } from '../actors/index.ts';
 
 if (process.argv.includes('--help')) {
-  console.log('Usage: npm run example:actors\nRuns a short tour of the process runtime and prints what happens.');
+  console.log(
+    'Usage: npm run example:actors\nRuns a short tour of the process runtime and prints what happens.',
+  );
   process.exit(0);
 }
 
@@ -30,7 +32,13 @@ const ponger = spawn(async () => {
 });
 send(self(), 'unrelated');
 send(ponger, { from: self(), n: 1 });
-console.log('1. reply:', await receive({ pong: 1 }, 1000), '(left in the mailbox:', await receive(null, 0), ')');
+console.log(
+  '1. reply:',
+  await receive({ pong: 1 }, 1000),
+  '(left in the mailbox:',
+  await receive(null, 0),
+  ')',
+);
 
 // 2. A linked process crashes; trapping exits turns the signal into a message.
 trapExit(true);
@@ -38,27 +46,45 @@ const doomed = spawnLink(async () => {
   await sleep(10);
   throw new Error('boom');
 });
-const exitMsg = await receive<{ from: unknown; reason: Error }>({ type: 'EXIT', from: doomed }, 1000);
-console.log('2. EXIT from', String(doomed), 'reason:', exitMsg === TIMEOUT ? 'none' : exitMsg.reason.message);
+const exitMsg = await receive<{ from: unknown; reason: Error }>(
+  { type: 'EXIT', from: doomed },
+  1000,
+);
+console.log(
+  '2. EXIT from',
+  String(doomed),
+  'reason:',
+  exitMsg === TIMEOUT ? 'none' : exitMsg.reason.message,
+);
 
 // 3. A monitor on a process that is killed.
 const victim = spawn(() => receive());
 const ref = monitor(victim);
 kill(victim);
-console.log('3. DOWN reason:', ((await receive({ type: 'DOWN', ref }, 1000)) as { reason: unknown }).reason);
+console.log(
+  '3. DOWN reason:',
+  ((await receive({ type: 'DOWN', ref }, 1000)) as { reason: unknown }).reason,
+);
 
 // 4. A supervised counter is killed and comes back under a new pid, with fresh state.
 const counter = {
   init: () => 0,
   handleCall: (_req: 'incr', _from: unknown, n: number) => ({ reply: n + 1, state: n + 1 }),
 };
-const sup = Supervisor.start([{ id: 'counter', start: () => GenServer.startLink(counter, [], { name: 'counter' }) }]);
+const sup = Supervisor.start([
+  { id: 'counter', start: () => GenServer.startLink(counter, [], { name: 'counter' }) },
+]);
 await sleep(10);
 await GenServer.call('counter', 'incr');
 const before = whereis('counter');
 console.log('4. counter', String(before), 'at', await GenServer.call('counter', 'incr'));
 kill(before!);
 await sleep(10);
-console.log('   killed; restarted as', String(whereis('counter')), 'at', await GenServer.call('counter', 'incr'));
+console.log(
+  '   killed; restarted as',
+  String(whereis('counter')),
+  'at',
+  await GenServer.call('counter', 'incr'),
+);
 await Supervisor.stop(sup);
 console.log('done');

@@ -2,21 +2,25 @@
 // Keep in step with actors/index.ts and the README's API tables.
 
 export const HELP: Record<string, string> = {
-  spawn: 'spawn(fn, ...args) -> pid. Runs fn(...args) as a new process; it exits normal when fn returns, or with the thrown error.',
+  spawn:
+    'spawn(fn, ...args) -> pid. Runs fn(...args) as a new process; it exits normal when fn returns, or with the thrown error.',
   spawnLink: 'spawnLink(fn, ...args) -> pid. As spawn, linked to the caller before it runs.',
   spawnMonitor: 'spawnMonitor(fn, ...args) -> [pid, ref]. As spawn, monitored by the caller.',
   spawnOpt: 'spawnOpt(fn, args, { link, trapExit, label, name }) -> pid.',
   self: 'self() -> the pid of the calling process (here: the REPL process).',
   send: "send(dest, msg). dest: pid | 'name' | { global: 'name' } | ['name', 'node']. Dead pids drop the message.",
-  receive: 'await receive(pattern?, timeoutMs?) -> first matching message (pattern: predicate or object); TIMEOUT after timeoutMs.',
+  receive:
+    'await receive(pattern?, timeoutMs?) -> first matching message (pattern: predicate or object); TIMEOUT after timeoutMs.',
   TIMEOUT: 'TIMEOUT: what receive resolves to when its timeout passes.',
   flush: 'flush() -> every message in the mailbox (removed).',
   sleep: 'await sleep(ms).',
   link: 'link(pid). Crashes propagate both ways (unless trapped).',
   unlink: 'unlink(pid).',
-  monitor: "monitor(pid | 'name') -> ref. A DOWN message { type: 'DOWN', ref, pid, reason } follows the process's death.",
+  monitor:
+    "monitor(pid | 'name') -> ref. A DOWN message { type: 'DOWN', ref, pid, reason } follows the process's death.",
   demonitor: 'demonitor(ref, { flush }) -> boolean.',
-  trapExit: 'trapExit(true) -> old flag. Exit signals arrive as { type: "EXIT", from, reason } messages.',
+  trapExit:
+    'trapExit(true) -> old flag. Exit signals arrive as { type: "EXIT", from, reason } messages.',
   exit: "exit(pid, reason) sends an exit signal ('kill' is untrappable); exit(reason) ends the caller.",
   kill: "kill(pid) = exit(pid, 'kill').",
   isAlive: 'isAlive(pid) -> boolean (local pids).',
@@ -29,14 +33,18 @@ export const HELP: Record<string, string> = {
   unregister: "unregister('name').",
   whereis: "whereis('name') -> pid | undefined.",
   registered: 'registered() -> local names.',
-  Global: 'Global.register(name, pid) -> Promise<boolean>; Global.whereis, reRegister, unregister, send, registeredNames.',
+  Global:
+    'Global.register(name, pid) -> Promise<boolean>; Global.whereis, reRegister, unregister, send, registeredNames.',
   sendAfter: 'sendAfter(dest, msg, ms) -> ref. cancelTimer(ref) -> ms left | false.',
   cancelTimer: 'cancelTimer(ref) -> ms left | false.',
   call: 'await call(dest, request, timeoutMs = 5000). Throws ActorError noproc | timeout | exit.',
   cast: 'cast(dest, request). Never fails.',
   reply: 'reply(from, value): answer a { type: "$call", from, request } message.',
-  GenServer: 'GenServer.start({ init, handleCall, handleCast, handleInfo, terminate }, args, { name }) -> pid; GenServer.call/cast/stop.',
-  Supervisor: "Supervisor.start([{ id, start, restart }], { strategy: 'one_for_one' | 'one_for_all' | 'rest_for_one', maxRestarts, periodMs }) -> pid; whichChildren, terminateChild, restartChild, startChild, deleteChild.",
-  ActorError: 'ActorError: thrown for misuse; .code is noproc | timeout | exit | name_taken | unknown_name | invalid_argument | ...',
+  GenServer:
+    'GenServer.start({ init, handleCall, handleCast, handleInfo, terminate }, args, { name }) -> pid; GenServer.call/cast/stop.',
+  Supervisor:
+    "Supervisor.start([{ id, start, restart }], { strategy: 'one_for_one' | 'one_for_all' | 'rest_for_one', maxRestarts, periodMs }) -> pid; whichChildren, terminateChild, restartChild, startChild, deleteChild.",
+  ActorError:
+    'ActorError: thrown for misuse; .code is noproc | timeout | exit | name_taken | unknown_name | invalid_argument | ...',
   h: 'h() lists the preloaded names; h(name) or h("name") explains one.',
 };

@@ -12,7 +12,9 @@ An interactive session where the prompt is an Elixir-style process.
   --log-level LEVEL   runtime log level shown in the session (default: warn)
   --help              this text`;
 
-const { values } = parseArgs({ options: { help: { type: 'boolean' }, 'log-level': { type: 'string' } } });
+const { values } = parseArgs({
+  options: { help: { type: 'boolean' }, 'log-level': { type: 'string' } },
+});
 if (values.help) {
   console.log(USAGE);
   process.exit(0);
@@ -39,11 +41,16 @@ runtime.setLogger(
 
 function h(name?: unknown): void {
   if (name === undefined) {
-    console.log(`Preloaded: ${Object.keys(HELP).sort().join(', ')}\nh(name) explains one, e.g. h(receive) or h('Supervisor').`);
+    console.log(
+      `Preloaded: ${Object.keys(HELP).sort().join(', ')}\nh(name) explains one, e.g. h(receive) or h('Supervisor').`,
+    );
     return;
   }
-  const key = typeof name === 'string' ? name : Object.entries(context).find(([, v]) => v === name)?.[0];
-  console.log(key && HELP[key] ? HELP[key] : `no help for ${String(name)}; h() lists the preloaded names`);
+  const key =
+    typeof name === 'string' ? name : Object.entries(context).find(([, v]) => v === name)?.[0];
+  console.log(
+    key && HELP[key] ? HELP[key] : `no help for ${String(name)}; h() lists the preloaded names`,
+  );
 }
 
 const context: Record<string, unknown> = { ...runtime, h };

@@ -11,20 +11,34 @@ describe('npm start (the REPL)', () => {
     session = new Session(process.execPath, [...TSX, 'scripts/repl.ts'], { LOG_LEVEL: 'warn' });
     await session.waitFor(PROMPT);
     expect(await session.line('me = self()', PROMPT)).toMatch(/#PID<nonode\.1>/);
-    await session.line('pid = spawn(async () => { const m = await receive(); send(m.from, { pong: m.n }) })', PROMPT);
-    expect(await session.line('send(pid, { from: self(), n: 7 }); await receive()', PROMPT)).toContain('{ pong: 7 }');
-    expect(await session.line('send(self(), "a"); send(self(), "b"); flush()', PROMPT)).toContain("[ 'a', 'b' ]");
+    await session.line(
+      'pid = spawn(async () => { const m = await receive(); send(m.from, { pong: m.n }) })',
+      PROMPT,
+    );
+    expect(
+      await session.line('send(pid, { from: self(), n: 7 }); await receive()', PROMPT),
+    ).toContain('{ pong: 7 }');
+    expect(await session.line('send(self(), "a"); send(self(), "b"); flush()', PROMPT)).toContain(
+      "[ 'a', 'b' ]",
+    );
     expect(await session.line('await receive(null, 10) === TIMEOUT', PROMPT)).toContain('true');
-    const crash = await session.line('spawnLink(() => { throw new Error("oops") }); await sleep(50)', PROMPT);
+    const crash = await session.line(
+      'spawnLink(() => { throw new Error("oops") }); await sleep(50)',
+      PROMPT,
+    );
     expect(crash).toContain('crash report');
     expect(crash).toContain('top-level process exited');
     expect(await session.line('self().equals(me)', PROMPT)).toContain('false');
-    expect(await session.line("h('receive')", PROMPT)).toContain('await receive(pattern?, timeoutMs?)');
+    expect(await session.line("h('receive')", PROMPT)).toContain(
+      'await receive(pattern?, timeoutMs?)',
+    );
     session.kill();
   });
 
   it('prints help with --help', () => {
-    const out = execFileSync(process.execPath, [...TSX, 'scripts/repl.ts', '--help'], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, [...TSX, 'scripts/repl.ts', '--help'], {
+      encoding: 'utf8',
+    });
     expect(out).toContain('Usage: npm start');
   });
 });
@@ -38,7 +52,9 @@ describe('npm run example:actors (the README example)', () => {
     expect(out).toMatch(/1\. reply: \{ pong: 1 \} \(left in the mailbox: unrelated \)/);
     expect(out).toMatch(/2\. EXIT from #PID<nonode\.\d+> reason: boom/);
     expect(out).toContain('3. DOWN reason: killed');
-    expect(out).toMatch(/4\. counter #PID<nonode\.(\d+)> at 2\n {3}killed; restarted as #PID<nonode\.\d+> at 1/);
+    expect(out).toMatch(
+      /4\. counter #PID<nonode\.(\d+)> at 2\n {3}killed; restarted as #PID<nonode\.\d+> at 1/,
+    );
     expect(out.trim().endsWith('done')).toBe(true);
   });
 });
