@@ -2,13 +2,13 @@
 // A Pid names one process forever: (node, id, creation) is never reused, unlike a nact path.
 import { inspect } from 'node:util';
 
-/** A process identifier. Prints as `#PID<node.id>`; `creation` tells node incarnations apart. */
-export class Pid {
+/** What Pid and Ref share: identity by (node, id, creation), a Map key, readable printing. */
+abstract class Ident {
   readonly node: string;
   readonly id: number;
-  /** Incarnation of the node that created the pid (a restarted node gets a new one). */
+  /** Incarnation of the node that made it (a restarted node gets a new one). */
   readonly creation: number;
-  /** A string unique to this pid, usable as a Map key. */
+  /** A string unique to this value among its kind, usable as a Map key. */
   readonly key: string;
 
   constructor(node: string, id: number, creation: number) {
@@ -18,9 +18,12 @@ export class Pid {
     this.key = `${node}.${id}.${creation}`;
   }
 
+  protected abstract get tag(): string;
+
   equals(other: unknown): boolean {
     return (
-      other instanceof Pid &&
+      other instanceof Ident &&
+      other.constructor === this.constructor &&
       other.id === this.id &&
       other.node === this.node &&
       other.creation === this.creation
@@ -28,7 +31,7 @@ export class Pid {
   }
 
   toString(): string {
-    return `#PID<${this.node}.${this.id}>`;
+    return `#${this.tag}<${this.node}.${this.id}>`;
   }
 
   toJSON(): string {
@@ -40,39 +43,17 @@ export class Pid {
   }
 }
 
+/** A process identifier. Prints as `#PID<node.id>`. */
+export class Pid extends Ident {
+  protected get tag(): string {
+    return 'PID';
+  }
+}
+
 /** A unique reference (monitor refs, call refs, timer refs). Prints as `#Ref<node.id>`. */
-export class Ref {
-  readonly node: string;
-  readonly id: number;
-  readonly creation: number;
-  readonly key: string;
-
-  constructor(node: string, id: number, creation: number) {
-    this.node = node;
-    this.id = id;
-    this.creation = creation;
-    this.key = `${node}.${id}.${creation}`;
-  }
-
-  equals(other: unknown): boolean {
-    return (
-      other instanceof Ref &&
-      other.id === this.id &&
-      other.node === this.node &&
-      other.creation === this.creation
-    );
-  }
-
-  toString(): string {
-    return `#Ref<${this.node}.${this.id}>`;
-  }
-
-  toJSON(): string {
-    return this.toString();
-  }
-
-  [inspect.custom](): string {
-    return this.toString();
+export class Ref extends Ident {
+  protected get tag(): string {
+    return 'Ref';
   }
 }
 

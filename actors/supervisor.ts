@@ -305,7 +305,7 @@ async function supervise(
       case '$sup_terminate': {
         const child = find(request.id);
         if (!child) {
-          answer(msg, { ok: false, code: 'not_found', message: `no child '${request.id}'` });
+          answer(msg, failure('not_found', `no child '${request.id}'`));
           break;
         }
         await stopOne(child);
@@ -315,25 +315,13 @@ async function supervise(
       }
       case '$sup_restart': {
         const child = find(request.id);
-        if (!child)
-          answer(msg, { ok: false, code: 'not_found', message: `no child '${request.id}'` });
-        else if (child.pid)
-          answer(msg, {
-            ok: false,
-            code: 'already_running',
-            message: `child '${request.id}' is running as ${child.pid}`,
-          });
-        else {
-          try {
-            answer(msg, { ok: true, value: await startOne(child) });
-          } catch (err) {
-            answer(msg, {
-              ok: false,
-              code: 'invalid_argument',
-              message: `child '${request.id}' failed to start: ${formatReason(err)}`,
-            });
-          }
-        }
+        if (!child) answer(msg, failure('not_found', `no child '${request.id}'`));
+        else if (child.pid) {
+          answer(
+            msg,
+            failure('already_running', `child '${request.id}' is running as ${child.pid}`),
+          );
+        } else answer(msg, await tryStart(child));
         break;
       }
       case '$sup_start': {
@@ -341,42 +329,28 @@ async function supervise(
         try {
           spec = normalise(request.spec);
         } catch (err) {
-          answer(msg, { ok: false, code: 'invalid_argument', message: (err as Error).message });
+          answer(msg, failure('invalid_argument', (err as Error).message));
           break;
         }
         if (find(spec.id)) {
-          answer(msg, {
-            ok: false,
-            code: 'already_running',
-            message: `a child with id '${spec.id}' already exists`,
-          });
+          answer(msg, failure('already_running', `a child with id '${spec.id}' already exists`));
           break;
         }
         const child: Child = { spec, pid: undefined };
-        try {
-          await startOne(child);
-          children.push(child);
-          answer(msg, { ok: true, value: child.pid });
-        } catch (err) {
-          answer(msg, {
-            ok: false,
-            code: 'invalid_argument',
-            message: `child '${spec.id}' failed to start: ${formatReason(err)}`,
-          });
-        }
+        const result = await tryStart(child);
+        if (result.ok) children.push(child);
+        answer(msg, result);
         break;
       }
       case '$sup_delete': {
         const child = find(request.id);
-        if (!child)
-          answer(msg, { ok: false, code: 'not_found', message: `no child '${request.id}'` });
-        else if (child.pid)
-          answer(msg, {
-            ok: false,
-            code: 'already_running',
-            message: `child '${request.id}' is running; terminate it first`,
-          });
-        else {
+        if (!child) answer(msg, failure('not_found', `no child '${request.id}'`));
+        else if (child.pid) {
+          answer(
+            msg,
+            failure('already_running', `child '${request.id}' is running; terminate it first`),
+          );
+        } else {
           children = children.filter((c) => c !== child);
           answer(msg, { ok: true, value: undefined });
         }
@@ -386,8 +360,27 @@ async function supervise(
         await stopAll();
         throw new ExitSignal(request.reason);
       default:
-        answer(msg, { ok: false, code: 'invalid_argument', message: 'unknown supervisor request' });
+        answer(msg, failure('invalid_argument', 'unknown supervisor request'));
     }
+  }
+}
+
+function failure(
+  code: 'not_found' | 'already_running' | 'invalid_argument',
+  message: string,
+): SupReply {
+  return { ok: false, code, message };
+}
+
+/** Starts a child for a request; a start that throws becomes an invalid_argument reply. */
+async function tryStart(child: Child): Promise<SupReply> {
+  try {
+    return { ok: true, value: await startOne(child) };
+  } catch (err) {
+    return failure(
+      'invalid_argument',
+      `child '${child.spec.id}' failed to start: ${formatReason(err)}`,
+    );
   }
 }
 
