@@ -25,7 +25,9 @@ export type ActorErrorCode =
   /** A supervisor child is already running (restartChild) or the id is taken (startChild). */
   | 'already_running'
   /** The node that holds the target is not connected. */
-  | 'noconnection';
+  | 'noconnection'
+  /** A message is too large to send to another node. */
+  | 'too_large';
 
 export class ActorError extends Error {
   readonly code: ActorErrorCode;

@@ -499,7 +499,7 @@ export class Kernel {
       return;
     }
     if (this.bridge?.deliver(node, signal)) return;
-    this.unreachable(signal);
+    this.bounce(signal);
   }
 
   /**
@@ -526,7 +526,7 @@ export class Kernel {
   }
 
   /** What a signal to an unreachable node turns into (Erlang: `noconnection`). */
-  private unreachable(signal: Signal): void {
+  bounce(signal: Signal): void {
     switch (signal.kind) {
       case 'link':
         this.handleSignal({

@@ -30,8 +30,10 @@ abstract class Ident {
     );
   }
 
+  /** `#PID<p1.42>`: the node's short name (before '@'), which is unique in a cluster. */
   toString(): string {
-    return `#${this.tag}<${this.node}.${this.id}>`;
+    const at = this.node.indexOf('@');
+    return `#${this.tag}<${at < 0 ? this.node : this.node.slice(0, at)}.${this.id}>`;
   }
 
   toJSON(): string {

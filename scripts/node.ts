@@ -1,0 +1,103 @@
+// `npm run node -- --name p2 --port 4002 --join p1@127.0.0.1:4001`: a named node that stays up.
+// Logs with pino to stderr; prints `node <full name> is up` on stdout; exits cleanly on SIGTERM.
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { logger } from '../actors/log.ts';
+import { Node, registerModule } from '../transport/index.ts';
+
+const HELP = `Usage: npm run node -- --name NAME [options]
+
+Starts a node of the cluster in this process and keeps it up until SIGTERM or Ctrl-C.
+
+Options:
+  --name NAME          short node name, unique in the cluster (required)
+  --port N             port to listen on (default 0: any free port)
+  --host H             interface to listen on (default 127.0.0.1)
+  --join NODE          full name of a node to connect to (repeatable), e.g. p1@127.0.0.1:4001
+  --cookie C           cluster cookie (default: ACTORCLUSTER_COOKIE or ~/.actorcluster.cookie)
+  --load NAME=PATH     load a module whose functions other nodes may spawnOn as NAME.fn (repeatable)
+  --heartbeat-ms N     ping idle links every N ms (default 1000)
+  --down-after-ms N    declare a silent peer down after N ms (default 4000)
+  --exit-with-parent   exit when standard input closes (used by the launcher)
+  --help               this text
+
+Environment: LOG_LEVEL (default info).`;
+
+const { values } = parseArgs({
+  options: {
+    name: { type: 'string' },
+    port: { type: 'string', default: '0' },
+    host: { type: 'string' },
+    join: { type: 'string', multiple: true, default: [] },
+    cookie: { type: 'string' },
+    load: { type: 'string', multiple: true, default: [] },
+    'heartbeat-ms': { type: 'string' },
+    'down-after-ms': { type: 'string' },
+    'exit-with-parent': { type: 'boolean' },
+    help: { type: 'boolean' },
+  },
+});
+
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+if (!values.name) {
+  console.error('--name is required\n');
+  console.error(HELP);
+  process.exit(2);
+}
+
+const numberOption = (text: string | undefined, flag: string): number | undefined => {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0) {
+    console.error(`${flag} must be a non-negative number, got '${text}'`);
+    process.exit(2);
+  }
+  return n;
+};
+
+try {
+  for (const spec of values.load) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0) throw new Error(`--load expects NAME=PATH, got '${spec}'`);
+    const mod = (await import(pathToFileURL(resolve(spec.slice(eq + 1))).href)) as Record<
+      string,
+      unknown
+    >;
+    registerModule(spec.slice(0, eq), mod);
+  }
+  const name = await Node.start({
+    name: values.name,
+    port: numberOption(values.port, '--port'),
+    host: values.host,
+    cookie: values.cookie,
+    heartbeatIntervalMs: numberOption(values['heartbeat-ms'], '--heartbeat-ms'),
+    nodeDownAfterMs: numberOption(values['down-after-ms'], '--down-after-ms'),
+  });
+  for (const peer of values.join) {
+    if (!(await Node.connect(peer))) logger().warn({ peer }, `could not join ${peer}`);
+  }
+  console.log(`node ${name} is up`);
+} catch (err) {
+  console.error(`node failed to start: ${(err as Error).message}`);
+  process.exit(1);
+}
+
+let stopping = false;
+const shutdown = async (why: string) => {
+  if (stopping) return;
+  stopping = true;
+  logger().info({ why }, 'node stopping');
+  await Node.stop();
+  process.exit(0);
+};
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+if (values['exit-with-parent']) {
+  process.stdin.on('end', () => void shutdown('parent gone'));
+  process.stdin.resume();
+}
+// The listener keeps the process alive.

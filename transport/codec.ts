@@ -1,0 +1,120 @@
+// The wire codec: msgpackr with extensions for Pid and Ref, and record structures shared along
+// each link (one Packr/Unpackr pair per connection, decoded in order). Validation of decoded frames.
+import { addExtension, Packr, Unpackr } from 'msgpackr';
+import { Pid, Ref } from '../actors/pid.ts';
+import type { Signal } from '../actors/signals.ts';
+import { SIGNAL_KINDS, type Wire } from './wire.ts';
+
+addExtension({
+  Class: Pid,
+  type: 1,
+  write: (pid: Pid) => [pid.node, pid.id, pid.creation],
+  read: ([node, id, creation]: [string, number, number]) => new Pid(node, id, creation),
+});
+addExtension({
+  Class: Ref,
+  type: 2,
+  write: (ref: Ref) => [ref.node, ref.id, ref.creation],
+  read: ([node, id, creation]: [string, number, number]) => new Ref(node, id, creation),
+});
+
+// A fresh options object per instance: msgpackr keeps its structure table on the options
+// object, so sharing one would make every encoder and decoder share (and corrupt) one table.
+const options = () => ({ useRecords: true, sequential: true, moreTypes: true });
+
+/**
+ * Marks the point where the sender started a fresh record-structure state (after it had to
+ * refuse a message it had already encoded). A plain msgpack string any decoder can read.
+ */
+export const RESET_MARKER = '\u0000actorcluster:reset-structures';
+
+/** Encoder for one direction of one link. */
+export class Encoder {
+  private packr = new Packr(options());
+  private static readonly resetBytes = new Packr({ useRecords: false }).pack(RESET_MARKER);
+
+  /** Encodes one wire message (the bytes stay valid: msgpackr does not reuse them). */
+  encode(msg: Wire): Buffer {
+    return this.packr.pack(msg);
+  }
+
+  /**
+   * Starts a fresh structure state and returns the marker to send in place of a refused
+   * message, so the decoder never sees a reference to a structure it was not sent.
+   */
+  reset(): Buffer {
+    this.packr = new Packr(options());
+    return Encoder.resetBytes;
+  }
+}
+
+/** Decoder for one direction of one link. */
+export class Decoder {
+  private unpackr = new Unpackr(options());
+
+  /** Decodes every message in a frame, in order. Throws on malformed bytes. */
+  decode(frame: Buffer): unknown[] {
+    const out: unknown[] = [];
+    let offset = 0;
+    while (offset < frame.length) {
+      let resetAt = -1;
+      this.unpackr.unpackMultiple(
+        frame.subarray(offset),
+        (value: unknown, _start?: number, end?: number) => {
+          if (value === RESET_MARKER) {
+            resetAt = end ?? frame.length - offset;
+            return false; // stop: the rest uses fresh structures
+          }
+          out.push(value);
+          return true;
+        },
+      );
+      if (resetAt < 0) break;
+      this.unpackr = new Unpackr(options());
+      offset += resetAt;
+    }
+    return out;
+  }
+}
+
+const isPid = (v: unknown): v is Pid => v instanceof Pid;
+const isRef = (v: unknown): v is Ref => v instanceof Ref;
+const isStr = (v: unknown): v is string => typeof v === 'string';
+
+/** Structural check of a decoded message; anything else makes the frame malformed. */
+export function isWire(value: unknown): value is Wire {
+  if (typeof value !== 'object' || value === null) return false;
+  const m = value as Record<string, unknown>;
+  switch (m.kind) {
+    case 'send':
+      return isPid(m.to) && 'msg' in m;
+    case 'send_named':
+      return isStr(m.name) && isStr(m.node) && 'msg' in m;
+    case 'link':
+    case 'unlink':
+      return isPid(m.from) && isPid(m.to);
+    case 'exit':
+      return isPid(m.from) && isPid(m.to) && typeof m.link === 'boolean';
+    case 'monitor':
+    case 'demonitor':
+      return isPid(m.from) && isPid(m.to) && isRef(m.ref);
+    case 'down':
+      return isPid(m.to) && isRef(m.ref) && isPid(m.pid);
+    case 'reply':
+      return isPid(m.to) && isRef(m.ref);
+    case 'ping':
+      return true;
+    case 'peers':
+      return Array.isArray(m.nodes) && m.nodes.every(isStr);
+    case 'rpc':
+      return Number.isInteger(m.id) && isStr(m.op);
+    case 'rpc_reply':
+      return Number.isInteger(m.id) && typeof m.ok === 'boolean';
+    default:
+      return false;
+  }
+}
+
+export function isSignal(msg: Wire): msg is Signal {
+  return SIGNAL_KINDS.has(msg.kind);
+}

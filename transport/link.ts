@@ -1,0 +1,240 @@
+// One authenticated WebSocket link to a peer node: batches every message of an event-loop turn
+// into one frame, respects backpressure, decodes frames in order and applies fault rules.
+import type WebSocket from 'ws';
+import { ActorError } from '../actors/errors.ts';
+import { Decoder, Encoder, isSignal, isWire } from './codec.ts';
+import type { LinkFaults } from './faults.ts';
+import type { Wire } from './wire.ts';
+
+export interface LinkLimits {
+  /** Largest frame (and so largest single message) in bytes; the peer refuses bigger ones. */
+  frameBytesMax: number;
+  /** Stop writing to the socket while this many bytes are written but not yet flushed. */
+  writeBytesHigh: number;
+  /** Messages queued on a link beyond this are dropped (logged): the bound on a slow peer. */
+  queueBytesMax: number;
+}
+
+export interface LinkEvents {
+  onWire(link: Link, msg: Wire): void;
+  onMalformed(link: Link, why: string): void;
+  onClose(link: Link, why: string): void;
+  onDropped(link: Link, bytes: number): void;
+}
+
+export class Link {
+  readonly peer: string;
+  readonly peerCreation: number;
+  private readonly ws: WebSocket;
+  private readonly limits: LinkLimits;
+  private readonly events: LinkEvents;
+  private readonly encoder = new Encoder();
+  private readonly decoder = new Decoder();
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private flushScheduled = false;
+  private writingBytes = 0;
+  /** Frames held back by a delay fault, in order, with the time each may go. */
+  private delayed: Array<{ frame: Buffer; atMs: number }> = [];
+  private delayTimer: NodeJS.Timeout | null = null;
+  private lastReleaseMs = 0;
+  faults: LinkFaults | null = null;
+  random: () => number = Math.random;
+  lastHeardMs: number;
+  lastSentMs: number;
+  closed = false;
+  /** Counters for metrics and benchmarks. */
+  readonly stats = { framesOut: 0, framesIn: 0, msgsOut: 0, msgsIn: 0, bytesOut: 0, bytesIn: 0 };
+
+  constructor(
+    ws: WebSocket,
+    peer: string,
+    peerCreation: number,
+    limits: LinkLimits,
+    events: LinkEvents,
+  ) {
+    this.ws = ws;
+    this.peer = peer;
+    this.peerCreation = peerCreation;
+    this.limits = limits;
+    this.events = events;
+    this.lastHeardMs = performance.now();
+    this.lastSentMs = this.lastHeardMs;
+    ws.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary));
+    ws.on('close', (code, reason) =>
+      this.closedBy(`closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`),
+    );
+    ws.on('error', (err) => this.closedBy(`socket error: ${err.message}`));
+  }
+
+  /**
+   * Queues a message for this turn's frame. Throws `too_large` if it cannot fit in a frame
+   * (nothing is sent then, and the link stays usable).
+   */
+  send(msg: Wire): void {
+    if (this.closed) return;
+    const faults = this.faults;
+    if (faults !== null) {
+      if (faults.partitioned) return;
+      if (isSignal(msg)) {
+        if (faults.dropP > 0 && this.random() < faults.dropP) return;
+        if (faults.dupP > 0 && this.random() < faults.dupP) this.enqueue(msg);
+      }
+    }
+    this.enqueue(msg);
+  }
+
+  private enqueue(msg: Wire): void {
+    const bytes = this.encoder.encode(msg);
+    if (bytes.length > this.limits.frameBytesMax) {
+      // The refused message may carry record definitions: restart the structures on both ends.
+      this.push(this.encoder.reset());
+      throw new ActorError(
+        'too_large',
+        `a message of ${bytes.length} bytes is over the ${this.limits.frameBytesMax}-byte frame limit to ${this.peer}`,
+      );
+    }
+    if (this.outBytes + bytes.length > this.limits.queueBytesMax) {
+      this.events.onDropped(this, bytes.length);
+      this.push(this.encoder.reset());
+      return;
+    }
+    this.push(bytes);
+    this.stats.msgsOut++;
+  }
+
+  private push(bytes: Buffer): void {
+    this.out.push(bytes);
+    this.outBytes += bytes.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Writes what is queued as frames of at most frameBytesMax, unless the socket is backed up. */
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.closed || this.out.length === 0) return;
+    if (this.writingBytes > this.limits.writeBytesHigh) return; // resumed from a write callback
+    let frameParts: Buffer[] = [];
+    let frameBytes = 0;
+    const parts = this.out;
+    this.out = [];
+    this.outBytes = 0;
+    for (const part of parts) {
+      if (frameBytes + part.length > this.limits.frameBytesMax && frameParts.length > 0) {
+        this.write(Buffer.concat(frameParts, frameBytes));
+        frameParts = [];
+        frameBytes = 0;
+      }
+      frameParts.push(part);
+      frameBytes += part.length;
+    }
+    if (frameParts.length > 0) {
+      this.write(frameParts.length === 1 ? frameParts[0]! : Buffer.concat(frameParts, frameBytes));
+    }
+  }
+
+  private write(frame: Buffer): void {
+    const faults = this.faults;
+    if (faults !== null && (faults.delayMs > 0 || faults.jitterMs > 0)) {
+      const jitter = faults.jitterMs * (this.random() * 2 - 1);
+      const atMs = Math.max(
+        this.lastReleaseMs,
+        performance.now() + Math.max(0, faults.delayMs + jitter),
+      );
+      this.lastReleaseMs = atMs;
+      this.delayed.push({ frame, atMs });
+      this.scheduleDelayed();
+      return;
+    }
+    this.writeNow(frame);
+  }
+
+  private scheduleDelayed(): void {
+    if (this.delayTimer !== null || this.delayed.length === 0) return;
+    const waitMs = Math.max(0, this.delayed[0]!.atMs - performance.now());
+    this.delayTimer = setTimeout(() => {
+      this.delayTimer = null;
+      const now = performance.now();
+      while (this.delayed.length > 0 && this.delayed[0]!.atMs <= now + 0.5)
+        this.writeNow(this.delayed.shift()!.frame);
+      this.scheduleDelayed();
+    }, waitMs);
+  }
+
+  private writeNow(frame: Buffer): void {
+    if (this.closed) return;
+    if (this.faults?.partitioned) return;
+    this.writingBytes += frame.length;
+    this.stats.framesOut++;
+    this.stats.bytesOut += frame.length;
+    this.lastSentMs = performance.now();
+    this.ws.send(frame, { binary: true }, () => {
+      this.writingBytes -= frame.length;
+      if (
+        this.out.length > 0 &&
+        !this.flushScheduled &&
+        this.writingBytes <= this.limits.writeBytesHigh
+      ) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Frames that arrived while the handshake was finishing, handled before any later one. */
+  receiveEarly(frames: Array<{ data: Buffer; isBinary: boolean }>): void {
+    for (const f of frames) this.receive(f.data, f.isBinary);
+  }
+
+  private receive(data: Buffer, isBinary: boolean): void {
+    if (this.closed) return;
+    this.lastHeardMs = performance.now();
+    if (!isBinary) {
+      this.events.onMalformed(this, 'text frame');
+      return;
+    }
+    this.stats.framesIn++;
+    this.stats.bytesIn += data.length;
+    let values: unknown[];
+    try {
+      values = this.decoder.decode(data);
+    } catch (err) {
+      this.events.onMalformed(this, `undecodable frame: ${(err as Error).message}`);
+      return;
+    }
+    for (const value of values) {
+      if (this.closed) return;
+      if (!isWire(value)) {
+        this.events.onMalformed(this, 'unknown message in frame');
+        return;
+      }
+      this.stats.msgsIn++;
+      this.events.onWire(this, value);
+    }
+  }
+
+  /** Closes the link; queued and delayed frames are dropped. */
+  close(code: number, why: string): void {
+    if (this.closed) return;
+    try {
+      this.ws.close(code, why.slice(0, 120));
+    } catch {
+      this.ws.terminate();
+    }
+    this.closedBy(why);
+  }
+
+  private closedBy(why: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.delayTimer) clearTimeout(this.delayTimer);
+    this.delayed = [];
+    this.out = [];
+    // A peer that stopped reading must not keep the socket (and its buffers) around.
+    setTimeout(() => this.ws.terminate(), 1000).unref();
+    this.events.onClose(this, why);
+  }
+}

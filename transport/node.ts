@@ -1,0 +1,730 @@
+// A node: this Node.js process's ws listener, its links to peer nodes (full mesh, formed on
+// demand), the handshake, heartbeats and node-down detection, and the bridge into the kernel.
+import { randomInt } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import { ActorError } from '../actors/errors.ts';
+import { kernel } from '../actors/kernel.ts';
+import { type Logger, logger } from '../actors/log.ts';
+import type { Signal } from '../actors/signals.ts';
+import { resolveCookie } from './cookie.ts';
+import {
+  type FaultSpec,
+  hash32,
+  isClear,
+  type LinkFaults,
+  seededRandom,
+  withFault,
+} from './faults.ts';
+import {
+  type Challenge,
+  decodeHandshake,
+  encodeHandshake,
+  HANDSHAKE_FRAME_BYTES_MAX,
+  type HandshakeMsg,
+  type Hello,
+  newNonce,
+  PROTOCOL_VERSION,
+  proofMatches,
+  proofOf,
+} from './handshake.ts';
+import { Link, type LinkLimits } from './link.ts';
+import { checkShortName, fullName, isFullName, parseFullName, shortName } from './names.ts';
+import { Rpc } from './rpc.ts';
+import { SIGNAL_KINDS, type Wire } from './wire.ts';
+
+export interface NodeOptions {
+  /** Short name, unique in the cluster (letters, digits, '_' and '-'). */
+  name: string;
+  /** Interface to listen on and to advertise (default 127.0.0.1). */
+  host?: string;
+  /** Port to listen on; 0 picks a free one (default 0). */
+  port?: number;
+  /** Shared secret (default: ACTORCLUSTER_COOKIE, else ~/.actorcluster.cookie). */
+  cookie?: string;
+  /** A ping is sent on a link idle this long (default 1000 ms). */
+  heartbeatIntervalMs?: number;
+  /** A peer silent this long is declared down (default 4000 ms). */
+  nodeDownAfterMs?: number;
+  /** Dial plus handshake must finish within this (default 3000 ms). */
+  connectTimeoutMs?: number;
+  /** Largest frame and message in bytes (default 16 MiB). */
+  frameBytesMax?: number;
+  /** Messages waiting for a slow or connecting peer beyond this many bytes are dropped (default 64 MiB). */
+  queueBytesMax?: number;
+  /** After a peer goes down, try to reconnect for this long (default 30000 ms; 0: never). */
+  reconnectForMs?: number;
+  /** Node-level operations (remote spawn, registry) time out after this (default 5000 ms). */
+  rpcTimeoutMs?: number;
+  /** Seed for fault-injection randomness (default: random). */
+  seed?: number;
+}
+
+type Settings = Required<Omit<NodeOptions, 'cookie'>> & { cookie: string };
+
+/** Unauthenticated connections allowed at once; more are cut at once. */
+const PENDING_HANDSHAKES_MAX = 64;
+/** Signals queued for a node that is still connecting, at most. */
+const PEER_QUEUE_MAX = 100_000;
+
+interface Peer {
+  readonly name: string;
+  link: Link | null;
+  dialing: Promise<boolean> | null;
+  /** Messages waiting for the link to come up. */
+  queue: Wire[];
+  /** Waiters for the link to come up (simultaneous connects resolve through these). */
+  upWaiters: Array<(up: boolean) => void>;
+  reconnectTimer: NodeJS.Timeout | null;
+  wasUp: boolean;
+}
+
+export type NodeEvent = { type: 'nodeup' | 'nodedown'; node: string };
+
+export class ClusterNode {
+  readonly name: string;
+  readonly creation: number;
+  readonly rpc: Rpc;
+  readonly settings: Settings;
+  private readonly server: WebSocketServer;
+  private readonly peers = new Map<string, Peer>();
+  private readonly log: Logger;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private pendingHandshakes = 0;
+  private stopping = false;
+  /** Fault rules on this node's outgoing links, by peer name. */
+  private readonly faults = new Map<string, LinkFaults>();
+  private readonly random: () => number;
+  private readonly listeners = new Set<(event: NodeEvent) => void>();
+  private readonly peerListeners = new Set<(node: string, link: Link) => void>();
+
+  private constructor(settings: Settings, server: WebSocketServer, port: number) {
+    this.settings = settings;
+    this.server = server;
+    this.name = fullName(settings.name, settings.host, port);
+    this.creation = randomInt(1, 2 ** 31);
+    this.random = seededRandom(settings.seed);
+    this.log = logger().child({ node: this.name });
+    this.rpc = new Rpc((node, msg) => this.sendWire(node, msg));
+  }
+
+  /** Starts listening; the caller installs the node into the kernel. */
+  static async listen(options: NodeOptions): Promise<ClusterNode> {
+    checkShortName(options.name);
+    const settings: Settings = {
+      name: options.name,
+      host: options.host ?? '127.0.0.1',
+      port: options.port ?? 0,
+      cookie: resolveCookie(options.cookie),
+      heartbeatIntervalMs: positive(options.heartbeatIntervalMs, 1000, 'heartbeatIntervalMs'),
+      nodeDownAfterMs: positive(options.nodeDownAfterMs, 4000, 'nodeDownAfterMs'),
+      connectTimeoutMs: positive(options.connectTimeoutMs, 3000, 'connectTimeoutMs'),
+      frameBytesMax: positive(options.frameBytesMax, 16 * 1024 * 1024, 'frameBytesMax'),
+      queueBytesMax: positive(options.queueBytesMax, 64 * 1024 * 1024, 'queueBytesMax'),
+      reconnectForMs: options.reconnectForMs ?? 30_000,
+      rpcTimeoutMs: positive(options.rpcTimeoutMs, 5000, 'rpcTimeoutMs'),
+      seed: options.seed ?? randomInt(1, 2 ** 31),
+    };
+    if (!Number.isInteger(settings.port) || settings.port < 0 || settings.port > 65535) {
+      throw new ActorError('invalid_argument', `port must be 0..65535, got ${settings.port}`);
+    }
+    const server = new WebSocketServer({
+      host: settings.host,
+      port: settings.port,
+      maxPayload: settings.frameBytesMax,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', (err) =>
+        reject(
+          new ActorError(
+            'invalid_argument',
+            `cannot listen on ${settings.host}:${settings.port}: ${err.message}`,
+          ),
+        ),
+      );
+    });
+    const address = server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : settings.port;
+    const node = new ClusterNode(settings, server, port);
+    server.on('error', (err) => node.log.error({ err }, 'listener error'));
+    server.on('connection', (ws, req) => node.accept(ws, req));
+    node.heartbeatTimer = setInterval(
+      () => node.heartbeat(),
+      Math.max(10, Math.floor(settings.heartbeatIntervalMs / 2)),
+    );
+    node.heartbeatTimer.unref();
+    return node;
+  }
+
+  // ---- public operations -----------------------------------------------------------------
+
+  /** Names of the nodes this node has an authenticated link to. */
+  connected(): string[] {
+    return [...this.peers.values()].filter((p) => p.link !== null).map((p) => p.name);
+  }
+
+  isUp(node: string): boolean {
+    return this.peers.get(node)?.link != null;
+  }
+
+  onEvent(listener: (event: NodeEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Called with every link that comes up (the global registry syncs through this). */
+  onPeerUp(listener: (node: string, link: Link) => void): () => void {
+    this.peerListeners.add(listener);
+    return () => this.peerListeners.delete(listener);
+  }
+
+  /** Resolves a node name: a full name as is, a short name through the known peers. */
+  resolve(node: string): string | undefined {
+    if (node === this.name || node === this.settings.name) return this.name;
+    if (isFullName(node)) return node;
+    for (const peer of this.peers.values()) if (shortName(peer.name) === node) return peer.name;
+    return undefined;
+  }
+
+  /** Connects to `node` (a full name); resolves true once an authenticated link is up. */
+  connect(node: string): Promise<boolean> {
+    const name = this.resolve(node);
+    if (name === undefined) {
+      return Promise.reject(
+        new ActorError(
+          'invalid_argument',
+          `unknown node '${node}': give its full name, like p1@127.0.0.1:4001`,
+        ),
+      );
+    }
+    if (name === this.name) return Promise.resolve(true);
+    if (this.stopping) return Promise.resolve(false);
+    parseFullName(name);
+    const peer = this.peer(name);
+    if (peer.link) return Promise.resolve(true);
+    if (peer.dialing) return peer.dialing;
+    if (this.faults.get(name)?.partitioned) return Promise.resolve(false);
+    peer.dialing = this.dial(name)
+      .catch((err: unknown) => {
+        this.log.debug({ peer: name, reason: (err as Error).message }, 'connect failed');
+        return false;
+      })
+      .then((up) => {
+        peer.dialing = null;
+        if (!up && !peer.link) this.bounceQueue(peer);
+        return up || peer.link !== null;
+      });
+    return peer.dialing;
+  }
+
+  /** Sends a node-level message (signal or control) to `node`, connecting if needed. */
+  sendWire(node: string, msg: Wire): boolean {
+    const name = this.resolve(node);
+    if (name === undefined || this.stopping) return false;
+    if (name === this.name) {
+      if (msg.kind === 'rpc' || msg.kind === 'rpc_reply') this.rpc.receive(this.name, msg);
+      else if (SIGNAL_KINDS.has(msg.kind)) kernel.handleSignal(msg as Signal);
+      return true;
+    }
+    const peer = this.peer(name);
+    if (peer.link) {
+      peer.link.send(msg);
+      return true;
+    }
+    if (peer.queue.length >= PEER_QUEUE_MAX) {
+      this.log.warn({ peer: name }, 'queue for a connecting node is full; message dropped');
+      return true;
+    }
+    peer.queue.push(msg);
+    void this.connect(name);
+    return true;
+  }
+
+  /** Installs a fault rule on this node's link to `peer` (null clears them). */
+  setFault(peer: string, spec: FaultSpec | null): void {
+    const name = this.resolve(peer) ?? peer;
+    const next = spec === null ? null : withFault(this.faults.get(name) ?? null, spec);
+    if (next === null || isClear(next)) this.faults.delete(name);
+    else this.faults.set(name, next);
+    const link = this.peers.get(name)?.link;
+    if (link) this.applyFaults(link);
+  }
+
+  clearFaults(): void {
+    this.faults.clear();
+    for (const peer of this.peers.values()) if (peer.link) this.applyFaults(peer.link);
+  }
+
+  faultRules(): Record<string, LinkFaults> {
+    return Object.fromEntries(this.faults);
+  }
+
+  /** Closes every link and the listener. Peers see the links close and declare this node down. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    for (const peer of this.peers.values()) {
+      if (peer.reconnectTimer) clearTimeout(peer.reconnectTimer);
+      peer.link?.close(1001, 'node stopping');
+    }
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  // ---- links -----------------------------------------------------------------------------
+
+  private peer(name: string): Peer {
+    let peer = this.peers.get(name);
+    if (!peer) {
+      peer = {
+        name,
+        link: null,
+        dialing: null,
+        queue: [],
+        upWaiters: [],
+        reconnectTimer: null,
+        wasUp: false,
+      };
+      this.peers.set(name, peer);
+    }
+    return peer;
+  }
+
+  private limits(): LinkLimits {
+    return {
+      frameBytesMax: this.settings.frameBytesMax,
+      writeBytesHigh: 8 * 1024 * 1024,
+      queueBytesMax: this.settings.queueBytesMax,
+    };
+  }
+
+  private applyFaults(link: Link): void {
+    const rules = this.faults.get(link.peer) ?? null;
+    link.faults = rules;
+    link.random = seededRandom(this.settings.seed ^ hash32(`${this.name}>${link.peer}`));
+    if (rules?.partitioned)
+      this.log.warn({ peer: link.peer }, 'link partitioned by fault injection');
+  }
+
+  /** Dials `name` and runs the dialer's side of the handshake. */
+  private async dial(name: string): Promise<boolean> {
+    const { host, port } = parseFullName(name);
+    const ws = new WebSocket(`ws://${host}:${port}/`, {
+      perMessageDeflate: false,
+      maxPayload: this.settings.frameBytesMax,
+      handshakeTimeout: this.settings.connectTimeoutMs,
+    });
+    const frames = new FrameReader(ws);
+    try {
+      await frames.opened(this.settings.connectTimeoutMs);
+      const nonce = newNonce();
+      ws.send(
+        encodeHandshake({
+          h: 'hello',
+          v: PROTOCOL_VERSION,
+          name: this.name,
+          creation: this.creation,
+          nonce,
+        }),
+      );
+      const challenge = await frames.next(this.settings.connectTimeoutMs);
+      if (challenge?.h === 'refuse') {
+        if (challenge.reason === 'simultaneous connect') return await this.awaitUp(name);
+        this.log.warn(
+          { peer: name, reason: challenge.reason },
+          `connection to ${name} refused: ${challenge.reason}`,
+        );
+        ws.close();
+        return false;
+      }
+      if (challenge?.h !== 'challenge')
+        return this.refuseOut(ws, name, 'protocol error: expected a challenge');
+      if (challenge.v !== PROTOCOL_VERSION) {
+        return this.refuseOut(
+          ws,
+          name,
+          `protocol version ${challenge.v} (this node speaks ${PROTOCOL_VERSION})`,
+        );
+      }
+      if (challenge.name !== name)
+        return this.refuseOut(ws, name, `the node at that address is ${challenge.name}`);
+      const expected = proofOf(this.settings.cookie, 'acceptor', nonce, this.name, name);
+      if (!proofMatches(expected, challenge.proof)) return this.refuseOut(ws, name, 'wrong cookie');
+      ws.send(
+        encodeHandshake({
+          h: 'proof',
+          proof: proofOf(this.settings.cookie, 'dialer', challenge.nonce, this.name, name),
+        }),
+      );
+      const welcome = await frames.next(this.settings.connectTimeoutMs);
+      if (welcome?.h !== 'welcome') {
+        const reason = welcome?.h === 'refuse' ? welcome.reason : 'no welcome';
+        this.log.warn({ peer: name, reason }, `connection to ${name} refused: ${reason}`);
+        ws.terminate();
+        return false;
+      }
+      this.establish(name, challenge.creation, ws, frames.detach());
+      return true;
+    } catch (err) {
+      frames.detach();
+      ws.terminate();
+      throw err;
+    }
+  }
+
+  private refuseOut(ws: WebSocket, peer: string, reason: string): false {
+    this.log.warn({ peer, reason }, `refusing link to ${peer}: ${reason}`);
+    try {
+      ws.send(encodeHandshake({ h: 'refuse', reason }));
+    } catch {}
+    ws.close(4001, reason.slice(0, 100));
+    return false;
+  }
+
+  private awaitUp(name: string): Promise<boolean> {
+    const peer = this.peer(name);
+    if (peer.link) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(peer.link !== null), this.settings.connectTimeoutMs);
+      peer.upWaiters.push((up) => {
+        clearTimeout(timer);
+        resolve(up);
+      });
+    });
+  }
+
+  /** The acceptor's side of the handshake. Nothing is acted on before it completes. */
+  private accept(ws: WebSocket, req: IncomingMessage): void {
+    ws.on('error', () => ws.terminate());
+    if (this.stopping || this.pendingHandshakes >= PENDING_HANDSHAKES_MAX) {
+      ws.terminate();
+      return;
+    }
+    this.pendingHandshakes++;
+    const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+    const frames = new FrameReader(ws);
+    let done = false;
+    const finish = () => {
+      if (!done) {
+        done = true;
+        this.pendingHandshakes--;
+      }
+      return frames.detach();
+    };
+    const refuse = (reason: string, peer?: string) => {
+      this.log.warn(
+        { peer: peer ?? remote, reason },
+        `refused connection from ${peer ?? remote}: ${reason}`,
+      );
+      try {
+        ws.send(encodeHandshake({ h: 'refuse', reason }));
+      } catch {}
+      ws.close(4001, reason.slice(0, 100));
+      setTimeout(() => ws.terminate(), 500).unref();
+      finish();
+    };
+    void (async () => {
+      try {
+        const hello = await frames.next(this.settings.connectTimeoutMs);
+        if (hello?.h !== 'hello') return refuse('protocol error: expected hello');
+        if (hello.v !== PROTOCOL_VERSION) {
+          return refuse(
+            `protocol version ${hello.v} (this node speaks ${PROTOCOL_VERSION})`,
+            hello.name,
+          );
+        }
+        if (!isFullName(hello.name))
+          return refuse(`invalid node name ${JSON.stringify(hello.name)}`);
+        const verdict = this.admit(hello);
+        if (verdict !== null) return refuse(verdict, hello.name);
+        const nonce = newNonce();
+        const challenge: Challenge = {
+          h: 'challenge',
+          v: PROTOCOL_VERSION,
+          name: this.name,
+          creation: this.creation,
+          nonce,
+          proof: proofOf(this.settings.cookie, 'acceptor', hello.nonce, hello.name, this.name),
+        };
+        ws.send(encodeHandshake(challenge));
+        const proof = await frames.next(this.settings.connectTimeoutMs);
+        if (proof?.h === 'refuse') {
+          this.log.warn(
+            { peer: hello.name, reason: proof.reason },
+            `${hello.name} refused the link: ${proof.reason}`,
+          );
+          ws.terminate();
+          finish();
+          return;
+        }
+        if (proof?.h !== 'proof') return refuse('protocol error: expected proof', hello.name);
+        const expected = proofOf(this.settings.cookie, 'dialer', nonce, hello.name, this.name);
+        if (!proofMatches(expected, proof.proof)) return refuse('wrong cookie', hello.name);
+        const again = this.admit(hello);
+        if (again !== null) return refuse(again, hello.name);
+        ws.send(encodeHandshake({ h: 'welcome' }));
+        this.establish(hello.name, hello.creation, ws, finish());
+      } catch (err) {
+        this.log.debug({ remote, reason: (err as Error).message }, 'handshake failed');
+        ws.terminate();
+        finish();
+      }
+    })();
+  }
+
+  /** Whether a hello may proceed; a refusal reason otherwise. */
+  private admit(hello: Hello): string | null {
+    if (hello.name === this.name || shortName(hello.name) === this.settings.name) {
+      return `duplicate name: ${shortName(hello.name)} is this node's own name`;
+    }
+    for (const peer of this.peers.values()) {
+      if (peer.link && peer.name !== hello.name && shortName(peer.name) === shortName(hello.name)) {
+        return `duplicate name: ${shortName(hello.name)} is already connected as ${peer.name}`;
+      }
+    }
+    const peer = this.peers.get(hello.name);
+    // Both sides dialed at once: keep the connection dialed by the smaller name.
+    if (peer?.dialing && !peer.link && hello.name > this.name) return 'simultaneous connect';
+    return null;
+  }
+
+  private establish(
+    name: string,
+    creation: number,
+    ws: WebSocket,
+    early: Array<{ data: Buffer; isBinary: boolean }>,
+  ): void {
+    const peer = this.peer(name);
+    if (peer.link) {
+      // A new link replaces an old one (a restarted node, or one whose old link died unseen).
+      this.log.warn({ peer: name }, 'a new link replaces the existing one');
+      const old = peer.link;
+      peer.link = null;
+      old.close(4002, 'replaced by a new link');
+      this.down(peer, 'link replaced');
+    }
+    if (this.stopping) {
+      ws.terminate();
+      return;
+    }
+    const link = new Link(ws, name, creation, this.limits(), {
+      onWire: (l, msg) => this.onWire(l, msg),
+      onMalformed: (l, why) => {
+        this.log.warn(
+          { peer: l.peer, reason: why },
+          `malformed frame from ${l.peer}; closing that link`,
+        );
+        l.close(4003, 'malformed frame');
+      },
+      onClose: (l, why) => {
+        if (peer.link === l) {
+          peer.link = null;
+          this.down(peer, why);
+        }
+      },
+      onDropped: (l, bytes) =>
+        this.log.warn({ peer: l.peer, bytes }, 'link queue full; message dropped'),
+    });
+    this.applyFaults(link);
+    peer.link = link;
+    peer.wasUp = true;
+    if (peer.reconnectTimer) {
+      clearTimeout(peer.reconnectTimer);
+      peer.reconnectTimer = null;
+    }
+    this.log.info({ peer: name }, `node up: ${name}`);
+    const others = this.connected().filter((n) => n !== name);
+    link.send({ kind: 'peers', nodes: [this.name, ...others] });
+    for (const listener of this.peerListeners) listener(name, link);
+    link.receiveEarly(early);
+    const queued = peer.queue;
+    peer.queue = [];
+    for (const msg of queued) this.sendQueued(link, msg);
+    for (const wake of peer.upWaiters.splice(0)) wake(true);
+    this.emit({ type: 'nodeup', node: name });
+  }
+
+  private sendQueued(link: Link, msg: Wire): void {
+    try {
+      link.send(msg);
+    } catch (err) {
+      this.log.warn({ peer: link.peer, reason: (err as Error).message }, 'queued message not sent');
+    }
+  }
+
+  private onWire(link: Link, msg: Wire): void {
+    switch (msg.kind) {
+      case 'ping':
+        return;
+      case 'peers':
+        for (const node of msg.nodes) {
+          if (node !== this.name && isFullName(node) && !this.peers.get(node)?.link)
+            void this.connect(node);
+        }
+        return;
+      case 'rpc':
+      case 'rpc_reply':
+        this.rpc.receive(link.peer, msg);
+        return;
+      default:
+        try {
+          kernel.handleSignal(msg);
+        } catch (err) {
+          this.log.error({ peer: link.peer, err }, 'signal handling failed; closing that link');
+          link.close(4003, 'bad signal');
+        }
+    }
+  }
+
+  /** A peer's link is gone: its processes are unreachable (noconnection), calls fail. */
+  private down(peer: Peer, why: string): void {
+    this.log.warn({ peer: peer.name, reason: why }, `node down: ${peer.name} (${why})`);
+    kernel.nodeDown(peer.name);
+    this.rpc.nodeDown(peer.name);
+    this.emit({ type: 'nodedown', node: peer.name });
+    this.bounceQueue(peer);
+    this.scheduleReconnect(peer, performance.now(), 100);
+  }
+
+  private scheduleReconnect(peer: Peer, sinceMs: number, waitMs: number): void {
+    if (this.stopping || this.settings.reconnectForMs <= 0 || peer.reconnectTimer) return;
+    if (performance.now() - sinceMs > this.settings.reconnectForMs) return;
+    peer.reconnectTimer = setTimeout(() => {
+      peer.reconnectTimer = null;
+      if (peer.link || this.stopping) return;
+      void this.connect(peer.name).then((up) => {
+        if (!up) this.scheduleReconnect(peer, sinceMs, Math.min(waitMs * 2, 2000));
+      });
+    }, waitMs);
+    peer.reconnectTimer.unref();
+  }
+
+  /** Signals that waited for a node that could not be reached turn into noconnection. */
+  private bounceQueue(peer: Peer): void {
+    const queued = peer.queue;
+    peer.queue = [];
+    for (const msg of queued) {
+      if (SIGNAL_KINDS.has(msg.kind)) kernel.bounce(msg as Signal);
+    }
+    for (const wake of peer.upWaiters.splice(0)) wake(false);
+  }
+
+  private heartbeat(): void {
+    const now = performance.now();
+    for (const peer of this.peers.values()) {
+      const link = peer.link;
+      if (!link) continue;
+      if (now - link.lastHeardMs > this.settings.nodeDownAfterMs) {
+        link.close(4000, `no heartbeat for ${Math.round(now - link.lastHeardMs)} ms`);
+        continue;
+      }
+      if (now - link.lastSentMs >= this.settings.heartbeatIntervalMs) link.send({ kind: 'ping' });
+    }
+  }
+
+  private emit(event: NodeEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  random01(): number {
+    return this.random();
+  }
+}
+
+/** Reads handshake frames from a socket one at a time, with a timeout. */
+class FrameReader {
+  private readonly ws: WebSocket;
+  /** Raw frames not yet read; after the handshake they belong to the Link. */
+  private readonly frames: Array<{ data: Buffer; isBinary: boolean }> = [];
+  private waiter: (() => void) | null = null;
+  private failure: Error | null = null;
+  private readonly onMessage = (data: RawData, isBinary: boolean) => {
+    const buffer = Buffer.isBuffer(data)
+      ? data
+      : Buffer.concat(Array.isArray(data) ? data : [Buffer.from(data)]);
+    this.frames.push({ data: buffer, isBinary });
+    this.wake();
+  };
+  private readonly onClose = () => this.fail(new Error('closed during handshake'));
+  private readonly onError = (err: Error) => this.fail(err);
+
+  constructor(ws: WebSocket) {
+    this.ws = ws;
+    ws.on('message', this.onMessage);
+    ws.on('close', this.onClose);
+    ws.on('error', this.onError);
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    this.wake();
+  }
+
+  opened(timeoutMs: number): Promise<void> {
+    if (this.ws.readyState === WebSocket.OPEN) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('connect timed out')), timeoutMs);
+      this.ws.once('open', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.ws.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      this.ws.once('close', () => {
+        clearTimeout(timer);
+        reject(new Error('closed before open'));
+      });
+    });
+  }
+
+  /** The next handshake message; null for a frame that is not one. Rejects if the socket closed. */
+  async next(timeoutMs: number): Promise<HandshakeMsg | null> {
+    if (this.frames.length === 0) {
+      if (this.failure) throw this.failure;
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.waiter = null;
+          reject(new Error('handshake timed out'));
+        }, timeoutMs);
+        this.waiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    const frame = this.frames.shift();
+    if (!frame) throw this.failure ?? new Error('closed during handshake');
+    if (!frame.isBinary || frame.data.length > HANDSHAKE_FRAME_BYTES_MAX) return null;
+    return decodeHandshake(frame.data);
+  }
+
+  /** Stops reading and returns the frames that arrived after the handshake, for the Link. */
+  detach(): Array<{ data: Buffer; isBinary: boolean }> {
+    this.ws.off('message', this.onMessage);
+    this.ws.off('close', this.onClose);
+    this.ws.off('error', this.onError);
+    return this.frames.splice(0);
+  }
+}
+
+function positive(value: number | undefined, fallback: number, what: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
+    throw new ActorError(
+      'invalid_argument',
+      `${what} must be a positive number, got ${String(value)}`,
+    );
+  }
+  return value;
+}
