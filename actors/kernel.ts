@@ -46,6 +46,14 @@ interface TimerEntry {
   readonly dueAtMs: number;
 }
 
+/** Several messages for one process delivered as one nact message (one event-loop turn). */
+class MessageBatch {
+  readonly msgs: unknown[];
+  constructor(msgs: unknown[]) {
+    this.msgs = msgs;
+  }
+}
+
 export type DeathListener = (pid: Pid, reason: unknown) => void;
 export type NodeDownListener = (node: string) => void;
 
@@ -178,7 +186,10 @@ export class Kernel {
     const proc = new Proc(pid, label, isDefault, (p) =>
       this.host.spawn(
         `p${id}`,
-        (msg) => this.enqueue(p, msg),
+        (msg) => {
+          if (msg instanceof MessageBatch) for (const m of msg.msgs) this.enqueue(p, m);
+          else this.enqueue(p, msg);
+        },
         (err) => this.terminate(p, err),
       ),
     );
@@ -286,8 +297,34 @@ export class Kernel {
 
   // ---- mailbox and receive ----------------------------------------------------------------
 
+  /** Hands a message to the process's nact actor (in order with everything else sent to it). */
+  private dispatch(proc: Proc, msg: unknown): void {
+    proc.inTransit++;
+    proc.host.dispatch(msg);
+  }
+
+  private dispatchTo(proc: Proc | undefined, msg: unknown): void {
+    if (proc !== undefined) this.dispatch(proc, msg);
+  }
+
+  /**
+   * Delivers messages that arrived together (one frame from another node) to one local
+   * process as a single nact delivery: in order, in one event-loop turn.
+   */
+  deliverMany(pid: Pid, msgs: unknown[]): void {
+    const proc = this.lookup(pid);
+    if (proc === undefined) return;
+    if (msgs.length === 1) {
+      this.dispatch(proc, msgs[0]);
+      return;
+    }
+    proc.inTransit += msgs.length;
+    proc.host.dispatch(new MessageBatch(msgs));
+  }
+
   /** nact hands each message here, in order, one per event-loop turn. */
   private enqueue(proc: Proc, msg: unknown): void {
+    proc.inTransit--;
     if (!proc.alive) return;
     if (msg instanceof DownMessage && !proc.monitoring.delete(msg.ref.key)) return; // demonitored
     const waiter = proc.waiter;
@@ -473,9 +510,10 @@ export class Kernel {
         proc === this.als.getStore() ||
         (proc === this.topLevel && this.als.getStore() === undefined)
       ) {
+        proc.inTransit++; // enqueue counts it out again
         this.enqueue(proc, msg);
       } else {
-        proc.host.dispatch(msg);
+        this.dispatch(proc, msg);
       }
       return;
     }
@@ -485,7 +523,7 @@ export class Kernel {
   /** Sends a message to a name registered on another node (dropped if unknown there). */
   sendNamed(name: string, node: string, msg: unknown): void {
     if (node === this.node) {
-      this.names.get(name)?.host.dispatch(msg);
+      this.dispatchTo(this.names.get(name), msg);
       return;
     }
     this.bridge?.deliver(node, { kind: 'send_named', name, node, msg });
@@ -554,10 +592,10 @@ export class Kernel {
   private handleLocal(signal: Signal): void {
     switch (signal.kind) {
       case 'send':
-        this.lookup(signal.to)?.host.dispatch(signal.msg);
+        this.dispatchTo(this.lookup(signal.to), signal.msg);
         return;
       case 'send_named':
-        this.names.get(signal.name)?.host.dispatch(signal.msg);
+        this.dispatchTo(this.names.get(signal.name), signal.msg);
         return;
       case 'link': {
         const target = this.lookup(signal.to);
@@ -604,7 +642,7 @@ export class Kernel {
         const watcher = this.lookup(signal.to);
         if (watcher?.monitoring.has(signal.ref.key)) {
           // Through nact, so DOWN comes after every message the dead process sent before dying.
-          watcher.host.dispatch(new DownMessage(signal.ref, signal.pid, signal.reason));
+          this.dispatch(watcher, new DownMessage(signal.ref, signal.pid, signal.reason));
         }
         return;
       }
@@ -629,7 +667,7 @@ export class Kernel {
       return;
     }
     if (target.trapExit) {
-      target.host.dispatch(new ExitMessage(from, reason));
+      this.dispatch(target, new ExitMessage(from, reason));
       return;
     }
     if (reason === 'normal') {
@@ -689,7 +727,7 @@ export class Kernel {
     if (target.node === this.node) {
       const other = this.lookup(target);
       if (!other) {
-        if (proc.trapExit) proc.host.dispatch(new ExitMessage(target, 'noproc'));
+        if (proc.trapExit) this.dispatch(proc, new ExitMessage(target, 'noproc'));
         else throw new ActorError('noproc', `cannot link to ${target}: no such process`);
         return;
       }
@@ -717,7 +755,7 @@ export class Kernel {
   monitorMissing(proc: Proc, name: string): Ref {
     const ref = this.makeRef();
     proc.monitoring.set(ref.key, { ref, target: null });
-    proc.host.dispatch(new DownMessage(ref, name, 'noproc'));
+    this.dispatch(proc, new DownMessage(ref, name, 'noproc'));
     return ref;
   }
 
@@ -766,7 +804,7 @@ export class Kernel {
       const msg = { type: '$call', from: { pid: caller.pid, ref } satisfies From, request };
       if (targetProc) {
         targetProc.callers.add(id);
-        targetProc.host.dispatch(msg);
+        this.dispatch(targetProc, msg);
         return;
       }
       // Remote: monitor the callee so that its death (or its node's) fails the call at once.

@@ -6,16 +6,12 @@ import nact from 'nact';
 export interface HostedActor {
   /** Queues a message; nact delivers it in order, each in its own event-loop turn. */
   dispatch(msg: unknown): void;
-  /** Messages accepted by nact but not yet handed to the process (nact's own mailbox). */
-  queued(): number;
   /** Stops the nact actor; messages still queued in nact are dropped. */
   stop(): void;
 }
 
 // nact's concrete actor, reached through a system plugin (nact exposes no typed accessor).
 interface ConcreteActor {
-  mailbox: { length: number };
-  busy: boolean;
   stopped: boolean;
 }
 interface ConcreteSystem {
@@ -78,8 +74,6 @@ export class NactHost {
       dispatch: (msg) => {
         if (!actor.stopped) api.dispatch(ref, msg);
       },
-      // nact's mailbox excludes the message it has in hand (scheduled but not yet handled).
-      queued: () => (actor.stopped ? 0 : actor.mailbox.length + (actor.busy ? 1 : 0)),
       stop: () => api.stop(ref),
     };
   }

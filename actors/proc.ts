@@ -48,6 +48,8 @@ export class Proc {
   readonly timers = new Set<string>();
   name: string | undefined = undefined;
   lastMessage: unknown = undefined;
+  /** Messages handed to nact but not yet in the mailbox. */
+  inTransit = 0;
   /** Messages taken without yielding to the event loop (fairness budget). */
   reductions = 0;
 
@@ -70,7 +72,7 @@ export class Proc {
 
   /** Messages waiting: in the runtime's mailbox plus those nact has not handed over yet. */
   queueLength(): number {
-    return this.mailbox.length + this.host.queued();
+    return this.mailbox.length + this.inTransit;
   }
 
   /** Runs `fn` now, later (after resume) if suspended, or never if the process is dead. */

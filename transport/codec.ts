@@ -51,29 +51,34 @@ export class Encoder {
 /** Decoder for one direction of one link. */
 export class Decoder {
   private unpackr = new Unpackr(options());
+  // State of the decode in progress (fields, not closures: this runs once per frame).
+  private out: unknown[] = [];
+  private resetAt = -1;
+  private offset = 0;
+  private readonly onValue = (value: unknown, _start?: number, end?: number): boolean => {
+    if (value === RESET_MARKER) {
+      this.resetAt = end ?? 0;
+      return false; // stop: the rest uses fresh structures
+    }
+    this.out.push(value);
+    return true;
+  };
 
   /** Decodes every message in a frame, in order. Throws on malformed bytes. */
   decode(frame: Buffer): unknown[] {
-    const out: unknown[] = [];
-    let offset = 0;
-    while (offset < frame.length) {
-      let resetAt = -1;
+    this.out = [];
+    this.offset = 0;
+    while (this.offset < frame.length) {
+      this.resetAt = -1;
       this.unpackr.unpackMultiple(
-        frame.subarray(offset),
-        (value: unknown, _start?: number, end?: number) => {
-          if (value === RESET_MARKER) {
-            resetAt = end ?? frame.length - offset;
-            return false; // stop: the rest uses fresh structures
-          }
-          out.push(value);
-          return true;
-        },
+        this.offset === 0 ? frame : frame.subarray(this.offset),
+        this.onValue,
       );
-      if (resetAt < 0) break;
+      if (this.resetAt < 0) break;
       this.unpackr = new Unpackr(options());
-      offset += resetAt;
+      this.offset += this.resetAt;
     }
-    return out;
+    return this.out;
   }
 }
 

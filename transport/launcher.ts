@@ -24,6 +24,8 @@ export interface LaunchOptions {
   env?: NodeJS.ProcessEnv;
   /** Extra arguments for scripts/node.ts. */
   args?: string[];
+  /** Extra Node.js runtime flags, e.g. ['--cpu-prof'] to profile the node. */
+  execArgv?: string[];
   /** How long to wait for the node to come up (default 20000 ms). */
   startTimeoutMs?: number;
 }
@@ -58,6 +60,7 @@ function installExitHook(): void {
 export function launchNode(options: LaunchOptions): Promise<LaunchedNode> {
   installExitHook();
   const args = [
+    ...(options.execArgv ?? []),
     '--import',
     'tsx',
     NODE_SCRIPT,

@@ -16,7 +16,8 @@ export interface LinkLimits {
 }
 
 export interface LinkEvents {
-  onWire(link: Link, msg: Wire): void;
+  /** The messages of one frame, in order, validated. */
+  onFrame(link: Link, msgs: Wire[]): void;
   onMalformed(link: Link, why: string): void;
   onClose(link: Link, why: string): void;
   onDropped(link: Link, bytes: number): void;
@@ -33,6 +34,8 @@ export class Link {
   private out: Buffer[] = [];
   private outBytes = 0;
   private flushScheduled = false;
+  /** A frame was written this event-loop turn: further ones wait for the turn's end (batching). */
+  private flushedThisTurn = false;
   private writingBytes = 0;
   /** Frames held back by a delay fault, in order, with the time each may go. */
   private delayed: Array<{ frame: Buffer; atMs: number }> = [];
@@ -106,16 +109,24 @@ export class Link {
   private push(bytes: Buffer): void {
     this.out.push(bytes);
     this.outBytes += bytes.length;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // The first frame of a turn leaves as soon as the current code yields (low latency); a
+    // link already written this turn collects the rest of the turn's messages into one frame.
+    if (this.flushedThisTurn) setImmediate(() => this.flush());
+    else queueMicrotask(() => this.flush());
   }
 
   /** Writes what is queued as frames of at most frameBytesMax, unless the socket is backed up. */
   private flush(): void {
     this.flushScheduled = false;
     if (this.closed || this.out.length === 0) return;
+    if (!this.flushedThisTurn) {
+      this.flushedThisTurn = true;
+      setImmediate(() => {
+        this.flushedThisTurn = false;
+      });
+    }
     if (this.writingBytes > this.limits.writeBytesHigh) return; // resumed from a write callback
     let frameParts: Buffer[] = [];
     let frameBytes = 0;
@@ -206,14 +217,13 @@ export class Link {
       return;
     }
     for (const value of values) {
-      if (this.closed) return;
       if (!isWire(value)) {
         this.events.onMalformed(this, 'unknown message in frame');
         return;
       }
-      this.stats.msgsIn++;
-      this.events.onWire(this, value);
     }
+    this.stats.msgsIn += values.length;
+    this.events.onFrame(this, values as Wire[]);
   }
 
   /** Closes the link; queued and delayed frames are dropped. */

@@ -6,6 +6,7 @@ import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { ActorError } from '../actors/errors.ts';
 import { kernel } from '../actors/kernel.ts';
 import { type Logger, logger } from '../actors/log.ts';
+import type { Pid } from '../actors/pid.ts';
 import type { Signal } from '../actors/signals.ts';
 import { resolveCookie } from './cookie.ts';
 import {
@@ -88,7 +89,6 @@ export class ClusterNode {
   readonly settings: Settings;
   private readonly server: WebSocketServer;
   private readonly peers = new Map<string, Peer>();
-  private readonly log: Logger;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private pendingHandshakes = 0;
   private stopping = false;
@@ -104,7 +104,6 @@ export class ClusterNode {
     this.name = fullName(settings.name, settings.host, port);
     this.creation = randomInt(1, 2 ** 31);
     this.random = seededRandom(settings.seed);
-    this.log = logger().child({ node: this.name });
     this.rpc = new Rpc((node, msg) => this.sendWire(node, msg));
   }
 
@@ -159,6 +158,11 @@ export class ClusterNode {
     return node;
   }
 
+  /** Looked up per use, so a logger installed later (tests, the REPL) sees node events too. */
+  private get log(): Logger {
+    return logger().child({ node: this.name });
+  }
+
   // ---- public operations -----------------------------------------------------------------
 
   /** Names of the nodes this node has an authenticated link to. */
@@ -184,7 +188,7 @@ export class ClusterNode {
   /** Resolves a node name: a full name as is, a short name through the known peers. */
   resolve(node: string): string | undefined {
     if (node === this.name || node === this.settings.name) return this.name;
-    if (isFullName(node)) return node;
+    if (this.peers.has(node) || isFullName(node)) return node;
     for (const peer of this.peers.values()) if (shortName(peer.name) === node) return peer.name;
     return undefined;
   }
@@ -511,7 +515,7 @@ export class ClusterNode {
       return;
     }
     const link = new Link(ws, name, creation, this.limits(), {
-      onWire: (l, msg) => this.onWire(l, msg),
+      onFrame: (l, msgs) => this.onFrame(l, msgs),
       onMalformed: (l, why) => {
         this.log.warn(
           { peer: l.peer, reason: why },
@@ -555,6 +559,41 @@ export class ClusterNode {
     }
   }
 
+  /**
+   * Handles one decoded frame in order. Consecutive messages for one local process are
+   * delivered together (one nact delivery); any other signal first flushes what is pending,
+   * so the order between a process's messages and its other signals is kept.
+   */
+  private onFrame(link: Link, msgs: Wire[]): void {
+    const pending = this.batches;
+    try {
+      for (const msg of msgs) {
+        if (link.closed) break;
+        if (msg.kind === 'send') {
+          const entry = pending.get(msg.to.key);
+          if (entry) entry.msgs.push(msg.msg);
+          else pending.set(msg.to.key, { pid: msg.to, msgs: [msg.msg] });
+          continue;
+        }
+        if (pending.size > 0) this.deliverBatches();
+        this.onWire(link, msg);
+      }
+      if (pending.size > 0) this.deliverBatches();
+    } catch (err) {
+      pending.clear();
+      this.log.error({ peer: link.peer, err }, 'signal handling failed; closing that link');
+      link.close(4003, 'bad signal');
+    }
+  }
+
+  /** Messages of the frame being handled, grouped by local target, in order (reused). */
+  private readonly batches = new Map<string, { pid: Pid; msgs: unknown[] }>();
+
+  private deliverBatches(): void {
+    for (const { pid, msgs } of this.batches.values()) kernel.deliverMany(pid, msgs);
+    this.batches.clear();
+  }
+
   private onWire(link: Link, msg: Wire): void {
     switch (msg.kind) {
       case 'ping':
@@ -570,12 +609,7 @@ export class ClusterNode {
         this.rpc.receive(link.peer, msg);
         return;
       default:
-        try {
-          kernel.handleSignal(msg);
-        } catch (err) {
-          this.log.error({ peer: link.peer, err }, 'signal handling failed; closing that link');
-          link.close(4003, 'bad signal');
-        }
+        kernel.handleSignal(msg);
     }
   }
 

@@ -58,3 +58,17 @@ export async function watcher(to: Pid): Promise<void> {
 export async function idle(): Promise<void> {
   await receive((m) => m === 'never');
 }
+
+/** Sends this node's connected node list to `to`. */
+export async function reportNodes(to: Pid): Promise<void> {
+  const { Node } = await import('../../transport/index.ts');
+  send(to, { nodes: Node.list(), from: Node.self() });
+}
+
+/** Forwards `{ to, msg }` requests: sends `msg` to `to`, forever. */
+export async function relay(): Promise<void> {
+  for (;;) {
+    const m = await receive<{ to: Pid; msg: unknown }>();
+    send(m.to, m.msg);
+  }
+}
