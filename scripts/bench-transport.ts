@@ -247,14 +247,19 @@ console.log(`node ${process.version}, 2 processes on 127.0.0.1, medians of ${run
 console.log(`round trip          p50        p99`);
 console.log(`  runtime    ${us(rtP50)} ${us(median(rows.rtP99))}`);
 console.log(`  bare ws    ${us(bareP50)} ${us(median(rows.bareP99))}`);
-console.log(`  ratio p50  ${(rtP50 / bareP50).toFixed(2)}x (aim <= 1.5x)`);
+const range = (xs: number[]) =>
+  `runs: ${Math.min(...xs).toFixed(2)}..${Math.max(...xs).toFixed(2)}`;
+const rtRatios = rows.rtP50.map((x, i) => x / rows.bareP50[i]!);
+const tputRatios = rows.rtTput.map((x, i) => x / rows.bareBatch[i]!);
+console.log(`  ratio p50  ${(rtP50 / bareP50).toFixed(2)}x (aim <= 1.5x; ${range(rtRatios)})`);
 console.log(`one-way throughput (bursts of ${BURST} per event-loop turn)`);
 console.log(`  runtime                 ${perS(tput)}`);
 console.log(`  bare, frame per message ${perS(median(rows.bareOne))}`);
 console.log(`  bare, frame per burst   ${perS(batch)}`);
 console.log(
-  `  ratio vs bare batched   ${(tput / batch).toFixed(2)}x (aim >= 0.7x); vs one frame per message ${(tput / median(rows.bareOne)).toFixed(2)}x`,
+  `  ratio vs bare batched   ${(tput / batch).toFixed(2)}x (aim >= 0.7x; ${range(tputRatios)})`,
 );
+console.log(`  ratio vs bare, one frame per message ${(tput / median(rows.bareOne)).toFixed(2)}x`);
 if (detect) {
   console.log(`failure detection (defaults: heartbeat 1000 ms, down after 4000 ms)`);
   console.log(`  SIGKILL -> noconnection at a linked process   ${detect.killMs.toFixed(0)} ms`);

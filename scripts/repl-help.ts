@@ -46,5 +46,10 @@ export const HELP: Record<string, string> = {
     "Supervisor.start([{ id, start, restart }], { strategy: 'one_for_one' | 'one_for_all' | 'rest_for_one', maxRestarts, periodMs }) -> pid; whichChildren, terminateChild, restartChild, startChild, deleteChild.",
   ActorError:
     'ActorError: thrown for misuse; .code is noproc | timeout | exit | name_taken | unknown_name | invalid_argument | ...',
+  Node: "Node.start({ name, port, cookie }) -> 'name@host:port'; Node.connect(name), Node.list(), Node.self(), Node.ping(name), Node.monitor(name), Node.monitorNodes(), Node.registerModule(name, exports).",
+  spawnOn:
+    "await spawnOn(node, 'Module.fn', args, { link }) -> pid of a process started on another node (the module must be registered there).",
+  Faults:
+    'await Faults.partition(a, b, { oneWay }), Faults.heal(a, b), Faults.delay(a, b, { delayMs, jitterMs }), Faults.drop(a, b, p), Faults.duplicate(a, b, p), Faults.clear().',
   h: 'h() lists the preloaded names; h(name) or h("name") explains one.',
 };

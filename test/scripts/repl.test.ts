@@ -58,3 +58,34 @@ describe('npm run example:actors (the README example)', () => {
     expect(out.trim().endsWith('done')).toBe(true);
   });
 });
+
+describe('two sessions as two nodes (the README walkthrough)', () => {
+  it('a session joins another and sends to a name registered there', async () => {
+    const env = { LOG_LEVEL: 'warn', ACTORCLUSTER_COOKIE: 'repl-test-cookie-123' };
+    const a = new Session(process.execPath, [...TSX, 'scripts/repl.ts', '--name', 'a'], env);
+    const b = { s: undefined as Session | undefined };
+    try {
+      await a.waitFor(PROMPT);
+      const aName = /node (a@127\.0\.0\.1:\d+)/.exec(a.transcript)?.[1];
+      expect(aName).toBeDefined();
+      await a.line("register('shell', self())", PROMPT);
+      b.s = new Session(
+        process.execPath,
+        [...TSX, 'scripts/repl.ts', '--name', 'b', '--join', aName!],
+        env,
+      );
+      await b.s.waitFor(PROMPT);
+      expect(b.s.transcript).toContain(`Connected nodes: ${aName}`);
+      await b.s.line("send(['shell', 'a'], { hello: 'from b', from: self() })", PROMPT);
+      const got = await a.line('m = await receive(null, 5000)', PROMPT);
+      expect(got).toContain("hello: 'from b'");
+      expect(got).toMatch(/from: #PID<b\.\d+>/);
+      await a.line("send(m.from, 'hi back')", PROMPT);
+      expect(await b.s.line('await receive(null, 5000)', PROMPT)).toContain("'hi back'");
+      expect(await b.s.line('Node.list()', PROMPT)).toContain(aName);
+    } finally {
+      a.kill();
+      b.s?.kill();
+    }
+  });
+});
