@@ -1,0 +1,282 @@
+// The Paxos core: a deterministic state machine with proposer, acceptor and learner roles.
+// No I/O, timers or randomness: `step(state, event)` updates the state and returns effects.
+import { isDeepStrictEqual } from 'node:util';
+import { type Ballot, compareBallots, sameBallot } from './ballot.ts';
+import type { Accepted, AcceptorRecord, Effect, PaxosMsg } from './messages.ts';
+
+/** A proposer's ballot in progress for one instance (volatile: lost on a crash). */
+export interface ProposerBallot {
+  ballot: Ballot;
+  phase: 'prepare' | 'accept' | 'done' | 'aborted';
+  promises: Set<string>;
+  highest: Accepted | null;
+  value: unknown;
+  accepts: Set<string>;
+}
+
+export interface ProposerState {
+  /** The highest round this participant has seen or used: its next ballot goes above it. */
+  maxRound: number;
+  /** The highest round it has durably reserved; a restart never reuses a ballot below it. */
+  reservedRound: number;
+  /** Values stored by propose(), per instance. */
+  proposals: Map<number, unknown>;
+  ballots: Map<number, ProposerBallot>;
+}
+
+export interface AcceptorState {
+  records: Map<number, AcceptorRecord>;
+}
+
+export interface LearnerState {
+  decided: Map<number, unknown>;
+}
+
+export interface ParticipantState {
+  readonly me: string;
+  readonly participants: readonly string[];
+  readonly quorum: number;
+  proposer: ProposerState;
+  acceptor: AcceptorState;
+  learner: LearnerState;
+}
+
+/** What survives a crash: acceptor records, decisions, the highest reserved round. */
+export interface DurableState {
+  records: Map<number, AcceptorRecord>;
+  decided: Map<number, unknown>;
+  reservedRound: number;
+}
+
+export type Event =
+  | { type: 'propose'; inst: number; value: unknown }
+  | { type: 'start_ballot'; inst: number }
+  | { type: 'receive'; from: string; msg: PaxosMsg };
+
+/** A broken invariant: the participant must crash rather than go on in a wrong state. */
+export class InvariantError extends Error {
+  constructor(message: string) {
+    super(`Paxos invariant broken: ${message}`);
+    this.name = 'InvariantError';
+  }
+}
+
+export function createParticipant(
+  me: string,
+  participants: readonly string[],
+  durable?: DurableState,
+): ParticipantState {
+  if (!participants.includes(me))
+    throw new Error(`${me} is not one of the participants ${participants.join(', ')}`);
+  if (new Set(participants).size !== participants.length)
+    throw new Error('participant names must be distinct');
+  const records = durable ? new Map(durable.records) : new Map<number, AcceptorRecord>();
+  let maxRound = durable?.reservedRound ?? 0;
+  for (const r of records.values()) {
+    if (r.promised) maxRound = Math.max(maxRound, r.promised.round);
+  }
+  return {
+    me,
+    participants: [...participants],
+    quorum: Math.floor(participants.length / 2) + 1,
+    proposer: {
+      maxRound,
+      reservedRound: durable?.reservedRound ?? 0,
+      proposals: new Map(),
+      ballots: new Map(),
+    },
+    acceptor: { records },
+    learner: { decided: durable ? new Map(durable.decided) : new Map() },
+  };
+}
+
+/** Applies one event; returns the effects to carry out, in order. */
+export function step(state: ParticipantState, event: Event): Effect[] {
+  switch (event.type) {
+    case 'propose':
+      state.proposer.proposals.set(event.inst, event.value);
+      return [];
+    case 'start_ballot':
+      return startBallot(state, event.inst);
+    case 'receive':
+      return receive(state, event.from, event.msg);
+    default: {
+      const never: never = event;
+      throw new Error(`unknown event ${String(never)}`);
+    }
+  }
+}
+
+function startBallot(state: ParticipantState, inst: number): Effect[] {
+  const decided = state.learner.decided;
+  if (decided.has(inst)) {
+    // Known decision: announce it again instead of competing (helps participants that missed it).
+    return [{ type: 'broadcast', msg: { type: 'decided', inst, value: decided.get(inst) } }];
+  }
+  const p = state.proposer;
+  const ballot: Ballot = { round: p.maxRound + 1, leader: state.me };
+  p.maxRound = ballot.round;
+  const effects: Effect[] = [];
+  if (ballot.round > p.reservedRound) {
+    // Reserve rounds durably before using them, so a restarted proposer never reuses a ballot.
+    p.reservedRound = ballot.round;
+    effects.push({ type: 'reserve', round: ballot.round });
+  }
+  p.ballots.set(inst, {
+    ballot,
+    phase: 'prepare',
+    promises: new Set(),
+    highest: null,
+    value: undefined,
+    accepts: new Set(),
+  });
+  effects.push({ type: 'broadcast', msg: { type: 'prepare', inst, ballot } });
+  return effects;
+}
+
+function receive(state: ParticipantState, from: string, msg: PaxosMsg): Effect[] {
+  if (!state.participants.includes(from)) return []; // not a member: ignored
+  switch (msg.type) {
+    case 'prepare':
+    case 'accept':
+      return acceptorReceive(state, from, msg);
+    case 'promise':
+    case 'accepted':
+    case 'nack':
+      return proposerReceive(state, from, msg);
+    case 'decided':
+      return learnerReceive(state, msg.inst, msg.value);
+    default: {
+      const never: never = msg;
+      throw new Error(`unknown message ${String(never)}`);
+    }
+  }
+}
+
+// ---- acceptor ------------------------------------------------------------------------------
+
+function acceptorReceive(
+  state: ParticipantState,
+  from: string,
+  msg: Extract<PaxosMsg, { type: 'prepare' | 'accept' }>,
+): Effect[] {
+  const { inst, ballot } = msg;
+  if (state.learner.decided.has(inst)) {
+    return [
+      {
+        type: 'send',
+        to: from,
+        msg: { type: 'decided', inst, value: state.learner.decided.get(inst) },
+      },
+    ];
+  }
+  state.proposer.maxRound = Math.max(state.proposer.maxRound, ballot.round);
+  const current = state.acceptor.records.get(inst) ?? { promised: null, accepted: null };
+  if (current.promised !== null && compareBallots(ballot, current.promised) < 0) {
+    return [
+      { type: 'send', to: from, msg: { type: 'nack', inst, ballot, promised: current.promised } },
+    ];
+  }
+  let next: AcceptorRecord;
+  let reply: PaxosMsg;
+  if (msg.type === 'prepare') {
+    next = { promised: ballot, accepted: current.accepted };
+    reply = { type: 'promise', inst, ballot, accepted: current.accepted };
+  } else {
+    if (
+      current.accepted &&
+      sameBallot(current.accepted.ballot, ballot) &&
+      !isDeepStrictEqual(current.accepted.value, msg.value)
+    ) {
+      throw new InvariantError(
+        `two values proposed under ballot ${ballot.round}.${ballot.leader} for instance ${inst}`,
+      );
+    }
+    next = { promised: ballot, accepted: { ballot, value: msg.value } };
+    reply = { type: 'accepted', inst, ballot };
+  }
+  if (current.promised !== null && compareBallots(next.promised!, current.promised) < 0) {
+    throw new InvariantError('an acceptor lowered its promise');
+  }
+  state.acceptor.records.set(inst, next);
+  // Durable before the reply that depends on it.
+  return [
+    { type: 'persist', inst, record: next },
+    { type: 'send', to: from, msg: reply },
+  ];
+}
+
+// ---- proposer ------------------------------------------------------------------------------
+
+function proposerReceive(
+  state: ParticipantState,
+  from: string,
+  msg: Extract<PaxosMsg, { type: 'promise' | 'accepted' | 'nack' }>,
+): Effect[] {
+  const p = state.proposer;
+  if (msg.type === 'nack') p.maxRound = Math.max(p.maxRound, msg.promised.round);
+  const b = p.ballots.get(msg.inst);
+  if (!b || !sameBallot(b.ballot, msg.ballot)) return []; // a reply to an older ballot
+  switch (msg.type) {
+    case 'nack':
+      if (b.phase !== 'prepare' && b.phase !== 'accept') return [];
+      b.phase = 'aborted';
+      return [
+        { type: 'abort', inst: msg.inst, ballot: b.ballot, reason: 'preempted', by: msg.promised },
+      ];
+    case 'promise': {
+      if (b.phase !== 'prepare') return [];
+      b.promises.add(from);
+      if (
+        msg.accepted &&
+        (b.highest === null || compareBallots(msg.accepted.ballot, b.highest.ballot) > 0)
+      ) {
+        b.highest = msg.accepted;
+      }
+      if (b.promises.size < state.quorum) return [];
+      // The value of the highest ballot any promiser accepted, else our own proposal.
+      const value = b.highest !== null ? b.highest.value : p.proposals.get(msg.inst);
+      if (value === undefined) {
+        b.phase = 'aborted';
+        return [{ type: 'abort', inst: msg.inst, ballot: b.ballot, reason: 'no_value', by: null }];
+      }
+      b.phase = 'accept';
+      b.value = value;
+      return [
+        { type: 'broadcast', msg: { type: 'accept', inst: msg.inst, ballot: b.ballot, value } },
+      ];
+    }
+    case 'accepted': {
+      if (b.phase !== 'accept') return [];
+      b.accepts.add(from);
+      if (b.accepts.size < state.quorum) return [];
+      b.phase = 'done';
+      return [{ type: 'broadcast', msg: { type: 'decided', inst: msg.inst, value: b.value } }];
+    }
+  }
+}
+
+// ---- learner -------------------------------------------------------------------------------
+
+function learnerReceive(state: ParticipantState, inst: number, value: unknown): Effect[] {
+  const decided = state.learner.decided;
+  if (decided.has(inst)) {
+    if (!isDeepStrictEqual(decided.get(inst), value)) {
+      throw new InvariantError(`instance ${inst} decided twice with different values`);
+    }
+    return [];
+  }
+  decided.set(inst, value);
+  const b = state.proposer.ballots.get(inst);
+  if (b && (b.phase === 'prepare' || b.phase === 'accept')) b.phase = 'done';
+  return [{ type: 'learn', inst, value }];
+}
+
+/** The durable part of a participant's state (what storage must hold). */
+export function durableOf(state: ParticipantState): DurableState {
+  return {
+    records: new Map(state.acceptor.records),
+    decided: new Map(state.learner.decided),
+    reservedRound: state.proposer.reservedRound,
+  };
+}

@@ -1,0 +1,47 @@
+// The Paxos protocol messages, one discriminated union, and the effects the core asks for.
+// `inst` numbers the consensus instance (the coursework's single decree is instance 0).
+import type { Ballot } from './ballot.ts';
+
+export interface Accepted {
+  readonly ballot: Ballot;
+  readonly value: unknown;
+}
+
+export type PaxosMsg =
+  /** Phase 1a: a leader asks acceptors to promise to ignore lower ballots. */
+  | { type: 'prepare'; inst: number; ballot: Ballot }
+  /** Phase 1b: the promise, with the highest-ballot value this acceptor accepted (if any). */
+  | { type: 'promise'; inst: number; ballot: Ballot; accepted: Accepted | null }
+  /** Phase 2a: a leader with a quorum of promises asks acceptors to accept a value. */
+  | { type: 'accept'; inst: number; ballot: Ballot; value: unknown }
+  /** Phase 2b: the acceptor accepted the ballot's value. */
+  | { type: 'accepted'; inst: number; ballot: Ballot }
+  /** Refusal: the acceptor promised a higher ballot; the stale leader gives up at once. */
+  | { type: 'nack'; inst: number; ballot: Ballot; promised: Ballot }
+  /** The value is chosen (a quorum accepted it); every participant learns it. */
+  | { type: 'decided'; inst: number; value: unknown };
+
+/** What the acceptor must have on disk (per instance) before answering. */
+export interface AcceptorRecord {
+  promised: Ballot | null;
+  accepted: Accepted | null;
+}
+
+export type Effect =
+  | { type: 'send'; to: string; msg: PaxosMsg }
+  /** To every participant, this one included (through best-effort broadcast). */
+  | { type: 'broadcast'; msg: PaxosMsg }
+  /** Write the highest ballot round this proposer may use durably, before the prepare that uses it. */
+  | { type: 'reserve'; round: number }
+  /** Write the acceptor record durably; later effects must wait for it. */
+  | { type: 'persist'; inst: number; record: AcceptorRecord }
+  /** A decision is known here for the first time: write it durably, tell the upper layer. */
+  | { type: 'learn'; inst: number; value: unknown }
+  /** This participant's ballot was pre-empted (or had no value to propose). */
+  | {
+      type: 'abort';
+      inst: number;
+      ballot: Ballot;
+      reason: 'preempted' | 'no_value';
+      by: Ballot | null;
+    };

@@ -1,0 +1,185 @@
+// A small deterministic simulation of Paxos participants running the pure core, for the
+// property tests: a seeded scheduler, a lossy/duplicating/reordering network, crash/restart.
+import type { Ballot } from '../../apps/paxos/ballot.ts';
+import {
+  createParticipant,
+  type DurableState,
+  type ParticipantState,
+  step,
+} from '../../apps/paxos/core.ts';
+import type { Effect, PaxosMsg } from '../../apps/paxos/messages.ts';
+import { seededRandom } from '../../transport/faults.ts';
+
+export interface SimConfig {
+  seed: number;
+  n: number;
+  instances: number;
+  lossP: number;
+  dupP: number;
+  crashP: number;
+  /** Steps with faults on. */
+  faultSteps: number;
+  /** Steps allowed, after faults stop, for every instance to be decided everywhere. */
+  calmSteps: number;
+}
+
+export interface SimResult {
+  decided: Map<number, unknown>;
+  learnedBy: Map<string, Map<number, unknown>>;
+  messages: number;
+  ballots: number;
+  /** Steps from the end of faults until every participant knew every decision (-1 if never). */
+  calmStepsUsed: number;
+}
+
+interface InFlight {
+  from: string;
+  to: string;
+  msg: PaxosMsg;
+}
+
+export function simulate(cfg: SimConfig): SimResult {
+  const random = seededRandom(cfg.seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+  const names = Array.from({ length: cfg.n }, (_, i) => `p${i + 1}`);
+  const durable = new Map<string, DurableState>(
+    names.map((n) => [n, { records: new Map(), decided: new Map(), reservedRound: 0 }]),
+  );
+  const live = new Map<string, ParticipantState>(
+    names.map((n) => [n, createParticipant(n, names)]),
+  );
+  const proposed = new Map<number, Set<unknown>>();
+  const learnedBy = new Map<string, Map<number, unknown>>(names.map((n) => [n, new Map()]));
+  const decided = new Map<number, unknown>();
+  let net: InFlight[] = [];
+  let messages = 0;
+  let ballots = 0;
+  let faults = true;
+  let restarts = 0;
+
+  for (const name of names) {
+    for (let inst = 0; inst < cfg.instances; inst++) {
+      const value = { by: name, inst, v: Math.floor(random() * 1000) };
+      step(live.get(name)!, { type: 'propose', inst, value });
+      if (!proposed.has(inst)) proposed.set(inst, new Set());
+      proposed.get(inst)!.add(JSON.stringify(value));
+    }
+  }
+
+  const run = (name: string, effects: Effect[]) => {
+    const store = durable.get(name)!;
+    for (const e of effects) {
+      // A crash may strike between any two effects (after a persist, before its reply).
+      if (faults && random() < cfg.crashP / 4) {
+        crash(name);
+        return;
+      }
+      switch (e.type) {
+        case 'reserve':
+          store.reservedRound = Math.max(store.reservedRound, e.round);
+          break;
+        case 'persist':
+          store.records.set(e.inst, e.record);
+          break;
+        case 'learn': {
+          store.decided.set(e.inst, e.value);
+          learnedBy.get(name)!.set(e.inst, e.value);
+          const key = JSON.stringify(e.value);
+          if (!proposed.get(e.inst)?.has(key))
+            throw new Error(`validity: ${name} learned ${key}, never proposed for ${e.inst}`);
+          if (decided.has(e.inst) && JSON.stringify(decided.get(e.inst)) !== key) {
+            throw new Error(
+              `agreement: instance ${e.inst} decided ${JSON.stringify(decided.get(e.inst))} and ${key}`,
+            );
+          }
+          decided.set(e.inst, e.value);
+          break;
+        }
+        case 'send':
+          net.push({ from: name, to: e.to, msg: e.msg });
+          messages++;
+          break;
+        case 'broadcast':
+          if (e.msg.type === 'prepare') ballots++;
+          for (const to of names) net.push({ from: name, to, msg: e.msg });
+          messages += names.length;
+          break;
+        case 'abort':
+          break;
+      }
+    }
+  };
+
+  const crash = (name: string) => {
+    live.delete(name); // its volatile state is gone; durable state stays
+    net = net.filter((m) => m.to !== name); // messages to a crashed process are lost
+  };
+
+  const restart = (name: string) => {
+    const d = durable.get(name)!;
+    const p = createParticipant(name, names, {
+      records: new Map(d.records),
+      decided: new Map(d.decided),
+      reservedRound: d.reservedRound,
+    });
+    restarts++;
+    for (let inst = 0; inst < cfg.instances; inst++) {
+      // A fresh value after a restart: reusing a ballot with it would be caught.
+      const value = { by: name, inst, v: Math.floor(random() * 1000), restart: restarts };
+      proposed.get(inst)!.add(JSON.stringify(value));
+      step(p, { type: 'propose', inst, value });
+    }
+    live.set(name, p);
+  };
+
+  const deliverOne = () => {
+    const i = Math.floor(random() * net.length); // random pick: reordering
+    const m = net[i]!;
+    const dup = faults && random() < cfg.dupP;
+    if (!dup) net.splice(i, 1);
+    if (faults && random() < cfg.lossP) return;
+    const target = live.get(m.to);
+    if (target) run(m.to, step(target, { type: 'receive', from: m.from, msg: m.msg }));
+  };
+
+  for (let s = 0; s < cfg.faultSteps; s++) {
+    const r = random();
+    if (r < 0.08) {
+      const name = pick(names);
+      const p = live.get(name);
+      if (p)
+        run(name, step(p, { type: 'start_ballot', inst: Math.floor(random() * cfg.instances) }));
+    } else if (r < 0.08 + cfg.crashP / 2) {
+      // Targeted: crash a proposer in the middle of its phase 2 (its ballot is then in flight).
+      const leaders = names.filter((n) =>
+        [...(live.get(n)?.proposer.ballots.values() ?? [])].some((b) => b.phase === 'accept'),
+      );
+      if (leaders.length > 0) crash(pick(leaders));
+    } else if (r < 0.08 + cfg.crashP) {
+      const name = pick(names);
+      if (live.has(name)) crash(name);
+      else restart(name);
+    } else if (net.length > 0) deliverOne();
+  }
+
+  // Calm: faults stop, everyone restarts, one leader retries until all know every decision.
+  faults = false;
+  for (const name of names) if (!live.has(name)) restart(name);
+  const leader = pick(names);
+  const allKnow = () =>
+    names.every(
+      (n) =>
+        learnedBy.get(n)!.size === cfg.instances || durable.get(n)!.decided.size === cfg.instances,
+    );
+  for (let s = 0; s < cfg.calmSteps; s++) {
+    if (allKnow()) return { decided, learnedBy, messages, ballots, calmStepsUsed: s };
+    if (net.length === 0) {
+      // The leader retries every instance (re-announcing the ones it knows).
+      for (let inst = 0; inst < cfg.instances; inst++)
+        run(leader, step(live.get(leader)!, { type: 'start_ballot', inst }));
+    } else deliverOne();
+  }
+  return { decided, learnedBy, messages, ballots, calmStepsUsed: allKnow() ? cfg.calmSteps : -1 };
+}
+
+export type { Ballot };
