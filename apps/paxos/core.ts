@@ -108,13 +108,21 @@ export function step(state: ParticipantState, event: Event): Effect[] {
 }
 
 function startBallot(state: ParticipantState, inst: number): Effect[] {
-  const decided = state.learner.decided;
+  return proposerStart(state.proposer, state.me, state.learner.decided, inst);
+}
+
+/** The proposer role starts a ballot above every round it has seen (or re-announces a decision). */
+export function proposerStart(
+  p: ProposerState,
+  me: string,
+  decided: ReadonlyMap<number, unknown>,
+  inst: number,
+): Effect[] {
   if (decided.has(inst)) {
     // Known decision: announce it again instead of competing (helps participants that missed it).
     return [{ type: 'broadcast', msg: { type: 'decided', inst, value: decided.get(inst) } }];
   }
-  const p = state.proposer;
-  const ballot: Ballot = { round: p.maxRound + 1, leader: state.me };
+  const ballot: Ballot = { round: p.maxRound + 1, leader: me };
   p.maxRound = ballot.round;
   const effects: Effect[] = [];
   if (ballot.round > p.reservedRound) {
@@ -139,13 +147,18 @@ function receive(state: ParticipantState, from: string, msg: PaxosMsg): Effect[]
   switch (msg.type) {
     case 'prepare':
     case 'accept':
-      return acceptorReceive(state, from, msg);
+      // The proposer of this participant goes above any round its acceptor has seen.
+      state.proposer.maxRound = Math.max(state.proposer.maxRound, msg.ballot.round);
+      return acceptorStep(state.acceptor, state.learner.decided, from, msg);
     case 'promise':
     case 'accepted':
     case 'nack':
-      return proposerReceive(state, from, msg);
-    case 'decided':
-      return learnerReceive(state, msg.inst, msg.value);
+      return proposerStep(state.proposer, state.quorum, from, msg);
+    case 'decided': {
+      const effects = learnerStep(state.learner, msg.inst, msg.value);
+      if (effects.length > 0) proposerDecided(state.proposer, msg.inst);
+      return effects;
+    }
     default: {
       const never: never = msg;
       throw new Error(`unknown message ${String(never)}`);
@@ -155,23 +168,18 @@ function receive(state: ParticipantState, from: string, msg: PaxosMsg): Effect[]
 
 // ---- acceptor ------------------------------------------------------------------------------
 
-function acceptorReceive(
-  state: ParticipantState,
+/** The acceptor role: answers prepare and accept; a known decision is answered with it. */
+export function acceptorStep(
+  acceptor: AcceptorState,
+  decided: ReadonlyMap<number, unknown>,
   from: string,
   msg: Extract<PaxosMsg, { type: 'prepare' | 'accept' }>,
 ): Effect[] {
   const { inst, ballot } = msg;
-  if (state.learner.decided.has(inst)) {
-    return [
-      {
-        type: 'send',
-        to: from,
-        msg: { type: 'decided', inst, value: state.learner.decided.get(inst) },
-      },
-    ];
+  if (decided.has(inst)) {
+    return [{ type: 'send', to: from, msg: { type: 'decided', inst, value: decided.get(inst) } }];
   }
-  state.proposer.maxRound = Math.max(state.proposer.maxRound, ballot.round);
-  const current = state.acceptor.records.get(inst) ?? { promised: null, accepted: null };
+  const current = acceptor.records.get(inst) ?? { promised: null, accepted: null };
   if (current.promised !== null && compareBallots(ballot, current.promised) < 0) {
     return [
       { type: 'send', to: from, msg: { type: 'nack', inst, ballot, promised: current.promised } },
@@ -198,7 +206,7 @@ function acceptorReceive(
   if (current.promised !== null && compareBallots(next.promised!, current.promised) < 0) {
     throw new InvariantError('an acceptor lowered its promise');
   }
-  state.acceptor.records.set(inst, next);
+  acceptor.records.set(inst, next);
   // Durable before the reply that depends on it.
   return [
     { type: 'persist', inst, record: next },
@@ -208,12 +216,13 @@ function acceptorReceive(
 
 // ---- proposer ------------------------------------------------------------------------------
 
-function proposerReceive(
-  state: ParticipantState,
+/** The proposer role: collects promises and acceptances for its ballots; gives up on a nack. */
+export function proposerStep(
+  p: ProposerState,
+  quorum: number,
   from: string,
   msg: Extract<PaxosMsg, { type: 'promise' | 'accepted' | 'nack' }>,
 ): Effect[] {
-  const p = state.proposer;
   if (msg.type === 'nack') p.maxRound = Math.max(p.maxRound, msg.promised.round);
   const b = p.ballots.get(msg.inst);
   if (!b || !sameBallot(b.ballot, msg.ballot)) return []; // a reply to an older ballot
@@ -233,7 +242,7 @@ function proposerReceive(
       ) {
         b.highest = msg.accepted;
       }
-      if (b.promises.size < state.quorum) return [];
+      if (b.promises.size < quorum) return [];
       // The value of the highest ballot any promiser accepted, else our own proposal.
       const value = b.highest !== null ? b.highest.value : p.proposals.get(msg.inst);
       if (value === undefined) {
@@ -249,7 +258,7 @@ function proposerReceive(
     case 'accepted': {
       if (b.phase !== 'accept') return [];
       b.accepts.add(from);
-      if (b.accepts.size < state.quorum) return [];
+      if (b.accepts.size < quorum) return [];
       b.phase = 'done';
       return [{ type: 'broadcast', msg: { type: 'decided', inst: msg.inst, value: b.value } }];
     }
@@ -258,8 +267,9 @@ function proposerReceive(
 
 // ---- learner -------------------------------------------------------------------------------
 
-function learnerReceive(state: ParticipantState, inst: number, value: unknown): Effect[] {
-  const decided = state.learner.decided;
+/** The learner role: records a decision once; a second, different one breaks an invariant. */
+export function learnerStep(learner: LearnerState, inst: number, value: unknown): Effect[] {
+  const decided = learner.decided;
   if (decided.has(inst)) {
     if (!isDeepStrictEqual(decided.get(inst), value)) {
       throw new InvariantError(`instance ${inst} decided twice with different values`);
@@ -267,9 +277,13 @@ function learnerReceive(state: ParticipantState, inst: number, value: unknown): 
     return [];
   }
   decided.set(inst, value);
-  const b = state.proposer.ballots.get(inst);
-  if (b && (b.phase === 'prepare' || b.phase === 'accept')) b.phase = 'done';
   return [{ type: 'learn', inst, value }];
+}
+
+/** Tells the proposer role an instance is decided: its ballot for it is over. */
+export function proposerDecided(p: ProposerState, inst: number): void {
+  const b = p.ballots.get(inst);
+  if (b && (b.phase === 'prepare' || b.phase === 'accept')) b.phase = 'done';
 }
 
 /** The durable part of a participant's state (what storage must hold). */
