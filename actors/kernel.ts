@@ -211,7 +211,8 @@ export class Kernel {
       reason = err instanceof ExitSignal ? err.reason : err;
     }
     if (!proc.alive) return;
-    if (threw && !isCleanExit(reason)) this.crashReport(proc, reason);
+    // A kill passed on through a link (e.g. a supervisor leaving with its parent) is no crash.
+    if (threw && !isCleanExit(reason) && reason !== 'killed') this.crashReport(proc, reason);
     this.terminate(proc, reason);
   }
 

@@ -1,0 +1,95 @@
+// The Paxos API in the coursework's shape: start(name, participants, upper), propose(pid, value),
+// startBallot(pid); plus the multi-instance API the replicated services use.
+import { ActorError, call, type Pid, send, spawnOpt } from '../../actors/index.ts';
+import { type CallRequest, type Decide, type ProposeOutcome, participant } from './participant.ts';
+
+export type { Decide, ProposeOutcome };
+
+function checkPid(pid: unknown): void {
+  if (typeof pid !== 'object' || pid === null)
+    throw new ActorError('invalid_argument', 'expected the pid returned by Paxos.start');
+}
+
+function checkInst(inst: unknown): asserts inst is number {
+  if (!Number.isInteger(inst) || (inst as number) < 0)
+    throw new ActorError(
+      'invalid_argument',
+      `an instance must be an integer >= 0, got ${String(inst)}`,
+    );
+}
+
+function propose(pid: Pid, value: unknown): void;
+function propose(
+  pid: Pid,
+  inst: number,
+  value: unknown,
+  timeoutMs: number,
+): Promise<ProposeOutcome>;
+function propose(pid: Pid, ...rest: unknown[]): void | Promise<ProposeOutcome> {
+  checkPid(pid);
+  if (rest.length <= 1) {
+    // Coursework form: only stores the value; start_ballot runs the protocol.
+    send(pid, { type: 'propose', inst: 0, value: rest[0] });
+    return;
+  }
+  const [inst, value, timeoutMs] = rest as [number, unknown, number];
+  checkInst(inst);
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0))
+    throw new ActorError('invalid_argument', 'timeoutMs must be > 0');
+  return call<ProposeOutcome>(
+    pid,
+    { op: 'propose', inst, value } satisfies CallRequest,
+    timeoutMs,
+  ).catch((err: unknown) => {
+    if (err instanceof ActorError && err.code === 'timeout') return { outcome: 'timeout' } as const;
+    throw err;
+  });
+}
+
+function startBallot(pid: Pid, inst = 0): void {
+  checkPid(pid);
+  checkInst(inst);
+  send(pid, { type: 'start_ballot', inst });
+}
+
+export const Paxos = {
+  /**
+   * Starts a participant registered globally as `name`; `upper` receives
+   * `{ type: 'decide', value, inst }` once per decided instance. Returns its pid at once.
+   */
+  start(name: string, participants: string[], upper: Pid): Pid {
+    if (typeof name !== 'string' || name.length === 0)
+      throw new ActorError('invalid_argument', 'a participant name must be a non-empty string');
+    if (
+      !Array.isArray(participants) ||
+      !participants.includes(name) ||
+      new Set(participants).size !== participants.length
+    ) {
+      throw new ActorError(
+        'invalid_argument',
+        `participants must be distinct names including '${name}'`,
+      );
+    }
+    checkPid(upper);
+    return spawnOpt(participant, [name, [...participants], upper], { label: `Paxos ${name}` });
+  },
+  /** `propose(pid, value)` stores the value (coursework); `propose(pid, inst, value, timeoutMs)` runs a ballot and resolves to its outcome. */
+  propose,
+  /** Runs both phases as leader of a new ballot (instance 0 by default). */
+  startBallot,
+  start_ballot: startBallot,
+  /** The decided value of an instance, waiting up to timeoutMs; null if none by then. */
+  async getDecision(pid: Pid, inst: number, timeoutMs: number): Promise<unknown> {
+    checkPid(pid);
+    checkInst(inst);
+    try {
+      return await call(pid, { op: 'decision', inst } satisfies CallRequest, timeoutMs);
+    } catch (err) {
+      if (err instanceof ActorError && err.code === 'timeout') return null;
+      throw err;
+    }
+  },
+  get_decision(pid: Pid, inst: number, timeoutMs: number): Promise<unknown> {
+    return Paxos.getDecision(pid, inst, timeoutMs);
+  },
+};

@@ -1,0 +1,262 @@
+// One Paxos participant as a small supervision tree: a front process (the participant's pid,
+// registered globally) over a supervisor of its BEB layer, acceptor, proposer and learner roles.
+import {
+  ActorError,
+  type CallMessage,
+  type From,
+  Global,
+  isCall,
+  type Pid,
+  receive,
+  register,
+  reply,
+  Supervisor,
+  self,
+  send,
+  spawnLink,
+  whereis,
+} from '../../actors/index.ts';
+import { type BcReceive, BEB } from '../beb/index.ts';
+import {
+  acceptorStep,
+  learnerStep,
+  type ProposerState,
+  proposerDecided,
+  proposerStart,
+  proposerStep,
+} from './core.ts';
+import type { Effect, PaxosMsg } from './messages.ts';
+import { memoryStore, type PaxosStore } from './storage.ts';
+
+/** A message from one participant to another (replies go straight to the participant's front). */
+export interface PaxosEnvelope {
+  type: 'paxos';
+  from: string;
+  msg: PaxosMsg;
+}
+
+/** What the upper process receives, once per instance. */
+export interface Decide {
+  type: 'decide';
+  value: unknown;
+  inst: number;
+}
+
+export type ProposeOutcome =
+  | { outcome: 'decided'; value: unknown }
+  | { outcome: 'aborted'; reason: 'preempted' | 'no_value' }
+  | { outcome: 'timeout' };
+
+type FrontRequest =
+  | { type: 'propose'; inst: number; value: unknown }
+  | { type: 'start_ballot'; inst: number }
+  | PaxosEnvelope
+  | BcReceive<PaxosMsg>;
+
+export type CallRequest =
+  | { op: 'propose'; inst: number; value: unknown }
+  | { op: 'decision'; inst: number };
+
+const roleName = (name: string, role: 'acceptor' | 'proposer' | 'learner' | 'beb') =>
+  `paxos:${name}:${role}`;
+export const bebName = (name: string) => `${name}/beb`;
+
+interface Ctx {
+  name: string;
+  participants: string[];
+  quorum: number;
+  upper: Pid;
+  store: PaxosStore;
+}
+
+/** Carries out a role's effects in order; persists complete before later sends. */
+function run(
+  ctx: Ctx,
+  effects: Effect[],
+  onAbort?: (inst: number, reason: 'preempted' | 'no_value') => void,
+): void {
+  for (const e of effects) {
+    switch (e.type) {
+      case 'persist':
+        ctx.store.persistRecord(e.inst, e.record);
+        break;
+      case 'reserve':
+        ctx.store.persistReserved(e.round);
+        break;
+      case 'send': {
+        const to = Global.whereis(e.to);
+        if (to) send(to, { type: 'paxos', from: ctx.name, msg: e.msg } satisfies PaxosEnvelope);
+        break;
+      }
+      case 'broadcast':
+        sendLocal(roleName(ctx.name, 'beb'), { type: 'bc_send', msg: e.msg });
+        break;
+      case 'learn':
+        ctx.store.persistDecision(e.inst, e.value);
+        send(ctx.upper, { type: 'decide', value: e.value, inst: e.inst } satisfies Decide);
+        sendLocal(roleName(ctx.name, 'proposer'), {
+          type: 'decided_local',
+          inst: e.inst,
+          value: e.value,
+        });
+        break;
+      case 'abort':
+        onAbort?.(e.inst, e.reason);
+        break;
+    }
+  }
+}
+
+/** Sends to a role on this node; a role being restarted just misses the message. */
+function sendLocal(name: string, msg: unknown): void {
+  const pid = whereis(name);
+  if (pid) send(pid, msg);
+}
+
+async function acceptor(ctx: Ctx): Promise<void> {
+  register(roleName(ctx.name, 'acceptor'), self());
+  const state = { records: ctx.store.records };
+  for (;;) {
+    const m = await receive<PaxosEnvelope>();
+    if (m.msg.type !== 'prepare' && m.msg.type !== 'accept') continue;
+    run(ctx, acceptorStep(state, ctx.store.decided, m.from, m.msg));
+  }
+}
+
+async function proposer(ctx: Ctx): Promise<void> {
+  register(roleName(ctx.name, 'proposer'), self());
+  let maxRound = ctx.store.reservedRound;
+  for (const r of ctx.store.records.values())
+    if (r.promised) maxRound = Math.max(maxRound, r.promised.round);
+  const state: ProposerState = {
+    maxRound,
+    reservedRound: ctx.store.reservedRound,
+    proposals: new Map(),
+    ballots: new Map(),
+  };
+  const waiters = new Map<number, From[]>();
+  const settle = (inst: number, outcome: ProposeOutcome) => {
+    for (const from of waiters.get(inst) ?? []) reply(from, outcome);
+    waiters.delete(inst);
+  };
+  const onAbort = (inst: number, reason: 'preempted' | 'no_value') =>
+    settle(inst, { outcome: 'aborted', reason });
+  for (;;) {
+    const m = await receive<{ type: string; inst: number; value: unknown } | PaxosEnvelope>();
+    if (isCall(m)) {
+      const req = m.request as CallRequest;
+      if (req.op !== 'propose') continue;
+      if (ctx.store.decided.has(req.inst)) {
+        reply(m.from, {
+          outcome: 'decided',
+          value: ctx.store.decided.get(req.inst),
+        } satisfies ProposeOutcome);
+        continue;
+      }
+      state.proposals.set(req.inst, req.value);
+      waiters.set(req.inst, [...(waiters.get(req.inst) ?? []), m.from]);
+      run(ctx, proposerStart(state, ctx.name, ctx.store.decided, req.inst), onAbort);
+      continue;
+    }
+    switch (m.type) {
+      case 'propose':
+        state.proposals.set(m.inst, (m as { value: unknown }).value);
+        break;
+      case 'start_ballot':
+        run(ctx, proposerStart(state, ctx.name, ctx.store.decided, m.inst), onAbort);
+        break;
+      case 'decided_local':
+        proposerDecided(state, m.inst);
+        settle(m.inst, { outcome: 'decided', value: (m as { value: unknown }).value });
+        break;
+      case 'paxos': {
+        const msg = (m as PaxosEnvelope).msg;
+        if (msg.type === 'promise' || msg.type === 'accepted' || msg.type === 'nack') {
+          run(ctx, proposerStep(state, ctx.quorum, (m as PaxosEnvelope).from, msg), onAbort);
+        }
+        break;
+      }
+    }
+  }
+}
+
+async function learner(ctx: Ctx): Promise<void> {
+  register(roleName(ctx.name, 'learner'), self());
+  const state = { decided: ctx.store.decided };
+  const waiters = new Map<number, From[]>();
+  for (;;) {
+    const m = await receive();
+    if (isCall(m)) {
+      const req = m.request as CallRequest;
+      if (req.op !== 'decision') continue;
+      if (state.decided.has(req.inst)) reply(m.from, state.decided.get(req.inst));
+      else waiters.set(req.inst, [...(waiters.get(req.inst) ?? []), m.from]);
+      continue;
+    }
+    const env = m as PaxosEnvelope;
+    if (env.type !== 'paxos' || env.msg.type !== 'decided') continue;
+    // learnerStep records the decision in the store's map; run() persists and tells upper once.
+    const effects = learnerStep(state, env.msg.inst, env.msg.value);
+    run(ctx, effects);
+    for (const from of waiters.get(env.msg.inst) ?? []) reply(from, env.msg.value);
+    waiters.delete(env.msg.inst);
+  }
+}
+
+/** The participant's front: its pid is what Paxos.start returns; it routes to the roles. */
+export async function participant(name: string, participants: string[], upper: Pid): Promise<void> {
+  const ctx: Ctx = {
+    name,
+    participants,
+    quorum: Math.floor(participants.length / 2) + 1,
+    upper,
+    store: memoryStore(name),
+  };
+  const me = self();
+  Supervisor.startLink(
+    [
+      {
+        id: 'beb',
+        start: () => {
+          const pid = BEB.startLink(bebName(name), participants.map(bebName), me);
+          register(roleName(name, 'beb'), pid);
+          return pid;
+        },
+      },
+      { id: 'acceptor', start: () => spawnLink(acceptor, ctx) },
+      { id: 'learner', start: () => spawnLink(learner, ctx) },
+      { id: 'proposer', start: () => spawnLink(proposer, ctx) },
+    ],
+    { strategy: 'one_for_one', maxRestarts: 10, periodMs: 10_000 },
+  );
+  if (!(await Global.register(name, me))) {
+    throw new ActorError('name_taken', `a Paxos participant named '${name}' is already registered`);
+  }
+  for (;;) {
+    const m = await receive<FrontRequest | CallMessage>();
+    if (isCall(m)) {
+      const req = m.request as CallRequest;
+      sendLocal(roleName(name, req.op === 'propose' ? 'proposer' : 'learner'), m);
+      continue;
+    }
+    switch (m.type) {
+      case 'propose':
+      case 'start_ballot':
+        sendLocal(roleName(name, 'proposer'), m);
+        break;
+      case 'paxos':
+      case 'bc_receive': {
+        const from = m.type === 'paxos' ? m.from : m.origin.replace(/\/beb$/, '');
+        const msg = m.msg;
+        const role =
+          msg.type === 'prepare' || msg.type === 'accept'
+            ? 'acceptor'
+            : msg.type === 'decided'
+              ? 'learner'
+              : 'proposer';
+        sendLocal(roleName(name, role), { type: 'paxos', from, msg } satisfies PaxosEnvelope);
+        break;
+      }
+    }
+  }
+}

@@ -1,0 +1,153 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  exit,
+  Global,
+  isAlive,
+  kill,
+  type Pid,
+  receive,
+  self,
+  sleep,
+  TIMEOUT,
+  whereis,
+} from '../../actors/index.ts';
+import { BEB } from '../../apps/beb/index.ts';
+import { Paxos } from '../../apps/paxos/index.ts';
+import { resetRuntime, until } from '../helpers.ts';
+
+let run = 0;
+afterEach(resetRuntime);
+
+/** Fresh participant names per test (stores are per name). */
+function names(n: number): string[] {
+  run++;
+  return Array.from({ length: n }, (_, i) => `r${run}p${i + 1}`);
+}
+
+async function started(ps: string[]): Promise<Pid[]> {
+  const me = self();
+  const pids = ps.map((n) => Paxos.start(n, ps, me));
+  await until(() =>
+    ps.every((n) => Global.whereis(n) !== undefined && Global.whereis(`${n}/beb`) !== undefined),
+  );
+  return pids;
+}
+
+async function decisions(count: number, timeoutMs = 3000): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for (let i = 0; i < count; i++) {
+    const m = await receive<{ value: unknown }>({ type: 'decide' }, timeoutMs);
+    if (m === TIMEOUT) break;
+    out.push(m.value);
+  }
+  return out;
+}
+
+describe('best-effort broadcast', () => {
+  it('delivers to every neighbour, itself included', async () => {
+    const me = self();
+    const ns = ['b1', 'b2', 'b3'];
+    const pids = ns.map((n) => BEB.start(n, ns, me));
+    await until(() => ns.every((n) => Global.whereis(n) !== undefined));
+    BEB.bcSend(pids[0]!, 'hello');
+    const got = [];
+    for (let i = 0; i < 3; i++) got.push(await receive({ type: 'bc_receive' }, 1000));
+    expect(got).toEqual(ns.map(() => ({ type: 'bc_receive', origin: 'b1', msg: 'hello' })));
+  });
+});
+
+describe('Paxos participants (coursework interface)', () => {
+  it('propose only stores; start_ballot decides; every upper is told once', async () => {
+    const ps = names(3);
+    const pids = await started(ps);
+    pids.forEach((p, i) => Paxos.propose(p, 200 + i));
+    await sleep(20);
+    expect(await receive({ type: 'decide' }, 50)).toBe(TIMEOUT); // nothing without a ballot
+    Paxos.start_ballot(pids[1]!);
+    expect(await decisions(3)).toEqual([201, 201, 201]);
+    expect(await receive({ type: 'decide' }, 100)).toBe(TIMEOUT); // exactly once
+    Paxos.startBallot(pids[2]!); // after the decision: re-announced, not re-decided
+    expect(await receive({ type: 'decide' }, 100)).toBe(TIMEOUT);
+  });
+
+  it('concurrent ballots agree on one proposed value', async () => {
+    const ps = names(5);
+    const pids = await started(ps);
+    pids.forEach((p, i) => Paxos.propose(p, i));
+    for (const p of pids) Paxos.startBallot(p);
+    let got = await decisions(5, 1000);
+    for (let attempt = 0; attempt < 10 && got.length < 5; attempt++) {
+      Paxos.startBallot(pids[0]!);
+      got = got.concat(await decisions(5 - got.length, 1000));
+    }
+    expect(got).toHaveLength(5);
+    expect(new Set(got).size).toBe(1);
+    expect([0, 1, 2, 3, 4]).toContain(got[0]);
+  });
+
+  it('killing the participant pid stops the whole participant; a majority goes on', async () => {
+    const ps = names(3);
+    const pids = await started(ps);
+    const roleOf = (n: string, r: string) => whereis(`paxos:${n}:${r}`);
+    const acceptorBefore = roleOf(ps[2]!, 'acceptor')!;
+    kill(pids[2]!);
+    await until(() => !isAlive(acceptorBefore));
+    expect(Global.whereis(ps[2]!)).toBeUndefined();
+    Paxos.propose(pids[0]!, 'v');
+    Paxos.startBallot(pids[0]!);
+    expect(await decisions(2)).toEqual(['v', 'v']);
+  });
+
+  it('a killed role is restarted by its supervisor and keeps its promises', async () => {
+    const ps = names(3);
+    const pids = await started(ps);
+    expect(await Paxos.propose(pids[0]!, 0, 'first', 3000)).toEqual({
+      outcome: 'decided',
+      value: 'first',
+    });
+    await decisions(3);
+    const acceptor = whereis(`paxos:${ps[1]}:acceptor`)!;
+    exit(acceptor, 'kill');
+    await until(() => {
+      const now = whereis(`paxos:${ps[1]}:acceptor`);
+      return now !== undefined && !now.equals(acceptor);
+    });
+    // The restarted acceptor answers from its stored record: instance 0 stays 'first'.
+    expect(await Paxos.propose(pids[1]!, 0, 'second', 3000)).toEqual({
+      outcome: 'decided',
+      value: 'first',
+    });
+    expect(await Paxos.propose(pids[1]!, 1, 'next', 3000)).toEqual({
+      outcome: 'decided',
+      value: 'next',
+    });
+  });
+});
+
+describe('multi-instance API', () => {
+  it('propose(pid, inst, value, timeout) resolves to a decision; getDecision reads it everywhere', async () => {
+    const ps = names(3);
+    const pids = await started(ps);
+    const outcomes = await Promise.all(
+      [0, 1, 2].map((inst) => Paxos.propose(pids[inst]!, inst, `v${inst}`, 3000)),
+    );
+    expect(outcomes.map((o) => o.outcome)).toEqual(['decided', 'decided', 'decided']);
+    for (const p of pids) expect(await Paxos.getDecision(p, 2, 1000)).toBe('v2');
+    expect(await Paxos.getDecision(pids[0]!, 99, 50)).toBeNull();
+  });
+
+  it('without a quorum a proposal times out', async () => {
+    const ps = names(3);
+    const pids = await started(ps);
+    kill(pids[1]!);
+    kill(pids[2]!);
+    expect(await Paxos.propose(pids[0]!, 0, 'lonely', 300)).toEqual({ outcome: 'timeout' });
+  });
+
+  it('rejects bad arguments with typed errors', () => {
+    expect(() => Paxos.start('', ['a'], self())).toThrow(/non-empty/);
+    expect(() => Paxos.start('x', ['a', 'b'], self())).toThrow(/including 'x'/);
+    expect(() => Paxos.start('a', ['a', 'a'], self())).toThrow(/distinct/);
+    expect(() => Paxos.startBallot(self(), -1)).toThrow(/instance/);
+  });
+});
