@@ -25,7 +25,7 @@ function propose(
   value: unknown,
   timeoutMs: number,
 ): Promise<ProposeOutcome>;
-function propose(pid: Pid, ...rest: unknown[]): void | Promise<ProposeOutcome> {
+function propose(pid: Pid, ...rest: unknown[]): Promise<ProposeOutcome> | undefined {
   checkPid(pid);
   if (rest.length <= 1) {
     // Coursework form: only stores the value; start_ballot runs the protocol.

@@ -60,7 +60,7 @@ describe('Paxos participants (coursework interface)', () => {
   it('propose only stores; start_ballot decides; every upper is told once', async () => {
     const ps = names(3);
     const pids = await started(ps);
-    pids.forEach((p, i) => Paxos.propose(p, 200 + i));
+    for (const [i, p] of pids.entries()) Paxos.propose(p, 200 + i);
     await sleep(20);
     expect(await receive({ type: 'decide' }, 50)).toBe(TIMEOUT); // nothing without a ballot
     Paxos.start_ballot(pids[1]!);
@@ -73,7 +73,7 @@ describe('Paxos participants (coursework interface)', () => {
   it('concurrent ballots agree on one proposed value', async () => {
     const ps = names(5);
     const pids = await started(ps);
-    pids.forEach((p, i) => Paxos.propose(p, i));
+    for (const [i, p] of pids.entries()) Paxos.propose(p, i);
     for (const p of pids) Paxos.startBallot(p);
     let got = await decisions(5, 1000);
     for (let attempt = 0; attempt < 10 && got.length < 5; attempt++) {
