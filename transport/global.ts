@@ -111,6 +111,10 @@ export class ClusterGlobal implements GlobalBackend {
         await Promise.allSettled(
           nodes.map((n) => this.node.rpc.call(n, 'g_commit', { name, token, pid }, timeoutMs)),
         );
+        // Peers that connected during the transaction got the table before this commit: tell them.
+        for (const peer of this.node.connected()) {
+          if (!nodes.includes(peer)) this.node.rpc.notify(peer, 'g_commit', { name, token, pid });
+        }
         return true;
       }
       this.releaseAll(granted, name, token);
