@@ -6,6 +6,7 @@ import {
   type From,
   Global,
   isCall,
+  kill,
   type Pid,
   receive,
   register,
@@ -26,7 +27,7 @@ import {
   proposerStep,
 } from './core.ts';
 import type { Effect, PaxosMsg } from './messages.ts';
-import { memoryStore, type PaxosStore } from './storage.ts';
+import { openStore, type PaxosStore } from './storage.ts';
 
 /** A message from one participant to another (replies go straight to the participant's front). */
 export interface PaxosEnvelope {
@@ -69,19 +70,26 @@ interface Ctx {
   store: PaxosStore;
 }
 
-/** Carries out a role's effects in order; persists complete before later sends. */
+/**
+ * Carries out a role's effects in order. A write that is not durable yet (a promise) holds the
+ * effects after it until it is: nothing that depends on a promise leaves before the promise is
+ * on disk. Returns undefined when everything ran synchronously (the in-memory store).
+ */
 function run(
   ctx: Ctx,
   effects: Effect[],
   onAbort?: (inst: number, reason: 'preempted' | 'no_value') => void,
-): void {
-  for (const e of effects) {
+  from = 0,
+): Promise<void> | undefined {
+  for (let i = from; i < effects.length; i++) {
+    const e = effects[i]!;
+    let pending: Promise<unknown> | undefined = undefined;
     switch (e.type) {
       case 'persist':
-        ctx.store.persistRecord(e.inst, e.record);
+        pending = ctx.store.persistRecord(e.inst, e.record);
         break;
       case 'reserve':
-        ctx.store.persistReserved(e.round);
+        pending = ctx.store.persistReserved(e.round);
         break;
       case 'send': {
         const to = Global.whereis(e.to);
@@ -92,19 +100,29 @@ function run(
         sendLocal(roleName(ctx.name, 'beb'), { type: 'bc_send', msg: e.msg });
         break;
       case 'learn':
-        ctx.store.persistDecision(e.inst, e.value);
-        send(ctx.upper, { type: 'decide', value: e.value, inst: e.inst } satisfies Decide);
-        sendLocal(roleName(ctx.name, 'proposer'), {
-          type: 'decided_local',
-          inst: e.inst,
-          value: e.value,
-        });
+        pending = ctx.store.persistDecision(e.inst, e.value);
+        if (pending) {
+          const learned = e;
+          return pending.then(() => {
+            announce(ctx, learned.inst, learned.value);
+            return run(ctx, effects, onAbort, i + 1);
+          });
+        }
+        announce(ctx, e.inst, e.value);
         break;
       case 'abort':
         onAbort?.(e.inst, e.reason);
         break;
     }
+    if (pending) return pending.then(() => run(ctx, effects, onAbort, i + 1));
   }
+  return undefined;
+}
+
+/** A decision is durable: the upper layer is told (once), and the proposer. */
+function announce(ctx: Ctx, inst: number, value: unknown): void {
+  send(ctx.upper, { type: 'decide', value, inst } satisfies Decide);
+  sendLocal(roleName(ctx.name, 'proposer'), { type: 'decided_local', inst, value });
 }
 
 /** Sends to a role on this node; a role being restarted just misses the message. */
@@ -119,7 +137,8 @@ async function acceptor(ctx: Ctx): Promise<void> {
   for (;;) {
     const m = await receive<PaxosEnvelope>();
     if (m.msg.type !== 'prepare' && m.msg.type !== 'accept') continue;
-    run(ctx, acceptorStep(state, ctx.store.decided, m.from, m.msg));
+    const done = run(ctx, acceptorStep(state, ctx.store.decided, m.from, m.msg));
+    if (done) await done;
   }
 }
 
@@ -155,16 +174,27 @@ async function proposer(ctx: Ctx): Promise<void> {
       }
       state.proposals.set(req.inst, req.value);
       waiters.set(req.inst, [...(waiters.get(req.inst) ?? []), m.from]);
-      run(ctx, proposerStart(state, ctx.name, ctx.store.decided, req.inst), onAbort);
+      const started = run(
+        ctx,
+        proposerStart(state, ctx.name, ctx.store.decided, req.inst),
+        onAbort,
+      );
+      if (started) await started;
       continue;
     }
     switch (m.type) {
       case 'propose':
         state.proposals.set(m.inst, (m as { value: unknown }).value);
         break;
-      case 'start_ballot':
-        run(ctx, proposerStart(state, ctx.name, ctx.store.decided, m.inst), onAbort);
+      case 'start_ballot': {
+        const started = run(
+          ctx,
+          proposerStart(state, ctx.name, ctx.store.decided, m.inst),
+          onAbort,
+        );
+        if (started) await started;
         break;
+      }
       case 'decided_local':
         proposerDecided(state, m.inst);
         settle(m.inst, { outcome: 'decided', value: (m as { value: unknown }).value });
@@ -172,7 +202,12 @@ async function proposer(ctx: Ctx): Promise<void> {
       case 'paxos': {
         const msg = (m as PaxosEnvelope).msg;
         if (msg.type === 'promise' || msg.type === 'accepted' || msg.type === 'nack') {
-          run(ctx, proposerStep(state, ctx.quorum, (m as PaxosEnvelope).from, msg), onAbort);
+          const done = run(
+            ctx,
+            proposerStep(state, ctx.quorum, (m as PaxosEnvelope).from, msg),
+            onAbort,
+          );
+          if (done) await done;
         }
         break;
       }
@@ -197,7 +232,8 @@ async function learner(ctx: Ctx): Promise<void> {
     if (env.type !== 'paxos' || env.msg.type !== 'decided') continue;
     // learnerStep records the decision in the store's map; run() persists and tells upper once.
     const effects = learnerStep(state, env.msg.inst, env.msg.value);
-    run(ctx, effects);
+    const done = run(ctx, effects);
+    if (done) await done;
     for (const from of waiters.get(env.msg.inst) ?? []) reply(from, env.msg.value);
     waiters.delete(env.msg.inst);
   }
@@ -210,9 +246,14 @@ export async function participant(name: string, participants: string[], upper: P
     participants,
     quorum: Math.floor(participants.length / 2) + 1,
     upper,
-    store: memoryStore(name),
+    store: openStore(name),
   };
   const me = self();
+  // Roles of an earlier incarnation of this participant may still be shutting down: end them now.
+  for (const role of ['beb', 'acceptor', 'proposer', 'learner'] as const) {
+    const old = whereis(roleName(name, role));
+    if (old) kill(old);
+  }
   Supervisor.startLink(
     [
       {

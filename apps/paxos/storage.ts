@@ -1,22 +1,65 @@
 // Where a participant's durable state lives: acceptor records, decisions, the reserved round.
-// This store is in memory: it survives role restarts, not the node process (see README).
+// LMDB on disk (one environment per data dir, writes of a turn grouped into one commit), or memory.
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { open, type RootDatabase } from 'lmdb';
+import { nodeName } from '../../actors/index.ts';
 import type { AcceptorRecord } from './messages.ts';
 
 export interface PaxosStore {
   readonly records: Map<number, AcceptorRecord>;
   readonly decided: Map<number, unknown>;
   reservedRound: number;
-  /** Makes the record durable (called before the reply that depends on it). */
-  persistRecord(inst: number, record: AcceptorRecord): void;
-  persistDecision(inst: number, value: unknown): void;
-  persistReserved(round: number): void;
+  /** Makes the record durable; a promise means: send nothing that depends on it before it settles. */
+  persistRecord(inst: number, record: AcceptorRecord): Promise<unknown> | undefined;
+  persistDecision(inst: number, value: unknown): Promise<unknown> | undefined;
+  persistReserved(round: number): Promise<unknown> | undefined;
 }
 
-const stores = new Map<string, PaxosStore>();
+export interface StorageOptions {
+  /** 'lmdb' (on disk) or 'memory' (lost with the process). */
+  kind?: 'lmdb' | 'memory';
+  /** Data directory for LMDB (default ./data/<node's short name>). */
+  dir?: string;
+  /** false: do not wait for the disk (fast, and UNSAFE: a machine crash may lose promises). */
+  sync?: boolean;
+}
 
-/** The store of participant `name` on this node (created empty on first use). */
-export function memoryStore(name: string): PaxosStore {
-  let store = stores.get(name);
+let configured: StorageOptions = {};
+
+/**
+ * Sets how participants started from now on store their state. Defaults, from the environment:
+ * ACTORCLUSTER_PAXOS_STORAGE (lmdb|memory), ACTORCLUSTER_DATA_DIR, ACTORCLUSTER_NOSYNC=1. Without
+ * them, a named node keeps its state in LMDB under ./data/<name>; an unnamed process in memory.
+ */
+export function configureStorage(options: StorageOptions): void {
+  configured = { ...options };
+}
+
+function effectiveOptions(): Required<StorageOptions> {
+  const env = process.env;
+  const node = nodeName();
+  const named = node !== 'nonode';
+  const kind =
+    configured.kind ??
+    (env.ACTORCLUSTER_PAXOS_STORAGE as 'lmdb' | 'memory' | undefined) ??
+    (named ? 'lmdb' : 'memory');
+  const short = node.split('@')[0]!;
+  const dir = configured.dir ?? env.ACTORCLUSTER_DATA_DIR ?? `./data/${short}`;
+  const sync = configured.sync ?? env.ACTORCLUSTER_NOSYNC !== '1';
+  return { kind, dir, sync };
+}
+
+const memoryStores = new Map<string, PaxosStore>();
+
+/** The store of participant `name` (its state as last persisted). */
+export function openStore(name: string): PaxosStore {
+  const options = effectiveOptions();
+  return options.kind === 'memory' ? memoryStore(name) : lmdbStore(options.dir, options.sync, name);
+}
+
+function memoryStore(name: string): PaxosStore {
+  let store = memoryStores.get(name);
   if (!store) {
     const records = new Map<number, AcceptorRecord>();
     const decided = new Map<number, unknown>();
@@ -24,19 +67,83 @@ export function memoryStore(name: string): PaxosStore {
       records,
       decided,
       reservedRound: 0,
-      persistRecord: (inst, record) => records.set(inst, record),
-      persistDecision: (inst, value) => decided.set(inst, value),
+      persistRecord: (inst, record) => {
+        records.set(inst, record);
+        return undefined;
+      },
+      persistDecision: (inst, value) => {
+        decided.set(inst, value);
+        return undefined;
+      },
       persistReserved: (round) => {
         s.reservedRound = Math.max(s.reservedRound, round);
+        return undefined;
       },
     };
     store = s;
-    stores.set(name, store);
+    memoryStores.set(name, store);
   }
   return store;
 }
 
-/** Forgets a participant's store (a fresh start under the same name). */
-export function dropStore(name: string): void {
-  stores.delete(name);
+const environments = new Map<string, RootDatabase>();
+
+function environment(dir: string, sync: boolean): RootDatabase {
+  const path = resolve(dir);
+  let db = environments.get(path);
+  if (!db) {
+    mkdirSync(path, { recursive: true });
+    // lmdb-js commits the writes of one event-loop turn as one transaction (one sync for all).
+    db = open({ path, compression: false, noSync: !sync });
+    environments.set(path, db);
+  }
+  return db;
+}
+
+function lmdbStore(dir: string, sync: boolean, name: string): PaxosStore {
+  const db = environment(dir, sync);
+  const records = new Map<number, AcceptorRecord>();
+  const decided = new Map<number, unknown>();
+  for (const { key, value } of db.getRange({
+    start: [name, 'rec', 0],
+    end: [name, 'rec', Number.MAX_SAFE_INTEGER],
+  })) {
+    records.set((key as [string, string, number])[2], value as AcceptorRecord);
+  }
+  for (const { key, value } of db.getRange({
+    start: [name, 'dec', 0],
+    end: [name, 'dec', Number.MAX_SAFE_INTEGER],
+  })) {
+    decided.set((key as [string, string, number])[2], value);
+  }
+  const s: PaxosStore = {
+    records,
+    decided,
+    reservedRound: (db.get([name, 'reserved']) as number | undefined) ?? 0,
+    persistRecord: (inst, record) => {
+      records.set(inst, record);
+      return db.put([name, 'rec', inst], record);
+    },
+    persistDecision: (inst, value) => {
+      decided.set(inst, value);
+      return db.put([name, 'dec', inst], value);
+    },
+    persistReserved: (round) => {
+      s.reservedRound = Math.max(s.reservedRound, round);
+      return db.put([name, 'reserved'], s.reservedRound);
+    },
+  };
+  return s;
+}
+
+/** Closes every LMDB environment (tests; a node closes them on exit anyway). */
+export async function closeStores(): Promise<void> {
+  const dbs = [...environments.values()];
+  environments.clear();
+  await Promise.all(dbs.map((db) => db.close()));
+}
+
+/** Forgets the in-memory store of `name` (a fresh start under the same name). */
+export function dropMemoryStore(name: string): void {
+  memoryStores.delete(name);
 }

@@ -145,6 +145,8 @@ export async function runCase(def: CaseDef, mode: Mode, options: RunOptions): Pr
           load: [PARTICIPANT_MODULE],
           heartbeatIntervalMs: options.heartbeatIntervalMs,
           nodeDownAfterMs: options.nodeDownAfterMs,
+          // Crash-stop participants recover nothing: keep their state in memory.
+          env: { ACTORCLUSTER_PAXOS_STORAGE: 'memory' },
         }),
       ),
     );
