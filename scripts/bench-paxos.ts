@@ -143,7 +143,13 @@ const peers = await Promise.all(
   }),
 );
 const reply = (ws: WebSocket) =>
-  new Promise<void>((r) => ws.once('message', (d) => (unpackMultiple(d as Buffer), r())));
+  new Promise<void>((resolve) =>
+    ws.once('message', (d) => {
+      unpackMultiple(d as Buffer);
+      resolve();
+    }),
+  );
+new Promise<void>((r) => ws.once('message', (d) => (unpackMultiple(d as Buffer), r())));
 const round = async (n: number) => {
   const replies = peers.map((p) => reply(p.ws));
   for (const p of peers) p.ws.send(pack({ t: 'ping', n }));
