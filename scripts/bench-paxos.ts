@@ -149,7 +149,6 @@ const reply = (ws: WebSocket) =>
       resolve();
     }),
   );
-new Promise<void>((r) => ws.once('message', (d) => (unpackMultiple(d as Buffer), r())));
 const round = async (n: number) => {
   const replies = peers.map((p) => reply(p.ws));
   for (const p of peers) p.ws.send(pack({ t: 'ping', n }));
