@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { positiveInt } from './bench-support/args.ts';
 
 const HELP = `Usage: npm run bench:actors -- [options]
 
@@ -213,9 +214,9 @@ async function main(): Promise<void> {
     console.log(await runChild(values.child as Workload, Number(values.count)));
     process.exit(0);
   }
-  const messages = positive(values.messages, '--messages');
-  const calls = positive(values.calls, '--calls');
-  const runs = positive(values.runs, '--runs');
+  const messages = positiveInt(values.messages, '--messages');
+  const calls = positiveInt(values.calls, '--calls');
+  const runs = positiveInt(values.runs, '--runs');
   process.stderr.write(`bench:actors: ${runs} run(s) per workload, each in a fresh process `);
   const rows: Array<[string, number, number]> = [
     [
@@ -248,15 +249,6 @@ async function main(): Promise<void> {
       `${label.padEnd(24)}${fmt(rt)}${fmt(bare)}   ${ratio.toFixed(2)}${ratio >= 0.5 ? '' : '  below target'}`,
     );
   }
-}
-
-function positive(text: string | undefined, flag: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0) {
-    console.error(`${flag} must be a positive integer, got '${text}'`);
-    process.exit(2);
-  }
-  return value;
 }
 
 await main();

@@ -10,6 +10,7 @@ import { flush, Global, type Pid, receive, self, sleep, TIMEOUT } from '../actor
 import { Paxos } from '../apps/paxos/index.ts';
 import { configureStorage } from '../apps/paxos/storage.ts';
 import { launchNode, Node, spawnOn } from '../transport/index.ts';
+import { positiveInt } from './bench-support/args.ts';
 
 const HELP = `Usage: npm run bench:paxos -- [options]
 
@@ -41,17 +42,9 @@ if (values.help) {
   console.log(HELP);
   process.exit(0);
 }
-const positive = (text: string | undefined, flag: string) => {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) {
-    console.error(`${flag} must be a positive integer`);
-    process.exit(2);
-  }
-  return n;
-};
-const decisions = positive(values.decisions, '--decisions');
-const instances = positive(values.instances, '--instances');
-const inflight = positive(values.inflight, '--inflight');
+const decisions = positiveInt(values.decisions, '--decisions');
+const instances = positiveInt(values.instances, '--instances');
+const inflight = positiveInt(values.inflight, '--inflight');
 const progress = (t: string) => process.stderr.write(`  ${t}\n`);
 const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;

@@ -8,6 +8,7 @@ import { pack, unpackMultiple } from 'msgpackr';
 import { WebSocket } from 'ws';
 import { receive, self, send, TIMEOUT, trapExit } from '../actors/index.ts';
 import { launchNode, Node, spawnOn } from '../transport/index.ts';
+import { positiveInt } from './bench-support/args.ts';
 
 const HELP = `Usage: npm run bench:transport -- [options]
 
@@ -45,18 +46,9 @@ if (values.help) {
   console.log(HELP);
   process.exit(0);
 }
-const pings = positive(values.pings, '--pings');
-const messages = positive(values.messages, '--messages');
-const runs = positive(values.runs, '--runs');
-
-function positive(text: string | undefined, flag: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) {
-    console.error(`${flag} must be a positive integer, got '${text}'`);
-    process.exit(2);
-  }
-  return n;
-}
+const pings = positiveInt(values.pings, '--pings');
+const messages = positiveInt(values.messages, '--messages');
+const runs = positiveInt(values.runs, '--runs');
 
 const progress = (text: string) => process.stderr.write(`  ${text}\n`);
 const turn = () => new Promise((resolve) => setImmediate(resolve));

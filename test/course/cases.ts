@@ -50,6 +50,29 @@ function minority(n: number): number {
   return n - (Math.floor(n / 2) + 1);
 }
 
+/**
+ * Cases 8 and 9: the doomed minority is split into leaders (start a ballot, then die 1-5 ms
+ * later) and followers (die 1-5 ms later); the first survivor starts a ballot after 10 ms and
+ * retries. With `delays`, doomed followers and every survivor are suspended/resumed 10 times.
+ */
+function cascade(
+  s: ParticipantScript[],
+  random: () => number,
+  delays: boolean,
+): ParticipantScript[] {
+  const doomed = minority(s.length);
+  const leaders = Math.ceil(doomed / 2);
+  for (let i = 0; i < doomed; i++) {
+    if (i < leaders) s[i]!.ballotsAtMs = [0];
+    else if (delays) s[i]!.suspendCycles = 10;
+    s[i]!.killAfterMs = between(random, 1, 5);
+  }
+  if (delays) for (let i = doomed; i < s.length; i++) s[i]!.suspendCycles = 10;
+  s[doomed]!.ballotsAtMs = [10];
+  s[doomed]!.retrier = true;
+  return s;
+}
+
 export const CASES: CaseDef[] = [
   {
     id: 1,
@@ -152,18 +175,7 @@ export const CASES: CaseDef[] = [
     title: 'Cascading failures of leaders and non-leaders',
     local: null,
     dist: 11,
-    scripts: (names, random) => {
-      const s = base(names, random, true);
-      const doomed = minority(names.length);
-      const leaders = Math.ceil(doomed / 2);
-      for (let i = 0; i < doomed; i++) {
-        if (i < leaders) s[i]!.ballotsAtMs = [0];
-        s[i]!.killAfterMs = between(random, 1, 5);
-      }
-      s[doomed]!.ballotsAtMs = [10];
-      s[doomed]!.retrier = true;
-      return s;
-    },
+    scripts: (names, random) => cascade(base(names, random, true), random, false),
   },
   {
     id: 9,
@@ -171,19 +183,10 @@ export const CASES: CaseDef[] = [
     local: null,
     dist: 11,
     scripts: (names, random) => {
-      const s = base(names, random, true);
-      const doomed = minority(names.length);
-      const leaders = Math.ceil(doomed / 2);
-      for (let i = 0; i < doomed; i++) {
-        if (i < leaders) s[i]!.ballotsAtMs = [0];
-        else s[i]!.suspendCycles = 10;
-        s[i]!.killAfterMs = between(random, 1, 5);
-      }
-      for (let i = doomed; i < names.length; i++) s[i]!.suspendCycles = 10;
+      const s = cascade(base(names, random, true), random, true);
       const last = s[names.length - 1]!;
       last.ballotAfterResume = true;
       last.retrier = true;
-      s[doomed]!.ballotsAtMs = [10];
       return s;
     },
   },
