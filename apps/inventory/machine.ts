@@ -1,0 +1,157 @@
+// The inventory's replicated state machine: every replica applies the same ordered log of
+// operations with this pure function, so every replica holds the same stock.
+import { ActorError } from '../../actors/index.ts';
+
+export interface OrderLine {
+  item: string;
+  qty: number;
+}
+
+/** An operation as it travels through the log (reqId makes a client's retry idempotent). */
+export type InventoryOp =
+  | { kind: 'add'; reqId: string; item: string; qty: number }
+  | { kind: 'remove'; reqId: string; item: string; qty: number }
+  | { kind: 'order'; reqId: string; lines: OrderLine[] }
+  /** A read placed in the log, so it reflects every operation decided before it. */
+  | { kind: 'view'; reqId: string };
+
+export type InventoryResult =
+  | { ok: true; stock: Record<string, number> }
+  | { ok: false; error: 'insufficient_stock'; item: string; requested: number; available: number };
+
+export interface InventoryState {
+  stock: Map<string, number>;
+  /** Results of applied requests by reqId, oldest first (bounded: see REQUESTS_REMEMBERED). */
+  results: Map<string, InventoryResult>;
+  /** Log positions applied so far. */
+  applied: number;
+}
+
+/** How many request results are remembered for deduplicating retries. */
+export const REQUESTS_REMEMBERED = 100_000;
+
+export function emptyInventory(): InventoryState {
+  return { stock: new Map(), results: new Map(), applied: 0 };
+}
+
+function checkItem(item: unknown): asserts item is string {
+  if (typeof item !== 'string' || item.trim().length === 0) {
+    throw new ActorError(
+      'invalid_argument',
+      `an item must be a non-empty string, got ${JSON.stringify(item)}`,
+    );
+  }
+}
+
+function checkQty(qty: unknown): asserts qty is number {
+  if (typeof qty !== 'number' || !Number.isSafeInteger(qty) || qty <= 0) {
+    throw new ActorError(
+      'invalid_argument',
+      `a quantity must be a positive integer, got ${JSON.stringify(qty)}`,
+    );
+  }
+}
+
+/** Rejects malformed operations before anything is proposed (typed invalid_argument errors). */
+export function validateOp(op: unknown): asserts op is InventoryOp {
+  if (typeof op !== 'object' || op === null)
+    throw new ActorError('invalid_argument', 'an operation must be an object');
+  const o = op as Record<string, unknown>;
+  if (typeof o.reqId !== 'string' || o.reqId.length === 0)
+    throw new ActorError('invalid_argument', 'an operation needs a reqId');
+  switch (o.kind) {
+    case 'add':
+    case 'remove':
+      checkItem(o.item);
+      checkQty(o.qty);
+      return;
+    case 'order': {
+      if (!Array.isArray(o.lines) || o.lines.length === 0)
+        throw new ActorError('invalid_argument', 'an order needs at least one line');
+      const seen = new Set<string>();
+      for (const line of o.lines as unknown[]) {
+        const l = (line ?? {}) as Record<string, unknown>;
+        checkItem(l.item);
+        checkQty(l.qty);
+        if (seen.has(l.item))
+          throw new ActorError('invalid_argument', `item '${l.item}' appears twice in one order`);
+        seen.add(l.item);
+      }
+      return;
+    }
+    case 'view':
+      return;
+    default:
+      throw new ActorError('invalid_argument', `unknown operation kind ${JSON.stringify(o.kind)}`);
+  }
+}
+
+function snapshotStock(stock: Map<string, number>): Record<string, number> {
+  return Object.fromEntries([...stock].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * Applies the operation at the next log position. A request already applied returns its first
+ * result unchanged (a client's retry is applied once). Removals and orders apply wholly or not
+ * at all; stock never goes negative.
+ */
+export function applyOp(state: InventoryState, op: InventoryOp): InventoryResult {
+  state.applied++;
+  const previous = state.results.get(op.reqId);
+  if (previous) return previous;
+  let result: InventoryResult;
+  switch (op.kind) {
+    case 'add':
+      state.stock.set(op.item, (state.stock.get(op.item) ?? 0) + op.qty);
+      result = { ok: true, stock: snapshotStock(state.stock) };
+      break;
+    case 'remove':
+    case 'order': {
+      const lines = op.kind === 'remove' ? [{ item: op.item, qty: op.qty }] : op.lines;
+      const short = lines.find((l) => (state.stock.get(l.item) ?? 0) < l.qty);
+      if (short) {
+        result = {
+          ok: false,
+          error: 'insufficient_stock',
+          item: short.item,
+          requested: short.qty,
+          available: state.stock.get(short.item) ?? 0,
+        };
+        break;
+      }
+      for (const l of lines) {
+        const left = state.stock.get(l.item)! - l.qty;
+        if (left === 0) state.stock.delete(l.item);
+        else state.stock.set(l.item, left);
+      }
+      result = { ok: true, stock: snapshotStock(state.stock) };
+      break;
+    }
+    case 'view':
+      result = { ok: true, stock: snapshotStock(state.stock) };
+      break;
+  }
+  remember(state, op.reqId, result);
+  return result;
+}
+
+function remember(state: InventoryState, reqId: string, result: InventoryResult): void {
+  state.results.set(reqId, result);
+  if (state.results.size > REQUESTS_REMEMBERED) {
+    const oldest = state.results.keys().next().value;
+    if (oldest !== undefined) state.results.delete(oldest);
+  }
+}
+
+/** A compact, serialisable copy of the state (for snapshots when the log grows). */
+export function snapshot(state: InventoryState): {
+  stock: Array<[string, number]>;
+  results: Array<[string, InventoryResult]>;
+  applied: number;
+} {
+  return { stock: [...state.stock], results: [...state.results], applied: state.applied };
+}
+
+export function restore(snap: ReturnType<typeof snapshot>): InventoryState {
+  return { stock: new Map(snap.stock), results: new Map(snap.results), applied: snap.applied };
+}
