@@ -86,9 +86,10 @@ export function spawnOpt<A extends unknown[]>(
  * global name that is not registered throws `unknown_name`.
  */
 export function send(dest: Dest, msg: unknown): void {
-  if (!kernel.current().alive) return; // a killed process's leftover code sends nothing
+  const me = kernel.current();
+  if (!me.alive) return; // a killed process's leftover code sends nothing
   if (dest instanceof Pid) {
-    kernel.sendTo(dest, msg);
+    kernel.sendTo(dest, msg, me);
     return;
   }
   if (Array.isArray(dest) && dest[1] !== kernel.nodeName) {
@@ -100,7 +101,7 @@ export function send(dest: Dest, msg: unknown): void {
     kernel.sendNamed(name, node, msg);
     return;
   }
-  kernel.sendTo(resolveDest(dest, 'send to'), msg);
+  kernel.sendTo(resolveDest(dest, 'send to'), msg, me);
 }
 
 /**

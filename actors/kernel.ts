@@ -501,16 +501,16 @@ export class Kernel {
 
   // ---- signals -----------------------------------------------------------------------------
 
-  /** Sends a message to a pid, local or remote. A dead or unreachable target drops it. */
-  sendTo(pid: Pid, msg: unknown): void {
+  /**
+   * Sends a message to a pid, local or remote. A dead or unreachable target drops it.
+   * `sender` is the calling process (callers that already have it pass it: one lookup per send).
+   */
+  sendTo(pid: Pid, msg: unknown, sender: Proc = this.current()): void {
     if (pid.node === this.node) {
       const proc = this.lookup(pid);
       if (proc === undefined) return;
       // A message to oneself is in the mailbox at once, as on the BEAM (send then flush sees it).
-      if (
-        proc === this.als.getStore() ||
-        (proc === this.topLevel && this.als.getStore() === undefined)
-      ) {
+      if (proc === sender) {
         proc.inTransit++; // enqueue counts it out again
         this.enqueue(proc, msg);
       } else {

@@ -125,6 +125,13 @@ function announce(ctx: Ctx, inst: number, value: unknown): void {
   sendLocal(roleName(ctx.name, 'proposer'), { type: 'decided_local', inst, value });
 }
 
+/** Queues `from` to be answered when instance `inst` settles. */
+function addWaiter(waiters: Map<number, From[]>, inst: number, from: From): void {
+  const list = waiters.get(inst);
+  if (list) list.push(from);
+  else waiters.set(inst, [from]);
+}
+
 /** Sends to a role on this node; a role being restarted just misses the message. */
 function sendLocal(name: string, msg: unknown): void {
   const pid = whereis(name);
@@ -160,6 +167,10 @@ async function proposer(ctx: Ctx): Promise<void> {
   };
   const onAbort = (inst: number, reason: 'preempted' | 'no_value') =>
     settle(inst, { outcome: 'aborted', reason });
+  const startBallot = async (inst: number): Promise<void> => {
+    const started = run(ctx, proposerStart(state, ctx.name, ctx.store.decided, inst), onAbort);
+    if (started) await started;
+  };
   for (;;) {
     const m = await receive<{ type: string; inst: number; value: unknown } | PaxosEnvelope>();
     if (isCall(m)) {
@@ -173,28 +184,17 @@ async function proposer(ctx: Ctx): Promise<void> {
         continue;
       }
       state.proposals.set(req.inst, req.value);
-      waiters.set(req.inst, [...(waiters.get(req.inst) ?? []), m.from]);
-      const started = run(
-        ctx,
-        proposerStart(state, ctx.name, ctx.store.decided, req.inst),
-        onAbort,
-      );
-      if (started) await started;
+      addWaiter(waiters, req.inst, m.from);
+      await startBallot(req.inst);
       continue;
     }
     switch (m.type) {
       case 'propose':
         state.proposals.set(m.inst, (m as { value: unknown }).value);
         break;
-      case 'start_ballot': {
-        const started = run(
-          ctx,
-          proposerStart(state, ctx.name, ctx.store.decided, m.inst),
-          onAbort,
-        );
-        if (started) await started;
+      case 'start_ballot':
+        await startBallot(m.inst);
         break;
-      }
       case 'decided_local':
         proposerDecided(state, m.inst);
         settle(m.inst, { outcome: 'decided', value: (m as { value: unknown }).value });
@@ -225,7 +225,7 @@ async function learner(ctx: Ctx): Promise<void> {
       const req = m.request as CallRequest;
       if (req.op !== 'decision') continue;
       if (state.decided.has(req.inst)) reply(m.from, state.decided.get(req.inst));
-      else waiters.set(req.inst, [...(waiters.get(req.inst) ?? []), m.from]);
+      else addWaiter(waiters, req.inst, m.from);
       continue;
     }
     const env = m as PaxosEnvelope;

@@ -45,6 +45,14 @@ export async function launch(
   return node;
 }
 
+/** Makes this process node `t` and launches one child node per name (joined, fixtures loaded). */
+export async function startWithPeers<const N extends readonly string[]>(
+  ...names: N
+): Promise<{ [K in keyof N]: LaunchedNode }> {
+  await startHere();
+  return (await Promise.all(names.map((name) => launch(name)))) as { [K in keyof N]: LaunchedNode };
+}
+
 /** Receives a message matching `pattern` or fails the test after `timeoutMs`. */
 export async function expectMessage<T = Record<string, unknown>>(
   pattern: object | ((m: unknown) => boolean),

@@ -20,14 +20,13 @@ import {
   trapExit,
 } from '../../actors/index.ts';
 import { type LaunchedNode, Node, spawnOn } from '../../transport/index.ts';
-import { expectMessage, launch, startHere } from './cluster-helpers.ts';
+import { expectMessage, launch, startWithPeers } from './cluster-helpers.ts';
 
 let b: LaunchedNode;
 let c: LaunchedNode;
 
 beforeAll(async () => {
-  await startHere();
-  [b, c] = await Promise.all([launch('b'), launch('c')]);
+  [b, c] = await startWithPeers('b', 'c');
 });
 
 afterEach(() => {

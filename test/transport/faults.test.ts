@@ -12,14 +12,13 @@ import {
   trapExit,
 } from '../../actors/index.ts';
 import { Faults, type LaunchedNode, Node, spawnOn } from '../../transport/index.ts';
-import { DOWN_AFTER_MS, expectMessage, launch, startHere } from './cluster-helpers.ts';
+import { DOWN_AFTER_MS, expectMessage, launch, startWithPeers } from './cluster-helpers.ts';
 
 let b: LaunchedNode;
 let c: LaunchedNode;
 
 beforeAll(async () => {
-  await startHere();
-  [b, c] = await Promise.all([launch('b'), launch('c')]);
+  [b, c] = await startWithPeers('b', 'c');
 });
 
 /** Asks `relay` (on some node) to send `{ from: me, msg }` to `echo`; resolves to whether the echo came back. */
