@@ -12,16 +12,21 @@ export type InventoryOp =
   | { kind: 'add'; reqId: string; item: string; qty: number }
   | { kind: 'remove'; reqId: string; item: string; qty: number }
   | { kind: 'order'; reqId: string; lines: OrderLine[] }
-  /** A read placed in the log, so it reflects every operation decided before it. */
-  | { kind: 'view'; reqId: string };
+  /** Reads placed in the log, so they reflect every operation decided before them. */
+  | { kind: 'view'; reqId: string }
+  | { kind: 'get'; reqId: string; item: string };
 
+/**
+ * `stock` holds the items the operation touched, with their quantities after it (0 when none
+ * are left); for a view, every item in stock.
+ */
 export type InventoryResult =
   | { ok: true; stock: Record<string, number> }
   | { ok: false; error: 'insufficient_stock'; item: string; requested: number; available: number };
 
 export interface InventoryState {
   stock: Map<string, number>;
-  /** Results of applied requests by reqId, oldest first (bounded: see REQUESTS_REMEMBERED). */
+  /** Results of applied writes by reqId, oldest first (bounded: see REQUESTS_REMEMBERED). */
   results: Map<string, InventoryResult>;
   /** Log positions applied so far. */
   applied: number;
@@ -81,6 +86,9 @@ export function validateOp(op: unknown): asserts op is InventoryOp {
     }
     case 'view':
       return;
+    case 'get':
+      checkItem(o.item);
+      return;
     default:
       throw new ActorError('invalid_argument', `unknown operation kind ${JSON.stringify(o.kind)}`);
   }
@@ -90,20 +98,26 @@ function snapshotStock(stock: Map<string, number>): Record<string, number> {
   return Object.fromEntries([...stock].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
+function touched(stock: Map<string, number>, items: string[]): Record<string, number> {
+  return Object.fromEntries(items.map((item) => [item, stock.get(item) ?? 0]));
+}
+
 /**
- * Applies the operation at the next log position. A request already applied returns its first
+ * Applies the operation at the next log position. A write already applied returns its first
  * result unchanged (a client's retry is applied once). Removals and orders apply wholly or not
- * at all; stock never goes negative.
+ * at all; stock never goes negative. Reads are not remembered (repeating one is harmless).
  */
 export function applyOp(state: InventoryState, op: InventoryOp): InventoryResult {
   state.applied++;
+  if (op.kind === 'view') return { ok: true, stock: snapshotStock(state.stock) };
+  if (op.kind === 'get') return { ok: true, stock: touched(state.stock, [op.item]) };
   const previous = state.results.get(op.reqId);
   if (previous) return previous;
   let result: InventoryResult;
   switch (op.kind) {
     case 'add':
       state.stock.set(op.item, (state.stock.get(op.item) ?? 0) + op.qty);
-      result = { ok: true, stock: snapshotStock(state.stock) };
+      result = { ok: true, stock: touched(state.stock, [op.item]) };
       break;
     case 'remove':
     case 'order': {
@@ -124,12 +138,15 @@ export function applyOp(state: InventoryState, op: InventoryOp): InventoryResult
         if (left === 0) state.stock.delete(l.item);
         else state.stock.set(l.item, left);
       }
-      result = { ok: true, stock: snapshotStock(state.stock) };
+      result = {
+        ok: true,
+        stock: touched(
+          state.stock,
+          lines.map((l) => l.item),
+        ),
+      };
       break;
     }
-    case 'view':
-      result = { ok: true, stock: snapshotStock(state.stock) };
-      break;
   }
   remember(state, op.reqId, result);
   return result;

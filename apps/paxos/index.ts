@@ -92,4 +92,14 @@ export const Paxos = {
   get_decision(pid: Pid, inst: number, timeoutMs: number): Promise<unknown> {
     return Paxos.getDecision(pid, inst, timeoutMs);
   },
+  /**
+   * Forgets every instance below `below` (its records and decisions), durably: call it once a
+   * snapshot of the replicated state covers them. The participant then takes no part in those
+   * instances (as if it were down for them), so agreement is unaffected. Resolves to the floor.
+   */
+  compact(pid: Pid, below: number, timeoutMs = 10_000): Promise<number> {
+    checkPid(pid);
+    checkInst(below);
+    return call<number>(pid, { op: 'compact', below } satisfies CallRequest, timeoutMs);
+  },
 };

@@ -45,7 +45,7 @@ export interface Decide {
 
 export type ProposeOutcome =
   | { outcome: 'decided'; value: unknown }
-  | { outcome: 'aborted'; reason: 'preempted' | 'no_value' }
+  | { outcome: 'aborted'; reason: 'preempted' | 'no_value' | 'compacted' }
   | { outcome: 'timeout' };
 
 type FrontRequest =
@@ -56,7 +56,8 @@ type FrontRequest =
 
 export type CallRequest =
   | { op: 'propose'; inst: number; value: unknown }
-  | { op: 'decision'; inst: number };
+  | { op: 'decision'; inst: number }
+  | { op: 'compact'; below: number };
 
 const roleName = (name: string, role: 'acceptor' | 'proposer' | 'learner' | 'beb') =>
   `paxos:${name}:${role}`;
@@ -144,6 +145,7 @@ async function acceptor(ctx: Ctx): Promise<void> {
   for (;;) {
     const m = await receive<PaxosEnvelope>();
     if (m.msg.type !== 'prepare' && m.msg.type !== 'accept') continue;
+    if (m.msg.inst < ctx.store.floor) continue; // compacted: this acceptor no longer takes part
     const done = run(ctx, acceptorStep(state, ctx.store.decided, m.from, m.msg));
     if (done) await done;
   }
@@ -176,6 +178,10 @@ async function proposer(ctx: Ctx): Promise<void> {
     if (isCall(m)) {
       const req = m.request as CallRequest;
       if (req.op !== 'propose') continue;
+      if (req.inst < ctx.store.floor) {
+        reply(m.from, { outcome: 'aborted', reason: 'compacted' } satisfies ProposeOutcome);
+        continue;
+      }
       if (ctx.store.decided.has(req.inst)) {
         reply(m.from, {
           outcome: 'decided',
@@ -230,6 +236,7 @@ async function learner(ctx: Ctx): Promise<void> {
     }
     const env = m as PaxosEnvelope;
     if (env.type !== 'paxos' || env.msg.type !== 'decided') continue;
+    if (env.msg.inst < ctx.store.floor) continue; // compacted: already covered by a snapshot
     // learnerStep records the decision in the store's map; run() persists and tells upper once.
     const effects = learnerStep(state, env.msg.inst, env.msg.value);
     const done = run(ctx, effects);
@@ -277,6 +284,11 @@ export async function participant(name: string, participants: string[], upper: P
     const m = await receive<FrontRequest | CallMessage>();
     if (isCall(m)) {
       const req = m.request as CallRequest;
+      if (req.op === 'compact') {
+        await ctx.store.compact(req.below);
+        reply(m.from, ctx.store.floor);
+        continue;
+      }
       sendLocal(roleName(name, req.op === 'propose' ? 'proposer' : 'learner'), m);
       continue;
     }

@@ -10,10 +10,17 @@ export interface PaxosStore {
   readonly records: Map<number, AcceptorRecord>;
   readonly decided: Map<number, unknown>;
   reservedRound: number;
+  /**
+   * Instances below the floor were compacted away (a replica's snapshot covers them): their
+   * records and decisions are gone, and the participant takes no part in them any more.
+   */
+  floor: number;
   /** Makes the record durable; a promise means: send nothing that depends on it before it settles. */
   persistRecord(inst: number, record: AcceptorRecord): Promise<unknown> | undefined;
   persistDecision(inst: number, value: unknown): Promise<unknown> | undefined;
   persistReserved(round: number): Promise<unknown> | undefined;
+  /** Forgets records and decisions of instances below `below` (raises the floor, durably). */
+  compact(below: number): Promise<unknown> | undefined;
 }
 
 export interface StorageOptions {
@@ -36,7 +43,8 @@ export function configureStorage(options: StorageOptions): void {
   configured = { ...options };
 }
 
-function effectiveOptions(): Required<StorageOptions> {
+/** The storage options in force (configureStorage, else the environment, else the defaults). */
+export function effectiveOptions(): Required<StorageOptions> {
   const env = process.env;
   const node = nodeName();
   const named = node !== 'nonode';
@@ -67,6 +75,7 @@ function memoryStore(name: string): PaxosStore {
       records,
       decided,
       reservedRound: 0,
+      floor: 0,
       persistRecord: (inst, record) => {
         records.set(inst, record);
         return undefined;
@@ -79,6 +88,10 @@ function memoryStore(name: string): PaxosStore {
         s.reservedRound = Math.max(s.reservedRound, round);
         return undefined;
       },
+      compact: (below) => {
+        raiseFloor(s, below);
+        return undefined;
+      },
     };
     store = s;
     memoryStores.set(name, store);
@@ -88,7 +101,8 @@ function memoryStore(name: string): PaxosStore {
 
 const environments = new Map<string, RootDatabase>();
 
-function environment(dir: string, sync: boolean): RootDatabase {
+/** The LMDB environment of a data dir (one per dir and process, shared by every store in it). */
+export function environment(dir: string, sync: boolean): RootDatabase {
   const path = resolve(dir);
   let db = environments.get(path);
   if (!db) {
@@ -120,6 +134,7 @@ function lmdbStore(dir: string, sync: boolean, name: string): PaxosStore {
     records,
     decided,
     reservedRound: (db.get([name, 'reserved']) as number | undefined) ?? 0,
+    floor: (db.get([name, 'floor']) as number | undefined) ?? 0,
     persistRecord: (inst, record) => {
       records.set(inst, record);
       return db.put([name, 'rec', inst], record);
@@ -132,8 +147,34 @@ function lmdbStore(dir: string, sync: boolean, name: string): PaxosStore {
       s.reservedRound = Math.max(s.reservedRound, round);
       return db.put([name, 'reserved'], s.reservedRound);
     },
+    compact: (below) => {
+      const from = s.floor;
+      if (!raiseFloor(s, below)) return undefined;
+      return db.transaction(() => {
+        for (const kind of ['rec', 'dec']) {
+          for (const key of db.getKeys({ start: [name, kind, from], end: [name, kind, below] }))
+            db.remove(key);
+        }
+        db.put([name, 'floor'], below);
+      });
+    },
   };
   return s;
+}
+
+/** Raises the floor and drops what lies below it from memory; false if it was already there. */
+function raiseFloor(s: PaxosStore, below: number): boolean {
+  if (below <= s.floor) return false;
+  for (const map of [s.records, s.decided] as Map<number, unknown>[]) {
+    for (const inst of map.keys()) if (inst < below) map.delete(inst);
+  }
+  s.floor = below;
+  return true;
+}
+
+/** The decisions of participant `name` from instance `from` on, in order (a replica's replay). */
+export function decisionsFrom(store: PaxosStore, from: number): Array<[number, unknown]> {
+  return [...store.decided].filter(([inst]) => inst >= from).sort(([a], [b]) => a - b);
 }
 
 /** Closes every LMDB environment (tests; a node closes them on exit anyway). */

@@ -29,7 +29,7 @@ describe('inventory state machine', () => {
     applyOp(s, add('a', 'apple', 1));
     const first = applyOp(s, remove('c1', 'apple', 1));
     const second = applyOp(s, remove('c2', 'apple', 1));
-    expect(first).toEqual({ ok: true, stock: {} });
+    expect(first).toEqual({ ok: true, stock: { apple: 0 } });
     expect(second).toEqual({
       ok: false,
       error: 'insufficient_stock',
@@ -65,7 +65,7 @@ describe('inventory state machine', () => {
           { item: 'pear', qty: 1 },
         ],
       }),
-    ).toEqual({ ok: true, stock: { apple: 3 } });
+    ).toEqual({ ok: true, stock: { apple: 3, pear: 0 } });
   });
 
   it('a retry with the same request id is applied once and gets the first answer', () => {
@@ -77,9 +77,16 @@ describe('inventory state machine', () => {
 
   it('remembers a bounded number of request ids', () => {
     const s = emptyInventory();
-    for (let i = 0; i <= REQUESTS_REMEMBERED; i++) applyOp(s, { kind: 'view', reqId: `r${i}` });
+    for (let i = 0; i <= REQUESTS_REMEMBERED; i++) applyOp(s, add(`r${i}`, 'apple', 1));
     expect(s.results.size).toBe(REQUESTS_REMEMBERED);
     expect(s.results.has('r0')).toBe(false);
+    // Reads are not remembered: repeating one is harmless.
+    applyOp(s, { kind: 'view', reqId: 'v' });
+    expect(s.results.has('v')).toBe(false);
+    expect(applyOp(s, { kind: 'get', reqId: 'g', item: 'apple' })).toEqual({
+      ok: true,
+      stock: { apple: REQUESTS_REMEMBERED + 1 },
+    });
   });
 
   it('rejects bad input with typed errors before anything is applied', () => {

@@ -1,0 +1,100 @@
+// InventoryServer: a replicated inventory. Every replica applies the same Paxos-ordered log of
+// operations (apps/rsm), so stock is the same everywhere and never negative.
+//
+//   procs = ['p1', 'p2', 'p3']
+//   pids = procs.map((p) => InventoryServer.start(p, procs))
+//   await InventoryServer.add(pids[0], 'apple', 10)   // { ok: true, stock: { apple: 10 } }
+import type { Pid } from '../../actors/index.ts';
+import { type CallOptions, resolveServer, startReplica, status, submit } from '../rsm/client.ts';
+import { type Machine, requestId } from '../rsm/machine.ts';
+import type { ReplicaOptions, ReplicaStatus } from '../rsm/replica.ts';
+import { replica } from '../rsm/replica.ts';
+import {
+  applyOp,
+  emptyInventory,
+  type InventoryOp,
+  type InventoryResult,
+  type InventoryState,
+  type OrderLine,
+  restore,
+  snapshot,
+  validateOp,
+} from './machine.ts';
+
+export type { InventoryResult, OrderLine };
+
+export const inventoryMachine: Machine<InventoryState, InventoryOp, InventoryResult> = {
+  service: 'inventory',
+  empty: emptyInventory,
+  validate: validateOp,
+  apply: applyOp,
+  resultOf: (state, reqId) => state.results.get(reqId),
+  snapshot,
+  restore: (snap) => restore(snap as ReturnType<typeof snapshot>),
+};
+
+/** A pid, or the name the replica was started with ('p1'). */
+export type Server = Pid | string;
+
+function run<R>(server: Server, op: InventoryOp, options: CallOptions): Promise<R> {
+  const pid = resolveServer('inventory', server);
+  validateOp(op); // before anything is proposed
+  return submit<R>(pid, op, options);
+}
+
+const reqId = (options: CallOptions) => options.reqId ?? requestId();
+
+export const InventoryServer = {
+  /** Starts replica `name` of the replicas `procs` (with its Paxos participant); returns its pid. */
+  start(name: string, procs: string[], options?: ReplicaOptions): Pid {
+    return startReplica(inventoryMachine, name, procs, options);
+  },
+  /** Adds qty units of item. Resolves { ok: true, stock: { [item]: newQty } }. */
+  add(server: Server, item: string, qty: number, options: CallOptions = {}) {
+    return run<InventoryResult>(server, { kind: 'add', reqId: reqId(options), item, qty }, options);
+  },
+  /** Removes qty units, or none: { ok: false, error: 'insufficient_stock', item, requested, available }. */
+  remove(server: Server, item: string, qty: number, options: CallOptions = {}) {
+    return run<InventoryResult>(
+      server,
+      { kind: 'remove', reqId: reqId(options), item, qty },
+      options,
+    );
+  },
+  /** Removes every line of the order, or none of them (all-or-nothing). */
+  order(server: Server, lines: OrderLine[], options: CallOptions = {}) {
+    return run<InventoryResult>(server, { kind: 'order', reqId: reqId(options), lines }, options);
+  },
+  /** The whole stock, linearizable (read through the log): { apple: 10, ... }. */
+  async view(server: Server, options: CallOptions = {}): Promise<Record<string, number>> {
+    const r = await run<InventoryResult>(server, { kind: 'view', reqId: reqId(options) }, options);
+    return r.ok ? r.stock : {};
+  },
+  /** The stock of one item (0 if none), linearizable. */
+  async get(server: Server, item: string, options: CallOptions = {}): Promise<number> {
+    const r = await run<InventoryResult>(
+      server,
+      { kind: 'get', reqId: reqId(options), item },
+      options,
+    );
+    return r.ok ? (r.stock[item] ?? 0) : 0;
+  },
+  /** Where the replica stands: applied log position, leader, pending requests. */
+  status(server: Server): Promise<ReplicaStatus> {
+    return status(resolveServer('inventory', server));
+  },
+  /** The seed's names. */
+  addToInventory(server: Server, item: string, qty: number, options?: CallOptions) {
+    return InventoryServer.add(server, item, qty, options);
+  },
+  removeFromInventory(server: Server, item: string, qty: number, options?: CallOptions) {
+    return InventoryServer.remove(server, item, qty, options);
+  },
+  viewInventory(server: Server, options?: CallOptions) {
+    return InventoryServer.view(server, options);
+  },
+  /** The replica's body, for spawnOn(node, 'Services.inventory', [name, procs]). */
+  replica(name: string, procs: string[], options?: ReplicaOptions): Promise<void> {
+    return replica(inventoryMachine, name, procs, options);
+  },
+};

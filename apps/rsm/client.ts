@@ -1,0 +1,120 @@
+// The client side of a replicated service: start replicas, resolve a server (pid or replica
+// name), validate an operation before anything is proposed, call with retries under one reqId.
+import {
+  ActorError,
+  CALL_TIMEOUT_MS_DEFAULT,
+  call,
+  Global,
+  isPid,
+  type Pid,
+  spawnOpt,
+} from '../../actors/index.ts';
+import type { Machine, Op } from './machine.ts';
+import {
+  paxosName,
+  type ReplicaError,
+  type ReplicaOptions,
+  type ReplicaRequest,
+  type ReplicaStatus,
+  replica,
+  replicaName,
+} from './replica.ts';
+
+/** Per-call options of every client function. */
+export interface CallOptions {
+  /** The request id (default: a fresh one). Pass the same id to retry a request safely. */
+  reqId?: string;
+  /** How long one attempt waits (default 5000 ms). */
+  timeoutMs?: number;
+  /** Attempts at the same server, under the same reqId, when one times out (default 3). */
+  attempts?: number;
+}
+
+const NAME = /^[A-Za-z0-9_.@-]+$/;
+
+function checkName(what: string, name: unknown): asserts name is string {
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    throw new ActorError(
+      'invalid_argument',
+      `${what} must be a non-empty name of letters, digits and _ . @ -, got ${JSON.stringify(name)}`,
+    );
+  }
+}
+
+/** Checks start's arguments and that no replica of that name runs; returns the replica's pid. */
+export function startReplica<S, O extends Op, R>(
+  machine: Machine<S, O, R>,
+  name: string,
+  procs: string[],
+  options: ReplicaOptions = {},
+): Pid {
+  checkName('a replica name', name);
+  if (!Array.isArray(procs) || procs.length === 0)
+    throw new ActorError('invalid_argument', 'procs must be a non-empty array of replica names');
+  for (const p of procs) checkName('every replica in procs', p);
+  if (!procs.includes(name) || new Set(procs).size !== procs.length) {
+    throw new ActorError(
+      'invalid_argument',
+      `procs must be distinct names including '${name}', got ${JSON.stringify(procs)}`,
+    );
+  }
+  for (const held of [replicaName(machine.service, name), paxosName(machine.service, name)]) {
+    const holder = Global.whereis(held);
+    if (holder) {
+      throw new ActorError(
+        'name_taken',
+        `a ${machine.service} replica named '${name}' is already running (${holder}); kill it first`,
+      );
+    }
+  }
+  return spawnOpt(replica<S, O, R>, [machine, name, [...procs], options], {
+    label: `${machine.service} ${name}`,
+  });
+}
+
+/** A pid, or the name a replica was started with. Throws unknown_name for a name not running. */
+export function resolveServer(service: string, server: unknown): Pid {
+  if (isPid(server)) return server;
+  if (typeof server === 'string') {
+    const pid = Global.whereis(replicaName(service, server));
+    if (!pid)
+      throw new ActorError('unknown_name', `no ${service} replica named '${server}' is running`);
+    return pid;
+  }
+  throw new ActorError(
+    'invalid_argument',
+    `expected a ${service} server (a pid from start, or a replica name), got ${String(server)}`,
+  );
+}
+
+/**
+ * Sends an operation to a replica and resolves with its result once the replica has applied
+ * it. A timed-out attempt is retried under the same reqId, so it is applied at most once.
+ */
+export async function submit<R>(server: Pid, op: Op, options: CallOptions): Promise<R> {
+  const attempts = options.attempts ?? 3;
+  const timeoutMs = options.timeoutMs ?? CALL_TIMEOUT_MS_DEFAULT;
+  if (!Number.isInteger(attempts) || attempts < 1)
+    throw new ActorError('invalid_argument', `attempts must be an integer >= 1, got ${attempts}`);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const result = await call<R | ReplicaError>(
+        server,
+        { rsm: 'op', op } satisfies ReplicaRequest<Op>,
+        timeoutMs,
+      );
+      if (typeof result === 'object' && result !== null && 'rsmError' in result) {
+        const e = (result as ReplicaError).rsmError;
+        throw new ActorError(e.code as never, e.message);
+      }
+      return result as R;
+    } catch (err) {
+      if (!(err instanceof ActorError && err.code === 'timeout' && attempt < attempts)) throw err;
+    }
+  }
+}
+
+/** Where a replica stands in the log (applied position, leader, pending requests). */
+export function status(server: Pid, timeoutMs = CALL_TIMEOUT_MS_DEFAULT): Promise<ReplicaStatus> {
+  return call<ReplicaStatus>(server, { rsm: 'status' } satisfies ReplicaRequest<Op>, timeoutMs);
+}

@@ -1,0 +1,36 @@
+// What a replicated service supplies: a deterministic state machine over operations carrying a
+// request id. The replica (replica.ts) orders operations with multi-instance Paxos and applies
+// them with this; the client side (client.ts) validates them before anything is proposed.
+
+/** Every operation carries the request id its client chose; a retry reuses it. */
+export interface Op {
+  reqId: string;
+}
+
+export interface Machine<S, O extends Op, R> {
+  /** Service name; replicas register globally as `${service}:${replica}`. */
+  readonly service: string;
+  empty(): S;
+  /** Throws ActorError invalid_argument for a malformed operation. */
+  validate(op: unknown): asserts op is O;
+  /** Applies an operation at the next log position (deterministic: same log, same results). */
+  apply(state: S, op: O): R;
+  /** The remembered result of an applied write (a retry that arrives after it was applied). */
+  resultOf(state: S, reqId: string): R | undefined;
+  /** A serialisable copy of the state; restore(snapshot(s)) behaves exactly like s. */
+  snapshot(state: S): unknown;
+  restore(snapshot: unknown): S;
+}
+
+/** One log entry: the operations one Paxos instance decided, in order (none: a no-op filler). */
+export interface Entry<O extends Op = Op> {
+  ops: O[];
+}
+
+/** Creates a request id: unique per process run, short enough to be cheap on the wire. */
+export function requestId(): string {
+  return `${PREFIX}-${(counter++).toString(36)}`;
+}
+
+const PREFIX = Math.floor(Math.random() * 2 ** 48).toString(36);
+let counter = 0;

@@ -1,0 +1,103 @@
+// SeatReserve: the coursework's fault-tolerant seat reservation service for a 10x10 hall, on the
+// same replicated log as the inventory (apps/rsm): one winner per seat, at every replica.
+//
+//   srs = ['s1', 's2', 's3'].map((s, _, all) => SeatReserve.start(s, all))
+//   await SeatReserve.reserve(srs[0], 1, 5, 'ada')   // { ok: true, row: 1, seat: 5, holder: 'ada' }
+import { ActorError, type Pid } from '../../actors/index.ts';
+import { type CallOptions, resolveServer, startReplica, status, submit } from '../rsm/client.ts';
+import { type Machine, requestId } from '../rsm/machine.ts';
+import { type ReplicaOptions, type ReplicaStatus, replica } from '../rsm/replica.ts';
+import {
+  applySeatOp,
+  emptyHall,
+  type ReserveResult,
+  restoreHall,
+  type SeatOp,
+  type SeatResult,
+  type SeatState,
+  type SeatStatus,
+  snapshotHall,
+  validateSeatOp,
+  validSeat,
+} from './machine.ts';
+
+export type { ReserveResult, SeatStatus };
+
+export const seatMachine: Machine<SeatState, SeatOp, SeatResult> = {
+  service: 'seats',
+  empty: emptyHall,
+  validate: validateSeatOp,
+  apply: applySeatOp,
+  resultOf: (state, reqId) => state.results.get(reqId),
+  snapshot: snapshotHall,
+  restore: (snap) => restoreHall(snap as ReturnType<typeof snapshotHall>),
+};
+
+export type Server = Pid | string;
+
+function run<R>(server: Server, op: SeatOp, options: CallOptions): Promise<R> {
+  const pid = resolveServer('seats', server);
+  validateSeatOp(op); // before anything is proposed
+  return submit<R>(pid, op, options);
+}
+
+export const SeatReserve = {
+  /** Starts replica `name` of the replicas `participants`; returns its pid. */
+  start(name: string, participants: string[], options?: ReplicaOptions): Pid {
+    return startReplica(seatMachine, name, participants, options);
+  },
+  /**
+   * Reserves a seat (rows and seats 1..10) for `user`. Resolves { ok: true, ... }, or
+   * { ok: false, error: 'taken', holder } if someone else holds it, or { ok: false,
+   * error: 'invalid_seat' } for a seat outside the hall (nothing is proposed then).
+   */
+  async reserve(
+    srs: Server,
+    row: number,
+    seat: number,
+    user: string,
+    options: CallOptions = {},
+  ): Promise<ReserveResult> {
+    if (!validSeat(row, seat)) {
+      resolveServer('seats', srs); // an unknown server is still an error
+      return { ok: false, error: 'invalid_seat', row, seat };
+    }
+    return run<ReserveResult>(
+      srs,
+      { kind: 'reserve', reqId: options.reqId ?? requestId(), row, seat, user },
+      options,
+    );
+  },
+  /** { status: 'free' } or { status: 'taken', holder }, linearizable (read through the log). */
+  getStatus(srs: Server, row: number, seat: number, options: CallOptions = {}) {
+    if (!validSeat(row, seat))
+      throw new ActorError('invalid_argument', `no seat ${row}/${seat}: rows and seats are 1..10`);
+    return run<SeatStatus>(
+      srs,
+      { kind: 'status', reqId: options.reqId ?? requestId(), row, seat },
+      options,
+    );
+  },
+  /** The hall: rows of seats, each the holder's name or null (row 1 first). */
+  getStatusAll(srs: Server, options: CallOptions = {}) {
+    return run<Array<Array<string | null>>>(
+      srs,
+      { kind: 'status_all', reqId: options.reqId ?? requestId() },
+      options,
+    );
+  },
+  status(srs: Server): Promise<ReplicaStatus> {
+    return status(resolveServer('seats', srs));
+  },
+  /** The coursework's spellings. */
+  get_status(srs: Server, row: number, seat: number) {
+    return SeatReserve.getStatus(srs, row, seat);
+  },
+  get_status_all(srs: Server) {
+    return SeatReserve.getStatusAll(srs);
+  },
+  /** The replica's body, for spawnOn(node, 'Services.seats', [name, participants]). */
+  replica(name: string, participants: string[], options?: ReplicaOptions): Promise<void> {
+    return replica(seatMachine, name, participants, options);
+  },
+};
