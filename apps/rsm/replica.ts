@@ -31,6 +31,7 @@ import {
   spawnLink,
 } from '../../actors/index.ts';
 import { Paxos, type ProposeOutcome } from '../paxos/index.ts';
+import { bebName } from '../paxos/participant.ts';
 import { decisionsFrom, openStore } from '../paxos/storage.ts';
 import type { Entry, Machine, Op } from './machine.ts';
 import { openReplicaStore, type Snapshot } from './store.ts';
@@ -243,8 +244,17 @@ export async function replica<S, O extends Op, R>(
     return nextInst++;
   };
 
+  const quorum = Math.floor(procs.length / 2) + 1;
+  const paxosNames = procs.map((p) => bebName(paxosName(machine.service, p)));
+  /** A ballot sent before a quorum of participants is up would be lost until it times out. */
+  const quorumUp = () => {
+    let up = 0;
+    for (const n of paxosNames) if (Global.whereis(n)) up++;
+    return up >= quorum;
+  };
+
   function pump(): void {
-    if (Date.now() < backoffUntil) return;
+    if (Date.now() < backoffUntil || queue.length === 0 || !quorumUp()) return;
     while (inflight.size < opts.window && queue.length > 0) {
       const batch: O[] = [];
       let taken = 0;
