@@ -51,5 +51,17 @@ export const HELP: Record<string, string> = {
     "await spawnOn(node, 'Module.fn', args, { link }) -> pid of a process started on another node (the module must be registered there).",
   Faults:
     'await Faults.partition(a, b, { oneWay }), Faults.heal(a, b), Faults.delay(a, b, { delayMs, jitterMs }), Faults.drop(a, b, p), Faults.duplicate(a, b, p), Faults.clear().',
+  Paxos:
+    'Paxos.start(name, participants, upper) -> pid; Paxos.propose(pid, value); Paxos.startBallot(pid); multi-instance: await Paxos.propose(pid, inst, value, timeoutMs), await Paxos.getDecision(pid, inst, timeoutMs).',
+  BEB: "BEB.start(name, neighbours, upper) -> pid; BEB.bcSend(pid, msg) delivers { type: 'bc_receive', origin, msg } to every neighbour's upper.",
+  InventoryServer:
+    "InventoryServer.start(name, procs) -> pid. await add(server, item, qty) | remove(server, item, qty) | order(server, [{ item, qty }]) -> { ok: true, stock } or { ok: false, error: 'insufficient_stock', ... }; await view(server) -> { item: qty }; await get(server, item) -> qty; status(server). server: a pid or a replica name. Options { reqId, timeoutMs, attempts }. Aliases addToInventory, removeFromInventory, viewInventory.",
+  SeatReserve:
+    "SeatReserve.start(name, participants) -> pid (a 10x10 hall, rows and seats 1..10). await reserve(srs, row, seat, user) -> { ok: true, holder } | { ok: false, error: 'taken', holder } | { ok: false, error: 'invalid_seat' }; await getStatus(srs, row, seat) -> { status: 'free' } | { status: 'taken', holder }; await getStatusAll(srs) -> 10 rows of holder | null.",
+  cluster:
+    "(npm start -- --cluster N) the local cluster: await cluster.killNode('p1') (SIGKILL), await cluster.startNode('p1') (relaunch on its data), cluster.pids('inventory' | 'seats'), cluster.names.",
+  procs: '(npm start -- --cluster N) the replica names p1..pN.',
+  pids: '(npm start -- --cluster N) the inventory replicas, one per node; after a restart, pids = cluster.pids().',
+  srs: "(npm start -- --cluster N) the seat replicas; after a restart, srs = cluster.pids('seats').",
   h: 'h() lists the preloaded names; h(name) or h("name") explains one.',
 };

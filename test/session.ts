@@ -7,8 +7,16 @@ export class Session {
   private output = '';
   private waiters: Array<() => void> = [];
 
+  /**
+   * Runs `command` in its own process group, so kill() also ends what it started (npm start
+   * runs the REPL as a child of npm).
+   */
   constructor(command: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(command, args, { env: { ...process.env, ...env }, stdio: 'pipe' });
+    this.child = spawn(command, args, {
+      env: { ...process.env, ...env },
+      stdio: 'pipe',
+      detached: true,
+    });
     const onData = (chunk: Buffer) => {
       this.output += chunk.toString();
       for (const wake of this.waiters.splice(0)) wake();
@@ -49,8 +57,13 @@ export class Session {
     return this.output.slice(start, end - prompt.length);
   }
 
+  /** Kills the whole process group (whatever is left of it). */
   kill(): void {
-    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+    try {
+      process.kill(-this.child.pid!, 'SIGKILL');
+    } catch {
+      // nothing left in the group
+    }
   }
 
   exited(): Promise<number | null> {

@@ -11,7 +11,6 @@ import {
 } from '../../actors/index.ts';
 import type { Machine, Op } from './machine.ts';
 import {
-  paxosName,
   type ReplicaError,
   type ReplicaOptions,
   type ReplicaRequest,
@@ -58,14 +57,12 @@ export function startReplica<S, O extends Op, R>(
       `procs must be distinct names including '${name}', got ${JSON.stringify(procs)}`,
     );
   }
-  for (const held of [replicaName(machine.service, name), paxosName(machine.service, name)]) {
-    const holder = Global.whereis(held);
-    if (holder) {
-      throw new ActorError(
-        'name_taken',
-        `a ${machine.service} replica named '${name}' is already running (${holder}); kill it first`,
-      );
-    }
+  const holder = Global.whereis(replicaName(machine.service, name));
+  if (holder) {
+    throw new ActorError(
+      'name_taken',
+      `a ${machine.service} replica named '${name}' is already running (${holder}); kill it first`,
+    );
   }
   return spawnOpt(replica<S, O, R>, [machine, name, [...procs], options], {
     label: `${machine.service} ${name}`,

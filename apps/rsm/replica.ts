@@ -17,11 +17,14 @@ import {
   ActorError,
   type CallMessage,
   call,
+  demonitor,
   type From,
   Global,
   isCall,
+  isDown,
   link,
   logger,
+  monitor,
   type Pid,
   receive,
   reply,
@@ -196,6 +199,8 @@ export async function replica<S, O extends Op, R>(
     learn(inst, value);
   applyReady();
 
+  // The participant of this replica's previous incarnation dies with it (linked): let it go.
+  await waitUntilGone(paxosName(machine.service, name));
   const paxos = Paxos.start(
     paxosName(machine.service, name),
     procs.map((p) => paxosName(machine.service, p)),
@@ -444,6 +449,15 @@ export async function replica<S, O extends Op, R>(
         break;
     }
   }
+}
+
+/** Waits (up to 5 s) until no process holds global `name`. */
+async function waitUntilGone(name: string): Promise<void> {
+  const holder = Global.whereis(name);
+  if (!holder) return;
+  const ref = monitor(holder);
+  await receive((m) => isDown(m) && m.ref.equals(ref), 5000);
+  demonitor(ref, { flush: true });
 }
 
 /** Pulls log entries (or a snapshot) from the other replicas, in turn, into `target`. */
