@@ -29,6 +29,8 @@ export interface LocalClusterOptions {
   logLevel?: string;
   /** Node.js flags for the nodes (e.g. --cpu-prof). */
   execArgv?: string[];
+  /** More modules each node loads for spawnOn, as `Name=/path/to/module.ts`. */
+  load?: string[];
 }
 
 const SERVICES_MODULE = `Services=${fileURLToPath(new URL('../../apps/services.ts', import.meta.url))}`;
@@ -74,7 +76,7 @@ export class LocalCluster {
       name,
       cookie: o.cookie,
       join: [Node.self()],
-      load: [SERVICES_MODULE],
+      load: [SERVICES_MODULE, ...(o.load ?? [])],
       heartbeatIntervalMs: o.heartbeatIntervalMs,
       nodeDownAfterMs: o.nodeDownAfterMs,
       execArgv: o.execArgv,

@@ -1,0 +1,147 @@
+// Benchmark: replicated inventory throughput and latency, 3 replicas in 3 node processes with
+// concurrent clients on every node, durability off (memory) and on (LMDB, synced), beside the
+// same cluster with batching and pipelining off (one operation per Paxos instance), same run.
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { logger, receive, self, setLogger, TIMEOUT } from '../actors/index.ts';
+import type { ReplicaOptions } from '../apps/rsm/replica.ts';
+import { Node, spawnOn } from '../transport/index.ts';
+import { positiveInt } from './bench-support/args.ts';
+import type { ClientReport } from './bench-support/inventory-fns.ts';
+import { LocalCluster } from './support/local-cluster.ts';
+
+const HELP = `Usage: npm run bench:inventory -- [options]
+
+Starts 3 node processes, each running an inventory replica, and on every node a client process
+that keeps --concurrency operations in flight against its local replica (40% add, 30% remove,
+20% get, 10% two-line order, on 8 hot items), --ops operations per node. Measured for:
+  durability off   Paxos state and snapshots in memory
+  durability on    LMDB, every acceptor write synced before the reply that depends on it
+each with batching and pipelining (up to 256 operations per instance, 8 instances in flight)
+and, as the baseline of the same run, without (1 operation per instance, 1 in flight; it runs
+--ops/10 operations). Prints operations/s, latency p50/p99 and the ratio to the baseline.
+The aim: at least 10,000 operations/s with durability off on a 2-core machine.
+
+Options:
+  --ops N           operations per node in the timed run (default 20000)
+  --concurrency N   operations in flight per node (default 200)
+  --durability M    off | on | both (default both)
+  --help            this text`;
+
+const { values } = parseArgs({
+  options: {
+    ops: { type: 'string', default: '20000' },
+    concurrency: { type: 'string', default: '200' },
+    durability: { type: 'string', default: 'both' },
+    help: { type: 'boolean' },
+  },
+});
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const ops = positiveInt(values.ops, '--ops');
+const concurrency = positiveInt(values.concurrency, '--concurrency');
+if (!['off', 'on', 'both'].includes(values.durability)) {
+  console.error(`--durability must be off, on or both, got '${values.durability}'`);
+  process.exit(2);
+}
+const progress = (t: string) => process.stderr.write(`  ${t}\n`);
+const pct = (xs: number[], p: number) =>
+  xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+
+const cookie = randomBytes(12).toString('hex');
+setLogger(logger().child({}, { level: process.env.LOG_LEVEL ?? 'error' }));
+await Node.start({ name: 'bench', cookie });
+const FNS = `BenchInv=${fileURLToPath(new URL('./bench-support/inventory-fns.ts', import.meta.url))}`;
+
+interface Figures {
+  opsPerSec: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  ops: number;
+}
+
+/** Runs `perNode` operations from a client on every node; the wall time spans all clients. */
+async function drive(cluster: LocalCluster, perNode: number): Promise<Figures> {
+  const me = self();
+  for (const name of cluster.names) {
+    const node = cluster.nodes.get(name)!.name;
+    await spawnOn(node, 'BenchInv.client', [name, perNode, concurrency, me, name]);
+  }
+  const reports: ClientReport[] = [];
+  const samples = new Set<string>();
+  while (reports.length < cluster.names.length) {
+    const r = await receive<ClientReport>({ type: 'client_done' }, 600_000);
+    if (r === TIMEOUT) throw new Error('clients did not finish within 10 minutes');
+    reports.push(r);
+    for (const e of r.errorSamples) samples.add(e);
+  }
+  if (samples.size > 0) progress(`errors seen: ${[...samples].join(' | ')}`);
+  const start = Math.min(...reports.map((r) => r.startedAt));
+  const end = Math.max(...reports.map((r) => r.endedAt));
+  const latencies = reports.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const total = reports.reduce((n, r) => n + r.ops, 0);
+  return {
+    opsPerSec: Math.round(total / ((end - start) / 1000)),
+    p50: pct(latencies, 50),
+    p99: pct(latencies, 99),
+    errors: reports.reduce((n, r) => n + r.errors, 0),
+    ops: total,
+  };
+}
+
+async function measure(durable: boolean, replicaOptions: ReplicaOptions, perNode: number) {
+  const cluster = await LocalCluster.start({
+    cookie,
+    services: ['inventory'],
+    storage: durable ? 'lmdb' : 'memory',
+    sync: true,
+    replicaOptions,
+    load: [FNS],
+  });
+  try {
+    await drive(cluster, Math.max(200, Math.round(perNode / 10))); // warm-up, not timed
+    return await drive(cluster, perNode);
+  } finally {
+    await cluster.stop();
+  }
+}
+
+const modes = values.durability === 'both' ? [false, true] : [values.durability === 'on'];
+const rows: string[] = [];
+const fmt = (f: Figures) =>
+  `${String(f.opsPerSec).padStart(7)} ops/s   p50 ${String(f.p50).padStart(7)} us   p99 ${String(f.p99).padStart(8)} us   errors ${f.errors}/${f.ops}`;
+let offFigure: number | undefined;
+for (const durable of modes) {
+  const label = durable ? 'durability on (LMDB, synced)' : 'durability off (memory)';
+  progress(`${label}: baseline, 1 operation per instance ...`);
+  const base = await measure(
+    durable,
+    { batchMax: 1, window: 1 },
+    Math.max(100, Math.round(ops / 10)),
+  );
+  progress(`${label}: batched and pipelined ...`);
+  const batched = await measure(durable, {}, ops);
+  if (!durable) offFigure = batched.opsPerSec;
+  rows.push(
+    `${label}`,
+    `  batched + pipelined  ${fmt(batched)}`,
+    `  1 op per instance    ${fmt(base)}`,
+    `  ratio                ${(batched.opsPerSec / base.opsPerSec).toFixed(1)}x the baseline's throughput`,
+  );
+}
+
+console.log(
+  `bench:inventory: 3 replicas in 3 node processes, ${concurrency} operations in flight per node, ${ops} per node`,
+);
+for (const r of rows) console.log(r);
+if (offFigure !== undefined) {
+  console.log(
+    `aim: >= 10,000 ops/s with durability off: ${offFigure >= 10_000 ? 'met' : 'NOT met'} (${offFigure} ops/s)`,
+  );
+}
+await Node.stop();
+process.exit(0);
