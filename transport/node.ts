@@ -34,6 +34,9 @@ import { checkShortName, fullName, isFullName, parseFullName, shortName } from '
 import { Rpc } from './rpc.ts';
 import { SIGNAL_KINDS, type Wire } from './wire.ts';
 
+/** The close reason of a node that stops cleanly. */
+const STOPPING_REASON = 'node stopping';
+
 export interface NodeOptions {
   /** Short name, unique in the cluster (letters, digits, '_' and '-'). */
   name: string;
@@ -273,7 +276,7 @@ export class ClusterNode {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     for (const peer of this.peers.values()) {
       if (peer.reconnectTimer) clearTimeout(peer.reconnectTimer);
-      peer.link?.close(1001, 'node stopping');
+      peer.link?.close(1001, STOPPING_REASON);
     }
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -615,7 +618,9 @@ export class ClusterNode {
 
   /** A peer's link is gone: its processes are unreachable (noconnection), calls fail. */
   private down(peer: Peer, why: string): void {
-    this.log.warn({ peer: peer.name, reason: why }, `node down: ${peer.name} (${why})`);
+    // A peer that said goodbye (it stopped cleanly) is news, not a warning.
+    const level = why.includes(STOPPING_REASON) ? 'info' : 'warn';
+    this.log[level]({ peer: peer.name, reason: why }, `node down: ${peer.name} (${why})`);
     kernel.nodeDown(peer.name);
     this.rpc.nodeDown(peer.name);
     this.emit({ type: 'nodedown', node: peer.name });

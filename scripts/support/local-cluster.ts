@@ -129,10 +129,14 @@ export class LocalCluster {
     }
   }
 
-  /** Kills every node and removes the data dir it made. */
+  /** Stops every node (SIGTERM, SIGKILL after 5 s) and removes the data dir it made. */
   async stop(): Promise<void> {
-    for (const node of this.nodes.values()) node.kill('SIGKILL');
-    await Promise.all([...this.nodes.values()].map((n) => n.exited));
+    const nodes = [...this.nodes.values()];
+    const timer = setTimeout(() => {
+      for (const node of nodes) node.kill('SIGKILL');
+    }, 5000);
+    await Promise.all(nodes.map((n) => n.stop()));
+    clearTimeout(timer);
     this.nodes.clear();
     if (this.ownDir) rmSync(this.dataDir, { recursive: true, force: true });
   }
