@@ -70,4 +70,32 @@ describe('durable Paxos state in LMDB', () => {
     for (const p of pids) kill(p);
     configureStorage({});
   });
+
+  it('compaction forgets instances below a floor, durably; proposals there are refused', async () => {
+    configureStorage({ kind: 'lmdb', dir: join(dir, 'compact'), sync: true });
+    const names = ['c1', 'c2', 'c3'];
+    const pids = await startAll(names);
+    for (let inst = 0; inst < 4; inst++)
+      expect(await Paxos.propose(pids[0]!, inst, `v${inst}`, 5000)).toMatchObject({
+        outcome: 'decided',
+      });
+    await until(() => names.every((n) => openStore(n).decided.size === 4));
+    expect(await Paxos.compact(pids[0]!, 3)).toBe(3);
+    expect(await Paxos.propose(pids[0]!, 1, 'late', 5000)).toEqual({
+      outcome: 'aborted',
+      reason: 'compacted',
+    });
+    // Compaction never moves the floor down.
+    expect(await Paxos.compact(pids[0]!, 2)).toBe(3);
+    for (const p of pids) kill(p);
+    await until(() => pids.every((p) => !isAlive(p)) && Global.whereis('c1') === undefined);
+    await closeStores();
+    const reopened = openStore('c1');
+    expect(reopened.floor).toBe(3);
+    expect([...reopened.decided.keys()]).toEqual([3]);
+    expect([...reopened.records.keys()].every((i) => i >= 3)).toBe(true);
+    // The others kept everything: compaction is each participant's own business.
+    expect(openStore('c2').decided.size).toBe(4);
+    configureStorage({});
+  });
 });
