@@ -17,6 +17,7 @@ import {
   ActorError,
   type CallMessage,
   call,
+  type DownMessage,
   demonitor,
   type From,
   Global,
@@ -26,11 +27,13 @@ import {
   logger,
   monitor,
   type Pid,
+  type Ref,
   receive,
   reply,
   self,
   send,
   sendAfter,
+  sleep,
   spawnLink,
 } from '../../actors/index.ts';
 import { Paxos, type ProposeOutcome } from '../paxos/index.ts';
@@ -50,7 +53,10 @@ export interface ReplicaOptions {
   proposeTimeoutMs?: number;
   /** Forward a request again if it is not applied after this long (default 1000 ms). */
   resendMs?: number;
-  /** A gap in the log older than this triggers catch-up, then no-op fillers (default 300 ms). */
+  /**
+   * A hole in the log older than this triggers catch-up from the other replicas; older than 3x
+   * this (or at once if the leader was seen to die), no-op fillers (default 100 ms).
+   */
   gapMs?: number;
 }
 
@@ -60,12 +66,14 @@ const DEFAULTS: Required<ReplicaOptions> = {
   snapshotEvery: 1000,
   proposeTimeoutMs: 2000,
   resendMs: 1000,
-  gapMs: 300,
+  gapMs: 100,
 };
 const TICK_MS = 100;
 /** Most log entries in one catch-up reply. */
 const CATCHUP_ENTRIES = 256;
 const CATCHUP_CALL_MS = 3000;
+/** How long a starting replica waits to see a quorum of participants before catching up. */
+const PEERS_WAIT_MS = 3000;
 
 export const replicaName = (service: string, name: string) => `${service}:${name}`;
 export const paxosName = (service: string, name: string) => `${service}:${name}/paxos`;
@@ -153,6 +161,7 @@ export async function replica<S, O extends Op, R>(
   let backoffUntil = 0;
   let preemptions = 0;
   let gapSince = 0;
+  let holesFromDeath = false;
   let catchingUp = false;
   let ready = false;
 
@@ -229,10 +238,29 @@ export async function replica<S, O extends Op, R>(
     pump();
   };
 
+  /** The leader this replica forwards to, monitored: if it dies, its requests go elsewhere at once. */
+  let watched: { pid: Pid; ref: Ref } | undefined;
   const route = (ops: O[]) => {
     const [, pid] = leader();
-    if (pid === me) enqueue(ops);
-    else send(pid, { type: 'forward', ops } satisfies Internal);
+    if (pid === me) {
+      enqueue(ops);
+      return;
+    }
+    if (!watched?.pid.equals(pid)) {
+      if (watched) demonitor(watched.ref, { flush: true });
+      watched = { pid, ref: monitor(pid) };
+    }
+    send(pid, { type: 'forward', ops } satisfies Internal);
+  };
+  const leaderDown = () => {
+    watched = undefined;
+    // Its instances in flight may be holes now: fill them at the next tick, not after a while.
+    holesFromDeath = true;
+    const ops = [...pending.values()].map((p) => {
+      p.sentAt = Date.now();
+      return p.op;
+    });
+    if (ops.length > 0) route(ops);
   };
 
   const propose = (inst: number, ops: O[]) => {
@@ -294,11 +322,11 @@ export async function replica<S, O extends Op, R>(
     applyReady();
   };
 
-  const startCatchup = () => {
+  const startCatchup = (waitForQuorum = false) => {
     if (catchingUp) return;
     catchingUp = true;
     const peers = procs.filter((p) => p !== name).map((p) => replicaName(machine.service, p));
-    spawnLink(catchUp, me, peers, applied);
+    spawnLink(catchUp, me, peers, applied, waitForQuorum ? quorumUp : () => true);
   };
 
   const onCaughtUp = (r: CatchupReply) => {
@@ -350,21 +378,27 @@ export async function replica<S, O extends Op, R>(
     if (decided.size > 0 && !decided.has(applied)) {
       if (gapSince === 0) gapSince = now;
       if (now - gapSince > opts.gapMs) startCatchup();
-      if (now - gapSince > 2 * opts.gapMs) {
+      if (holesFromDeath || now - gapSince > 3 * opts.gapMs) {
         for (let i = applied; i < maxDecided && inflight.size < opts.window; i++) {
           if (!decided.has(i) && !inflight.has(i)) propose(i, []);
         }
       }
     } else {
       gapSince = 0;
+      holesFromDeath = false;
     }
     pump();
   };
 
-  startCatchup();
+  // At start, a node may not know the others' names yet: wait for a quorum before asking.
+  startCatchup(true);
   sendAfter(me, { type: 'tick' } satisfies Internal, TICK_MS);
   for (;;) {
-    const m = await receive<Internal | CallMessage>();
+    const m = await receive<Internal | CallMessage | DownMessage>();
+    if (isDown(m)) {
+      if (watched && m.ref.equals(watched.ref)) leaderDown();
+      continue;
+    }
     if (isCall(m)) {
       const req = m.request as ReplicaRequest<O>;
       if (req.rsm === 'op') {
@@ -461,7 +495,14 @@ async function waitUntilGone(name: string): Promise<void> {
 }
 
 /** Pulls log entries (or a snapshot) from the other replicas, in turn, into `target`. */
-async function catchUp(target: Pid, peers: string[], from: number): Promise<void> {
+async function catchUp(
+  target: Pid,
+  peers: string[],
+  from: number,
+  ready: () => boolean,
+): Promise<void> {
+  const deadline = Date.now() + PEERS_WAIT_MS;
+  while (!ready() && Date.now() < deadline) await sleep(20);
   let at = from;
   for (const peer of peers) {
     for (;;) {
