@@ -5,7 +5,7 @@
 //   pids = procs.map((p) => InventoryServer.start(p, procs))
 //   await InventoryServer.add(pids[0], 'apple', 10)   // { ok: true, stock: { apple: 10 } }
 import type { Pid } from '../../actors/index.ts';
-import { type CallOptions, resolveServer, startReplica, status, submit } from '../rsm/client.ts';
+import { type CallOptions, resolveServer, runOp, startReplica, status } from '../rsm/client.ts';
 import { type Machine, requestId } from '../rsm/machine.ts';
 import type { ReplicaOptions, ReplicaStatus } from '../rsm/replica.ts';
 import { replica } from '../rsm/replica.ts';
@@ -37,9 +37,12 @@ export const inventoryMachine: Machine<InventoryState, InventoryOp, InventoryRes
 export type Server = Pid | string;
 
 function run<R>(server: Server, op: InventoryOp, options: CallOptions): Promise<R> {
-  const pid = resolveServer('inventory', server);
-  validateOp(op); // before anything is proposed
-  return submit<R>(pid, op, options);
+  return runOp<InventoryState, InventoryOp, InventoryResult, R>(
+    inventoryMachine,
+    server,
+    op,
+    options,
+  );
 }
 
 const reqId = (options: CallOptions) => options.reqId ?? requestId();

@@ -1,6 +1,7 @@
 // The inventory's replicated state machine: every replica applies the same ordered log of
 // operations with this pure function, so every replica holds the same stock.
 import { ActorError } from '../../actors/index.ts';
+import { opFields, remember } from '../rsm/machine.ts';
 
 export interface OrderLine {
   item: string;
@@ -59,11 +60,7 @@ function checkQty(qty: unknown): asserts qty is number {
 
 /** Rejects malformed operations before anything is proposed (typed invalid_argument errors). */
 export function validateOp(op: unknown): asserts op is InventoryOp {
-  if (typeof op !== 'object' || op === null)
-    throw new ActorError('invalid_argument', 'an operation must be an object');
-  const o = op as Record<string, unknown>;
-  if (typeof o.reqId !== 'string' || o.reqId.length === 0)
-    throw new ActorError('invalid_argument', 'an operation needs a reqId');
+  const o = opFields(op);
   switch (o.kind) {
     case 'add':
     case 'remove':
@@ -148,16 +145,8 @@ export function applyOp(state: InventoryState, op: InventoryOp): InventoryResult
       break;
     }
   }
-  remember(state, op.reqId, result);
+  remember(state.results, op.reqId, result, REQUESTS_REMEMBERED);
   return result;
-}
-
-function remember(state: InventoryState, reqId: string, result: InventoryResult): void {
-  state.results.set(reqId, result);
-  if (state.results.size > REQUESTS_REMEMBERED) {
-    const oldest = state.results.keys().next().value;
-    if (oldest !== undefined) state.results.delete(oldest);
-  }
 }
 
 /** A compact, serialisable copy of the state (for snapshots when the log grows). */

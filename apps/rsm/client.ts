@@ -111,6 +111,18 @@ export async function submit<R>(server: Pid, op: Op, options: CallOptions): Prom
   }
 }
 
+/** Resolves the server, validates the operation (before anything is proposed), submits it. */
+export function runOp<S, O extends Op, R, T = R>(
+  machine: Machine<S, O, R>,
+  server: unknown,
+  op: O,
+  options: CallOptions,
+): Promise<T> {
+  const pid = resolveServer(machine.service, server);
+  machine.validate(op);
+  return submit<T>(pid, op, options);
+}
+
 /** Where a replica stands in the log (applied position, leader, pending requests). */
 export function status(server: Pid, timeoutMs = CALL_TIMEOUT_MS_DEFAULT): Promise<ReplicaStatus> {
   return call<ReplicaStatus>(server, { rsm: 'status' } satisfies ReplicaRequest<Op>, timeoutMs);

@@ -1,6 +1,7 @@
 // What a replicated service supplies: a deterministic state machine over operations carrying a
 // request id. The replica (replica.ts) orders operations with multi-instance Paxos and applies
 // them with this; the client side (client.ts) validates them before anything is proposed.
+import { ActorError } from '../../actors/index.ts';
 
 /** Every operation carries the request id its client chose; a retry reuses it. */
 export interface Op {
@@ -25,6 +26,30 @@ export interface Machine<S, O extends Op, R> {
 /** One log entry: the operations one Paxos instance decided, in order (none: a no-op filler). */
 export interface Entry<O extends Op = Op> {
   ops: O[];
+}
+
+/** Checks what every operation needs (an object with a reqId); returns its fields to check on. */
+export function opFields(op: unknown): Record<string, unknown> {
+  if (typeof op !== 'object' || op === null)
+    throw new ActorError('invalid_argument', 'an operation must be an object');
+  const o = op as Record<string, unknown>;
+  if (typeof o.reqId !== 'string' || o.reqId.length === 0)
+    throw new ActorError('invalid_argument', 'an operation needs a reqId');
+  return o;
+}
+
+/** Remembers a write's result under its reqId, forgetting the oldest beyond `limit`. */
+export function remember<R>(
+  results: Map<string, R>,
+  reqId: string,
+  result: R,
+  limit: number,
+): void {
+  results.set(reqId, result);
+  if (results.size > limit) {
+    const oldest = results.keys().next().value;
+    if (oldest !== undefined) results.delete(oldest);
+  }
 }
 
 /** Creates a request id: unique per process run, short enough to be cheap on the wire. */

@@ -4,7 +4,7 @@
 //   srs = ['s1', 's2', 's3'].map((s, _, all) => SeatReserve.start(s, all))
 //   await SeatReserve.reserve(srs[0], 1, 5, 'ada')   // { ok: true, row: 1, seat: 5, holder: 'ada' }
 import { ActorError, type Pid } from '../../actors/index.ts';
-import { type CallOptions, resolveServer, startReplica, status, submit } from '../rsm/client.ts';
+import { type CallOptions, resolveServer, runOp, startReplica, status } from '../rsm/client.ts';
 import { type Machine, requestId } from '../rsm/machine.ts';
 import { type ReplicaOptions, type ReplicaStatus, replica } from '../rsm/replica.ts';
 import {
@@ -36,9 +36,7 @@ export const seatMachine: Machine<SeatState, SeatOp, SeatResult> = {
 export type Server = Pid | string;
 
 function run<R>(server: Server, op: SeatOp, options: CallOptions): Promise<R> {
-  const pid = resolveServer('seats', server);
-  validateSeatOp(op); // before anything is proposed
-  return submit<R>(pid, op, options);
+  return runOp<SeatState, SeatOp, SeatResult, R>(seatMachine, server, op, options);
 }
 
 export const SeatReserve = {

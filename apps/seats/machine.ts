@@ -1,6 +1,7 @@
 // The seat-reservation state machine: a 10x10 hall, each seat free or held by one user. Every
 // replica applies the same log with this pure function, so every replica agrees on each seat.
 import { ActorError } from '../../actors/index.ts';
+import { opFields, remember } from '../rsm/machine.ts';
 
 export const ROWS = 10;
 export const SEATS_PER_ROW = 10;
@@ -47,11 +48,7 @@ export function validSeat(row: unknown, seat: unknown): boolean {
 
 /** Rejects malformed operations before anything is proposed (typed invalid_argument errors). */
 export function validateSeatOp(op: unknown): asserts op is SeatOp {
-  if (typeof op !== 'object' || op === null)
-    throw new ActorError('invalid_argument', 'an operation must be an object');
-  const o = op as Record<string, unknown>;
-  if (typeof o.reqId !== 'string' || o.reqId.length === 0)
-    throw new ActorError('invalid_argument', 'an operation needs a reqId');
+  const o = opFields(op);
   switch (o.kind) {
     case 'reserve':
       if (typeof o.user !== 'string' || o.user.trim().length === 0) {
@@ -107,11 +104,7 @@ export function applySeatOp(state: SeatState, op: SeatOp): SeatResult {
       } else {
         result = { ok: false, error: 'taken', row, seat, holder };
       }
-      state.results.set(op.reqId, result);
-      if (state.results.size > RESERVATIONS_REMEMBERED) {
-        const oldest = state.results.keys().next().value;
-        if (oldest !== undefined) state.results.delete(oldest);
-      }
+      remember(state.results, op.reqId, result, RESERVATIONS_REMEMBERED);
       return result;
     }
   }
