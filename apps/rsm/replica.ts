@@ -164,6 +164,8 @@ export async function replica<S, O extends Op, R>(
   let holesFromDeath = false;
   let catchingUp = false;
   let ready = false;
+  /** This replica's Paxos participant (started after the replay of the local log). */
+  let paxos: Pid | undefined;
 
   const learn = (inst: number, value: unknown) => {
     if (inst < applied || decided.has(inst)) return;
@@ -190,10 +192,12 @@ export async function replica<S, O extends Op, R>(
   };
 
   const takeSnapshot = () => {
+    if (!paxos) return; // replaying at start: snapshot once the participant is up
+    const participant = paxos;
     snapshotting = true;
     const next: Snapshot = { inst: applied, state: machine.snapshot(state) };
     void Promise.resolve(store.save(next))
-      .then(() => Paxos.compact(paxos, next.inst))
+      .then(() => Paxos.compact(participant, next.inst))
       .then(
         () => send(me, { type: 'snapshotted', snapshot: next } satisfies Internal),
         (err: unknown) => {
@@ -210,12 +214,13 @@ export async function replica<S, O extends Op, R>(
 
   // The participant of this replica's previous incarnation dies with it (linked): let it go.
   await waitUntilGone(paxosName(machine.service, name));
-  const paxos = Paxos.start(
+  const participant = Paxos.start(
     paxosName(machine.service, name),
     procs.map((p) => paxosName(machine.service, p)),
     me,
   );
-  link(paxos);
+  link(participant);
+  paxos = participant;
 
   const leader = (): [string, Pid] => {
     for (const p of procs) {
@@ -265,7 +270,7 @@ export async function replica<S, O extends Op, R>(
 
   const propose = (inst: number, ops: O[]) => {
     inflight.set(inst, ops);
-    Paxos.propose(paxos, inst, { ops } satisfies Entry<O>, opts.proposeTimeoutMs).then(
+    Paxos.propose(participant, inst, { ops } satisfies Entry<O>, opts.proposeTimeoutMs).then(
       (outcome) => send(me, { type: 'proposed', inst, outcome } satisfies Internal),
       () => send(me, { type: 'proposed', inst, outcome: { outcome: 'error' } } satisfies Internal),
     );
