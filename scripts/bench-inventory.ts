@@ -4,12 +4,13 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { logger, receive, self, setLogger, TIMEOUT } from '../actors/index.ts';
+import { receive, self, TIMEOUT } from '../actors/index.ts';
 import type { ReplicaOptions } from '../apps/rsm/replica.ts';
 import { Node, spawnOn } from '../transport/index.ts';
 import { positiveInt } from './bench-support/args.ts';
 import type { ClientReport } from './bench-support/inventory-fns.ts';
 import { LocalCluster } from './support/local-cluster.ts';
+import { useShortLogs } from './support/short-log.ts';
 
 const HELP = `Usage: npm run bench:inventory -- [options]
 
@@ -52,7 +53,7 @@ const pct = (xs: number[], p: number) =>
   xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
 const cookie = randomBytes(12).toString('hex');
-setLogger(logger().child({}, { level: process.env.LOG_LEVEL ?? 'error' }));
+useShortLogs('error');
 await Node.start({ name: 'bench', cookie });
 const FNS = `BenchInv=${fileURLToPath(new URL('./bench-support/inventory-fns.ts', import.meta.url))}`;
 

@@ -19,14 +19,22 @@ Options:
   --cluster     run the replicas in 3 node processes (default: in this process)
   --help        this text`;
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '5' },
-    buyers: { type: 'string', default: '3' },
-    cluster: { type: 'boolean', default: false },
-    help: { type: 'boolean' },
-  },
-});
+// An unknown option or a stray argument is a usage error (exit 2), not a crash.
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        rounds: { type: 'string', default: '5' },
+        buyers: { type: 'string', default: '3' },
+        cluster: { type: 'boolean', default: false },
+        help: { type: 'boolean' },
+      },
+    });
+  } catch (err) {
+    console.error(`${(err as Error).message}; see --help`);
+    process.exit(2);
+  }
+})();
 if (values.help) {
   console.log(HELP);
   process.exit(0);

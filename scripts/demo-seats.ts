@@ -16,9 +16,17 @@ Options:
   --cluster     run the replicas in 3 node processes (default: in this process)
   --help        this text`;
 
-const { values } = parseArgs({
-  options: { cluster: { type: 'boolean', default: false }, help: { type: 'boolean' } },
-});
+// An unknown option or a stray argument is a usage error (exit 2), not a crash.
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: { cluster: { type: 'boolean', default: false }, help: { type: 'boolean' } },
+    });
+  } catch (err) {
+    console.error(`${(err as Error).message}; see --help`);
+    process.exit(2);
+  }
+})();
 if (values.help) {
   console.log(HELP);
   process.exit(0);

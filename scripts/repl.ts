@@ -4,7 +4,6 @@
 import { randomBytes } from 'node:crypto';
 import repl from 'node:repl';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import * as runtime from '../actors/index.ts';
 import { BEB } from '../apps/beb/index.ts';
 import { InventoryServer } from '../apps/inventory/index.ts';
@@ -13,6 +12,7 @@ import { SeatReserve } from '../apps/seats/index.ts';
 import { Faults, Node, spawnOn } from '../transport/index.ts';
 import { HELP } from './repl-help.ts';
 import { LocalCluster } from './support/local-cluster.ts';
+import { useShortLogs } from './support/short-log.ts';
 
 const USAGE = `Usage: npm start [-- options]
 
@@ -53,23 +53,7 @@ if (values.cluster !== undefined && !(Number.isInteger(clusterSize) && clusterSi
 }
 
 // Short human-readable log lines in the session (crash reports, supervisor restarts).
-runtime.setLogger(
-  pino(
-    { level: values['log-level'] ?? process.env.LOG_LEVEL ?? 'warn', base: undefined },
-    {
-      write(line: string) {
-        const entry = JSON.parse(line) as Record<string, unknown>;
-        const level = pino.levels.labels[entry.level as number] ?? String(entry.level);
-        const { msg, level: _l, time: _t, err: _e, ...fields } = entry;
-        const detail = Object.entries(fields)
-          .filter(([, v]) => v !== undefined)
-          .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-          .join(' ');
-        process.stderr.write(`[${level}] ${String(msg)} ${detail}\n`);
-      },
-    },
-  ),
-);
+useShortLogs('warn', values['log-level'] ?? process.env.LOG_LEVEL ?? 'warn');
 
 function h(name?: unknown): void {
   if (name === undefined) {

@@ -1,10 +1,11 @@
 // Replicas for the demo scripts: in this process (default), or one per node process (--cluster).
 import { randomBytes } from 'node:crypto';
-import { Global, isAlive, kill, logger, type Pid, setLogger, sleep } from '../../actors/index.ts';
+import { Global, isAlive, kill, type Pid, sleep } from '../../actors/index.ts';
 import { InventoryServer } from '../../apps/inventory/index.ts';
 import { SeatReserve } from '../../apps/seats/index.ts';
 import { Node } from '../../transport/index.ts';
 import { LocalCluster, type Service } from './local-cluster.ts';
+import { useShortLogs } from './short-log.ts';
 
 export interface Replicas {
   names: string[];
@@ -18,7 +19,7 @@ export interface Replicas {
 export async function startReplicas(service: Service, inCluster: boolean): Promise<Replicas> {
   const names = ['p1', 'p2', 'p3'];
   // Demos print their own lines; runtime logs only for errors unless LOG_LEVEL says otherwise.
-  setLogger(logger().child({}, { level: process.env.LOG_LEVEL ?? 'error' }));
+  useShortLogs('error');
   if (!inCluster) {
     const start = service === 'inventory' ? InventoryServer.start : SeatReserve.start;
     const pids = names.map((n) => start(n, names));

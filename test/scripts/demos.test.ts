@@ -1,69 +1,230 @@
-// Runs the demo and kill-and-restart scripts as a user would and checks what they print.
-import { afterEach, describe, expect, it } from 'vitest';
-import { Session, TSX } from '../session.ts';
+// Runs the demo and kill-and-restart scripts as a user would and checks what they print, that
+// they exit 0, and that no node process they launched outlives them.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
-const sessions: Session[] = [];
-afterEach(() => {
-  for (const s of sessions.splice(0)) s.kill();
-});
+const SCRIPT_TIMEOUT_MS = 80_000;
+const TEST_TIMEOUT_MS = 90_000;
 
-/** Runs a script to its end; resolves with its exit code and output. */
-async function run(
-  script: string,
-  ...args: string[]
-): Promise<{ code: number | null; out: string }> {
-  const s = new Session(process.execPath, [...TSX, `scripts/${script}.ts`, ...args], {
-    LOG_LEVEL: 'error',
-  });
-  sessions.push(s);
-  const code = await s.exited();
-  return { code, out: s.transcript };
+// Each script runs in its own process group (detached), so killing the group also ends the
+// node processes it launched, whatever state a failed test left it in.
+const children = new Set<ChildProcess>();
+function killAll(): void {
+  for (const child of children) {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // the group is gone already
+    }
+  }
+  children.clear();
+}
+afterEach(killAll);
+afterAll(killAll);
+
+/** Live (not zombie) processes of process group `pgid`; [] where /proc is not there. */
+function liveInGroup(pgid: number): number[] {
+  if (!existsSync('/proc/self/stat')) return [];
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its ')'
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pgrp) === pgid && state !== 'Z') pids.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
 }
 
-describe('demo and kill-and-restart scripts', () => {
-  it('demo:inventory: one winner per round, all-or-nothing order, a retry applied once', async () => {
-    const { code, out } = await run('demo-inventory', '--rounds', '3');
-    expect(code, out).toBe(0);
-    expect(out).toMatch(
-      /round 1: buyer-\d@p\d got it; .* refused \(insufficient_stock\); left: 0, 0, 0/,
+interface Run {
+  code: number | null;
+  out: string;
+  /** Processes of the script's group still alive a few seconds after it exited. */
+  leftover: number[];
+}
+
+/** Runs scripts/<script>.ts to its end; stdout and stderr interleaved in `out`. */
+async function run(script: string, ...args: string[]): Promise<Run> {
+  const child = spawn(process.execPath, ['--import', 'tsx', `scripts/${script}.ts`, ...args], {
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  children.add(child);
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  const timer = setTimeout(() => {
+    out += `\n[test] ${script} still running after ${SCRIPT_TIMEOUT_MS} ms: killed\n`;
+    process.kill(-child.pid!, 'SIGKILL');
+  }, SCRIPT_TIMEOUT_MS);
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  clearTimeout(timer);
+  let leftover = liveInGroup(child.pid!);
+  for (let i = 0; leftover.length > 0 && i < 50; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    leftover = liveInGroup(child.pid!);
+  }
+  return { code, out, leftover };
+}
+
+/** The first match of `re` in `out` (the test fails with the transcript otherwise). */
+function find(out: string, re: RegExp): RegExpMatchArray {
+  const m = out.match(re);
+  expect(m, `${re} not in:\n${out}`).not.toBeNull();
+  return m!;
+}
+
+describe('demo:inventory', () => {
+  it(
+    'in-process, 3 rounds: one winner each, all-or-nothing order, a retry applied once',
+    async () => {
+      const { code, out, leftover } = await run('demo-inventory', '--rounds', '3');
+      expect(code, out).toBe(0);
+      expect(leftover).toEqual([]);
+      expect(out).toContain('3 inventory replicas p1, p2, p3 in this process');
+      for (const round of [1, 2, 3]) {
+        // three buyers, each at a different replica: one wins, two are refused
+        const m = find(
+          out,
+          new RegExp(
+            `round ${round}: buyer-\\d@(p\\d) got it; buyer-\\d@(p\\d), buyer-\\d@(p\\d) refused \\(insufficient_stock\\); left: 0, 0, 0`,
+          ),
+        );
+        expect(new Set(m.slice(1, 4)).size).toBe(3);
+      }
+      expect(out).toContain(
+        'order 1 apple + 2 pears at p3: refused (insufficient_stock), stock unchanged {"apple":2,"pear":1}',
+      );
+      expect(out).toContain(
+        'order 1 apple + 1 pear at p3: {"ok":true,"stock":{"apple":1,"pear":0}}',
+      );
+      expect(out).toContain('gifts in stock: 1');
+      expect(out).toContain('every replica: {"apple":1,"gift":1}');
+      expect(out).toContain('3 rounds, 3 winners, 6 refused, stock 0 at p1, p2, p3: OK');
+      expect(out).not.toContain('FAILED');
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe('demo:seats', () => {
+  for (const args of [[], ['--cluster']]) {
+    it(
+      `${args.length ? 'with --cluster' : 'in-process'}: one winner, the others serve and agree after a kill`,
+      async () => {
+        const { code, out, leftover } = await run('demo-seats', ...args);
+        expect(code, out).toBe(0);
+        expect(leftover).toEqual([]);
+        expect(out).toContain(
+          `3 seat replicas p1, p2, p3 ${args.length ? 'in 3 node processes' : 'in this process'}`,
+        );
+        // one of ada, bob, cy reserved row 5 seat 5; the two others were told who holds it
+        const won = out.match(/^(ada|bob|cy) at p\d: reserved row 5 seat 5$/gm) ?? [];
+        expect(won, out).toHaveLength(1);
+        const holder = won[0]!.split(' ')[0]!;
+        const told = out.match(/^(ada|bob|cy) at p\d: taken \(held by (\w+)\)$/gm) ?? [];
+        expect(told, out).toHaveLength(2);
+        for (const line of told) expect(line).toContain(`(held by ${holder})`);
+        expect(out).toContain(
+          `killed p1 (${args.length ? 'SIGKILL of its node process' : 'the replica actor'})`,
+        );
+        expect(out).toContain('dan at p2: reserved row 5 seat 6; eve at p3: taken (held by dan)');
+        for (const p of ['p2', 'p3'])
+          expect(out).toContain(
+            `status at ${p}: row 5 seat 5 {"status":"taken","holder":"${holder}"}, seat 6 {"status":"taken","holder":"dan"}`,
+          );
+        expect(out).toMatch(
+          new RegExp(`row {2}5 {6}\\. \\. \\. \\. ${holder[0]} d \\. \\. \\. \\.`),
+        );
+        expect(out.match(/^ {2}row +\d+ {6}\. \. \. \. \. \. \. \. \. \.$/gm)).toHaveLength(9);
+        expect(out).toContain(
+          `one winner of row 5 seat 5 (${holder}); p2 and p3 serve and agree with p1 down: OK`,
+        );
+      },
+      TEST_TIMEOUT_MS,
     );
-    expect(out).toContain('refused (insufficient_stock), stock unchanged {"apple":2,"pear":1}');
-    expect(out).toContain('gifts in stock: 1');
-    expect(out).toContain('3 rounds, 3 winners, 6 refused, stock 0 at p1, p2, p3: OK');
-  });
+  }
+});
 
-  it('demo:seats, in-process and with --cluster: one winner, the others serve after a kill', async () => {
-    for (const args of [[], ['--cluster']]) {
-      const { code, out } = await run('demo-seats', ...args);
-      expect(code, out).toBe(0);
-      expect(out.match(/taken \(held by \w+\)/g)).toHaveLength(3); // two losers, then eve
-      expect(out).toContain(args.length ? 'SIGKILL of its node process' : 'the replica actor');
-      expect(out).toMatch(/row {2}5 {6}\. \. \. \. \w d \. \. \. \./);
-      expect(out).toContain('p2 and p3 serve and agree with p1 down: OK');
-    }
-  });
+describe('kill-restart', () => {
+  for (const [mode, downMs] of [
+    ['node', '800'],
+    ['actor', '500'],
+  ] as const) {
+    it(
+      `--mode ${mode} --down-ms ${downMs}: serves while p2 is down, p2 catches up, nothing acknowledged lost`,
+      async () => {
+        const { code, out, leftover } = await run(
+          'kill-restart',
+          '--mode',
+          mode,
+          '--down-ms',
+          downMs,
+        );
+        expect(code, out).toBe(0);
+        expect(leftover).toEqual([]);
+        expect(Number(find(out, /load running: (\d+) adds acknowledged/)[1])).toBeGreaterThan(0);
+        expect(out).toContain(
+          mode === 'node'
+            ? 'SIGKILLed node p2'
+            : 'killed the replica actor inventory:p2 (its node stays up)',
+        );
+        const meanwhile = find(
+          out,
+          /still serving with p2 down: (\d+) adds acknowledged meanwhile; view at p1: \{"load":\d+\}/,
+        );
+        expect(Number(meanwhile[1]), out).toBeGreaterThan(0);
+        expect(out).toMatch(/restarted p2 \(#PID<p2\.\d+>\)/);
+        expect(out).toMatch(/p2 applied \d+ \(waiting 0\), p1 applied \d+: p2 caught up/);
+        expect(out).toMatch(/every replica applied \d+ \(waiting 0\)/);
+        const views = [...out.matchAll(/view at (p\d): (\{.*\})$/gm)].map((m) => m[2]);
+        expect(views).toHaveLength(3 + 1); // the one while p2 was down, then one per replica
+        expect(new Set(views.slice(1)).size, out).toBe(1);
+        const [, acked, unresolved, load] = find(
+          out,
+          /(\d+) adds acknowledged \(\+(\d+) unresolved\), 'load' = (\d+) at every replica: OK/,
+        ).map(Number);
+        expect(load).toBeGreaterThanOrEqual(acked!);
+        expect(load).toBeLessThanOrEqual(acked! + unresolved!);
+        expect(views[1]).toBe(`{"load":${load}}`);
+      },
+      TEST_TIMEOUT_MS,
+    );
+  }
+});
 
-  it('kill-restart: a node SIGKILLed, and the leader actor killed; nothing acknowledged lost', async () => {
-    for (const args of [
-      ['--mode', 'node', '--down-ms', '800'],
-      ['--mode', 'actor', '--target', 'p1', '--down-ms', '500'],
-    ]) {
-      const { code, out } = await run('kill-restart', ...args);
-      expect(code, out).toBe(0);
-      expect(out).toMatch(/still serving with p\d down: \d+ adds acknowledged meanwhile/);
-      expect(out).toMatch(/restarted p\d .* caught up/);
-      expect(out).toMatch(/(\d+) adds acknowledged, 'load' = \1 at every replica: OK/);
-    }
-  });
-
-  it('every script explains itself with --help; bad options are refused', async () => {
-    for (const script of ['demo-inventory', 'demo-seats', 'kill-restart', 'bench-inventory']) {
-      const { code, out } = await run(script, '--help');
-      expect(code).toBe(0);
-      expect(out).toContain('Usage: npm run');
-    }
-    const bad = await run('kill-restart', '--mode', 'explode');
-    expect(bad.code).toBe(2);
-    expect(bad.out).toContain('--mode must be actor or node');
-  });
+describe('options', () => {
+  it(
+    'every script explains itself with --help; bad options are refused with exit code 2',
+    async () => {
+      const scripts = ['demo-inventory', 'demo-seats', 'kill-restart', 'bench-inventory'];
+      const helps = await Promise.all(scripts.map((s) => run(s, '--help')));
+      for (const { code, out } of helps) {
+        expect(code, out).toBe(0);
+        expect(out).toContain('Usage: npm run');
+      }
+      const bad = await Promise.all([
+        run('kill-restart', '--mode', 'explode'),
+        run('kill-restart', '--target', 'p9'),
+        run('demo-inventory', '--rounds', '0'),
+        run('demo-seats', '--rounds', '3'),
+      ]);
+      for (const { code, out } of bad) expect(code, out).toBe(2);
+      expect(bad[0]!.out).toContain('--mode must be actor or node');
+      expect(bad[1]!.out).toContain('--target must be one of p1, p2, p3');
+      expect(bad[2]!.out).toContain('--rounds must be a positive integer');
+      expect(bad[3]!.out).toContain("Unknown option '--rounds'");
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
