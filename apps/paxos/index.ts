@@ -1,6 +1,6 @@
 // The Paxos API in the coursework's shape: start(name, participants, upper), propose(pid, value),
 // startBallot(pid); plus the multi-instance API the replicated services use.
-import { ActorError, call, type Pid, send, spawnOpt } from '../../actors/index.ts';
+import { ActorError, call, type Pid, send, sleep, spawnOpt } from '../../actors/index.ts';
 import { type CallRequest, type Decide, type ProposeOutcome, participant } from './participant.ts';
 
 export type { Decide, ProposeOutcome };
@@ -52,6 +52,39 @@ function startBallot(pid: Pid, inst = 0): void {
   send(pid, { type: 'start_ballot', inst });
 }
 
+/** Longest pause between two attempts of Paxos.decide (ms). */
+const BACKOFF_CAP_MS = 400;
+
+/**
+ * Proposes `value` for instance `inst` until the instance is decided, whoever's value wins.
+ * After a pre-empted (or timed-out) attempt it waits a random time, doubling its bound each
+ * time (5, 10, 20 ... 400 ms): duelling proposers drift apart until one of them completes both
+ * phases undisturbed. Throws ActorError timeout if nothing is decided within `timeoutMs`.
+ */
+async function decide(
+  pid: Pid,
+  inst: number,
+  value: unknown,
+  options: { timeoutMs?: number; random?: () => number } = {},
+): Promise<unknown> {
+  checkPid(pid);
+  checkInst(inst);
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const random = options.random ?? Math.random;
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    const r = await propose(pid, inst, value, Math.min(left, 1000));
+    if (r.outcome === 'decided') return r.value;
+    if (r.outcome === 'aborted' && r.reason === 'compacted')
+      throw new ActorError('invalid_argument', `instance ${inst} was compacted away here`);
+    const bound = Math.min(5 * 2 ** attempt, BACKOFF_CAP_MS);
+    await sleep(Math.min(random() * bound, Math.max(0, deadline - Date.now())));
+  }
+  throw new ActorError('timeout', `instance ${inst} not decided within ${timeoutMs} ms`);
+}
+
 export const Paxos = {
   /**
    * Starts a participant registered globally as `name`; `upper` receives
@@ -75,6 +108,8 @@ export const Paxos = {
   },
   /** `propose(pid, value)` stores the value (coursework); `propose(pid, inst, value, timeoutMs)` runs a ballot and resolves to its outcome. */
   propose,
+  /** Proposes until the instance is decided (randomised exponential backoff); resolves to the decided value. */
+  decide,
   /** Runs both phases as leader of a new ballot (instance 0 by default). */
   startBallot,
   start_ballot: startBallot,
