@@ -1,7 +1,7 @@
 // A node: this Node.js process's ws listener, its links to peer nodes (full mesh, formed on
 // demand), the handshake, heartbeats and node-down detection, and the bridge into the kernel.
 import { randomInt } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { ActorError } from '../actors/errors.ts';
 import { kernel } from '../actors/kernel.ts';
@@ -68,6 +68,28 @@ type Settings = Required<Omit<NodeOptions, 'cookie'>> & { cookie: string };
 
 /** Unauthenticated connections allowed at once; more are cut at once. */
 const PENDING_HANDSHAKES_MAX = 64;
+/**
+ * Raw bytes a connection may send before it is authenticated: a hello and a proof (each at most
+ * 1 KiB) with their WebSocket framing. Past this the socket is cut at once, before a large
+ * message is buffered in memory (ws would otherwise take whole messages up to frameBytesMax).
+ */
+const PRE_AUTH_BYTES_MAX = 8 * 1024;
+/** An HTTP upgrade request must arrive whole within this (a slow or truncated one is cut). */
+const UPGRADE_REQUEST_TIMEOUT_MS = 5000;
+
+/** `text` cut to at most `maxBytes` of UTF-8, on a character boundary (WebSocket close reasons: 123). */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  let bytes = 0;
+  let out = '';
+  for (const ch of text) {
+    const n = Buffer.byteLength(ch);
+    if (bytes + n > maxBytes) break;
+    bytes += n;
+    out += ch;
+  }
+  return out;
+}
+const CLOSE_REASON_BYTES_MAX = 123;
 /** Signals queued for a node that is still connecting, at most. */
 const PEER_QUEUE_MAX = 100_000;
 
@@ -101,7 +123,12 @@ export class ClusterNode {
   private readonly listeners = new Set<(event: NodeEvent) => void>();
   private readonly peerListeners = new Set<(node: string, link: Link) => void>();
 
-  private constructor(settings: Settings, server: WebSocketServer, port: number) {
+  private constructor(
+    settings: Settings,
+    server: WebSocketServer,
+    private readonly http: Server,
+    port: number,
+  ) {
     this.settings = settings;
     this.server = server;
     this.name = fullName(settings.name, settings.host, port);
@@ -130,16 +157,22 @@ export class ClusterNode {
     if (!Number.isInteger(settings.port) || settings.port < 0 || settings.port > 65535) {
       throw new ActorError('invalid_argument', `port must be 0..65535, got ${settings.port}`);
     }
+    // Our own HTTP server, so a slow or truncated upgrade request is cut in seconds, not minutes.
+    const http = createServer({
+      headersTimeout: UPGRADE_REQUEST_TIMEOUT_MS,
+      requestTimeout: UPGRADE_REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: 1000,
+    });
     const server = new WebSocketServer({
-      host: settings.host,
-      port: settings.port,
+      server: http,
       maxPayload: settings.frameBytesMax,
       perMessageDeflate: false,
       clientTracking: false,
     });
     await new Promise<void>((resolve, reject) => {
-      server.once('listening', resolve);
-      server.once('error', (err) =>
+      http.once('listening', resolve);
+      http.listen(settings.port, settings.host);
+      http.once('error', (err) =>
         reject(
           new ActorError(
             'invalid_argument',
@@ -148,10 +181,11 @@ export class ClusterNode {
         ),
       );
     });
-    const address = server.address();
+    const address = http.address();
     const port = typeof address === 'object' && address !== null ? address.port : settings.port;
-    const node = new ClusterNode(settings, server, port);
+    const node = new ClusterNode(settings, server, http, port);
     server.on('error', (err) => node.log.error({ err }, 'listener error'));
+    http.on('error', (err) => node.log.error({ err }, 'listener error'));
     server.on('connection', (ws, req) => node.accept(ws, req));
     node.heartbeatTimer = setInterval(
       () => node.heartbeat(),
@@ -279,6 +313,8 @@ export class ClusterNode {
       peer.link?.close(1001, STOPPING_REASON);
     }
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.http.closeAllConnections();
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
   }
 
   // ---- links -----------------------------------------------------------------------------
@@ -387,7 +423,7 @@ export class ClusterNode {
     try {
       ws.send(encodeHandshake({ h: 'refuse', reason }));
     } catch {}
-    ws.close(4001, reason.slice(0, 100));
+    ws.close(4001, truncateUtf8(reason, CLOSE_REASON_BYTES_MAX));
     return false;
   }
 
@@ -414,10 +450,24 @@ export class ClusterNode {
     const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
     const frames = new FrameReader(ws);
     let done = false;
+    // Count what arrives before authentication; cut a connection that sends too much.
+    let received = 0;
+    const capBytes = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > PRE_AUTH_BYTES_MAX) {
+        this.log.warn(
+          { peer: remote, bytes: received },
+          `refused connection from ${remote}: over ${PRE_AUTH_BYTES_MAX} bytes before authentication`,
+        );
+        req.socket.destroy();
+      }
+    };
+    req.socket.on('data', capBytes);
     const finish = () => {
       if (!done) {
         done = true;
         this.pendingHandshakes--;
+        req.socket.off('data', capBytes);
       }
       return frames.detach();
     };
@@ -429,7 +479,7 @@ export class ClusterNode {
       try {
         ws.send(encodeHandshake({ h: 'refuse', reason }));
       } catch {}
-      ws.close(4001, reason.slice(0, 100));
+      ws.close(4001, truncateUtf8(reason, CLOSE_REASON_BYTES_MAX));
       setTimeout(() => ws.terminate(), 500).unref();
       finish();
     };

@@ -20,7 +20,7 @@ async function participants(n: number): Promise<Pid[]> {
 describe('duelling proposers', () => {
   it('five participants calling startBallot in a loop: a decision, once the loop stops', async () => {
     const pids = await participants(5);
-    pids.forEach((p, i) => Paxos.propose(p, `value-${i}`));
+    for (const [i, p] of pids.entries()) Paxos.propose(p, `value-${i}`);
     const random = seededRandom(7);
     const until = Date.now() + 1000;
     let ballots = 0;

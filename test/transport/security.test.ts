@@ -25,6 +25,7 @@ import {
 } from '../../transport/handshake.ts';
 import { type LaunchedNode, launchNode, Node, spawnOn } from '../../transport/index.ts';
 import { parseFullName } from '../../transport/names.ts';
+import { truncateUtf8 } from '../../transport/node.ts';
 import { captureLogs } from '../helpers.ts';
 import {
   COOKIE,
@@ -172,6 +173,36 @@ describe('nothing is acted on before authentication', () => {
     await closed(ws);
     await stillServing();
   });
+
+  // Found by the fuzzer: ws buffered whole messages up to frameBytesMax before the 1 KiB
+  // handshake limit was checked, so unauthenticated peers could pin memory.
+  it('a large message before authentication is cut while it arrives, not buffered whole', async () => {
+    const { result: code, lines } = await captureLogs(async () => {
+      const ws = await rawWs();
+      ws.send(Buffer.alloc(FRAME_BYTES_MAX - 1024, 7)); // within the frame limit
+      return closed(ws);
+    });
+    expect(code).toBe(1006); // the socket was cut, no refusal after a full read
+    expect(lines.some((l) => String(l.msg).includes('bytes before authentication'))).toBe(true);
+    await stillServing();
+  });
+
+  // Found by the fuzzer: the refusal's close reason was cut by characters, not bytes, so a
+  // non-ASCII name overflowed the 123-byte limit and the refusal ended in a 1006.
+  it('a refused non-ASCII name gets its refusal and a clean 4001 close', async () => {
+    const ws = await rawWs();
+    const name = `${'漢'.repeat(60)}@127.0.0.1:1`;
+    const frame = nextFrame(ws);
+    const code = closed(ws);
+    ws.send(
+      encodeHandshake({ h: 'hello', v: PROTOCOL_VERSION, name, creation: 1, nonce: newNonce() }),
+    );
+    const refused = decodeHandshake(await frame);
+    expect(refused?.h).toBe('refuse');
+    expect(await code).toBe(4001);
+    expect(Buffer.byteLength(truncateUtf8('漢'.repeat(60), 123))).toBeLessThanOrEqual(123);
+    expect(truncateUtf8('abc漢', 4)).toBe('abc');
+  });
 });
 
 describe('garbage at the port', () => {
@@ -192,6 +223,21 @@ describe('garbage at the port', () => {
     await stillServing();
   });
 
+  // Found by the fuzzer: a truncated HTTP upgrade request was held open for about 90 s.
+  it('a truncated HTTP upgrade request is cut within seconds', async () => {
+    const sock = tcpConnect(port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    const started = Date.now();
+    sock.on('data', () => {}); // a 408 may come first
+    sock.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n'); // no end of headers
+    await new Promise((r) => {
+      sock.once('close', r);
+      sock.once('error', r);
+    });
+    expect(Date.now() - started).toBeLessThan(9000);
+    await stillServing();
+  }, 15_000);
+
   it('a truncated websocket frame after the upgrade leaves the node serving', async () => {
     const ws = await rawWs();
     const sock = (ws as unknown as { _socket: import('node:net').Socket })._socket;
@@ -201,8 +247,9 @@ describe('garbage at the port', () => {
     await stillServing();
   });
 
-  it('an oversized frame is refused (1009) and the node keeps serving', async () => {
+  it('an oversized frame on an authenticated link is refused (1009); the node keeps serving', async () => {
     const ws = await rawWs();
+    expect(await handshake(ws, 'big@127.0.0.1:9', COOKIE)).toBe('welcome');
     ws.send(Buffer.alloc(FRAME_BYTES_MAX + 1024, 7));
     expect(await closed(ws)).toBe(1009);
     await stillServing();
