@@ -327,6 +327,8 @@ export interface ProcessInfo {
   monitoredBy: Pid[];
   trapExit: boolean;
   suspended: boolean;
+  /** The process that spawned it (undefined for a top-level process). */
+  parent: Pid | undefined;
 }
 
 /** A snapshot of a local process, or undefined if it is not alive. */
@@ -344,6 +346,7 @@ export function processInfo(pid: Pid): ProcessInfo | undefined {
     monitoredBy: [...proc.monitoredBy.values()].map((m) => m.watcher),
     trapExit: proc.trapExit,
     suspended: proc.suspended,
+    parent: proc.parent,
   };
 }
 

@@ -71,3 +71,4 @@ export {
   Supervisor,
   type SupervisorOptions,
 } from './supervisor.ts';
+export { readProbes, recentEvents, recordEvent, registerProbe } from './observe.ts';

@@ -166,6 +166,7 @@ export class Kernel {
     }
     const parent = this.current();
     const proc = this.newProc(options.label ?? (fn.name || 'anonymous'), false);
+    if (parent.alive) proc.parent = parent.pid;
     if (options.trapExit) proc.trapExit = true;
     if (options.link && parent.alive) {
       proc.links.set(parent.pid.key, parent.pid);

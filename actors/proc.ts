@@ -34,6 +34,8 @@ export class Proc {
   waiter: Waiter | null = null;
   /** Continuations held back while suspended, run in order on resume. */
   held: Array<() => void> = [];
+  /** The process that spawned this one (Erlang's first ancestor), for supervision trees. */
+  parent: Pid | undefined = undefined;
   /** Linked processes by pid key. */
   readonly links = new Map<string, Pid>();
   /** Who monitors this process: ref key -> watcher. */

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { logger } from '../actors/log.ts';
 import { Node, registerModule } from '../transport/index.ts';
+import { startObserver } from './support/observer.ts';
 
 const HELP = `Usage: npm run node -- --name NAME [options]
 
@@ -80,6 +81,7 @@ try {
   for (const peer of values.join) {
     if (!(await Node.connect(peer))) logger().warn({ peer }, `could not join ${peer}`);
   }
+  startObserver();
   console.log(`node ${name} is up`);
 } catch (err) {
   console.error(`node failed to start: ${(err as Error).message}`);

@@ -31,6 +31,7 @@ export const inventoryMachine: Machine<InventoryState, InventoryOp, InventoryRes
   resultOf: (state, reqId) => state.results.get(reqId),
   snapshot,
   restore: (snap) => restore(snap as ReturnType<typeof snapshot>),
+  describe: (state) => Object.fromEntries(state.stock),
 };
 
 /** A pid, or the name the replica was started with ('p1'). */

@@ -7,9 +7,13 @@ import {
   Global,
   isCall,
   kill,
+  logger,
+  nodeName,
   type Pid,
   receive,
+  recordEvent,
   register,
+  registerProbe,
   reply,
   Supervisor,
   self,
@@ -246,6 +250,66 @@ async function learner(ctx: Ctx): Promise<void> {
   }
 }
 
+/** Every Paxos message is logged (info) when ACTORCLUSTER_TRACE includes 'paxos'. */
+const TRACE = (process.env.ACTORCLUSTER_TRACE ?? '').split(',').includes('paxos');
+/** Instances a participant describes to observers (the most recent ones). */
+const INSTANCES_SHOWN = 30;
+
+const shortValue = (value: unknown) => {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+};
+
+/** What observers see of a participant: recent instances with the ballots seen and decisions. */
+class ParticipantView {
+  readonly instances = new Map<number, { ballots: string[]; decided?: string }>();
+  constructor(
+    private readonly name: string,
+    private readonly participants: string[],
+    private readonly store: PaxosStore,
+  ) {}
+
+  /** Records a message the participant received (and logs it in trace mode). */
+  saw(from: string, msg: PaxosMsg): void {
+    const ballot = 'ballot' in msg ? `${msg.ballot.round}.${msg.ballot.leader}` : undefined;
+    const value =
+      msg.type === 'accept' || msg.type === 'decided' ? shortValue(msg.value) : undefined;
+    const event = {
+      node: nodeName(),
+      participant: this.name,
+      from,
+      type: msg.type,
+      inst: msg.inst,
+      ballot,
+      value,
+    };
+    recordEvent('paxos', event);
+    if (TRACE) logger().info(event, `paxos ${msg.type} ${from} -> ${this.name} inst ${msg.inst}`);
+    let info = this.instances.get(msg.inst);
+    if (!info) {
+      info = { ballots: [] };
+      this.instances.set(msg.inst, info);
+      if (this.instances.size > INSTANCES_SHOWN) {
+        const oldest = Math.min(...this.instances.keys());
+        this.instances.delete(oldest);
+      }
+    }
+    if (msg.type === 'prepare' && ballot && !info.ballots.includes(ballot))
+      info.ballots.push(ballot);
+    if (msg.type === 'decided') info.decided = value;
+  }
+
+  describe() {
+    return {
+      name: this.name,
+      participants: this.participants,
+      decided: this.store.decided.size,
+      floor: this.store.floor,
+      instances: [...this.instances].sort(([a], [b]) => a - b).map(([inst, i]) => ({ inst, ...i })),
+    };
+  }
+}
+
 /** The participant's front: its pid is what Paxos.start returns; it routes to the roles. */
 export async function participant(name: string, participants: string[], upper: Pid): Promise<void> {
   const ctx: Ctx = {
@@ -256,6 +320,8 @@ export async function participant(name: string, participants: string[], upper: P
     store: openStore(name),
   };
   const me = self();
+  const view = new ParticipantView(name, participants, ctx.store);
+  registerProbe('paxos', me, () => view.describe());
   // Roles of an earlier incarnation of this participant may still be shutting down: end them now.
   for (const role of ['beb', 'acceptor', 'proposer', 'learner'] as const) {
     const old = whereis(roleName(name, role));
@@ -301,6 +367,7 @@ export async function participant(name: string, participants: string[], upper: P
       case 'bc_receive': {
         const from = m.type === 'paxos' ? m.from : m.origin.replace(/\/beb$/, '');
         const msg = m.msg;
+        view.saw(from, msg);
         const role =
           msg.type === 'prepare' || msg.type === 'accept'
             ? 'acceptor'

@@ -21,6 +21,8 @@ export interface Machine<S, O extends Op, R> {
   /** A serialisable copy of the state; restore(snapshot(s)) behaves exactly like s. */
   snapshot(state: S): unknown;
   restore(snapshot: unknown): S;
+  /** A small readable view of the state, for observers (the live cluster view). */
+  describe?(state: S): unknown;
 }
 
 /** One log entry: the operations one Paxos instance decided, in order (none: a no-op filler). */

@@ -29,6 +29,7 @@ import {
   type Pid,
   type Ref,
   receive,
+  registerProbe,
   reply,
   self,
   send,
@@ -395,6 +396,22 @@ export async function replica<S, O extends Op, R>(
     pump();
   };
 
+  const statusNow = (): ReplicaStatus => ({
+    name,
+    applied,
+    waiting: decided.size,
+    leader: leader()[0],
+    pending: pending.size,
+    inflight: inflight.size,
+    snapshotAt: snapshot?.inst ?? 0,
+    ready,
+  });
+  registerProbe('replica', me, () => ({
+    service: machine.service,
+    ...statusNow(),
+    state: machine.describe?.(state),
+  }));
+
   // At start, a node may not know the others' names yet: wait for a quorum before asking.
   startCatchup(true);
   sendAfter(me, { type: 'tick' } satisfies Internal, TICK_MS);
@@ -430,16 +447,7 @@ export async function replica<S, O extends Op, R>(
       } else if (req.rsm === 'catchup') {
         reply(m.from, serveCatchup(req.from));
       } else if (req.rsm === 'status') {
-        reply(m.from, {
-          name,
-          applied,
-          waiting: decided.size,
-          leader: leader()[0],
-          pending: pending.size,
-          inflight: inflight.size,
-          snapshotAt: snapshot?.inst ?? 0,
-          ready,
-        } satisfies ReplicaStatus);
+        reply(m.from, statusNow());
       }
       continue;
     }

@@ -31,6 +31,7 @@ export const seatMachine: Machine<SeatState, SeatOp, SeatResult> = {
   resultOf: (state, reqId) => state.results.get(reqId),
   snapshot: snapshotHall,
   restore: (snap) => restoreHall(snap as ReturnType<typeof snapshotHall>),
+  describe: (state) => Object.fromEntries(state.holders),
 };
 
 export type Server = Pid | string;

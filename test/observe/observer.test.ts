@@ -1,0 +1,59 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  Global,
+  kill,
+  processInfo,
+  recentEvents,
+  recordEvent,
+  self,
+  spawn,
+} from '../../actors/index.ts';
+import { InventoryServer } from '../../apps/inventory/index.ts';
+import { snapshot } from '../../scripts/support/observer.ts';
+import { resetRuntime, until } from '../helpers.ts';
+
+afterEach(resetRuntime);
+
+describe('what a node shows about itself', () => {
+  it('processes know their parent: a supervision tree can be drawn', async () => {
+    const child = spawn(async () => {
+      await new Promise(() => {});
+    });
+    expect(processInfo(child)?.parent?.equals(self())).toBe(true);
+    kill(child);
+  });
+
+  it('replicas and Paxos participants describe themselves; Paxos messages are recorded', async () => {
+    const procs = ['o1', 'o2', 'o3'];
+    const pids = procs.map((p) => InventoryServer.start(p, procs));
+    await until(() => procs.every((p) => Global.whereis(`inventory:${p}`)));
+    await InventoryServer.add(pids[0]!, 'apple', 3);
+    const snap = snapshot();
+    const replicas = snap.probes.filter((p) => p.kind === 'replica');
+    expect(replicas).toHaveLength(3);
+    expect(replicas.map((r) => (r.data as { state: unknown }).state)).toContainEqual({ apple: 3 });
+    const paxos = snap.probes.filter((p) => p.kind === 'paxos');
+    expect(paxos).toHaveLength(3);
+    const instances = (
+      paxos[0]!.data as { instances: Array<{ ballots: string[]; decided?: string }> }
+    ).instances;
+    expect(instances.some((i) => i.decided?.includes('apple') && i.ballots.length > 0)).toBe(true);
+    const types = new Set((snap.paxos as Array<{ type: string }>).map((e) => e.type));
+    for (const t of ['prepare', 'promise', 'accept', 'accepted', 'decided'])
+      expect(types).toContain(t);
+    // The supervision tree: each participant's supervisor has the participant as parent.
+    const supervisors = snap.processes.filter((p) => p.label === 'Supervisor');
+    expect(supervisors.length).toBeGreaterThanOrEqual(3);
+    for (const s of supervisors) expect(snap.processes.some((p) => p.pid === s.parent)).toBe(true);
+    // A killed replica's probe is gone.
+    kill(pids[0]!);
+    await until(() => snapshot().probes.filter((p) => p.kind === 'replica').length === 2);
+  });
+
+  it('event rings keep the most recent events', () => {
+    for (let i = 0; i < 50; i++) recordEvent('test-ring', { i }, 10);
+    const events = recentEvents('test-ring') as Array<{ i: number; seq: number }>;
+    expect(events.map((e) => e.i)).toEqual([40, 41, 42, 43, 44, 45, 46, 47, 48, 49]);
+    expect(events[1]!.seq).toBeGreaterThan(events[0]!.seq);
+  });
+});
