@@ -59,6 +59,8 @@ export {
   isDown,
   isExit,
 } from './messages.ts';
+export { counter, gauge, histogram, metricsText, registry } from './metrics.ts';
+export { readProbes, recentEvents, recordEvent, registerProbe } from './observe.ts';
 export { isPid, isRef, Pid, Ref } from './pid.ts';
 export { type ExitReason, formatReason, isCleanExit } from './reason.ts';
 export {
@@ -71,4 +73,3 @@ export {
   Supervisor,
   type SupervisorOptions,
 } from './supervisor.ts';
-export { readProbes, recentEvents, recordEvent, registerProbe } from './observe.ts';

@@ -152,6 +152,17 @@ export class Kernel {
     return proc !== undefined && proc.pid.creation === pid.creation ? proc : undefined;
   }
 
+  /** The longest mailbox any process of this node has had (metrics). */
+  mailboxHighWater = 0;
+
+  /** How many processes are alive, and the longest mailbox now (metrics, read at scrape time). */
+  mailboxStats(): { processes: number; longestNow: number } {
+    let longestNow = 0;
+    for (const p of this.procs.values())
+      if (p.mailbox.length > longestNow) longestNow = p.mailbox.length;
+    return { processes: this.procs.size, longestNow };
+  }
+
   livePids(): Pid[] {
     return [...this.procs.values()].map((p) => p.pid);
   }
@@ -352,6 +363,7 @@ export class Kernel {
       }
     }
     proc.mailbox.push(msg);
+    if (proc.mailbox.length > this.mailboxHighWater) this.mailboxHighWater = proc.mailbox.length;
   }
 
   /** Takes the first message of `proc`'s mailbox that matches, waiting up to `timeoutMs`. */

@@ -19,6 +19,7 @@ import { call, reply } from './call.ts';
 import { ActorError, ExitSignal } from './errors.ts';
 import { logger } from './log.ts';
 import { type CallMessage, isCall, isDown, isExit } from './messages.ts';
+import { supervisorRestarts } from './metrics.ts';
 import { Pid } from './pid.ts';
 import { formatReason, isCleanExit } from './reason.ts';
 
@@ -271,6 +272,7 @@ async function supervise(
         },
         'child exited; restarting',
       );
+      supervisorRestarts.inc({ strategy: options.strategy });
       if (!allowRestart()) await giveUp();
       await restartFor(child);
       continue;

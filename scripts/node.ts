@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { logger } from '../actors/log.ts';
 import { Node, registerModule } from '../transport/index.ts';
+import { serveMetrics } from './support/metrics-server.ts';
 import { startObserver } from './support/observer.ts';
 
 const HELP = `Usage: npm run node -- --name NAME [options]
@@ -20,6 +21,8 @@ Options:
   --load NAME=PATH     load a module whose functions other nodes may spawnOn as NAME.fn (repeatable)
   --heartbeat-ms N     ping idle links every N ms (default 1000)
   --down-after-ms N    declare a silent peer down after N ms (default 4000)
+  --metrics-port N     serve Prometheus metrics at http://127.0.0.1:N/metrics (0: any free
+                       port; off unless given); prints 'metrics on URL'
   --exit-with-parent   exit when standard input closes (used by the launcher)
   --help               this text
 
@@ -36,6 +39,7 @@ const { values } = parseArgs({
     'heartbeat-ms': { type: 'string' },
     'down-after-ms': { type: 'string' },
     'exit-with-parent': { type: 'boolean' },
+    'metrics-port': { type: 'string' },
     help: { type: 'boolean' },
   },
 });
@@ -82,6 +86,10 @@ try {
     if (!(await Node.connect(peer))) logger().warn({ peer }, `could not join ${peer}`);
   }
   startObserver();
+  if (values['metrics-port'] !== undefined) {
+    const { url } = await serveMetrics(numberOption(values['metrics-port'], '--metrics-port')!);
+    console.log(`metrics on ${url}`);
+  }
   console.log(`node ${name} is up`);
 } catch (err) {
   console.error(`node failed to start: ${(err as Error).message}`);

@@ -63,5 +63,7 @@ export const HELP: Record<string, string> = {
   procs: '(npm start -- --cluster N) the replica names p1..pN.',
   pids: '(npm start -- --cluster N) the inventory replicas, one per node; after a restart, pids = cluster.pids().',
   srs: "(npm start -- --cluster N) the seat replicas; after a restart, srs = cluster.pids('seats').",
+  metrics:
+    "await metrics() prints this process's metrics (messages, bytes, processes, mailboxes, restarts, ballots, nacks, decisions, service operations). A node serves them at /metrics with npm run node -- --metrics-port N.",
   h: 'h() lists the preloaded names; h(name) or h("name") explains one.',
 };

@@ -12,6 +12,7 @@ import { SeatReserve } from '../apps/seats/index.ts';
 import { Faults, Node, spawnOn } from '../transport/index.ts';
 import { HELP } from './repl-help.ts';
 import { LocalCluster } from './support/local-cluster.ts';
+import { metricsSummary } from './support/metrics-server.ts';
 import { useShortLogs } from './support/short-log.ts';
 
 const USAGE = `Usage: npm start [-- options]
@@ -79,6 +80,9 @@ const context: Record<string, unknown> = {
   InventoryServer,
   SeatReserve,
   h,
+  metrics: async () => {
+    console.log(await metricsSummary());
+  },
 };
 
 let cluster: LocalCluster | undefined;

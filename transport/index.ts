@@ -7,6 +7,7 @@ import { kernel } from '../actors/kernel.ts';
 import { Pid } from '../actors/pid.ts';
 import type { FaultSpec, LinkFaults } from './faults.ts';
 import { ClusterGlobal } from './global.ts';
+import { installTransportMetrics } from './metrics.ts';
 import { lookupFunction, registeredModules, registerModule } from './modules.ts';
 import { ClusterNode, type NodeEvent, type NodeOptions } from './node.ts';
 
@@ -30,6 +31,7 @@ function node(): ClusterNode {
 function install(cluster: ClusterNode): void {
   kernel.rename(cluster.name, cluster.creation);
   current = cluster;
+  installTransportMetrics(() => current);
   kernel.setBridge({ deliver: (to, signal) => cluster.sendWire(to, signal) });
   setGlobalBackend(new ClusterGlobal(cluster));
   const timeoutMs = cluster.settings.rpcTimeoutMs;

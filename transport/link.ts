@@ -47,7 +47,19 @@ export class Link {
   lastSentMs: number;
   closed = false;
   /** Counters for metrics and benchmarks. */
-  readonly stats = { framesOut: 0, framesIn: 0, msgsOut: 0, msgsIn: 0, bytesOut: 0, bytesIn: 0 };
+  readonly stats = {
+    framesOut: 0,
+    framesIn: 0,
+    msgsOut: 0,
+    msgsIn: 0,
+    bytesOut: 0,
+    bytesIn: 0,
+    /** Messages by kind (send, link, exit, ping, ...), each way. */
+    kindsOut: {} as Record<string, number>,
+    kindsIn: {} as Record<string, number>,
+  };
+  /** Heartbeat intervals already counted as missed since this link last heard its peer. */
+  missedCounted = 0;
 
   constructor(
     ws: WebSocket,
@@ -104,6 +116,7 @@ export class Link {
     }
     this.push(bytes);
     this.stats.msgsOut++;
+    this.stats.kindsOut[msg.kind] = (this.stats.kindsOut[msg.kind] ?? 0) + 1;
   }
 
   private push(bytes: Buffer): void {
@@ -223,6 +236,8 @@ export class Link {
       }
     }
     this.stats.msgsIn += values.length;
+    const kinds = this.stats.kindsIn;
+    for (const v of values as Wire[]) kinds[v.kind] = (kinds[v.kind] ?? 0) + 1;
     this.events.onFrame(this, values as Wire[]);
   }
 

@@ -115,6 +115,17 @@ export class ClusterNode {
   private readonly server: WebSocketServer;
   private readonly peers = new Map<string, Peer>();
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  /** Totals for metrics (links come and go; these stay). */
+  readonly counters = {
+    heartbeatsMissed: 0,
+    nodeDowns: 0,
+    framesOut: 0,
+    framesIn: 0,
+    bytesOut: 0,
+    bytesIn: 0,
+    kindsOut: {} as Record<string, number>,
+    kindsIn: {} as Record<string, number>,
+  };
   private pendingHandshakes = 0;
   private stopping = false;
   /** Fault rules on this node's outgoing links, by peer name. */
@@ -577,6 +588,7 @@ export class ClusterNode {
         l.close(4003, 'malformed frame');
       },
       onClose: (l, why) => {
+        this.foldStats(l);
         if (peer.link === l) {
           peer.link = null;
           this.down(peer, why);
@@ -671,6 +683,7 @@ export class ClusterNode {
     // A peer that said goodbye (it stopped cleanly) is news, not a warning.
     const level = why.includes(STOPPING_REASON) ? 'info' : 'warn';
     this.log[level]({ peer: peer.name, reason: why }, `node down: ${peer.name} (${why})`);
+    this.counters.nodeDowns++;
     kernel.nodeDown(peer.name);
     this.rpc.nodeDown(peer.name);
     this.emit({ type: 'nodedown', node: peer.name });
@@ -701,11 +714,63 @@ export class ClusterNode {
     for (const wake of peer.upWaiters.splice(0)) wake(false);
   }
 
+  /** A closed link's traffic goes into the node's totals. */
+  private foldStats(link: Link): void {
+    const c = this.counters;
+    const s = link.stats;
+    c.framesOut += s.framesOut;
+    c.framesIn += s.framesIn;
+    c.bytesOut += s.bytesOut;
+    c.bytesIn += s.bytesIn;
+    for (const [k, n] of Object.entries(s.kindsOut)) c.kindsOut[k] = (c.kindsOut[k] ?? 0) + n;
+    for (const [k, n] of Object.entries(s.kindsIn)) c.kindsIn[k] = (c.kindsIn[k] ?? 0) + n;
+  }
+
+  /** Traffic since the node started (closed links and live ones), and the state of each peer. */
+  traffic(): {
+    totals: ClusterNode['counters'];
+    peers: Array<{ name: string; up: boolean; partitioned: boolean }>;
+  } {
+    const totals = {
+      ...this.counters,
+      kindsOut: { ...this.counters.kindsOut },
+      kindsIn: { ...this.counters.kindsIn },
+    };
+    const peers: Array<{ name: string; up: boolean; partitioned: boolean }> = [];
+    for (const peer of this.peers.values()) {
+      const link = peer.link;
+      peers.push({
+        name: peer.name,
+        up: link !== null,
+        partitioned: this.faults.get(peer.name)?.partitioned === true,
+      });
+      if (!link) continue;
+      const s = link.stats;
+      totals.framesOut += s.framesOut;
+      totals.framesIn += s.framesIn;
+      totals.bytesOut += s.bytesOut;
+      totals.bytesIn += s.bytesIn;
+      for (const [k, n] of Object.entries(s.kindsOut))
+        totals.kindsOut[k] = (totals.kindsOut[k] ?? 0) + n;
+      for (const [k, n] of Object.entries(s.kindsIn))
+        totals.kindsIn[k] = (totals.kindsIn[k] ?? 0) + n;
+    }
+    return { totals, peers };
+  }
+
   private heartbeat(): void {
     const now = performance.now();
     for (const peer of this.peers.values()) {
       const link = peer.link;
       if (!link) continue;
+      // Heartbeat intervals in which nothing at all was heard from the peer.
+      const missed = Math.max(
+        0,
+        Math.floor((now - link.lastHeardMs) / this.settings.heartbeatIntervalMs) - 1,
+      );
+      if (missed > link.missedCounted)
+        this.counters.heartbeatsMissed += missed - link.missedCounted;
+      link.missedCounted = missed;
       if (now - link.lastHeardMs > this.settings.nodeDownAfterMs) {
         link.close(4000, `no heartbeat for ${Math.round(now - link.lastHeardMs)} ms`);
         continue;

@@ -3,8 +3,10 @@
 import {
   ActorError,
   type CallMessage,
+  counter,
   type From,
   Global,
+  histogram,
   isCall,
   kill,
   logger,
@@ -102,6 +104,7 @@ function run(
         break;
       }
       case 'broadcast':
+        if (e.msg.type === 'prepare') ballotsStarted.inc({ participant: ctx.name });
         sendLocal(roleName(ctx.name, 'beb'), { type: 'bc_send', msg: e.msg });
         break;
       case 'learn':
@@ -124,8 +127,31 @@ function run(
   return undefined;
 }
 
+const ballotsStarted = counter(
+  'actorcluster_paxos_ballots_total',
+  "Ballots started (prepare broadcast) by this node's participants",
+  ['participant'],
+);
+const nacksReceived = counter(
+  'actorcluster_paxos_nacks_total',
+  "Nacks received by this node's proposers (a higher ballot was promised)",
+  ['participant'],
+);
+const decisionsLearned = counter(
+  'actorcluster_paxos_decisions_total',
+  "Instances learned as decided by this node's participants",
+  ['participant'],
+);
+const decisionLatency = histogram(
+  'actorcluster_paxos_decision_seconds',
+  'From the first ballot a proposer starts for an instance to the decision, at that proposer',
+  [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
+  ['participant'],
+);
+
 /** A decision is durable: the upper layer is told (once), and the proposer. */
 function announce(ctx: Ctx, inst: number, value: unknown): void {
+  decisionsLearned.inc({ participant: ctx.name });
   send(ctx.upper, { type: 'decide', value, inst } satisfies Decide);
   sendLocal(roleName(ctx.name, 'proposer'), { type: 'decided_local', inst, value });
 }
@@ -173,7 +199,10 @@ async function proposer(ctx: Ctx): Promise<void> {
   };
   const onAbort = (inst: number, reason: 'preempted' | 'no_value') =>
     settle(inst, { outcome: 'aborted', reason });
+  /** When this proposer first started a ballot for each unsettled instance (latency metric). */
+  const startedAt = new Map<number, number>();
   const startBallot = async (inst: number): Promise<void> => {
+    if (!startedAt.has(inst)) startedAt.set(inst, performance.now());
     const started = run(ctx, proposerStart(state, ctx.name, ctx.store.decided, inst), onAbort);
     if (started) await started;
   };
@@ -205,10 +234,16 @@ async function proposer(ctx: Ctx): Promise<void> {
       case 'start_ballot':
         await startBallot(m.inst);
         break;
-      case 'decided_local':
+      case 'decided_local': {
+        const t0 = startedAt.get(m.inst);
+        if (t0 !== undefined) {
+          decisionLatency.observe({ participant: ctx.name }, (performance.now() - t0) / 1000);
+          startedAt.delete(m.inst);
+        }
         proposerDecided(state, m.inst);
         settle(m.inst, { outcome: 'decided', value: (m as { value: unknown }).value });
         break;
+      }
       case 'paxos': {
         const msg = (m as PaxosEnvelope).msg;
         if (msg.type === 'promise' || msg.type === 'accepted' || msg.type === 'nack') {
@@ -284,6 +319,7 @@ class ParticipantView {
       value,
     };
     recordEvent('paxos', event);
+    if (msg.type === 'nack') nacksReceived.inc({ participant: this.name });
     if (TRACE) logger().info(event, `paxos ${msg.type} ${from} -> ${this.name} inst ${msg.inst}`);
     let info = this.instances.get(msg.inst);
     if (!info) {

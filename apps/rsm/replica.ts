@@ -17,6 +17,7 @@ import {
   ActorError,
   type CallMessage,
   call,
+  counter,
   type DownMessage,
   demonitor,
   type From,
@@ -130,6 +131,19 @@ interface Pending<O> {
   sentAt: number;
 }
 
+const operations = counter(
+  'actorcluster_service_operations_total',
+  "Client operations answered by this node's replicas, by service, kind and outcome",
+  ['service', 'kind', 'outcome'],
+);
+
+/** ok, or the error a result names (insufficient_stock, taken ...), for metrics. */
+function outcomeOf(result: unknown): string {
+  if (typeof result !== 'object' || result === null || !('ok' in result)) return 'ok';
+  const r = result as { ok: unknown; error?: unknown };
+  return r.ok === true ? 'ok' : typeof r.error === 'string' ? r.error : 'refused';
+}
+
 /** The replica's body (a process function): `spawn(replica, machine, name, procs, options)`. */
 export async function replica<S, O extends Op, R>(
   machine: Machine<S, O, R>,
@@ -184,6 +198,11 @@ export async function replica<S, O extends Op, R>(
         if (p) {
           pending.delete(op.reqId);
           for (const from of p.froms) reply(from, result);
+          operations.inc({
+            service: machine.service,
+            kind: (op as { kind?: string }).kind ?? 'op',
+            outcome: outcomeOf(result),
+          });
         }
       }
       history.set(applied, entry);

@@ -31,6 +31,8 @@ export interface LocalClusterOptions {
   execArgv?: string[];
   /** More modules each node loads for spawnOn, as `Name=/path/to/module.ts`. */
   load?: string[];
+  /** More arguments for scripts/node.ts (e.g. ['--metrics-port', '0']). */
+  args?: string[];
 }
 
 const SERVICES_MODULE = `Services=${fileURLToPath(new URL('../../apps/services.ts', import.meta.url))}`;
@@ -80,6 +82,7 @@ export class LocalCluster {
       heartbeatIntervalMs: o.heartbeatIntervalMs,
       nodeDownAfterMs: o.nodeDownAfterMs,
       execArgv: o.execArgv,
+      args: o.args,
       env: {
         LOG_LEVEL: o.logLevel ?? 'warn',
         ACTORCLUSTER_PAXOS_STORAGE: o.storage ?? 'lmdb',

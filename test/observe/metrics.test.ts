@@ -1,0 +1,98 @@
+// Prometheus metrics at /metrics on real node processes, after a few operations and a crash.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Pid } from '../../actors/index.ts';
+import { InventoryServer } from '../../apps/inventory/index.ts';
+import { LocalCluster } from '../../scripts/support/local-cluster.ts';
+import { until } from '../helpers.ts';
+import { COOKIE, DOWN_AFTER_MS, HEARTBEAT_MS, startHere } from '../transport/cluster-helpers.ts';
+
+let cluster: LocalCluster;
+const urls = new Map<string, string>();
+
+beforeAll(async () => {
+  await startHere();
+  cluster = await LocalCluster.start({
+    cookie: COOKIE,
+    services: ['inventory'],
+    heartbeatIntervalMs: HEARTBEAT_MS,
+    nodeDownAfterMs: DOWN_AFTER_MS,
+    args: ['--metrics-port', '0'],
+  });
+  for (const [name, node] of cluster.nodes) {
+    const url = /metrics on (\S+)/.exec(node.output())?.[1];
+    expect(url, node.output()).toBeDefined();
+    urls.set(name, url!);
+  }
+}, 60_000);
+afterAll(async () => cluster?.stop());
+
+async function scrape(name: string): Promise<string> {
+  const res = await fetch(urls.get(name)!);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toContain('text/plain');
+  return res.text();
+}
+
+/** The value of a metric line `name{labels} value` (labels as a substring), or undefined. */
+function value(text: string, name: string, labels = ''): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (labels && !rest.includes(labels)) continue;
+    if (!labels && !rest.startsWith(' ') && !rest.startsWith('{')) continue;
+    return Number(line.split(' ').at(-1));
+  }
+  return undefined;
+}
+
+describe('metrics at /metrics', () => {
+  it('count messages, bytes, processes, Paxos and service operations after a few operations', async () => {
+    const pids = cluster.pids('inventory') as Pid[];
+    for (let i = 0; i < 5; i++) await InventoryServer.add(pids[0]!, 'apple', 1);
+    await InventoryServer.remove(pids[0]!, 'pear', 1); // insufficient_stock
+    const p1 = await scrape('p1');
+    expect(value(p1, 'actorcluster_service_operations_total', 'kind="add",outcome="ok"')).toBe(5);
+    expect(value(p1, 'actorcluster_service_operations_total', 'outcome="insufficient_stock"')).toBe(
+      1,
+    );
+    expect(
+      value(p1, 'actorcluster_paxos_decisions_total', 'inventory:p1/paxos'),
+    ).toBeGreaterThanOrEqual(6);
+    expect(
+      value(p1, 'actorcluster_paxos_ballots_total', 'inventory:p1/paxos'),
+    ).toBeGreaterThanOrEqual(6);
+    expect(
+      value(p1, 'actorcluster_paxos_decision_seconds_count', 'inventory:p1/paxos'),
+    ).toBeGreaterThanOrEqual(6);
+    expect(value(p1, 'actorcluster_messages_total', 'direction="out",kind="send"')).toBeGreaterThan(
+      10,
+    );
+    expect(value(p1, 'actorcluster_messages_total', 'direction="in",kind="send"')).toBeGreaterThan(
+      10,
+    );
+    expect(value(p1, 'actorcluster_bytes_total', 'direction="out"')).toBeGreaterThan(1000);
+    expect(value(p1, 'actorcluster_frames_total', 'direction="in"')).toBeGreaterThan(0);
+    expect(value(p1, 'actorcluster_processes')).toBeGreaterThan(5);
+    expect(value(p1, 'actorcluster_mailbox_length_high_water')).toBeGreaterThanOrEqual(1);
+    expect(p1).toMatch(/actorcluster_link_up\{peer="p2@127\.0\.0\.1:\d+",partitioned="0"\} 1/);
+    // A replica elsewhere answered nothing itself, but learned every decision.
+    const p3 = await scrape('p3');
+    expect(value(p3, 'actorcluster_service_operations_total', 'kind="add"')).toBeUndefined();
+    expect(
+      value(p3, 'actorcluster_paxos_decisions_total', 'inventory:p3/paxos'),
+    ).toBeGreaterThanOrEqual(6);
+  });
+
+  it('a crashed node shows as a link down and a node-down event at the others', async () => {
+    await cluster.killNode('p3');
+    await until(async () => {
+      const p1 = await scrape('p1');
+      return (
+        (value(p1, 'actorcluster_node_down_total') ?? 0) >= 1 &&
+        /actorcluster_link_up\{peer="p3@[^"]+",partitioned="0"\} 0/.test(p1)
+      );
+    }, 10_000);
+    const res = await fetch(urls.get('p1')!.replace('/metrics', '/other'));
+    expect(res.status).toBe(404);
+  });
+});
