@@ -1,0 +1,9 @@
+// Run by logs.test.ts as a child process: three replicas in one process, one operation.
+import { Global, sleep } from '../../actors/index.ts';
+import { InventoryServer } from '../../apps/inventory/index.ts';
+
+const procs = ['t1', 't2', 't3'];
+const pids = procs.map((p) => InventoryServer.start(p, procs));
+while (!procs.every((p) => Global.whereis(`inventory:${p}`))) await sleep(5);
+await InventoryServer.add(pids[0]!, 'apple', 1);
+process.exit(0);
