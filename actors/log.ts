@@ -17,6 +17,7 @@ function destination() {
       sync: true,
       colorize: process.stderr.isTTY,
       translateTime: 'HH:MM:ss.l',
+      singleLine: true,
     });
   }
   return pino.destination(2);
