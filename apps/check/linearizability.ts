@@ -7,9 +7,9 @@
 // merely touch count as concurrent); a depth-first search repeatedly places an operation whose
 // call comes before the first remaining return and whose recorded output is what the model
 // gives, lifting its call and return out of the list; when nothing can be placed it backtracks.
-// Every configuration reached (set of placed entries as a bitset, model state) is cached, so
-// none is explored twice. The search keeps an explicit stack (no recursion): long histories
-// cannot overflow the call stack.
+// Every configuration found to lead nowhere (placed entries, model state) is cached, so none
+// is explored twice (see configKey). The search keeps an explicit stack (no recursion): long
+// histories cannot overflow the call stack.
 //
 // Indeterminate entries (no response seen, or a response that is not a model result, see
 // HistoryEntry) return at +Infinity and constrain nothing: they have no return in the list and
@@ -34,6 +34,9 @@
 //    that do, so it could go after X.
 // Candidates are tried in order of their intervals' midpoints; an indeterminate entry that makes
 // a pending X fit on its own is tried just before X, one that does not after everything else.
+// A first search allows only short runs (at most two entries: a lost response usually shows
+// right away), which keeps it from wandering through combinations of entries that never took
+// effect; when it finds nothing but had to leave a move out, the complete search follows.
 import type { InventoryResult } from '../inventory/machine.ts';
 import { type HistoryEntry, type InventoryInput, validateHistory } from './history.ts';
 
@@ -83,6 +86,12 @@ export interface CheckOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
+/**
+ * The longest runs of indeterminate entries allowed by successive searches (the last: any).
+ * Measured on generated histories (3,000 operations, 20 to 100 indeterminate), [2, Infinity]
+ * beat [1, Infinity], [1, 2, Infinity], [1, 2, 3, 4, Infinity] and [3, Infinity].
+ */
+const RUN_LIMITS = [2, Number.POSITIVE_INFINITY];
 /** How many failed sets of placed indeterminate entries the cache keeps per configuration key. */
 const FAILURES_KEPT_PER_KEY = 16;
 
@@ -254,14 +263,21 @@ export function checkLinearizable(history: HistoryEntry[], opts: CheckOptions = 
   validateHistory(history);
   const start = performance.now();
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  // First a quick search where every run of indeterminate entries is a single entry that makes
-  // the next determinate one fit (how a lost response usually shows), within half the time; if
-  // that finds no linearization but left something out, the complete search.
-  const quick = search(history, opts.initial ?? {}, 1, start + timeoutMs / 2);
-  if (quick.result.ok === true || (quick.result.ok === false && !quick.limited)) {
-    return quick.result;
+  const deadline = start + timeoutMs;
+  // A search with short runs of indeterminate entries, given up to half the time, then the
+  // complete search. A search that left no move out is conclusive.
+  for (const maxRun of RUN_LIMITS) {
+    const last = maxRun === Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    const { result, limited } = search(
+      history,
+      opts.initial ?? {},
+      maxRun,
+      last ? deadline : now + (deadline - now) / 2,
+    );
+    if (result.ok === true || (result.ok === false && !limited) || last) return result;
   }
-  return search(history, opts.initial ?? {}, Number.POSITIVE_INFINITY, start + timeoutMs).result;
+  throw new Error('unreachable: the last search is the complete one');
 }
 
 /**
@@ -529,7 +545,8 @@ function search(
         }
         relevant = inFlight.filter(touches);
       }
-      for (const k of relevant) {
+      for (let r = relevant.length - 1; r >= 0; r--) {
+        const k = relevant[r]!;
         const after = step(state, ops[k]!, names).next;
         if (after === state) continue; // reduction 1
         let key = Number.POSITIVE_INFINITY;
@@ -542,12 +559,7 @@ function search(
           continue;
         }
         // Latest called first among equals: an older one is likelier never to take effect.
-        ordered.push({
-          k,
-          after,
-          key,
-          rank: fitting.length + inFlight.length - inFlight.indexOf(k),
-        });
+        ordered.push({ k, after, key, rank: fitting.length + ordered.length });
       }
     }
     ordered.sort((a, b) => a.key - b.key || a.rank - b.rank);
@@ -704,8 +716,8 @@ function failure(
     `not linearizable: the longest linearizable prefix found places ${prefix.length} ` +
     `entries (${placedDet} of the ${determinate} determinate ones): ${describeIds(prefix)}; ` +
     `it leaves stock ` +
-    `${JSON.stringify(stockAfterPrefix)}; then #${blocking.id} (${describeInput(blocking.input)}, ` +
-    `returned at ${blocking.ret}) must take effect next or sooner, but none of the pending ` +
-    `entries can be placed:\n${lines.join('\n')}`;
+    `${JSON.stringify(stockAfterPrefix)}; #${blocking.id} (${describeInput(blocking.input)}) ` +
+    `returned at ${blocking.ret}, so it or another pending entry must take effect next, but ` +
+    `none can:\n${lines.join('\n')}`;
   return { ok: false, reason, longestPrefix: prefix, stockAfterPrefix, unplaced };
 }
