@@ -1,9 +1,11 @@
-// Every node's observer: a process registered locally as 'observer' that answers
-// `call(['observer', node], { observe: true })` with a snapshot of the node, in plain JSON:
+// Every node's observer: a process registered locally as 'observer' and globally as
+// `observer:<node's full name>`, that answers `{ observe: true }` calls with a snapshot of the
+// node, in plain JSON:
 // its links, fault rules, processes (with their parent: the supervision tree), what live
 // probes say (Paxos participants, replicas) and the recent Paxos messages it saw.
 import {
   call,
+  Global,
   isCall,
   nodeName,
   type Pid,
@@ -84,8 +86,12 @@ export function snapshot(): NodeSnapshot {
   };
 }
 
+/** The global name of `node`'s observer. */
+export const observerName = (node: string) => `observer:${node}`;
+
 async function observer(): Promise<void> {
   register('observer', self());
+  await Global.reRegister(observerName(nodeName()), self());
   for (;;) {
     const m = await receive();
     if (isCall(m) && (m.request as { observe?: boolean }).observe) reply(m.from, snapshot());
@@ -101,9 +107,11 @@ export function startObserver(): Pid {
 export async function clusterSnapshot(timeoutMs = 2000): Promise<NodeSnapshot[]> {
   const here = snapshot();
   const others = await Promise.all(
-    here.peers.map((node) =>
-      call<NodeSnapshot>(['observer', node], { observe: true }, timeoutMs).catch(() => null),
-    ),
+    here.peers.map((node) => {
+      const pid = Global.whereis(observerName(node));
+      if (!pid) return null;
+      return call<NodeSnapshot>(pid, { observe: true }, timeoutMs).catch(() => null);
+    }),
   );
   return [here, ...others.filter((s): s is NodeSnapshot => s !== null)];
 }
