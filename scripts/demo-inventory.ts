@@ -1,8 +1,7 @@
 // `npm run demo:inventory`: concurrent buyers of the last item at different replicas, an
 // all-or-nothing order, and a retry applied once.
-import { parseArgs } from 'node:util';
 import { InventoryServer } from '../apps/inventory/index.ts';
-import { positiveInt } from './bench-support/args.ts';
+import { parseOptions, positiveInt } from './bench-support/args.ts';
 import { fail, startReplicas } from './support/demo-setup.ts';
 
 const HELP = `Usage: npm run demo:inventory -- [options]
@@ -19,22 +18,14 @@ Options:
   --cluster     run the replicas in 3 node processes (default: in this process)
   --help        this text`;
 
-// An unknown option or a stray argument is a usage error (exit 2), not a crash.
-const { values } = (() => {
-  try {
-    return parseArgs({
-      options: {
-        rounds: { type: 'string', default: '5' },
-        buyers: { type: 'string', default: '3' },
-        cluster: { type: 'boolean', default: false },
-        help: { type: 'boolean' },
-      },
-    });
-  } catch (err) {
-    console.error(`${(err as Error).message}; see --help`);
-    process.exit(2);
-  }
-})();
+const { values } = parseOptions({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    buyers: { type: 'string', default: '3' },
+    cluster: { type: 'boolean', default: false },
+    help: { type: 'boolean' },
+  },
+});
 if (values.help) {
   console.log(HELP);
   process.exit(0);

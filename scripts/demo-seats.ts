@@ -1,7 +1,7 @@
 // `npm run demo:seats`: the coursework's seat-reservation example. One seat reserved at three
 // replicas at once (one winner), a replica killed, the others still serving and agreeing.
-import { parseArgs } from 'node:util';
 import { SeatReserve } from '../apps/seats/index.ts';
+import { parseOptions } from './bench-support/args.ts';
 import { fail, startReplicas } from './support/demo-setup.ts';
 
 const HELP = `Usage: npm run demo:seats -- [options]
@@ -16,17 +16,9 @@ Options:
   --cluster     run the replicas in 3 node processes (default: in this process)
   --help        this text`;
 
-// An unknown option or a stray argument is a usage error (exit 2), not a crash.
-const { values } = (() => {
-  try {
-    return parseArgs({
-      options: { cluster: { type: 'boolean', default: false }, help: { type: 'boolean' } },
-    });
-  } catch (err) {
-    console.error(`${(err as Error).message}; see --help`);
-    process.exit(2);
-  }
-})();
+const { values } = parseOptions({
+  options: { cluster: { type: 'boolean', default: false }, help: { type: 'boolean' } },
+});
 if (values.help) {
   console.log(HELP);
   process.exit(0);

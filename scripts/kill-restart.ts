@@ -2,11 +2,10 @@
 // SIGKILL) under a steady client load, shows the cluster still serving, restarts the replica
 // and shows it catching up, then checks that no acknowledged operation was lost.
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { Global, kill, type Pid, sleep } from '../actors/index.ts';
 import { InventoryServer } from '../apps/inventory/index.ts';
 import { Node } from '../transport/index.ts';
-import { positiveInt } from './bench-support/args.ts';
+import { parseOptions, positiveInt } from './bench-support/args.ts';
 import { fail } from './support/demo-setup.ts';
 import { LocalCluster } from './support/local-cluster.ts';
 import { useShortLogs } from './support/short-log.ts';
@@ -29,22 +28,14 @@ Options:
   --down-ms N     how long the target stays down while the load goes on (default 1500)
   --help          this text`;
 
-// An unknown option or a stray argument is a usage error (exit 2), not a crash.
-const { values } = (() => {
-  try {
-    return parseArgs({
-      options: {
-        target: { type: 'string', default: 'p2' },
-        mode: { type: 'string', default: 'node' },
-        'down-ms': { type: 'string', default: '1500' },
-        help: { type: 'boolean' },
-      },
-    });
-  } catch (err) {
-    console.error(`${(err as Error).message}; see --help`);
-    process.exit(2);
-  }
-})();
+const { values } = parseOptions({
+  options: {
+    target: { type: 'string', default: 'p2' },
+    mode: { type: 'string', default: 'node' },
+    'down-ms': { type: 'string', default: '1500' },
+    help: { type: 'boolean' },
+  },
+});
 if (values.help) {
   console.log(HELP);
   process.exit(0);

@@ -2,7 +2,13 @@
 // prints its metrics; --seeds N sweeps N seeds with a progress bar. On a violation it prints
 // the seed, the violated invariant and the trace of the instance concerned, and exits 1.
 import { parseArgs } from 'node:util';
-import { DEFAULT_SIM, type SimMetrics, type SimOptions, simulate } from '../apps/sim/simulator.ts';
+import {
+  DEFAULT_SIM,
+  emptyMetrics,
+  type SimMetrics,
+  type SimOptions,
+  simulate,
+} from '../apps/sim/simulator.ts';
 
 const D = DEFAULT_SIM;
 const HELP = `Usage: npm run sim -- [options]
@@ -146,26 +152,7 @@ if (values.seeds === undefined) {
 }
 
 const count = num('seeds', values.seeds, 1);
-const total: SimMetrics = {
-  virtualMs: 0,
-  events: 0,
-  submitted: 0,
-  acknowledged: 0,
-  retries: 0,
-  opLatencyP50: 0,
-  opLatencyP99: 0,
-  decisions: 0,
-  noops: 0,
-  messages: 0,
-  ballots: 0,
-  decisionLatencyP50: 0,
-  decisionLatencyP99: 0,
-  dropped: 0,
-  duplicated: 0,
-  partitions: 0,
-  crashes: 0,
-  settleMs: 0,
-};
+const total = emptyMetrics();
 const started = Date.now();
 const tty = process.stderr.isTTY;
 let lastDraw = 0;

@@ -1,6 +1,7 @@
 // Drives an interactive child process (the REPL) line by line, waiting for its prompt.
 // Used by tests that check what a user typing the README's session would see.
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 export class Session {
   private readonly child: ChildProcessWithoutNullStreams;
@@ -73,3 +74,21 @@ export class Session {
 }
 
 export const TSX = ['--import', 'tsx'];
+
+/** Live (not zombie) processes of process group `pgid`; [] where /proc is not there. */
+export function liveInGroup(pgid: number): number[] {
+  if (!existsSync('/proc/self/stat')) return [];
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its ')'
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pgrp) === pgid && state !== 'Z') pids.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}

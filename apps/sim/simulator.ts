@@ -78,6 +78,30 @@ export interface SimMetrics {
   settleMs: number;
 }
 
+/** Metrics with every figure at zero. */
+export function emptyMetrics(): SimMetrics {
+  return {
+    virtualMs: 0,
+    events: 0,
+    submitted: 0,
+    acknowledged: 0,
+    retries: 0,
+    opLatencyP50: 0,
+    opLatencyP99: 0,
+    decisions: 0,
+    noops: 0,
+    messages: 0,
+    ballots: 0,
+    decisionLatencyP50: 0,
+    decisionLatencyP99: 0,
+    dropped: 0,
+    duplicated: 0,
+    partitions: 0,
+    crashes: 0,
+    settleMs: 0,
+  };
+}
+
 export interface SimResult {
   ok: boolean;
   violation?: { kind: string; message: string; inst?: number; trace: string[] };
@@ -223,26 +247,7 @@ export function simulate(options: SimOptions): SimResult {
     if (trace.length > o.traceKeep * 2) trace.splice(0, trace.length - o.traceKeep);
   };
 
-  const m: SimMetrics = {
-    virtualMs: 0,
-    events: 0,
-    submitted: 0,
-    acknowledged: 0,
-    retries: 0,
-    opLatencyP50: 0,
-    opLatencyP99: 0,
-    decisions: 0,
-    noops: 0,
-    messages: 0,
-    ballots: 0,
-    decisionLatencyP50: 0,
-    decisionLatencyP99: 0,
-    dropped: 0,
-    duplicated: 0,
-    partitions: 0,
-    crashes: 0,
-    settleMs: 0,
-  };
+  const m = emptyMetrics();
 
   // ---- global truth, for the invariants ----
   const submittedOps = new Map<string, string>(); // reqId -> JSON of the op

@@ -12,22 +12,12 @@ import {
 } from '../../apps/check/history.ts';
 import { type CheckResult, checkLinearizable } from '../../apps/check/linearizability.ts';
 import { applyOp, emptyInventory, type InventoryOp } from '../../apps/inventory/machine.ts';
+import { seededRandom } from '../../transport/faults.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: a seeded PRNG, the service's own state machine as the reference model, a validator
 // for the linearizations the checker returns, an exhaustive reference checker for small
 // histories, and a generator of linearizable histories from simulated sequential executions.
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let reqIds = 0;
 /** Applies an input with apps/inventory/machine.ts (a fresh reqId: applyOp dedupes by reqId). */
@@ -136,7 +126,7 @@ interface GenOptions {
  * response (ret null) or a client error ({ error: 'timeout' }); half of those never took effect.
  */
 function generate(o: GenOptions): HistoryEntry[] {
-  const rnd = mulberry32(o.seed);
+  const rnd = seededRandom(o.seed);
   const int = (n: number) => Math.floor(rnd() * n);
   const items = Array.from({ length: o.items }, (_, i) => `item${i}`);
   const pick = () => items[int(items.length)]!;
@@ -381,7 +371,7 @@ describe('checkLinearizable accepts', () => {
 
   it('random linearizable histories: simulated executions with widened intervals (120 seeds)', () => {
     for (let seed = 1; seed <= 120; seed++) {
-      const rnd = mulberry32(seed * 31);
+      const rnd = seededRandom(seed * 31);
       const history = generate({
         seed,
         ops: 50 + Math.floor(rnd() * 250),
@@ -532,7 +522,7 @@ describe('checkLinearizable rejects', () => {
     let rejected = 0;
     const runs = 60;
     for (let seed = 1; seed <= runs; seed++) {
-      const rnd = mulberry32(seed * 17);
+      const rnd = seededRandom(seed * 17);
       const history = generate({
         seed: 1000 + seed,
         ops: 100 + Math.floor(rnd() * 200),
@@ -553,7 +543,7 @@ describe('checkLinearizable against an exhaustive search', () => {
   it('agrees on 3,000 small random histories (linearizable or not, indeterminate entries)', () => {
     let linearizable = 0;
     for (let seed = 1; seed <= 3000; seed++) {
-      const rnd = mulberry32(seed * 104_729);
+      const rnd = seededRandom(seed * 104_729);
       const int = (n: number) => Math.floor(rnd() * n);
       const items = Array.from({ length: 1 + int(3) }, (_, i) => `i${i}`);
       const pick = () => items[int(items.length)]!;

@@ -4,10 +4,11 @@
 // and restarts a node, partitions and heals a link. The JSON API is checked directly too.
 // DASHBOARD_SCREENSHOT=1 also saves docs/dashboard.png.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { get } from 'node:http';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { liveInGroup } from '../session.ts';
 
 const START_TIMEOUT_MS = 60_000;
 const STEP_TIMEOUT_MS = 30_000;
@@ -38,23 +39,6 @@ let output = '';
 let url = '';
 let browser: Browser | undefined;
 let page: Page;
-
-/** Live (not zombie) processes of process group `pgid`; [] where /proc is not there. */
-function liveInGroup(pgid: number): number[] {
-  if (!existsSync('/proc/self/stat')) return [];
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(pgrp) === pgid && state !== 'Z') pids.push(Number(entry));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return pids;
-}
 
 function killGroup(): void {
   if (!child?.pid) return;

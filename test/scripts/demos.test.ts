@@ -1,8 +1,8 @@
 // Runs the demo and kill-and-restart scripts as a user would and checks what they print, that
 // they exit 0, and that no node process they launched outlives them.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { liveInGroup } from '../session.ts';
 
 const SCRIPT_TIMEOUT_MS = 80_000;
 const TEST_TIMEOUT_MS = 90_000;
@@ -22,24 +22,6 @@ function killAll(): void {
 }
 afterEach(killAll);
 afterAll(killAll);
-
-/** Live (not zombie) processes of process group `pgid`; [] where /proc is not there. */
-function liveInGroup(pgid: number): number[] {
-  if (!existsSync('/proc/self/stat')) return [];
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its ')'
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(pgrp) === pgid && state !== 'Z') pids.push(Number(entry));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return pids;
-}
 
 interface Run {
   code: number | null;
