@@ -65,5 +65,40 @@ export const HELP: Record<string, string> = {
   srs: "(npm start -- --cluster N) the seat replicas; after a restart, srs = cluster.pids('seats').",
   metrics:
     "await metrics() prints this process's metrics (messages, bytes, processes, mailboxes, restarts, ballots, nacks, decisions, service operations). A node serves them at /metrics with npm run node -- --metrics-port N.",
+  CALL_TIMEOUT_MS_DEFAULT: 'CALL_TIMEOUT_MS_DEFAULT: 5000, the timeout of call when none is given.',
+  DownMessage:
+    "DownMessage: the class of { type: 'DOWN', ref, pid, reason } messages (isDown(m) tests for one).",
+  ExitMessage:
+    "ExitMessage: the class of { type: 'EXIT', from, reason } messages a trapping process receives (isExit(m)).",
+  ExitSignal: 'ExitSignal: what exit(reason) throws inside the calling process to end it.',
+  MAX_INTENSITY_REASON:
+    "MAX_INTENSITY_REASON: { shutdown: 'reached_max_restart_intensity' }, a supervisor's exit reason when its children restart too often.",
+  Pid: 'Pid: a process id (node, id, creation); prints as #PID<node.id>. pid.equals(other).',
+  Ref: 'Ref: a unique reference (monitors, calls); prints as #Ref<node.id>.',
+  isPid: 'isPid(x) -> whether x is a Pid.',
+  isRef: 'isRef(x) -> whether x is a Ref.',
+  isCall: "isCall(m) -> whether m is a { type: '$call', from, request } message.",
+  isCast: "isCast(m) -> whether m is a { type: '$cast', request } message.",
+  isDown: 'isDown(m) -> whether m is a DOWN message.',
+  isExit: 'isExit(m) -> whether m is an EXIT message.',
+  isCleanExit: "isCleanExit(reason) -> true for 'normal' and shutdown reasons (no crash report).",
+  formatReason: 'formatReason(reason) -> an exit reason as a short string.',
+  matches: 'matches(pattern, msg) -> whether receive(pattern) would take msg.',
+  nodeName: "nodeName() -> this node's full name ('nonode' when not a node).",
+  logger: 'logger() -> the runtime\'s pino logger; logger().info({ k: v }, "text").',
+  setLogger: "setLogger(pinoLogger) replaces the runtime's logger.",
+  counter:
+    "counter(name, help, labelNames) -> a prom-client Counter in this node's registry (see metrics()).",
+  gauge: "gauge(name, help, labelNames, collect?) -> a prom-client Gauge in this node's registry.",
+  histogram: 'histogram(name, help, buckets, labelNames) -> a prom-client Histogram.',
+  metricsText: "await metricsText() -> every metric of this process in Prometheus's text format.",
+  registry: "registry: this process's prom-client Registry.",
+  registerProbe:
+    "registerProbe(kind, ownerPid, () => data): shown by the node's observer (and the dashboard) while the owner lives.",
+  readProbes: 'readProbes() -> what every live probe says now.',
+  recordEvent:
+    'recordEvent(channel, { ... }, keep = 200): adds an event to a ring the observer shows.',
+  recentEvents:
+    "recentEvents(channel) -> the ring's events, oldest first (e.g. recentEvents('paxos')).",
   h: 'h() lists the preloaded names; h(name) or h("name") explains one.',
 };

@@ -1,0 +1,14 @@
+import { describe, expect, it } from 'vitest';
+import * as runtime from '../../actors/index.ts';
+import { HELP } from '../../scripts/repl-help.ts';
+
+describe('REPL help', () => {
+  it('every name the REPL preloads has a line of help', () => {
+    const preloaded = [
+      ...Object.keys(runtime),
+      ...['Node', 'spawnOn', 'Faults', 'Paxos', 'BEB', 'InventoryServer', 'SeatReserve'],
+      ...['h', 'metrics', 'cluster', 'procs', 'pids', 'srs'],
+    ];
+    expect(preloaded.filter((name) => !HELP[name])).toEqual([]);
+  });
+});
