@@ -83,6 +83,16 @@ describe('metrics at /metrics', () => {
     ).toBeGreaterThanOrEqual(6);
   });
 
+  it('a paused node shows as heartbeats missed', async () => {
+    const before = value(await scrape('p1'), 'actorcluster_heartbeats_missed_total') ?? 0;
+    const p2 = cluster.nodes.get('p2')!;
+    p2.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, DOWN_AFTER_MS / 2)); // silent, not yet declared down
+    p2.kill('SIGCONT');
+    const after = await scrape('p1');
+    expect(value(after, 'actorcluster_heartbeats_missed_total')).toBeGreaterThan(before);
+  });
+
   it('a crashed node shows as a link down and a node-down event at the others', async () => {
     await cluster.killNode('p3');
     await until(async () => {
