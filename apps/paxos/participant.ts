@@ -290,14 +290,19 @@ const TRACE = (process.env.ACTORCLUSTER_TRACE ?? '').split(',').includes('paxos'
 /** Instances a participant describes to observers (the most recent ones). */
 const INSTANCES_SHOWN = 30;
 
-const shortValue = (value: unknown) => {
+/** A value as observers show it: JSON, cut to 80 characters. */
+export const shortValue = (value: unknown) => {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 };
 
-/** What observers see of a participant: recent instances with the ballots seen and decisions. */
+/**
+ * What observers see of a participant: recent instances with the ballots seen and decisions.
+ * Values are kept as they are and turned into text only when an observer asks (a value may be
+ * a batch of hundreds of operations: stringifying it per message would cost the hot path).
+ */
 class ParticipantView {
-  readonly instances = new Map<number, { ballots: string[]; decided?: string }>();
+  readonly instances = new Map<number, { ballots: string[]; decided?: unknown }>();
   constructor(
     private readonly name: string,
     private readonly participants: string[],
@@ -307,8 +312,7 @@ class ParticipantView {
   /** Records a message the participant received (and logs it in trace mode). */
   saw(from: string, msg: PaxosMsg): void {
     const ballot = 'ballot' in msg ? `${msg.ballot.round}.${msg.ballot.leader}` : undefined;
-    const value =
-      msg.type === 'accept' || msg.type === 'decided' ? shortValue(msg.value) : undefined;
+    const value = msg.type === 'accept' || msg.type === 'decided' ? msg.value : undefined;
     const event = {
       node: nodeName(),
       participant: this.name,
@@ -320,7 +324,12 @@ class ParticipantView {
     };
     recordEvent('paxos', event);
     if (msg.type === 'nack') nacksReceived.inc({ participant: this.name });
-    if (TRACE) logger().info(event, `paxos ${msg.type} ${from} -> ${this.name} inst ${msg.inst}`);
+    if (TRACE) {
+      logger().info(
+        { ...event, value: value === undefined ? undefined : shortValue(value) },
+        `paxos ${msg.type} ${from} -> ${this.name} inst ${msg.inst}`,
+      );
+    }
     let info = this.instances.get(msg.inst);
     if (!info) {
       info = { ballots: [] };
@@ -332,7 +341,7 @@ class ParticipantView {
     }
     if (msg.type === 'prepare' && ballot && !info.ballots.includes(ballot))
       info.ballots.push(ballot);
-    if (msg.type === 'decided') info.decided = value;
+    if (msg.type === 'decided') info.decided = msg.value;
   }
 
   describe() {
@@ -341,7 +350,13 @@ class ParticipantView {
       participants: this.participants,
       decided: this.store.decided.size,
       floor: this.store.floor,
-      instances: [...this.instances].sort(([a], [b]) => a - b).map(([inst, i]) => ({ inst, ...i })),
+      instances: [...this.instances]
+        .sort(([a], [b]) => a - b)
+        .map(([inst, i]) => ({
+          inst,
+          ballots: i.ballots,
+          decided: 'decided' in i ? shortValue(i.decided) : undefined,
+        })),
     };
   }
 }

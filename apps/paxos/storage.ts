@@ -60,7 +60,10 @@ export function effectiveOptions(): Required<StorageOptions> {
 
 const memoryStores = new Map<string, PaxosStore>();
 
-/** The store of participant `name` (its state as last persisted). */
+/**
+ * The store of participant `name` (its state as last persisted). Loaded once per process and
+ * name: later opens (a restarted participant, a replica replaying its log) share it.
+ */
 export function openStore(name: string): PaxosStore {
   const options = effectiveOptions();
   return options.kind === 'memory' ? memoryStore(name) : lmdbStore(options.dir, options.sync, name);
@@ -114,7 +117,20 @@ export function environment(dir: string, sync: boolean): RootDatabase {
   return db;
 }
 
+/** LMDB stores already loaded, by data dir and name (one load per name, as for memory stores). */
+const lmdbStores = new Map<string, PaxosStore>();
+
 function lmdbStore(dir: string, sync: boolean, name: string): PaxosStore {
+  const key = `${resolve(dir)}|${name}`;
+  let store = lmdbStores.get(key);
+  if (!store) {
+    store = loadLmdbStore(dir, sync, name);
+    lmdbStores.set(key, store);
+  }
+  return store;
+}
+
+function loadLmdbStore(dir: string, sync: boolean, name: string): PaxosStore {
   const db = environment(dir, sync);
   const records = new Map<number, AcceptorRecord>();
   const decided = new Map<number, unknown>();
@@ -181,6 +197,7 @@ export function decisionsFrom(store: PaxosStore, from: number): Array<[number, u
 export async function closeStores(): Promise<void> {
   const dbs = [...environments.values()];
   environments.clear();
+  lmdbStores.clear(); // the next open reads from disk again
   await Promise.all(dbs.map((db) => db.close()));
 }
 

@@ -20,6 +20,7 @@ import {
   spawnOpt,
   whereis,
 } from '../../actors/index.ts';
+import { shortValue } from '../../apps/paxos/participant.ts';
 import { Node } from '../../transport/index.ts';
 
 export interface ProcessView {
@@ -82,7 +83,11 @@ export function snapshot(): NodeSnapshot {
     faults,
     processes: procs,
     probes: readProbes().map((p) => ({ kind: p.kind, owner: pidView(p.owner), data: p.data })),
-    paxos: recentEvents('paxos'),
+    // Events keep their values as they are; they become short text here, when asked for.
+    paxos: recentEvents('paxos').map((e) => {
+      const event = e as { value?: unknown };
+      return event.value === undefined ? e : { ...event, value: shortValue(event.value) };
+    }),
   };
 }
 
