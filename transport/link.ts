@@ -26,6 +26,8 @@ export interface LinkEvents {
 export class Link {
   readonly peer: string;
   readonly peerCreation: number;
+  /** The node that dialed this connection (this one or the peer): duplicates are settled by it. */
+  dialer = '';
   private readonly ws: WebSocket;
   private readonly limits: LinkLimits;
   private readonly events: LinkEvents;

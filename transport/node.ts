@@ -34,6 +34,8 @@ import { checkShortName, fullName, isFullName, parseFullName, shortName } from '
 import { Rpc } from './rpc.ts';
 import { SIGNAL_KINDS, type Wire } from './wire.ts';
 
+/** The close reason of the spare one of two links between the same two incarnations. */
+const DUPLICATE_REASON = 'duplicate link';
 /** The close reason of a node that stops cleanly. */
 const STOPPING_REASON = 'node stopping';
 
@@ -420,7 +422,7 @@ export class ClusterNode {
         ws.terminate();
         return false;
       }
-      this.establish(name, challenge.creation, ws, frames.detach());
+      this.establish(name, challenge.creation, ws, frames.detach(), this.name);
       return true;
     } catch (err) {
       frames.detach();
@@ -534,7 +536,7 @@ export class ClusterNode {
         const again = this.admit(hello);
         if (again !== null) return refuse(again, hello.name);
         ws.send(encodeHandshake({ h: 'welcome' }));
-        this.establish(hello.name, hello.creation, ws, finish());
+        this.establish(hello.name, hello.creation, ws, finish(), hello.name);
       } catch (err) {
         this.log.debug({ remote, reason: (err as Error).message }, 'handshake failed');
         ws.terminate();
@@ -564,9 +566,20 @@ export class ClusterNode {
     creation: number,
     ws: WebSocket,
     early: Array<{ data: Buffer; isBinary: boolean }>,
+    dialer: string,
   ): void {
     const peer = this.peer(name);
-    if (peer.link) {
+    let spare: Link | null = null;
+    if (peer.link && peer.link.peerCreation === creation && peer.link.dialer !== dialer) {
+      // Both nodes dialed each other and both handshakes completed: the same two incarnations,
+      // twice. Both sides keep the connection dialed by the smaller name; the peer is not down.
+      if (peer.link.dialer < dialer) {
+        ws.close(4004, DUPLICATE_REASON);
+        return;
+      }
+      spare = peer.link;
+      peer.link = null;
+    } else if (peer.link) {
       // A new link replaces an old one (a restarted node, or one whose old link died unseen).
       this.log.warn({ peer: name }, 'a new link replaces the existing one');
       const old = peer.link;
@@ -589,22 +602,25 @@ export class ClusterNode {
       },
       onClose: (l, why) => {
         this.foldStats(l);
-        if (peer.link === l) {
-          peer.link = null;
-          this.down(peer, why);
-        }
+        if (peer.link !== l) return;
+        peer.link = null;
+        // The peer closed its spare of two links: the one it kept is (or is about to be) up here.
+        if (why.includes(DUPLICATE_REASON)) return;
+        this.down(peer, why);
       },
       onDropped: (l, bytes) =>
         this.log.warn({ peer: l.peer, bytes }, 'link queue full; message dropped'),
     });
+    link.dialer = dialer;
     this.applyFaults(link);
     peer.link = link;
+    spare?.close(4004, DUPLICATE_REASON);
     peer.wasUp = true;
     if (peer.reconnectTimer) {
       clearTimeout(peer.reconnectTimer);
       peer.reconnectTimer = null;
     }
-    this.log.info({ peer: name }, `node up: ${name}`);
+    if (!spare) this.log.info({ peer: name }, `node up: ${name}`);
     const others = this.connected().filter((n) => n !== name);
     link.send({ kind: 'peers', nodes: [this.name, ...others] });
     for (const listener of this.peerListeners) listener(name, link);
@@ -613,7 +629,7 @@ export class ClusterNode {
     peer.queue = [];
     for (const msg of queued) this.sendQueued(link, msg);
     for (const wake of peer.upWaiters.splice(0)) wake(true);
-    this.emit({ type: 'nodeup', node: name });
+    if (!spare) this.emit({ type: 'nodeup', node: name }); // it never went down
   }
 
   private sendQueued(link: Link, msg: Wire): void {
