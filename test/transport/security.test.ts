@@ -113,7 +113,8 @@ describe('handshake', () => {
       }),
     );
     expect(Node.list()).not.toContain(other.name);
-    expect(other.output()).toMatch(/refus\w+ .*wrong cookie/);
+    // Its log (stderr) and its 'is up' line (stdout) come through separate pipes: wait for both.
+    await expect.poll(() => other.output(), { timeout: 3000 }).toMatch(/refus\w+ .*wrong cookie/);
     await expect
       .poll(() => lines.some((l) => String(l.msg).includes('wrong cookie')), { timeout: 3000 })
       .toBe(true);
