@@ -6,12 +6,15 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { get } from 'node:http';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveInGroup } from '../session.ts';
+import { browserSource, launchBrowser } from './browser.ts';
 
 const START_TIMEOUT_MS = 60_000;
 const STEP_TIMEOUT_MS = 30_000;
+// The npm-shipped Chromium unpacks itself on first use (seen: 2 to 12 s).
+const BROWSER_START_TIMEOUT_MS = 90_000;
 const TSX = ['--import', 'tsx'];
 
 interface ProcessView {
@@ -111,23 +114,6 @@ beforeAll(async () => {
     },
     START_TIMEOUT_MS,
   );
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  page.on('pageerror', (err) => {
-    output += `\n[page error] ${err.message}\n`;
-  });
 }, START_TIMEOUT_MS + 20_000);
 
 afterAll(async () => {
@@ -135,7 +121,8 @@ afterAll(async () => {
   killGroup();
 });
 
-describe('npm run dashboard', () => {
+// These need no browser: they run (and can fail) even where no Chromium starts.
+describe('npm run dashboard: options and the HTTP API', () => {
   it('explains itself with --help; refuses bad options with exit code 2', () => {
     const help = spawnSync(process.execPath, [...TSX, 'scripts/dashboard.ts', '--help'], {
       encoding: 'utf8',
@@ -210,6 +197,16 @@ describe('npm run dashboard', () => {
     // still serving
     expect((await state()).cluster.names).toHaveLength(3);
   });
+});
+
+describe(`npm run dashboard: the page in headless Chromium (${browserSource()})`, () => {
+  beforeAll(async () => {
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    page.on('pageerror', (err) => {
+      output += `\n[page error] ${err.message}\n`;
+    });
+  }, BROWSER_START_TIMEOUT_MS);
 
   it('the page shows three nodes with their links up', async () => {
     await page.goto(url);
@@ -326,7 +323,9 @@ describe('npm run dashboard', () => {
       false,
     );
   }, 60_000);
+});
 
+describe('npm run dashboard: shutdown', () => {
   it('stops with every node process when its parent goes (stdin closes)', async () => {
     await browser?.close();
     browser = undefined;
