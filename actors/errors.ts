@@ -1,5 +1,6 @@
 // Typed errors thrown for misuse of the runtime (bad arguments, dead or unknown processes).
 // Expected outcomes are values; only misuse and failed calls throw an ActorError.
+import { inspect } from 'node:util';
 
 export type ActorErrorCode =
   /** The target process does not exist (or died before answering a call). */
@@ -40,6 +41,12 @@ export class ActorError extends Error {
     this.code = code;
     this.reason = reason;
   }
+}
+
+/** Any value as a short line for an error message (never throws: BigInt, cycles, functions). */
+export function showValue(value: unknown): string {
+  const text = inspect(value, { depth: 2, breakLength: Number.POSITIVE_INFINITY });
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
 }
 
 /** Throws an `invalid_argument` ActorError unless `ok` holds. */

@@ -38,7 +38,7 @@ export {
   whereis,
 } from './api.ts';
 export { CALL_TIMEOUT_MS_DEFAULT, call, cast, reply } from './call.ts';
-export { ActorError, type ActorErrorCode, ExitSignal } from './errors.ts';
+export { ActorError, type ActorErrorCode, ExitSignal, showValue } from './errors.ts';
 export {
   type CallResult,
   GenServer,

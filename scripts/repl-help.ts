@@ -52,12 +52,12 @@ export const HELP: Record<string, string> = {
   Faults:
     'await Faults.partition(a, b, { oneWay }), Faults.heal(a, b), Faults.delay(a, b, { delayMs, jitterMs }), Faults.drop(a, b, p), Faults.duplicate(a, b, p), Faults.clear().',
   Paxos:
-    'Paxos.start(name, participants, upper) -> pid; Paxos.propose(pid, value); Paxos.startBallot(pid); multi-instance: await Paxos.propose(pid, inst, value, timeoutMs), await Paxos.getDecision(pid, inst, timeoutMs).',
+    'Paxos.start(name, participants, upper) -> pid; Paxos.propose(pid, value); Paxos.startBallot(pid); multi-instance: await Paxos.proposeInstance(pid, inst, value, timeoutMs), await Paxos.getDecision(pid, inst, timeoutMs).',
   BEB: "BEB.start(name, neighbours, upper) -> pid; BEB.bcSend(pid, msg) delivers { type: 'bc_receive', origin, msg } to every neighbour's upper.",
   InventoryServer:
-    "InventoryServer.start(name, procs) -> pid. await add(server, item, qty) | remove(server, item, qty) | order(server, [{ item, qty }]) -> { ok: true, stock } or { ok: false, error: 'insufficient_stock', ... }; await view(server) -> { item: qty }; await get(server, item) -> qty; status(server). server: a pid or a replica name. Options { reqId, timeoutMs, attempts }. Aliases addToInventory, removeFromInventory, viewInventory.",
+    "InventoryServer.start(name, procs) -> pid. await add(server, item, qty) | remove(server, item, qty) | order(server, [{ item, qty }]) -> { ok: true, stock } or { ok: false, error: 'insufficient_stock', ... }; await view(server) -> { item: qty }; await get(server, item) -> qty; status(server). server: a pid or a replica name. Options { reqId, timeoutMs, attempts }. Aliases addToInventory, removeFromInventory, viewInventory and the seed's add_to_inventory(server, qty) (item 'units'), remove_from_inventory, view_inventory.",
   SeatReserve:
-    "SeatReserve.start(name, participants) -> pid (a 10x10 hall, rows and seats 1..10). await reserve(srs, row, seat, user) -> { ok: true, holder } | { ok: false, error: 'taken', holder } | { ok: false, error: 'invalid_seat' }; await getStatus(srs, row, seat) -> { status: 'free' } | { status: 'taken', holder }; await getStatusAll(srs) -> 10 rows of holder | null.",
+    "SeatReserve.start(name, participants) -> pid (a 10x10 hall, rows and seats 1..10). await reserve(srs, row, seat, user) -> { ok: true, holder } | { ok: false, error: 'taken', holder } (a seat outside 1..10 rejects with invalid_argument); await getStatus(srs, row, seat) -> { status: 'free' } | { status: 'taken', holder }; await getStatusAll(srs) -> 10 rows of holder | null.",
   cluster:
     "(npm start -- --cluster N) the local cluster: await cluster.killNode('p1') (SIGKILL), await cluster.startNode('p1') (relaunch on its data), cluster.pids('inventory' | 'seats'), cluster.names.",
   procs: '(npm start -- --cluster N) the replica names p1..pN.',
@@ -100,5 +100,10 @@ export const HELP: Record<string, string> = {
     'recordEvent(channel, { ... }, keep = 200): adds an event to a ring the observer shows.',
   recentEvents:
     "recentEvents(channel) -> the ring's events, oldest first (e.g. recentEvents('paxos')).",
+  showValue: 'showValue(value) -> a short one-line rendering of any value, for error messages.',
+  Process:
+    "Process.exit(pid, 'kill'), Process.send, Process.sleep, Process.monitor, Process.link, Process.register, Process.whereis, Process.alive(pid), Process.list(): Elixir's Process module names for the runtime's functions (the seed's pids.map(p => Process.exit(p, 'kill')) works as typed).",
+  lastError:
+    'lastError() prints the last error shown at the prompt in full, with its stack (errors print as one line: ** (code) message).',
   h: 'h() lists the preloaded names; h(name) or h("name") explains one.',
 };

@@ -2,8 +2,10 @@
 // The runtime and the services are preloaded; h() lists what is there and h(name) explains it.
 // `npm start -- --cluster 3` runs the service replicas in three node processes instead.
 import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import repl from 'node:repl';
-import { parseArgs } from 'node:util';
+import { PassThrough, Transform } from 'node:stream';
+import { inspect } from 'node:util';
 import * as runtime from '../actors/index.ts';
 import { BEB } from '../apps/beb/index.ts';
 import { InventoryServer } from '../apps/inventory/index.ts';
@@ -11,6 +13,7 @@ import { Paxos } from '../apps/paxos/index.ts';
 import { SeatReserve } from '../apps/seats/index.ts';
 import { Faults, Node, spawnOn } from '../transport/index.ts';
 import { HELP } from './repl-help.ts';
+import { cli } from './support/cli.ts';
 import { LocalCluster } from './support/local-cluster.ts';
 import { metricsSummary } from './support/metrics-server.ts';
 import { useShortLogs } from './support/short-log.ts';
@@ -22,7 +25,7 @@ An interactive session where the prompt is an Elixir-style process.
   --port N            port for the node to listen on (default 0: any free port)
   --join NODE         full name of a node to connect to (repeatable)
   --cookie C          cluster cookie (default: ACTORCLUSTER_COOKIE or ~/.actorcluster.cookie)
-  --cluster N         start N node processes p1..pN, each running an inventory and a seat
+  --cluster N         start N (1..16) node processes p1..pN, each running an inventory and a seat
                       replica (durable, in a temp dir), with this session as a node of that
                       cluster; procs, pids (inventory) and srs (seats) are predefined
   --log-level LEVEL   runtime log level shown in the session (default: warn)
@@ -32,9 +35,9 @@ Without --cluster the replicas you start run inside this session:
   procs = ['p1', 'p2', 'p3']; pids = procs.map(p => InventoryServer.start(p, procs))
   await InventoryServer.add(pids[0], 'apple', 10)`;
 
-const { values } = parseArgs({
+const args = cli({
+  usage: USAGE,
   options: {
-    help: { type: 'boolean' },
     'log-level': { type: 'string' },
     name: { type: 'string' },
     port: { type: 'string' },
@@ -43,15 +46,11 @@ const { values } = parseArgs({
     cluster: { type: 'string' },
   },
 });
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const clusterSize = values.cluster === undefined ? 0 : Number(values.cluster);
-if (values.cluster !== undefined && !(Number.isInteger(clusterSize) && clusterSize >= 1)) {
-  console.error(`--cluster needs a number of nodes >= 1, got '${values.cluster}'`);
-  process.exit(2);
-}
+const { values } = args;
+const clusterSize = args.int('cluster', { min: 1, max: 16 }) ?? 0;
+const port = args.int('port', { min: 0, max: 65_535 }) ?? 0;
+if (values.join.length > 0 && values.name === undefined)
+  args.fail('--join needs --name (a session joins a cluster as a named node)');
 
 // Short human-readable log lines in the session (crash reports, supervisor restarts).
 useShortLogs('warn', values['log-level'] ?? process.env.LOG_LEVEL ?? 'warn');
@@ -80,6 +79,22 @@ const context: Record<string, unknown> = {
   InventoryServer,
   SeatReserve,
   h,
+  // Elixir's Process module names, so the seeds' sessions work as typed.
+  Process: {
+    exit: runtime.exit,
+    send: runtime.send,
+    sleep: runtime.sleep,
+    monitor: runtime.monitor,
+    demonitor: runtime.demonitor,
+    link: runtime.link,
+    unlink: runtime.unlink,
+    register: runtime.register,
+    unregister: runtime.unregister,
+    whereis: runtime.whereis,
+    alive: runtime.isAlive,
+    list: runtime.processes,
+    info: runtime.processInfo,
+  },
   metrics: async () => {
     console.log(await metricsSummary());
   },
@@ -96,7 +111,7 @@ if (values.name !== undefined || clusterSize > 0) {
         : undefined);
     await Node.start({
       name: values.name ?? 'repl',
-      port: values.port === undefined ? 0 : Number(values.port),
+      port,
       cookie,
     });
     for (const peer of values.join) {
@@ -120,9 +135,6 @@ if (values.name !== undefined || clusterSize > 0) {
     console.error(`cannot start the node: ${(err as Error).message}`);
     process.exit(1);
   }
-} else if (values.join.length > 0) {
-  console.error('--join needs --name (a session joins a cluster as a named node)');
-  process.exit(2);
 }
 
 const TRY_LOCAL = `Try:  procs = ['p1', 'p2', 'p3']; pids = procs.map(p => InventoryServer.start(p, procs))
@@ -142,9 +154,72 @@ Preloaded: the process runtime, Node, Paxos, BEB, InventoryServer, SeatReserve.
 ${cluster ? TRY_CLUSTER : TRY_LOCAL}
 h() lists every preloaded name, h(name) explains one; .exit or Ctrl-D leaves.`);
 
+// Errors read like iex: one line with the code (or the error's name) and the message; the whole
+// error with its stack is there on demand through lastError().
+let lastErr: unknown;
+const ERROR_MARK = '\u0001iex-error\u0001';
+function writer(value: unknown): string {
+  if (value instanceof Error) {
+    lastErr = value;
+    const code = (value as { code?: unknown }).code;
+    return `${ERROR_MARK}** (${typeof code === 'string' ? code : value.name}) ${value.message}`;
+  }
+  return inspect(value, { colors: Boolean(process.stdout.isTTY), depth: 4 });
+}
+Object.assign(context, {
+  lastError: () => {
+    if (lastErr === undefined) console.log('no error yet');
+    else console.log(inspect(lastErr, { colors: Boolean(process.stdout.isTTY) }));
+  },
+});
+// The REPL prefixes thrown values with 'Uncaught '; iex does not.
+const output = new Transform({
+  transform(chunk: Buffer, _enc, done) {
+    done(
+      null,
+      chunk.toString().replaceAll(`Uncaught ${ERROR_MARK}`, '').replaceAll(ERROR_MARK, ''),
+    );
+  },
+});
+Object.assign(output, { isTTY: process.stdout.isTTY, columns: process.stdout.columns });
+output.pipe(process.stdout);
+
+// A session fed from a pipe or a file (`npm start < session.txt`) runs each line after the
+// previous one has finished, as iex does: the lines are handed to the REPL one at a time, the
+// next one when the prompt is back. A terminal goes to the REPL directly.
+const piped = !process.stdin.isTTY;
+const input = piped ? new PassThrough() : process.stdin;
+
 // useGlobal: the session shares this realm, so instanceof checks on its values work.
-const server = repl.start({ prompt: 'actorcluster> ', useGlobal: true });
+const server = repl.start({
+  prompt: 'actorcluster> ',
+  useGlobal: true,
+  input,
+  output,
+  terminal: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+  writer,
+});
 Object.assign(server.context, context);
+
+if (piped) {
+  let prompted: () => void = () => {};
+  const displayPrompt = server.displayPrompt.bind(server);
+  server.displayPrompt = (preserveCursor?: boolean) => {
+    displayPrompt(preserveCursor);
+    prompted();
+  };
+  void (async () => {
+    for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+      const done = new Promise<void>((resolve) => {
+        prompted = resolve;
+      });
+      (input as PassThrough).write(`${line}\n`);
+      await done;
+    }
+    (input as PassThrough).end();
+  })();
+}
+
 server.on('exit', () => {
   void (async () => {
     await cluster?.stop();

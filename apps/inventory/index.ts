@@ -5,7 +5,7 @@
 //   pids = procs.map((p) => InventoryServer.start(p, procs))
 //   await InventoryServer.add(pids[0], 'apple', 10)   // { ok: true, stock: { apple: 10 } }
 import type { Pid } from '../../actors/index.ts';
-import { type CallOptions, resolveServer, runOp, startReplica, status } from '../rsm/client.ts';
+import { type CallOptions, runOp, startReplica, status } from '../rsm/client.ts';
 import { type Machine, requestId } from '../rsm/machine.ts';
 import type { ReplicaOptions, ReplicaStatus } from '../rsm/replica.ts';
 import { replica } from '../rsm/replica.ts';
@@ -48,6 +48,19 @@ function run<R>(server: Server, op: InventoryOp, options: CallOptions): Promise<
 
 const reqId = (options: CallOptions) => options.reqId ?? requestId();
 
+/** The item of the seed's two-argument calls (its inventory is one count of units). */
+export const DEFAULT_ITEM = 'units';
+
+/** (item, qty, options) or the seed's (qty, options): the item defaults to DEFAULT_ITEM. */
+function seedArgs(
+  itemOrQty: unknown,
+  qty: unknown,
+  options: CallOptions | undefined,
+): [string, unknown, CallOptions | undefined] {
+  if (typeof itemOrQty === 'string') return [itemOrQty, qty, options];
+  return [DEFAULT_ITEM, itemOrQty, (qty as CallOptions | undefined) ?? options];
+}
+
 export const InventoryServer = {
   /** Starts replica `name` of the replicas `procs` (with its Paxos participant); returns its pid. */
   start(name: string, procs: string[], options?: ReplicaOptions): Pid {
@@ -85,16 +98,50 @@ export const InventoryServer = {
   },
   /** Where the replica stands: applied log position, leader, pending requests. */
   status(server: Server): Promise<ReplicaStatus> {
-    return status(resolveServer('inventory', server));
+    return status('inventory', server);
   },
-  /** The seed's names. */
-  addToInventory(server: Server, item: string, qty: number, options?: CallOptions) {
-    return InventoryServer.add(server, item, qty, options);
+  /**
+   * The seed's names. As in the Elixir seed, whose inventory is a count of units, the item may
+   * be left out: `addToInventory(a, 10)` adds 10 of DEFAULT_ITEM ('units').
+   */
+  addToInventory(
+    server: Server,
+    itemOrQty: string | number,
+    qty?: number | CallOptions,
+    options?: CallOptions,
+  ) {
+    const [item, q, opts] = seedArgs(itemOrQty, qty, options);
+    return InventoryServer.add(server, item, q as number, opts);
   },
-  removeFromInventory(server: Server, item: string, qty: number, options?: CallOptions) {
-    return InventoryServer.remove(server, item, qty, options);
+  removeFromInventory(
+    server: Server,
+    itemOrQty: string | number,
+    qty?: number | CallOptions,
+    options?: CallOptions,
+  ) {
+    const [item, q, opts] = seedArgs(itemOrQty, qty, options);
+    return InventoryServer.remove(server, item, q as number, opts);
   },
   viewInventory(server: Server, options?: CallOptions) {
+    return InventoryServer.view(server, options);
+  },
+  add_to_inventory(
+    server: Server,
+    itemOrQty: string | number,
+    qty?: number | CallOptions,
+    options?: CallOptions,
+  ) {
+    return InventoryServer.addToInventory(server, itemOrQty, qty, options);
+  },
+  remove_from_inventory(
+    server: Server,
+    itemOrQty: string | number,
+    qty?: number | CallOptions,
+    options?: CallOptions,
+  ) {
+    return InventoryServer.removeFromInventory(server, itemOrQty, qty, options);
+  },
+  view_inventory(server: Server, options?: CallOptions) {
     return InventoryServer.view(server, options);
   },
   /** The replica's body, for spawnOn(node, 'Services.inventory', [name, procs]). */

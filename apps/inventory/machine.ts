@@ -1,6 +1,6 @@
 // The inventory's replicated state machine: every replica applies the same ordered log of
 // operations with this pure function, so every replica holds the same stock.
-import { ActorError } from '../../actors/index.ts';
+import { ActorError, showValue } from '../../actors/index.ts';
 import { opFields, remember } from '../rsm/machine.ts';
 
 export interface OrderLine {
@@ -44,7 +44,7 @@ function checkItem(item: unknown): asserts item is string {
   if (typeof item !== 'string' || item.trim().length === 0) {
     throw new ActorError(
       'invalid_argument',
-      `an item must be a non-empty string, got ${JSON.stringify(item)}`,
+      `an item must be a non-empty string, got ${showValue(item)}`,
     );
   }
 }
@@ -53,7 +53,7 @@ function checkQty(qty: unknown): asserts qty is number {
   if (typeof qty !== 'number' || !Number.isSafeInteger(qty) || qty <= 0) {
     throw new ActorError(
       'invalid_argument',
-      `a quantity must be a positive integer, got ${JSON.stringify(qty)}`,
+      `a quantity must be a positive integer, got ${showValue(qty)}`,
     );
   }
 }
@@ -87,7 +87,7 @@ export function validateOp(op: unknown): asserts op is InventoryOp {
       checkItem(o.item);
       return;
     default:
-      throw new ActorError('invalid_argument', `unknown operation kind ${JSON.stringify(o.kind)}`);
+      throw new ActorError('invalid_argument', `unknown operation kind ${showValue(o.kind)}`);
   }
 }
 

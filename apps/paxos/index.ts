@@ -18,32 +18,41 @@ function checkInst(inst: unknown): asserts inst is number {
     );
 }
 
-function propose(pid: Pid, value: unknown): void;
-function propose(
+/** Coursework form: only stores the value for instance 0; startBallot runs the protocol. */
+function propose(pid: Pid, value: unknown, ...extra: unknown[]): void {
+  checkPid(pid);
+  if (extra.length > 0)
+    throw new ActorError(
+      'invalid_argument',
+      'propose(pid, value) takes two arguments; to run an instance use proposeInstance(pid, inst, value, timeoutMs)',
+    );
+  send(pid, { type: 'propose', inst: 0, value });
+}
+
+/** Runs a ballot for instance `inst` with `value`; resolves to its outcome (never rejects on timeout). */
+async function proposeInstance(
   pid: Pid,
   inst: number,
   value: unknown,
   timeoutMs: number,
-): Promise<ProposeOutcome>;
-function propose(pid: Pid, ...rest: unknown[]): Promise<ProposeOutcome> | undefined {
+): Promise<ProposeOutcome> {
   checkPid(pid);
-  if (rest.length <= 1) {
-    // Coursework form: only stores the value; start_ballot runs the protocol.
-    send(pid, { type: 'propose', inst: 0, value: rest[0] });
-    return;
-  }
-  const [inst, value, timeoutMs] = rest as [number, unknown, number];
   checkInst(inst);
   if (typeof timeoutMs !== 'number' || !(timeoutMs > 0))
-    throw new ActorError('invalid_argument', 'timeoutMs must be > 0');
-  return call<ProposeOutcome>(
-    pid,
-    { op: 'propose', inst, value } satisfies CallRequest,
-    timeoutMs,
-  ).catch((err: unknown) => {
+    throw new ActorError(
+      'invalid_argument',
+      `timeoutMs must be a number > 0, got ${String(timeoutMs)}`,
+    );
+  try {
+    return await call<ProposeOutcome>(
+      pid,
+      { op: 'propose', inst, value } satisfies CallRequest,
+      timeoutMs,
+    );
+  } catch (err) {
     if (err instanceof ActorError && err.code === 'timeout') return { outcome: 'timeout' } as const;
     throw err;
-  });
+  }
 }
 
 function startBallot(pid: Pid, inst = 0): void {
@@ -75,7 +84,7 @@ async function decide(
   for (let attempt = 0; ; attempt++) {
     const left = deadline - Date.now();
     if (left <= 0) break;
-    const r = await propose(pid, inst, value, Math.min(left, 1000));
+    const r = await proposeInstance(pid, inst, value, Math.min(left, 1000));
     if (r.outcome === 'decided') return r.value;
     if (r.outcome === 'aborted' && r.reason === 'compacted')
       throw new ActorError('invalid_argument', `instance ${inst} was compacted away here`);
@@ -106,8 +115,11 @@ export const Paxos = {
     checkPid(upper);
     return spawnOpt(participant, [name, [...participants], upper], { label: `Paxos ${name}` });
   },
-  /** `propose(pid, value)` stores the value (coursework); `propose(pid, inst, value, timeoutMs)` runs a ballot and resolves to its outcome. */
+  /** Coursework: stores the value (instance 0); nothing is sent until startBallot. */
   propose,
+  /** Multi-instance: runs a ballot for `inst` and resolves to { outcome: 'decided', value } | ... */
+  proposeInstance,
+  propose_instance: proposeInstance,
   /** Proposes until the instance is decided (randomised exponential backoff); resolves to the decided value. */
   decide,
   /** Runs both phases as leader of a new ballot (instance 0 by default). */
@@ -132,9 +144,9 @@ export const Paxos = {
    * snapshot of the replicated state covers them. The participant then takes no part in those
    * instances (as if it were down for them), so agreement is unaffected. Resolves to the floor.
    */
-  compact(pid: Pid, below: number, timeoutMs = 10_000): Promise<number> {
+  async compact(pid: Pid, below: number, timeoutMs = 10_000): Promise<number> {
     checkPid(pid);
     checkInst(below);
-    return call<number>(pid, { op: 'compact', below } satisfies CallRequest, timeoutMs);
+    return await call<number>(pid, { op: 'compact', below } satisfies CallRequest, timeoutMs);
   },
 };

@@ -1,5 +1,7 @@
 // The client side of a replicated service: start replicas, resolve a server (pid or replica
 // name), validate an operation before anything is proposed, call with retries under one reqId.
+// Misuse (bad arguments, unknown names) rejects the returned promise with a typed ActorError;
+// functions that return a pid (start) throw it.
 import {
   ActorError,
   CALL_TIMEOUT_MS_DEFAULT,
@@ -7,6 +9,7 @@ import {
   Global,
   isPid,
   type Pid,
+  showValue,
   spawnOpt,
 } from '../../actors/index.ts';
 import type { Machine, Op } from './machine.ts';
@@ -35,7 +38,7 @@ function checkName(what: string, name: unknown): asserts name is string {
   if (typeof name !== 'string' || !NAME.test(name)) {
     throw new ActorError(
       'invalid_argument',
-      `${what} must be a non-empty name of letters, digits and _ . @ -, got ${JSON.stringify(name)}`,
+      `${what} must be a non-empty name of letters, digits and _ . @ -, got ${showValue(name)}`,
     );
   }
 }
@@ -54,7 +57,7 @@ export function startReplica<S, O extends Op, R>(
   if (!procs.includes(name) || new Set(procs).size !== procs.length) {
     throw new ActorError(
       'invalid_argument',
-      `procs must be distinct names including '${name}', got ${JSON.stringify(procs)}`,
+      `procs must be distinct names including '${name}', got ${showValue(procs)}`,
     );
   }
   const holder = Global.whereis(replicaName(machine.service, name));
@@ -80,7 +83,7 @@ export function resolveServer(service: string, server: unknown): Pid {
   }
   throw new ActorError(
     'invalid_argument',
-    `expected a ${service} server (a pid from start, or a replica name), got ${String(server)}`,
+    `expected a server: a pid from start, or the name of a ${service} replica, got ${showValue(server)}`,
   );
 }
 
@@ -112,7 +115,7 @@ export async function submit<R>(server: Pid, op: Op, options: CallOptions): Prom
 }
 
 /** Resolves the server, validates the operation (before anything is proposed), submits it. */
-export function runOp<S, O extends Op, R, T = R>(
+export async function runOp<S, O extends Op, R, T = R>(
   machine: Machine<S, O, R>,
   server: unknown,
   op: O,
@@ -120,10 +123,15 @@ export function runOp<S, O extends Op, R, T = R>(
 ): Promise<T> {
   const pid = resolveServer(machine.service, server);
   machine.validate(op);
-  return submit<T>(pid, op, options);
+  return await submit<T>(pid, op, options);
 }
 
 /** Where a replica stands in the log (applied position, leader, pending requests). */
-export function status(server: Pid, timeoutMs = CALL_TIMEOUT_MS_DEFAULT): Promise<ReplicaStatus> {
-  return call<ReplicaStatus>(server, { rsm: 'status' } satisfies ReplicaRequest<Op>, timeoutMs);
+export async function status(
+  service: string,
+  server: unknown,
+  timeoutMs = CALL_TIMEOUT_MS_DEFAULT,
+): Promise<ReplicaStatus> {
+  const pid = resolveServer(service, server);
+  return await call<ReplicaStatus>(pid, { rsm: 'status' } satisfies ReplicaRequest<Op>, timeoutMs);
 }

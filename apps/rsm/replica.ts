@@ -290,7 +290,12 @@ export async function replica<S, O extends Op, R>(
 
   const propose = (inst: number, ops: O[]) => {
     inflight.set(inst, ops);
-    Paxos.propose(participant, inst, { ops } satisfies Entry<O>, opts.proposeTimeoutMs).then(
+    Paxos.proposeInstance(
+      participant,
+      inst,
+      { ops } satisfies Entry<O>,
+      opts.proposeTimeoutMs,
+    ).then(
       (outcome) => send(me, { type: 'proposed', inst, outcome } satisfies Internal),
       () => send(me, { type: 'proposed', inst, outcome: { outcome: 'error' } } satisfies Internal),
     );

@@ -3,8 +3,8 @@
 //
 //   srs = ['s1', 's2', 's3'].map((s, _, all) => SeatReserve.start(s, all))
 //   await SeatReserve.reserve(srs[0], 1, 5, 'ada')   // { ok: true, row: 1, seat: 5, holder: 'ada' }
-import { ActorError, type Pid } from '../../actors/index.ts';
-import { type CallOptions, resolveServer, runOp, startReplica, status } from '../rsm/client.ts';
+import type { Pid } from '../../actors/index.ts';
+import { type CallOptions, runOp, startReplica, status } from '../rsm/client.ts';
 import { type Machine, requestId } from '../rsm/machine.ts';
 import { type ReplicaOptions, type ReplicaStatus, replica } from '../rsm/replica.ts';
 import {
@@ -18,7 +18,6 @@ import {
   type SeatStatus,
   snapshotHall,
   validateSeatOp,
-  validSeat,
 } from './machine.ts';
 
 export type { ReserveResult, SeatStatus };
@@ -47,8 +46,8 @@ export const SeatReserve = {
   },
   /**
    * Reserves a seat (rows and seats 1..10) for `user`. Resolves { ok: true, ... }, or
-   * { ok: false, error: 'taken', holder } if someone else holds it, or { ok: false,
-   * error: 'invalid_seat' } for a seat outside the hall (nothing is proposed then).
+   * { ok: false, error: 'taken', holder } if someone else holds it. A seat outside the hall is
+   * misuse: the promise rejects with ActorError invalid_argument and nothing is proposed.
    */
   async reserve(
     srs: Server,
@@ -57,21 +56,20 @@ export const SeatReserve = {
     user: string,
     options: CallOptions = {},
   ): Promise<ReserveResult> {
-    if (!validSeat(row, seat)) {
-      resolveServer('seats', srs); // an unknown server is still an error
-      return { ok: false, error: 'invalid_seat', row, seat };
-    }
-    return run<ReserveResult>(
+    return await run<ReserveResult>(
       srs,
       { kind: 'reserve', reqId: options.reqId ?? requestId(), row, seat, user },
       options,
     );
   },
   /** { status: 'free' } or { status: 'taken', holder }, linearizable (read through the log). */
-  getStatus(srs: Server, row: number, seat: number, options: CallOptions = {}) {
-    if (!validSeat(row, seat))
-      throw new ActorError('invalid_argument', `no seat ${row}/${seat}: rows and seats are 1..10`);
-    return run<SeatStatus>(
+  async getStatus(
+    srs: Server,
+    row: number,
+    seat: number,
+    options: CallOptions = {},
+  ): Promise<SeatStatus> {
+    return await run<SeatStatus>(
       srs,
       { kind: 'status', reqId: options.reqId ?? requestId(), row, seat },
       options,
@@ -86,14 +84,14 @@ export const SeatReserve = {
     );
   },
   status(srs: Server): Promise<ReplicaStatus> {
-    return status(resolveServer('seats', srs));
+    return status('seats', srs);
   },
   /** The coursework's spellings. */
-  get_status(srs: Server, row: number, seat: number) {
-    return SeatReserve.getStatus(srs, row, seat);
+  get_status(srs: Server, row: number, seat: number, options?: CallOptions) {
+    return SeatReserve.getStatus(srs, row, seat, options);
   },
-  get_status_all(srs: Server) {
-    return SeatReserve.getStatusAll(srs);
+  get_status_all(srs: Server, options?: CallOptions) {
+    return SeatReserve.getStatusAll(srs, options);
   },
   /** The replica's body, for spawnOn(node, 'Services.seats', [name, participants]). */
   replica(name: string, participants: string[], options?: ReplicaOptions): Promise<void> {

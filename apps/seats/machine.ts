@@ -1,6 +1,6 @@
 // The seat-reservation state machine: a 10x10 hall, each seat free or held by one user. Every
 // replica applies the same log with this pure function, so every replica agrees on each seat.
-import { ActorError } from '../../actors/index.ts';
+import { ActorError, showValue } from '../../actors/index.ts';
 import { opFields, remember } from '../rsm/machine.ts';
 
 export const ROWS = 10;
@@ -16,8 +16,7 @@ export type SeatStatus = { status: 'free' } | { status: 'taken'; holder: string 
 
 export type ReserveResult =
   | { ok: true; row: number; seat: number; holder: string }
-  | { ok: false; error: 'taken'; row: number; seat: number; holder: string }
-  | { ok: false; error: 'invalid_seat'; row: unknown; seat: unknown };
+  | { ok: false; error: 'taken'; row: number; seat: number; holder: string };
 
 export type SeatResult = ReserveResult | SeatStatus | Array<Array<string | null>>;
 
@@ -54,7 +53,7 @@ export function validateSeatOp(op: unknown): asserts op is SeatOp {
       if (typeof o.user !== 'string' || o.user.trim().length === 0) {
         throw new ActorError(
           'invalid_argument',
-          `a user must be a non-empty string, got ${JSON.stringify(o.user)}`,
+          `a user must be a non-empty string, got ${showValue(o.user)}`,
         );
       }
       if (!validSeat(o.row, o.seat)) throw invalidSeat(o.row, o.seat);
@@ -65,14 +64,14 @@ export function validateSeatOp(op: unknown): asserts op is SeatOp {
     case 'status_all':
       return;
     default:
-      throw new ActorError('invalid_argument', `unknown operation kind ${JSON.stringify(o.kind)}`);
+      throw new ActorError('invalid_argument', `unknown operation kind ${showValue(o.kind)}`);
   }
 }
 
 function invalidSeat(row: unknown, seat: unknown): ActorError {
   return new ActorError(
     'invalid_argument',
-    `no seat ${JSON.stringify(row)}/${JSON.stringify(seat)}: rows are 1..${ROWS}, seats 1..${SEATS_PER_ROW}`,
+    `no seat ${showValue(row)}/${showValue(seat)}: rows are 1..${ROWS}, seats 1..${SEATS_PER_ROW}`,
   );
 }
 

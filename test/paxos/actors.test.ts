@@ -101,7 +101,7 @@ describe('Paxos participants (coursework interface)', () => {
   it('a killed role is restarted by its supervisor and keeps its promises', async () => {
     const ps = names(3);
     const pids = await started(ps);
-    expect(await Paxos.propose(pids[0]!, 0, 'first', 3000)).toEqual({
+    expect(await Paxos.proposeInstance(pids[0]!, 0, 'first', 3000)).toEqual({
       outcome: 'decided',
       value: 'first',
     });
@@ -113,11 +113,11 @@ describe('Paxos participants (coursework interface)', () => {
       return now !== undefined && !now.equals(acceptor);
     });
     // The restarted acceptor answers from its stored record: instance 0 stays 'first'.
-    expect(await Paxos.propose(pids[1]!, 0, 'second', 3000)).toEqual({
+    expect(await Paxos.proposeInstance(pids[1]!, 0, 'second', 3000)).toEqual({
       outcome: 'decided',
       value: 'first',
     });
-    expect(await Paxos.propose(pids[1]!, 1, 'next', 3000)).toEqual({
+    expect(await Paxos.proposeInstance(pids[1]!, 1, 'next', 3000)).toEqual({
       outcome: 'decided',
       value: 'next',
     });
@@ -125,11 +125,11 @@ describe('Paxos participants (coursework interface)', () => {
 });
 
 describe('multi-instance API', () => {
-  it('propose(pid, inst, value, timeout) resolves to a decision; getDecision reads it everywhere', async () => {
+  it('proposeInstance(pid, inst, value, timeout) resolves to a decision; getDecision reads it everywhere', async () => {
     const ps = names(3);
     const pids = await started(ps);
     const outcomes = await Promise.all(
-      [0, 1, 2].map((inst) => Paxos.propose(pids[inst]!, inst, `v${inst}`, 3000)),
+      [0, 1, 2].map((inst) => Paxos.proposeInstance(pids[inst]!, inst, `v${inst}`, 3000)),
     );
     expect(outcomes.map((o) => o.outcome)).toEqual(['decided', 'decided', 'decided']);
     for (const p of pids) expect(await Paxos.getDecision(p, 2, 1000)).toBe('v2');
@@ -141,7 +141,7 @@ describe('multi-instance API', () => {
     const pids = await started(ps);
     kill(pids[1]!);
     kill(pids[2]!);
-    expect(await Paxos.propose(pids[0]!, 0, 'lonely', 300)).toEqual({ outcome: 'timeout' });
+    expect(await Paxos.proposeInstance(pids[0]!, 0, 'lonely', 300)).toEqual({ outcome: 'timeout' });
   });
 
   it('rejects bad arguments with typed errors', () => {

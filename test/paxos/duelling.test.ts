@@ -63,7 +63,7 @@ describe('duelling proposers', () => {
     const pids = await participants(5);
     const outcomes = await Promise.all(
       Array.from({ length: 10 }, (_, inst) =>
-        Promise.all(pids.map((p, i) => Paxos.propose(p, 100 + inst, i, 2000))),
+        Promise.all(pids.map((p, i) => Paxos.proposeInstance(p, 100 + inst, i, 2000))),
       ),
     );
     const flat = outcomes.flat();

@@ -26,7 +26,7 @@ describe('durable Paxos state in LMDB', () => {
     configureStorage({ kind: 'lmdb', dir, sync: true });
     const names = ['d1', 'd2', 'd3'];
     let pids = await startAll(names);
-    expect(await Paxos.propose(pids[0]!, 0, 'durable', 5000)).toEqual({
+    expect(await Paxos.proposeInstance(pids[0]!, 0, 'durable', 5000)).toEqual({
       outcome: 'decided',
       value: 'durable',
     });
@@ -43,7 +43,7 @@ describe('durable Paxos state in LMDB', () => {
     pids = await startAll(names);
     // The decision is known from disk: a new proposal for instance 0 gets the old value, and
     // no upper is told again.
-    expect(await Paxos.propose(pids[1]!, 0, 'other', 5000)).toEqual({
+    expect(await Paxos.proposeInstance(pids[1]!, 0, 'other', 5000)).toEqual({
       outcome: 'decided',
       value: 'durable',
     });
@@ -51,7 +51,7 @@ describe('durable Paxos state in LMDB', () => {
     expect(await Paxos.getDecision(pids[2]!, 0, 1000)).toBe('durable');
     // A restarted proposer goes above the rounds it reserved before the crash.
     expect(openStore('d1').reservedRound).toBeGreaterThan(0);
-    expect(await Paxos.propose(pids[0]!, 1, 'next', 5000)).toEqual({
+    expect(await Paxos.proposeInstance(pids[0]!, 1, 'next', 5000)).toEqual({
       outcome: 'decided',
       value: 'next',
     });
@@ -62,7 +62,7 @@ describe('durable Paxos state in LMDB', () => {
     configureStorage({ kind: 'lmdb', dir: join(dir, 'nosync'), sync: false });
     const names = ['n1', 'n2', 'n3'];
     const pids = await startAll(names);
-    expect(await Paxos.propose(pids[2]!, 4, { order: 1 }, 5000)).toEqual({
+    expect(await Paxos.proposeInstance(pids[2]!, 4, { order: 1 }, 5000)).toEqual({
       outcome: 'decided',
       value: { order: 1 },
     });
@@ -76,12 +76,12 @@ describe('durable Paxos state in LMDB', () => {
     const names = ['c1', 'c2', 'c3'];
     const pids = await startAll(names);
     for (let inst = 0; inst < 4; inst++)
-      expect(await Paxos.propose(pids[0]!, inst, `v${inst}`, 5000)).toMatchObject({
+      expect(await Paxos.proposeInstance(pids[0]!, inst, `v${inst}`, 5000)).toMatchObject({
         outcome: 'decided',
       });
     await until(() => names.every((n) => openStore(n).decided.size === 4));
     expect(await Paxos.compact(pids[0]!, 3)).toBe(3);
-    expect(await Paxos.propose(pids[0]!, 1, 'late', 5000)).toEqual({
+    expect(await Paxos.proposeInstance(pids[0]!, 1, 'late', 5000)).toEqual({
       outcome: 'aborted',
       reason: 'compacted',
     });

@@ -7,7 +7,7 @@ describe('REPL help', () => {
     const preloaded = [
       ...Object.keys(runtime),
       ...['Node', 'spawnOn', 'Faults', 'Paxos', 'BEB', 'InventoryServer', 'SeatReserve'],
-      ...['h', 'metrics', 'cluster', 'procs', 'pids', 'srs'],
+      ...['h', 'metrics', 'cluster', 'procs', 'pids', 'srs', 'Process', 'lastError'],
     ];
     expect(preloaded.filter((name) => !HELP[name])).toEqual([]);
   });
