@@ -79,20 +79,20 @@ function checkPid(pid: unknown): asserts pid is Pid {
 
 /** Cluster-wide names. `register` resolves true, or false if the name is already held. */
 export const Global = {
-  register(name: string, pid: Pid): Promise<boolean> {
+  async register(name: string, pid: Pid): Promise<boolean> {
     checkName(name);
     checkPid(pid);
-    return backend.register(name, pid);
+    return await backend.register(name, pid);
   },
   /** Registers `name` to `pid` even if it is held (the old holder loses the name). */
-  reRegister(name: string, pid: Pid): Promise<void> {
+  async reRegister(name: string, pid: Pid): Promise<void> {
     checkName(name);
     checkPid(pid);
-    return backend.reRegister(name, pid);
+    await backend.reRegister(name, pid);
   },
-  unregister(name: string): Promise<void> {
+  async unregister(name: string): Promise<void> {
     checkName(name);
-    return backend.unregister(name);
+    await backend.unregister(name);
   },
   whereis(name: string): Pid | undefined {
     checkName(name);

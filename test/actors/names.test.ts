@@ -9,12 +9,11 @@ import {
   registered,
   self,
   send,
-  sleep,
   spawn,
   unregister,
   whereis,
 } from '../../actors/index.ts';
-import { resetRuntime } from '../helpers.ts';
+import { deadPid, expectReceive, resetRuntime } from '../helpers.ts';
 
 afterEach(resetRuntime);
 
@@ -36,12 +35,13 @@ describe('local names', () => {
       const m = await receive();
       send(me, { echoed: m });
     });
+    const ref = monitor(pid);
     register('echo', pid);
     expect(whereis('echo')).toEqual(pid);
     expect(registered()).toContain('echo');
     send('echo', 42);
-    expect(await receive(null, 1000)).toEqual({ echoed: 42 });
-    await sleep(5);
+    expect(await receive({ echoed: 42 }, 1000)).toEqual({ echoed: 42 });
+    await expectReceive({ type: 'DOWN', ref, reason: 'normal' }, 'the echo process to end');
     expect(whereis('echo')).toBeUndefined(); // released when the process exited
   });
 
@@ -51,8 +51,7 @@ describe('local names', () => {
     register('a', a);
     expect(code(() => register('a', b))).toBe('name_taken');
     expect(code(() => register('a2', a))).toBe('already_registered');
-    const dead = spawn(() => {});
-    await sleep(5);
+    const dead = await deadPid();
     expect(code(() => register('dead', dead))).toBe('noproc');
     expect(code(() => register('', b))).toBe('invalid_argument');
     expect(code(() => register(42 as unknown as string, b))).toBe('invalid_argument');
@@ -113,9 +112,14 @@ describe('Global registry (node-local backend)', () => {
   });
 
   it('refuses dead pids and bad names', async () => {
-    const dead = spawn(() => {});
-    await sleep(5);
+    const dead = await deadPid();
     await expect(Global.register('x', dead)).rejects.toMatchObject({ code: 'noproc' });
-    expect(() => Global.register('', self())).toThrow(ActorError);
+    // misuse rejects the promise (never a synchronous throw), with a typed error
+    await expect(Global.register('', self())).rejects.toMatchObject({ code: 'invalid_argument' });
+    await expect(Global.register('x', 42 as never)).rejects.toBeInstanceOf(ActorError);
+    await expect(Global.reRegister('', self())).rejects.toBeInstanceOf(ActorError);
+    await expect(Global.unregister(7 as never)).rejects.toMatchObject({
+      code: 'invalid_argument',
+    });
   });
 });
