@@ -1,26 +1,10 @@
 // The wire codec: msgpackr with extensions for Pid and Ref, and record structures shared along
 // each link (one Packr/Unpackr pair per connection, decoded in order). Validation of decoded frames.
-import { addExtension, Packr, Unpackr } from 'msgpackr';
+import { Packr, Unpackr } from 'msgpackr';
+import { wireOptions as options } from '../actors/codec.ts';
 import { Pid, Ref } from '../actors/pid.ts';
 import type { Signal } from '../actors/signals.ts';
 import { SIGNAL_KINDS, type Wire } from './wire.ts';
-
-addExtension({
-  Class: Pid,
-  type: 1,
-  write: (pid: Pid) => [pid.node, pid.id, pid.creation],
-  read: ([node, id, creation]: [string, number, number]) => new Pid(node, id, creation),
-});
-addExtension({
-  Class: Ref,
-  type: 2,
-  write: (ref: Ref) => [ref.node, ref.id, ref.creation],
-  read: ([node, id, creation]: [string, number, number]) => new Ref(node, id, creation),
-});
-
-// A fresh options object per instance: msgpackr keeps its structure table on the options
-// object, so sharing one would make every encoder and decoder share (and corrupt) one table.
-const options = () => ({ useRecords: true, sequential: true, moreTypes: true });
 
 /**
  * Marks the point where the sender started a fresh record-structure state (after it had to

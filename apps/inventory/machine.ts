@@ -23,7 +23,21 @@ export type InventoryOp =
  */
 export type InventoryResult =
   | { ok: true; stock: Record<string, number> }
-  | { ok: false; error: 'insufficient_stock'; item: string; requested: number; available: number };
+  | { ok: false; error: 'insufficient_stock'; item: string; requested: number; available: number }
+  | {
+      ok: false;
+      error: 'stock_limit';
+      item: string;
+      requested: number;
+      stock: number;
+      max: number;
+    };
+
+/**
+ * The most units of one item the inventory holds: Number.MAX_SAFE_INTEGER, so every count is
+ * exact. An add past it is refused whole (a value: it depends on the stock when it applies).
+ */
+export const STOCK_MAX = Number.MAX_SAFE_INTEGER;
 
 export interface InventoryState {
   stock: Map<string, number>;
@@ -112,10 +126,23 @@ export function applyOp(state: InventoryState, op: InventoryOp): InventoryResult
   if (previous) return previous;
   let result: InventoryResult;
   switch (op.kind) {
-    case 'add':
-      state.stock.set(op.item, (state.stock.get(op.item) ?? 0) + op.qty);
+    case 'add': {
+      const stock = state.stock.get(op.item) ?? 0;
+      if (op.qty > STOCK_MAX - stock) {
+        result = {
+          ok: false,
+          error: 'stock_limit',
+          item: op.item,
+          requested: op.qty,
+          stock,
+          max: STOCK_MAX,
+        };
+        break;
+      }
+      state.stock.set(op.item, stock + op.qty);
       result = { ok: true, stock: touched(state.stock, [op.item]) };
       break;
+    }
     case 'remove':
     case 'order': {
       const lines = op.kind === 'remove' ? [{ item: op.item, qty: op.qty }] : op.lines;

@@ -1,13 +1,24 @@
 // The Paxos API in the coursework's shape: start(name, participants, upper), propose(pid, value),
 // startBallot(pid); plus the multi-instance API the replicated services use.
-import { ActorError, call, type Pid, send, sleep, spawnOpt } from '../../actors/index.ts';
+import { checkValue } from '../../actors/codec.ts';
+import {
+  ActorError,
+  call,
+  Global,
+  isPid,
+  type Pid,
+  send,
+  showValue,
+  sleep,
+  spawnOpt,
+} from '../../actors/index.ts';
 import { type CallRequest, type Decide, type ProposeOutcome, participant } from './participant.ts';
 
 export type { Decide, ProposeOutcome };
 
-function checkPid(pid: unknown): void {
-  if (typeof pid !== 'object' || pid === null)
-    throw new ActorError('invalid_argument', 'expected the pid returned by Paxos.start');
+function checkPid(pid: unknown, what = 'the pid returned by Paxos.start'): void {
+  if (!isPid(pid))
+    throw new ActorError('invalid_argument', `expected ${what}, got ${showValue(pid)}`);
 }
 
 function checkInst(inst: unknown): asserts inst is number {
@@ -26,6 +37,7 @@ function propose(pid: Pid, value: unknown, ...extra: unknown[]): void {
       'invalid_argument',
       'propose(pid, value) takes two arguments; to run an instance use proposeInstance(pid, inst, value, timeoutMs)',
     );
+  checkValue(value, 'a Paxos value');
   send(pid, { type: 'propose', inst: 0, value });
 }
 
@@ -43,6 +55,7 @@ async function proposeInstance(
       'invalid_argument',
       `timeoutMs must be a number > 0, got ${String(timeoutMs)}`,
     );
+  checkValue(value, 'a Paxos value');
   try {
     return await call<ProposeOutcome>(
       pid,
@@ -78,6 +91,7 @@ async function decide(
 ): Promise<unknown> {
   checkPid(pid);
   checkInst(inst);
+  checkValue(value, 'a Paxos value');
   const timeoutMs = options.timeoutMs ?? 10_000;
   const random = options.random ?? Math.random;
   const deadline = Date.now() + timeoutMs;
@@ -112,7 +126,14 @@ export const Paxos = {
         `participants must be distinct names including '${name}'`,
       );
     }
-    checkPid(upper);
+    checkPid(upper, 'the upper process (a pid)');
+    // A refused start leaves the running participant of that name untouched.
+    const running = Global.whereis(name);
+    if (running)
+      throw new ActorError(
+        'name_taken',
+        `a Paxos participant named '${name}' is already running (${running}); kill it first`,
+      );
     return spawnOpt(participant, [name, [...participants], upper], { label: `Paxos ${name}` });
   },
   /** Coursework: stores the value (instance 0); nothing is sent until startBallot. */

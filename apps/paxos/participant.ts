@@ -373,6 +373,11 @@ export async function participant(name: string, participants: string[], upper: P
   const me = self();
   const view = new ParticipantView(name, participants, ctx.store);
   registerProbe('paxos', me, () => view.describe());
+  // The name first: a participant refused for a name that is running touches nothing of the
+  // running one (its roles have the same local names).
+  if (!(await Global.register(name, me))) {
+    throw new ActorError('name_taken', `a Paxos participant named '${name}' is already registered`);
+  }
   // Roles of an earlier incarnation of this participant may still be shutting down: end them now.
   for (const role of ['beb', 'acceptor', 'proposer', 'learner'] as const) {
     const old = whereis(roleName(name, role));
@@ -394,9 +399,6 @@ export async function participant(name: string, participants: string[], upper: P
     ],
     { strategy: 'one_for_one', maxRestarts: 10, periodMs: 10_000 },
   );
-  if (!(await Global.register(name, me))) {
-    throw new ActorError('name_taken', `a Paxos participant named '${name}' is already registered`);
-  }
   for (;;) {
     const m = await receive<FrontRequest | CallMessage>();
     if (isCall(m)) {

@@ -3,6 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
+import { diskCodec } from '../../actors/codec.ts';
 import { nodeName } from '../../actors/index.ts';
 import type { AcceptorRecord } from './messages.ts';
 
@@ -111,7 +112,8 @@ export function environment(dir: string, sync: boolean): RootDatabase {
   if (!db) {
     mkdirSync(path, { recursive: true });
     // lmdb-js commits the writes of one event-loop turn as one transaction (one sync for all).
-    db = open({ path, compression: false, noSync: !sync });
+    // Values are encoded exactly as on the wire (actors/codec.ts): a Set comes back a Set.
+    db = open({ path, compression: false, noSync: !sync, encoder: diskCodec() });
     environments.set(path, db);
   }
   return db;

@@ -2,6 +2,7 @@
 // name), validate an operation before anything is proposed, call with retries under one reqId.
 // Misuse (bad arguments, unknown names) rejects the returned promise with a typed ActorError;
 // functions that return a pid (start) throw it.
+import { checkValue } from '../../actors/codec.ts';
 import {
   ActorError,
   CALL_TIMEOUT_MS_DEFAULT,
@@ -123,6 +124,7 @@ export async function runOp<S, O extends Op, R, T = R>(
 ): Promise<T> {
   const pid = resolveServer(machine.service, server);
   machine.validate(op);
+  checkValue(op, 'an operation'); // e.g. an item name with a lone surrogate
   return await submit<T>(pid, op, options);
 }
 

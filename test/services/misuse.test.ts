@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ActorError, Global, self } from '../../actors/index.ts';
 import { DEFAULT_ITEM, InventoryServer } from '../../apps/inventory/index.ts';
+import { STOCK_MAX } from '../../apps/inventory/machine.ts';
 import { Paxos } from '../../apps/paxos/index.ts';
 import { SeatReserve } from '../../apps/seats/index.ts';
 import { resetRuntime, until } from '../helpers.ts';
@@ -66,6 +67,20 @@ describe('misuse rejects the promise with a typed error', () => {
     for (const [what, f, code] of cases) expect(await misuse(f), what).toBe(code);
     // nothing was applied by the refused calls
     expect(await InventoryServer.view(a)).toEqual({});
+    // the stock is bounded so that every count stays exact: the add past it is refused whole
+    const max = Number.MAX_SAFE_INTEGER;
+    expect(await InventoryServer.add(a, 'grain', max)).toEqual({ ok: true, stock: { grain: max } });
+    expect(await InventoryServer.add(pids[1]!, 'grain', max)).toEqual({
+      ok: false,
+      error: 'stock_limit',
+      item: 'grain',
+      requested: max,
+      stock: max,
+      max: STOCK_MAX,
+    });
+    expect(await InventoryServer.get(pids[2]!, 'grain')).toBe(max);
+    // an item name that would not come back as sent (a lone surrogate) is refused up front
+    expect(await misuse(() => InventoryServer.add(a, 'x\ud800', 1))).toBe('invalid_argument');
   });
 
   it('SeatReserve: every client call', async () => {
