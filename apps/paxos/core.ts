@@ -12,7 +12,21 @@ export interface ProposerBallot {
   highest: Accepted | null;
   value: unknown;
   accepts: Set<string>;
+  /** When it started (the caller's clock, ms), or undefined when the caller keeps no time. */
+  startedAt: number | undefined;
+  /** The wait before its next retransmission (doubles each time, up to RETRY_MS_MAX). */
+  retryMs: number;
 }
+
+/**
+ * A live ballot (not refused, not decided) younger than this is kept when start_ballot is asked
+ * again: a proposer never pre-empts its own ballot in flight. Older, it counts as timed out.
+ */
+export const BALLOT_TIMEOUT_MS = 500;
+/** A ballot without a quorum retransmits its current phase after this, then twice as long ... */
+export const RETRY_MS_FIRST = 20;
+/** ... up to this. */
+export const RETRY_MS_MAX = 1000;
 
 export interface ProposerState {
   /** The highest round this participant has seen or used: its next ballot goes above it. */
@@ -50,7 +64,10 @@ export interface DurableState {
 
 export type Event =
   | { type: 'propose'; inst: number; value: unknown }
-  | { type: 'start_ballot'; inst: number }
+  /** `now` (ms) lets a live ballot of this proposer go on; without it a new ballot starts. */
+  | { type: 'start_ballot'; inst: number; now?: number }
+  /** A retransmission timer of a ballot fired. */
+  | { type: 'retry'; inst: number; ballot: Ballot }
   | { type: 'receive'; from: string; msg: PaxosMsg };
 
 /** A broken invariant: the participant must crash rather than go on in a wrong state. */
@@ -97,7 +114,9 @@ export function step(state: ParticipantState, event: Event): Effect[] {
       state.proposer.proposals.set(event.inst, event.value);
       return [];
     case 'start_ballot':
-      return startBallot(state, event.inst);
+      return proposerStart(state.proposer, state.me, state.learner.decided, event.inst, event.now);
+    case 'retry':
+      return proposerRetry(state.proposer, event.inst, event.ballot);
     case 'receive':
       return receive(state, event.from, event.msg);
     default: {
@@ -107,20 +126,31 @@ export function step(state: ParticipantState, event: Event): Effect[] {
   }
 }
 
-function startBallot(state: ParticipantState, inst: number): Effect[] {
-  return proposerStart(state.proposer, state.me, state.learner.decided, inst);
-}
-
-/** The proposer role starts a ballot above every round it has seen (or re-announces a decision). */
+/**
+ * The proposer role starts a ballot above every round it has seen (or re-announces a decision).
+ * Given the time, it keeps its own live ballot instead (see BALLOT_TIMEOUT_MS); a refused one, or
+ * one that timed out, is replaced by a new, higher one.
+ */
 export function proposerStart(
   p: ProposerState,
   me: string,
   decided: ReadonlyMap<number, unknown>,
   inst: number,
+  now?: number,
 ): Effect[] {
   if (decided.has(inst)) {
     // Known decision: announce it again instead of competing (helps participants that missed it).
     return [{ type: 'broadcast', msg: { type: 'decided', inst, value: decided.get(inst) } }];
+  }
+  const current = p.ballots.get(inst);
+  if (
+    current !== undefined &&
+    now !== undefined &&
+    current.startedAt !== undefined &&
+    (current.phase === 'prepare' || current.phase === 'accept') &&
+    now - current.startedAt < BALLOT_TIMEOUT_MS
+  ) {
+    return []; // still live: its retransmissions carry it on
   }
   const ballot: Ballot = { round: p.maxRound + 1, leader: me };
   p.maxRound = ballot.round;
@@ -137,9 +167,34 @@ export function proposerStart(
     highest: null,
     value: undefined,
     accepts: new Set(),
+    startedAt: now,
+    retryMs: RETRY_MS_FIRST,
   });
   effects.push({ type: 'broadcast', msg: { type: 'prepare', inst, ballot } });
+  effects.push({ type: 'timer', inst, ballot, afterMs: RETRY_MS_FIRST });
   return effects;
+}
+
+/**
+ * A ballot's retransmission timer: while it has no quorum and was not refused, it sends its
+ * current phase again (acceptors answer a repeated prepare or accept of one ballot alike), so a
+ * ballot whose messages were lost, or sent before the others were up, still completes.
+ */
+export function proposerRetry(p: ProposerState, inst: number, ballot: Ballot): Effect[] {
+  const b = p.ballots.get(inst);
+  if (!b || !sameBallot(b.ballot, ballot)) return [];
+  const msg: PaxosMsg | undefined =
+    b.phase === 'prepare'
+      ? { type: 'prepare', inst, ballot }
+      : b.phase === 'accept'
+        ? { type: 'accept', inst, ballot, value: b.value }
+        : undefined;
+  if (!msg) return [];
+  b.retryMs = Math.min(b.retryMs * 2, RETRY_MS_MAX);
+  return [
+    { type: 'broadcast', msg },
+    { type: 'timer', inst, ballot, afterMs: b.retryMs },
+  ];
 }
 
 function receive(state: ParticipantState, from: string, msg: PaxosMsg): Effect[] {

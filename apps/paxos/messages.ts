@@ -37,6 +37,8 @@ export type Effect =
   | { type: 'persist'; inst: number; record: AcceptorRecord }
   /** A decision is known here for the first time: write it durably, tell the upper layer. */
   | { type: 'learn'; inst: number; value: unknown }
+  /** Feed `{ type: 'retry', inst, ballot }` back to the proposer after `afterMs`. */
+  | { type: 'timer'; inst: number; ballot: Ballot; afterMs: number }
   /** This participant's ballot was pre-empted (or had no value to propose). */
   | {
       type: 'abort';

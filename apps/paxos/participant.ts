@@ -20,15 +20,18 @@ import {
   Supervisor,
   self,
   send,
+  sendAfter,
   spawnLink,
   whereis,
 } from '../../actors/index.ts';
 import { type BcReceive, BEB } from '../beb/index.ts';
+import type { Ballot } from './ballot.ts';
 import {
   acceptorStep,
   learnerStep,
   type ProposerState,
   proposerDecided,
+  proposerRetry,
   proposerStart,
   proposerStep,
 } from './core.ts';
@@ -121,6 +124,10 @@ function run(
       case 'abort':
         onAbort?.(e.inst, e.reason);
         break;
+      case 'timer':
+        // Only the proposer role asks for timers: they come back to it.
+        sendAfter(self(), { type: 'retry', inst: e.inst, ballot: e.ballot }, e.afterMs);
+        break;
     }
     if (pending) return pending.then(() => run(ctx, effects, onAbort, i + 1));
   }
@@ -170,7 +177,6 @@ function sendLocal(name: string, msg: unknown): void {
 }
 
 async function acceptor(ctx: Ctx): Promise<void> {
-  register(roleName(ctx.name, 'acceptor'), self());
   const state = { records: ctx.store.records };
   for (;;) {
     const m = await receive<PaxosEnvelope>();
@@ -182,7 +188,6 @@ async function acceptor(ctx: Ctx): Promise<void> {
 }
 
 async function proposer(ctx: Ctx): Promise<void> {
-  register(roleName(ctx.name, 'proposer'), self());
   let maxRound = ctx.store.reservedRound;
   for (const r of ctx.store.records.values())
     if (r.promised) maxRound = Math.max(maxRound, r.promised.round);
@@ -203,7 +208,11 @@ async function proposer(ctx: Ctx): Promise<void> {
   const startedAt = new Map<number, number>();
   const startBallot = async (inst: number): Promise<void> => {
     if (!startedAt.has(inst)) startedAt.set(inst, performance.now());
-    const started = run(ctx, proposerStart(state, ctx.name, ctx.store.decided, inst), onAbort);
+    const started = run(
+      ctx,
+      proposerStart(state, ctx.name, ctx.store.decided, inst, performance.now()),
+      onAbort,
+    );
     if (started) await started;
   };
   for (;;) {
@@ -234,6 +243,15 @@ async function proposer(ctx: Ctx): Promise<void> {
       case 'start_ballot':
         await startBallot(m.inst);
         break;
+      case 'retry': {
+        const done = run(
+          ctx,
+          proposerRetry(state, m.inst, (m as unknown as { ballot: Ballot }).ballot),
+          onAbort,
+        );
+        if (done) await done;
+        break;
+      }
       case 'decided_local': {
         const t0 = startedAt.get(m.inst);
         if (t0 !== undefined) {
@@ -261,7 +279,6 @@ async function proposer(ctx: Ctx): Promise<void> {
 }
 
 async function learner(ctx: Ctx): Promise<void> {
-  register(roleName(ctx.name, 'learner'), self());
   const state = { decided: ctx.store.decided };
   const waiters = new Map<number, From[]>();
   for (;;) {
@@ -383,7 +400,17 @@ export async function participant(name: string, participants: string[], upper: P
     const old = whereis(roleName(name, role));
     if (old) kill(old);
   }
-  Supervisor.startLink(
+  // A role's name is registered by the supervisor as it starts the role, before anything can
+  // be routed to it.
+  const startRole = (
+    role: 'acceptor' | 'proposer' | 'learner',
+    body: (ctx: Ctx) => Promise<void>,
+  ) => {
+    const pid = spawnLink(body, ctx);
+    register(roleName(name, role), pid);
+    return pid;
+  };
+  const sup = Supervisor.startLink(
     [
       {
         id: 'beb',
@@ -393,12 +420,15 @@ export async function participant(name: string, participants: string[], upper: P
           return pid;
         },
       },
-      { id: 'acceptor', start: () => spawnLink(acceptor, ctx) },
-      { id: 'learner', start: () => spawnLink(learner, ctx) },
-      { id: 'proposer', start: () => spawnLink(proposer, ctx) },
+      { id: 'acceptor', start: () => startRole('acceptor', acceptor) },
+      { id: 'learner', start: () => startRole('learner', learner) },
+      { id: 'proposer', start: () => startRole('proposer', proposer) },
     ],
     { strategy: 'one_for_one', maxRestarts: 10, periodMs: 10_000 },
   );
+  // Every role is registered once the supervisor has started them all: only then does the front
+  // read its mailbox, so a propose or start_ballot sent right after start is not lost.
+  await Supervisor.whichChildren(sup);
   for (;;) {
     const m = await receive<FrontRequest | CallMessage>();
     if (isCall(m)) {

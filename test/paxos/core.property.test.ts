@@ -54,7 +54,7 @@ describe('Paxos core scenarios', () => {
     const ps = Object.fromEntries(three.map((n) => [n, createParticipant(n, three)]));
     step(ps.a!, { type: 'propose', inst: 0, value: 'x' });
     const fx = step(ps.a!, { type: 'start_ballot', inst: 0 });
-    expect(fx.map((e) => e.type)).toEqual(['reserve', 'broadcast']);
+    expect(fx.map((e) => e.type)).toEqual(['reserve', 'broadcast', 'timer']);
     const prepare = fx[1]!.type === 'broadcast' ? fx[1]!.msg : null;
     const promises = three.map((n) => step(ps[n]!, { type: 'receive', from: 'a', msg: prepare! }));
     expect(promises[1]!.map((e) => e.type)).toEqual(['persist', 'send']); // persist before the reply
