@@ -2,8 +2,7 @@
 // Each workload runs in a fresh child process (no shared JIT or async-hook state), repeated.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { positiveInt } from './bench-support/args.ts';
+import { cli } from './support/cli.ts';
 
 const HELP = `Usage: npm run bench:actors -- [options]
 
@@ -21,14 +20,16 @@ Options:
   --runs R       repetitions per workload   (default 3)
   --help         this text`;
 
-type Workload =
-  | 'bare-send'
-  | 'rt-send'
-  | 'rt-cast'
-  | 'bare-call'
-  | 'rt-call'
-  | 'bare-call-par'
-  | 'rt-call-par';
+const WORKLOADS = [
+  'bare-send',
+  'rt-send',
+  'rt-cast',
+  'bare-call',
+  'rt-call',
+  'bare-call-par',
+  'rt-call-par',
+] as const;
+type Workload = (typeof WORKLOADS)[number];
 
 const PARALLEL = 100;
 /** An untimed warm-up of count / WARMUP_FRACTION operations precedes each timed run. */
@@ -196,9 +197,10 @@ function fmt(perSecond: number): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const args = cli({
+    usage: HELP,
     options: {
-      help: { type: 'boolean' },
+      // Internal: a child process running one workload (see measure).
       child: { type: 'string' },
       count: { type: 'string' },
       messages: { type: 'string', default: '200000' },
@@ -206,17 +208,14 @@ async function main(): Promise<void> {
       runs: { type: 'string', default: '3' },
     },
   });
-  if (values.help) {
-    console.log(HELP);
-    return;
-  }
-  if (values.child) {
-    console.log(await runChild(values.child as Workload, Number(values.count)));
+  const child = args.choice('child', WORKLOADS);
+  if (child) {
+    console.log(await runChild(child, args.int('count', { min: 1 }) ?? 1));
     process.exit(0);
   }
-  const messages = positiveInt(values.messages, '--messages');
-  const calls = positiveInt(values.calls, '--calls');
-  const runs = positiveInt(values.runs, '--runs');
+  const messages = args.int('messages', { min: 1 })!;
+  const calls = args.int('calls', { min: 1 })!;
+  const runs = args.int('runs', { min: 1 })!;
   process.stderr.write(`bench:actors: ${runs} run(s) per workload, each in a fresh process `);
   const rows: Array<[string, number, number]> = [
     [

@@ -3,12 +3,11 @@
 // same cluster with batching and pipelining off (one operation per Paxos instance), same run.
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { receive, self, TIMEOUT } from '../actors/index.ts';
 import type { ReplicaOptions } from '../apps/rsm/replica.ts';
 import { Node, spawnOn } from '../transport/index.ts';
-import { positiveInt } from './bench-support/args.ts';
 import type { ClientReport } from './bench-support/inventory-fns.ts';
+import { cli } from './support/cli.ts';
 import { LocalCluster } from './support/local-cluster.ts';
 import { useShortLogs } from './support/short-log.ts';
 
@@ -30,24 +29,17 @@ Options:
   --durability M    off | on | both (default both)
   --help            this text`;
 
-const { values } = parseArgs({
+const args = cli({
+  usage: HELP,
   options: {
     ops: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '200' },
     durability: { type: 'string', default: 'both' },
-    help: { type: 'boolean' },
   },
 });
-if (values.help) {
-  console.log(HELP);
-  process.exit(0);
-}
-const ops = positiveInt(values.ops, '--ops');
-const concurrency = positiveInt(values.concurrency, '--concurrency');
-if (!['off', 'on', 'both'].includes(values.durability)) {
-  console.error(`--durability must be off, on or both, got '${values.durability}'`);
-  process.exit(2);
-}
+const ops = args.int('ops', { min: 1 })!;
+const concurrency = args.int('concurrency', { min: 1 })!;
+const durability = args.choice('durability', ['off', 'on', 'both'] as const)!;
 const progress = (t: string) => process.stderr.write(`  ${t}\n`);
 const pct = (xs: number[], p: number) =>
   xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
@@ -111,7 +103,7 @@ async function measure(durable: boolean, replicaOptions: ReplicaOptions, perNode
   }
 }
 
-const modes = values.durability === 'both' ? [false, true] : [values.durability === 'on'];
+const modes = durability === 'both' ? [false, true] : [durability === 'on'];
 const rows: string[] = [];
 const fmt = (f: Figures) =>
   `${String(f.opsPerSec).padStart(7)} ops/s   p50 ${String(f.p50).padStart(7)} us   p99 ${String(f.p99).padStart(8)} us   errors ${f.errors}/${f.ops}`;

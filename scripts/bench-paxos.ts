@@ -3,14 +3,13 @@
 import { spawn as spawnChild } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { pack, unpackMultiple } from 'msgpackr';
 import { WebSocket } from 'ws';
 import { flush, Global, type Pid, receive, self, sleep, TIMEOUT } from '../actors/index.ts';
 import { Paxos } from '../apps/paxos/index.ts';
 import { configureStorage } from '../apps/paxos/storage.ts';
 import { launchNode, Node, spawnOn } from '../transport/index.ts';
-import { positiveInt } from './bench-support/args.ts';
+import { cli } from './support/cli.ts';
 
 const HELP = `Usage: npm run bench:paxos -- [options]
 
@@ -30,21 +29,17 @@ Options:
   --inflight N    proposals in flight                     (default 100)
   --help          this text`;
 
-const { values } = parseArgs({
+const args = cli({
+  usage: HELP,
   options: {
     decisions: { type: 'string', default: '2000' },
     instances: { type: 'string', default: '5000' },
     inflight: { type: 'string', default: '100' },
-    help: { type: 'boolean' },
   },
 });
-if (values.help) {
-  console.log(HELP);
-  process.exit(0);
-}
-const decisions = positiveInt(values.decisions, '--decisions');
-const instances = positiveInt(values.instances, '--instances');
-const inflight = positiveInt(values.inflight, '--inflight');
+const decisions = args.int('decisions', { min: 1 })!;
+const instances = args.int('instances', { min: 1 })!;
+const inflight = args.int('inflight', { min: 1 })!;
 const progress = (t: string) => process.stderr.write(`  ${t}\n`);
 const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
@@ -56,7 +51,7 @@ await Node.start({ name: 'bench', cookie });
 
 /** Proposes instance `inst` at `leader` and waits until `uppers` decide messages for it arrived. */
 async function decideOnce(leader: Pid, inst: number, uppers: number): Promise<void> {
-  const outcome = await Paxos.propose(leader, inst, inst, 10_000);
+  const outcome = await Paxos.proposeInstance(leader, inst, inst, 10_000);
   if (outcome.outcome !== 'decided') throw new Error(`instance ${inst}: ${outcome.outcome}`);
   for (let i = 0; i < uppers; i++) {
     if ((await receive({ type: 'decide', inst }, 10_000)) === TIMEOUT)
@@ -105,7 +100,7 @@ await Promise.all(
   Array.from({ length: inflight }, async () => {
     while (next < end) {
       const inst = next++;
-      const outcome = await Paxos.propose(leader, inst, inst, 30_000);
+      const outcome = await Paxos.proposeInstance(leader, inst, inst, 30_000);
       if (outcome.outcome !== 'decided') throw new Error(`instance ${inst}: ${outcome.outcome}`);
     }
   }),

@@ -3,12 +3,11 @@
 import { spawn as spawnChild } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { pack, unpackMultiple } from 'msgpackr';
 import { WebSocket } from 'ws';
 import { receive, self, send, TIMEOUT, trapExit } from '../actors/index.ts';
 import { launchNode, Node, spawnOn } from '../transport/index.ts';
-import { positiveInt } from './bench-support/args.ts';
+import { cli } from './support/cli.ts';
 
 const HELP = `Usage: npm run bench:transport -- [options]
 
@@ -33,22 +32,19 @@ const BURST = 1000;
 const WARMUP_PINGS = 2000;
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
-const { values } = parseArgs({
+const args = cli({
+  usage: HELP,
   options: {
     pings: { type: 'string', default: '20000' },
     messages: { type: 'string', default: '300000' },
     runs: { type: 'string', default: '3' },
     'no-detect': { type: 'boolean' },
-    help: { type: 'boolean' },
   },
 });
-if (values.help) {
-  console.log(HELP);
-  process.exit(0);
-}
-const pings = positiveInt(values.pings, '--pings');
-const messages = positiveInt(values.messages, '--messages');
-const runs = positiveInt(values.runs, '--runs');
+const { values } = args;
+const pings = args.int('pings', { min: 1 })!;
+const messages = args.int('messages', { min: 1 })!;
+const runs = args.int('runs', { min: 1 })!;
 
 const progress = (text: string) => process.stderr.write(`  ${text}\n`);
 const turn = () => new Promise((resolve) => setImmediate(resolve));

@@ -7,7 +7,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ActorError, type Pid, sleep } from '../actors/index.ts';
 import type { HistoryEntry, InventoryInput } from '../apps/check/history.ts';
 import { writeHistory } from '../apps/check/history.ts';
@@ -16,7 +15,7 @@ import { InventoryServer } from '../apps/inventory/index.ts';
 import { requestId } from '../apps/rsm/machine.ts';
 import { seededRandom } from '../transport/faults.ts';
 import { Faults, Node } from '../transport/index.ts';
-import { positiveInt } from './bench-support/args.ts';
+import { cli } from './support/cli.ts';
 import { LocalCluster } from './support/local-cluster.ts';
 import { useShortLogs } from './support/short-log.ts';
 
@@ -44,7 +43,8 @@ Options:
                    leave that kind of fault out
   --help           this text`;
 
-const { values } = parseArgs({
+const args = cli({
+  usage: HELP,
   options: {
     duration: { type: 'string', default: '60' },
     nodes: { type: 'string', default: '3' },
@@ -54,22 +54,13 @@ const { values } = parseArgs({
     'no-kill': { type: 'boolean', default: false },
     'no-partition': { type: 'boolean', default: false },
     'no-pause': { type: 'boolean', default: false },
-    help: { type: 'boolean' },
   },
 });
-if (values.help) {
-  console.log(HELP);
-  process.exit(0);
-}
-const durationMs = positiveInt(values.duration, '--duration') * 1000;
-const nodeCount = positiveInt(values.nodes, '--nodes');
-if (nodeCount !== 3 && nodeCount !== 5) {
-  console.error(`--nodes must be 3 or 5, got ${nodeCount}`);
-  process.exit(2);
-}
-const clientCount = positiveInt(values.clients, '--clients');
-const seed =
-  values.seed === undefined ? Math.floor(Math.random() * 1e9) : positiveInt(values.seed, '--seed');
+const { values } = args;
+const durationMs = args.int('duration', { min: 1 })! * 1000;
+const nodeCount = Number(args.choice('nodes', ['3', '5'] as const));
+const clientCount = args.int('clients', { min: 1 })!;
+const seed = args.int('seed', { min: 0 }) ?? Math.floor(Math.random() * 1e9);
 const out = resolve(
   values.out ?? `data/chaos-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`,
 );

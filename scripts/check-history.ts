@@ -1,8 +1,8 @@
 // `npm run check:history -- FILE`: checks a recorded history (JSON Lines, as `npm run chaos`
 // writes it) for linearizability against the inventory model.
-import { parseArgs } from 'node:util';
 import { readHistory } from '../apps/check/history.ts';
 import { checkLinearizable } from '../apps/check/linearizability.ts';
+import { cli } from './support/cli.ts';
 
 const HELP = `Usage: npm run check:history -- FILE [--timeout-ms N]
 
@@ -15,19 +15,15 @@ Options:
   --timeout-ms N   give up after N ms (default 120000)
   --help           this text`;
 
-const { values, positionals } = parseArgs({
+const args = cli({
+  usage: HELP,
   allowPositionals: true,
-  options: { 'timeout-ms': { type: 'string', default: '120000' }, help: { type: 'boolean' } },
+  options: { 'timeout-ms': { type: 'string', default: '120000' } },
 });
-if (values.help) {
-  console.log(HELP);
-  process.exit(0);
-}
-const timeoutMs = Number(values['timeout-ms']);
-if (positionals.length !== 1 || !(timeoutMs > 0)) {
-  console.error(HELP);
-  process.exit(2);
-}
+const timeoutMs = args.number('timeout-ms', { above: 0 })!;
+const { positionals } = args;
+if (positionals.length === 0) args.fail('missing the history FILE');
+if (positionals.length > 1) args.fail(`expected one history FILE, got ${positionals.length}`);
 let history: ReturnType<typeof readHistory>;
 try {
   history = readHistory(positionals[0]!);

@@ -3,8 +3,8 @@
 // Paxos instances and messages, replicas' state, with buttons to inject faults and a form to
 // add inventory. This process is the node 'dash'; it polls every node's observer.
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { Node } from '../transport/index.ts';
+import { cli } from './support/cli.ts';
 import { type Dashboard, startDashboard } from './support/dashboard-server.ts';
 import { LocalCluster } from './support/local-cluster.ts';
 import { startObserver } from './support/observer.ts';
@@ -32,35 +32,17 @@ Options:
 
 Environment: LOG_LEVEL (runtime logs on stderr, default warn).`;
 
-const { values } = (() => {
-  try {
-    return parseArgs({
-      options: {
-        port: { type: 'string', default: '0' },
-        nodes: { type: 'string', default: '3' },
-        'exit-with-parent': { type: 'boolean', default: false },
-        help: { type: 'boolean' },
-      },
-    });
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${HELP}`);
-    process.exit(2);
-  }
-})();
-if (values.help) {
-  console.log(HELP);
-  process.exit(0);
-}
-const port = Number(values.port);
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`--port must be an integer from 0 to 65535, got '${values.port}'`);
-  process.exit(2);
-}
-const nodeCount = Number(values.nodes);
-if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 9) {
-  console.error(`--nodes must be an integer from 1 to 9, got '${values.nodes}'`);
-  process.exit(2);
-}
+const args = cli({
+  usage: HELP,
+  options: {
+    port: { type: 'string', default: '0' },
+    nodes: { type: 'string', default: '3' },
+    'exit-with-parent': { type: 'boolean', default: false },
+  },
+});
+const { values } = args;
+const port = args.port('port')!;
+const nodeCount = args.int('nodes', { min: 1, max: 9 })!;
 
 useShortLogs('warn');
 const names = Array.from({ length: nodeCount }, (_, i) => `p${i + 1}`);

@@ -1,7 +1,7 @@
 // `npm run demo:inventory`: concurrent buyers of the last item at different replicas, an
 // all-or-nothing order, and a retry applied once.
 import { InventoryServer } from '../apps/inventory/index.ts';
-import { parseOptions, positiveInt } from './bench-support/args.ts';
+import { cli } from './support/cli.ts';
 import { fail, startReplicas } from './support/demo-setup.ts';
 
 const HELP = `Usage: npm run demo:inventory -- [options]
@@ -18,20 +18,17 @@ Options:
   --cluster     run the replicas in 3 node processes (default: in this process)
   --help        this text`;
 
-const { values } = parseOptions({
+const args = cli({
+  usage: HELP,
   options: {
     rounds: { type: 'string', default: '5' },
     buyers: { type: 'string', default: '3' },
     cluster: { type: 'boolean', default: false },
-    help: { type: 'boolean' },
   },
 });
-if (values.help) {
-  console.log(HELP);
-  process.exit(0);
-}
-const rounds = positiveInt(values.rounds, '--rounds');
-const buyers = positiveInt(values.buyers, '--buyers');
+const { values } = args;
+const rounds = args.int('rounds', { min: 1 })!;
+const buyers = args.int('buyers', { min: 1 })!;
 
 const r = await startReplicas('inventory', values.cluster);
 const { names, pids } = r;

@@ -1,7 +1,7 @@
 // `npm run demo:seats`: the coursework's seat-reservation example. One seat reserved at three
 // replicas at once (one winner), a replica killed, the others still serving and agreeing.
 import { SeatReserve } from '../apps/seats/index.ts';
-import { parseOptions } from './bench-support/args.ts';
+import { cli } from './support/cli.ts';
 import { fail, startReplicas } from './support/demo-setup.ts';
 
 const HELP = `Usage: npm run demo:seats -- [options]
@@ -16,13 +16,10 @@ Options:
   --cluster     run the replicas in 3 node processes (default: in this process)
   --help        this text`;
 
-const { values } = parseOptions({
-  options: { cluster: { type: 'boolean', default: false }, help: { type: 'boolean' } },
+const { values } = cli({
+  usage: HELP,
+  options: { cluster: { type: 'boolean', default: false } },
 });
-if (values.help) {
-  console.log(HELP);
-  process.exit(0);
-}
 
 const r = await startReplicas('seats', values.cluster);
 const { names, pids } = r;

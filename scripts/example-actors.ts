@@ -15,13 +15,18 @@ import {
   trapExit,
   whereis,
 } from '../actors/index.ts';
+import { cli } from './support/cli.ts';
 
-if (process.argv.includes('--help')) {
-  console.log(
-    'Usage: npm run example:actors\nRuns a short tour of the process runtime and prints what happens.',
-  );
-  process.exit(0);
-}
+cli({
+  usage: `Usage: npm run example:actors
+
+Runs a short tour of the process runtime and prints what happens: ping-pong with a selective
+receive, a crash seen through a link and a monitor, a supervisor restarting a child.
+
+Options:
+  --help   this text`,
+  options: {},
+});
 
 // 1. A process that answers pings; the reply is picked out with a selective receive.
 const ponger = spawn(async () => {

@@ -2,9 +2,9 @@
 // handshakes and abusive connections at a target node's port and checks it keeps serving with
 // its state intact. The work is in scripts/support/fuzz-core.ts (the test runs it too).
 import { randomInt } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { logger, setLogger } from '../actors/index.ts';
 import type { LaunchedNode } from '../transport/index.ts';
+import { cli } from './support/cli.ts';
 import {
   CASE_DESCRIPTIONS,
   CASE_KINDS,
@@ -41,71 +41,35 @@ Options:
 
 Environment: LOG_LEVEL of this process (default error).`;
 
-let values: {
-  duration?: string;
-  cases?: string;
-  seed?: string;
-  concurrency?: string;
-  kinds?: string;
-  'check-every'?: string;
-  'target-log-level'?: string;
-  help?: boolean;
-};
-try {
-  values = parseArgs({
-    options: {
-      duration: { type: 'string' },
-      cases: { type: 'string' },
-      seed: { type: 'string' },
-      concurrency: { type: 'string' },
-      kinds: { type: 'string' },
-      'check-every': { type: 'string' },
-      'target-log-level': { type: 'string' },
-      help: { type: 'boolean' },
-    },
-  }).values;
-} catch (err) {
-  usageError((err as Error).message);
-}
-
-if (values.help) {
-  console.log(HELP);
-  process.exit(0);
-}
-
-function usageError(message: string): never {
-  console.error(`${message}\n\n${HELP}`);
-  process.exit(2);
-}
-
-function positive(text: string | undefined, flag: string, integer: boolean): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
-    usageError(`${flag} must be a positive ${integer ? 'integer' : 'number'}, got '${text}'`);
-  }
-  return n;
-}
-
-const duration = positive(values.duration, '--duration', false) ?? 10;
-const cases = positive(values.cases, '--cases', true);
-const concurrency = positive(values.concurrency, '--concurrency', true) ?? 4;
-const checkEvery = positive(values['check-every'], '--check-every', false) ?? 2;
-let seed: number;
-if (values.seed === undefined) seed = randomInt(1, 2 ** 31);
-else {
-  seed = Number(values.seed);
-  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) {
-    usageError(`--seed must be an integer in [0, 2^32), got '${values.seed}'`);
-  }
-}
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const args = cli({
+  usage: HELP,
+  options: {
+    duration: { type: 'string' },
+    cases: { type: 'string' },
+    seed: { type: 'string' },
+    concurrency: { type: 'string' },
+    kinds: { type: 'string' },
+    'check-every': { type: 'string' },
+    'target-log-level': { type: 'string' },
+  },
+});
+const duration = args.number('duration', { above: 0 }) ?? 10;
+const cases = args.int('cases', { min: 1 });
+const concurrency = args.int('concurrency', { min: 1 }) ?? 4;
+const checkEvery = args.number('check-every', { above: 0 }) ?? 2;
+const seed = args.int('seed', { min: 0, max: 2 ** 32 - 1 }) ?? randomInt(1, 2 ** 31);
 let kinds: CaseKind[] | undefined;
-if (values.kinds !== undefined) {
-  const given = values.kinds.split(',').map((k) => k.trim());
+if (args.values.kinds !== undefined) {
+  const given = args.values.kinds.split(',').map((k) => k.trim());
   const unknown = given.filter((k) => !(CASE_KINDS as readonly string[]).includes(k));
-  if (unknown.length > 0) usageError(`unknown kind(s) in --kinds: ${unknown.join(', ')}`);
+  if (unknown.length > 0)
+    args.fail(
+      `--kinds: unknown kind(s) ${unknown.join(', ')}; the kinds: ${CASE_KINDS.join(', ')}`,
+    );
   kinds = given as CaseKind[];
 }
+const targetLogLevel = args.choice('target-log-level', LOG_LEVELS);
 
 setLogger(logger().child({}, { level: process.env.LOG_LEVEL ?? 'error' }));
 
@@ -135,7 +99,7 @@ const report = await runFuzz({
   concurrency,
   checkEveryMs: checkEvery * 1000,
   kinds,
-  targetLogLevel: values['target-log-level'],
+  targetLogLevel,
   signal: controller.signal,
   onTarget: (t) => {
     target = t;

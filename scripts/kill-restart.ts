@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Global, kill, type Pid, sleep } from '../actors/index.ts';
 import { InventoryServer } from '../apps/inventory/index.ts';
 import { Node } from '../transport/index.ts';
-import { parseOptions, positiveInt } from './bench-support/args.ts';
+import { cli } from './support/cli.ts';
 import { fail } from './support/demo-setup.ts';
 import { LocalCluster } from './support/local-cluster.ts';
 import { useShortLogs } from './support/short-log.ts';
@@ -28,29 +28,18 @@ Options:
   --down-ms N     how long the target stays down while the load goes on (default 1500)
   --help          this text`;
 
-const { values } = parseOptions({
+const args = cli({
+  usage: HELP,
   options: {
     target: { type: 'string', default: 'p2' },
     mode: { type: 'string', default: 'node' },
     'down-ms': { type: 'string', default: '1500' },
-    help: { type: 'boolean' },
   },
 });
-if (values.help) {
-  console.log(HELP);
-  process.exit(0);
-}
 const names = ['p1', 'p2', 'p3'];
-const target = values.target;
-if (!names.includes(target)) {
-  console.error(`--target must be one of ${names.join(', ')}, got '${target}'`);
-  process.exit(2);
-}
-if (values.mode !== 'actor' && values.mode !== 'node') {
-  console.error(`--mode must be actor or node, got '${values.mode}'`);
-  process.exit(2);
-}
-const downMs = positiveInt(values['down-ms'], '--down-ms');
+const target = args.choice('target', names)!;
+const mode = args.choice('mode', ['actor', 'node'] as const)!;
+const downMs = args.int('down-ms', { min: 1 })!;
 
 // Runtime log lines (the node-down warning, crash reports) go to stderr, short.
 useShortLogs('error');
@@ -100,7 +89,7 @@ await sleep(500);
 say(`load running: ${acked} adds acknowledged`);
 
 const live = names.find((n) => n !== target)!;
-if (values.mode === 'actor') {
+if (mode === 'actor') {
   kill(inventory(target)!);
   while (inventory(target)) await sleep(5); // its name is released once it is gone
   say(`killed the replica actor inventory:${target} (its node stays up)`);
@@ -116,7 +105,7 @@ say(
 );
 
 const beforeRestart = acked;
-if (values.mode === 'actor') await cluster.startReplica('inventory', target);
+if (mode === 'actor') await cluster.startReplica('inventory', target);
 else await cluster.startNode(target);
 const restarted = inventory(target) as Pid;
 say(

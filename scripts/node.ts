@@ -2,9 +2,9 @@
 // Logs with pino to stderr; prints `node <full name> is up` on stdout; exits cleanly on SIGTERM.
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { logger } from '../actors/log.ts';
 import { Node, registerModule } from '../transport/index.ts';
+import { cli } from './support/cli.ts';
 import { serveMetrics } from './support/metrics-server.ts';
 import { startObserver } from './support/observer.ts';
 
@@ -28,7 +28,8 @@ Options:
 
 Environment: LOG_LEVEL (default info).`;
 
-const { values } = parseArgs({
+const args = cli({
+  usage: HELP,
   options: {
     name: { type: 'string' },
     port: { type: 'string', default: '0' },
@@ -40,34 +41,21 @@ const { values } = parseArgs({
     'down-after-ms': { type: 'string' },
     'exit-with-parent': { type: 'boolean' },
     'metrics-port': { type: 'string' },
-    help: { type: 'boolean' },
   },
 });
-
-if (values.help) {
-  console.log(HELP);
-  process.exit(0);
+const { values } = args;
+const nodeName = values.name || args.fail('--name is required');
+const port = args.port('port');
+const heartbeatIntervalMs = args.number('heartbeat-ms', { above: 0 });
+const nodeDownAfterMs = args.number('down-after-ms', { above: 0 });
+const metricsPort = args.port('metrics-port');
+for (const spec of values.load) {
+  if (spec.indexOf('=') <= 0) args.fail(`--load expects NAME=PATH, got '${spec}'`);
 }
-if (!values.name) {
-  console.error('--name is required\n');
-  console.error(HELP);
-  process.exit(2);
-}
-
-const numberOption = (text: string | undefined, flag: string): number | undefined => {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < 0) {
-    console.error(`${flag} must be a non-negative number, got '${text}'`);
-    process.exit(2);
-  }
-  return n;
-};
 
 try {
   for (const spec of values.load) {
     const eq = spec.indexOf('=');
-    if (eq <= 0) throw new Error(`--load expects NAME=PATH, got '${spec}'`);
     const mod = (await import(pathToFileURL(resolve(spec.slice(eq + 1))).href)) as Record<
       string,
       unknown
@@ -75,19 +63,19 @@ try {
     registerModule(spec.slice(0, eq), mod);
   }
   const name = await Node.start({
-    name: values.name,
-    port: numberOption(values.port, '--port'),
+    name: nodeName,
+    port,
     host: values.host,
     cookie: values.cookie,
-    heartbeatIntervalMs: numberOption(values['heartbeat-ms'], '--heartbeat-ms'),
-    nodeDownAfterMs: numberOption(values['down-after-ms'], '--down-after-ms'),
+    heartbeatIntervalMs,
+    nodeDownAfterMs,
   });
   for (const peer of values.join) {
     if (!(await Node.connect(peer))) logger().warn({ peer }, `could not join ${peer}`);
   }
   startObserver();
-  if (values['metrics-port'] !== undefined) {
-    const { url } = await serveMetrics(numberOption(values['metrics-port'], '--metrics-port')!);
+  if (metricsPort !== undefined) {
+    const { url } = await serveMetrics(metricsPort);
     console.log(`metrics on ${url}`);
   }
   console.log(`node ${name} is up`);

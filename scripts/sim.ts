@@ -1,7 +1,6 @@
 // `npm run sim`: the deterministic simulation of the replicated inventory (apps/sim). One seed
 // prints its metrics; --seeds N sweeps N seeds with a progress bar. On a violation it prints
 // the seed, the violated invariant and the trace of the instance concerned, and exits 1.
-import { parseArgs } from 'node:util';
 import {
   DEFAULT_SIM,
   emptyMetrics,
@@ -9,6 +8,7 @@ import {
   type SimOptions,
   simulate,
 } from '../apps/sim/simulator.ts';
+import { cli } from './support/cli.ts';
 
 const D = DEFAULT_SIM;
 const HELP = `Usage: npm run sim -- [options]
@@ -40,7 +40,8 @@ Options:
                     amnesia (a crash loses the disk; try --nodes 3) or apply-accepted
   --help            this text`;
 
-const { values } = parseArgs({
+const args = cli({
+  usage: HELP,
   options: {
     seed: { type: 'string', default: '1' },
     seeds: { type: 'string' },
@@ -56,44 +57,26 @@ const { values } = parseArgs({
     'liveness-ms': { type: 'string', default: String(D.livenessMs) },
     batch: { type: 'string', default: String(D.batchMax) },
     bug: { type: 'string' },
-    help: { type: 'boolean' },
   },
 });
-if (values.help) {
-  console.log(HELP);
-  process.exit(0);
-}
-
-function num(flag: string, text: string | undefined, min: number, max = Infinity, int = true) {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < min || n > max || (int && !Number.isInteger(n))) {
-    console.error(
-      `--${flag} must be ${int ? 'an integer' : 'a number'} in [${min}, ${max}], got '${text}'`,
-    );
-    process.exit(2);
-  }
-  return n;
-}
-if (values.bug !== undefined && values.bug !== 'amnesia' && values.bug !== 'apply-accepted') {
-  console.error(`--bug must be amnesia or apply-accepted, got '${values.bug}'`);
-  process.exit(2);
-}
+const { values } = args;
 
 const base: Omit<SimOptions, 'seed'> = {
-  nodes: num('nodes', values.nodes, 1, 15),
-  ops: num('ops', values.ops, 1),
-  clients: num('clients', values.clients, 1),
-  delayMs: num('delay-ms', values['delay-ms'], 0, Infinity, false),
-  lossP: num('loss', values.loss, 0, 0.9, false),
-  dupP: num('dup', values.dup, 0, 0.9, false),
-  faultMs: num('fault-ms', values['fault-ms'], 0),
+  nodes: args.int('nodes', { min: 1, max: 15 })!,
+  ops: args.int('ops', { min: 1 })!,
+  clients: args.int('clients', { min: 1 })!,
+  delayMs: args.number('delay-ms', { min: 0 })!,
+  lossP: args.number('loss', { min: 0, max: 0.9 })!,
+  dupP: args.number('dup', { min: 0, max: 0.9 })!,
+  faultMs: args.int('fault-ms', { min: 0 })!,
   partitions: !values['no-partitions'],
   crashes: !values['no-crashes'],
-  livenessMs: num('liveness-ms', values['liveness-ms'], 1),
-  batchMax: num('batch', values.batch, 1),
-  bug: values.bug as SimOptions['bug'],
+  livenessMs: args.int('liveness-ms', { min: 1 })!,
+  batchMax: args.int('batch', { min: 1 })!,
+  bug: args.choice('bug', ['amnesia', 'apply-accepted'] as const),
 };
-const first = num('seed', values.seed, 0, 2 ** 32 - 1);
+const first = args.int('seed', { min: 0, max: 2 ** 32 - 1 })!;
+const count = args.int('seeds', { min: 1 });
 
 function describe(o: Omit<SimOptions, 'seed'>): string {
   return `nodes=${o.nodes} ops=${o.ops} clients=${o.clients} delay=exp(${o.delayMs} ms) loss=${o.lossP} dup=${o.dupP} faults for ${o.faultMs} ms (${[o.partitions && 'partitions', o.crashes && 'crashes'].filter(Boolean).join(', ') || 'no partitions or crashes'})${o.bug ? ` BUG=${o.bug}` : ''}`;
@@ -136,7 +119,7 @@ function argsFor(o: Omit<SimOptions, 'seed'>): string {
   return parts.join(' ');
 }
 
-if (values.seeds === undefined) {
+if (count === undefined) {
   const r = simulate({ ...base, seed: first });
   console.log(`sim seed=${first} ${describe(base)}`);
   printMetrics(r.metrics);
@@ -151,7 +134,6 @@ if (values.seeds === undefined) {
   process.exit(0);
 }
 
-const count = num('seeds', values.seeds, 1);
 const total = emptyMetrics();
 const started = Date.now();
 const tty = process.stderr.isTTY;

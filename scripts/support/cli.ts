@@ -3,6 +3,14 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
+/** The names of the single-valued string options of O: those int, number, choice... read. */
+type Flag<O extends Options> = {
+  [K in keyof O & string]: O[K] extends { type: 'string' }
+    ? O[K] extends { multiple: true }
+      ? never
+      : K
+    : never;
+}[keyof O & string];
 
 export interface CliSpec<O extends Options, P extends boolean> {
   /** The usage text printed by --help and after every usage error. */
@@ -34,7 +42,7 @@ export class Cli<O extends Options, P extends boolean> {
         strict: true,
       }) as typeof parsed;
     } catch (err) {
-      this.fail(firstLine((err as Error).message));
+      this.fail(oneLine((err as Error).message));
     }
     if (parsed.values.help) {
       console.log(this.usage);
@@ -51,36 +59,51 @@ export class Cli<O extends Options, P extends boolean> {
   }
 
   /** An integer option within [min, max]; undefined when absent. */
-  int(flag: string, bounds: { min?: number; max?: number } = {}): number | undefined {
+  int(flag: Flag<O>, bounds: { min?: number; max?: number } = {}): number | undefined {
     return this.number(flag, { ...bounds, integer: true });
   }
 
-  /** A number option within [min, max]; undefined when absent. */
+  /** A number option within [min, max] (and > `above` if given); undefined when absent. */
   number(
-    flag: string,
-    bounds: { min?: number; max?: number; integer?: boolean } = {},
+    flag: Flag<O>,
+    bounds: { min?: number; max?: number; above?: number; integer?: boolean } = {},
   ): number | undefined {
     const text = this.string(flag);
     if (text === undefined) return undefined;
     const n = text.trim() === '' ? Number.NaN : Number(text);
-    const { min = Number.NEGATIVE_INFINITY, max = Number.POSITIVE_INFINITY, integer } = bounds;
-    if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
+    const {
+      min = Number.NEGATIVE_INFINITY,
+      max = Number.POSITIVE_INFINITY,
+      above,
+      integer,
+    } = bounds;
+    if (
+      !Number.isFinite(n) ||
+      (integer && !Number.isInteger(n)) ||
+      n < min ||
+      n > max ||
+      (above !== undefined && n <= above)
+    ) {
       const kind = integer ? 'an integer' : 'a number';
+      const lower =
+        above !== undefined ? `> ${above}` : min > Number.NEGATIVE_INFINITY ? `>= ${min}` : '';
+      const upper = max < Number.POSITIVE_INFINITY ? `<= ${max}` : '';
       const range =
-        min > Number.NEGATIVE_INFINITY && max < Number.POSITIVE_INFINITY
-          ? ` from ${min} to ${max}`
-          : min > Number.NEGATIVE_INFINITY
-            ? ` >= ${min}`
-            : max < Number.POSITIVE_INFINITY
-              ? ` <= ${max}`
-              : '';
-      this.fail(`--${flag} must be ${kind}${range}, got '${text}'`);
+        lower.startsWith('>=') && upper
+          ? `from ${min} to ${max}`
+          : [lower, upper].filter(Boolean).join(' and ');
+      this.fail(`--${flag} must be ${[kind, range].filter(Boolean).join(' ')}, got '${text}'`);
     }
     return n;
   }
 
+  /** A TCP port option, an integer from 0 to 65535; undefined when absent. */
+  port(flag: Flag<O>): number | undefined {
+    return this.int(flag, { min: 0, max: 65535 });
+  }
+
   /** A string option that must be one of `choices`. */
-  choice<C extends string>(flag: string, choices: readonly C[]): C | undefined {
+  choice<C extends string>(flag: Flag<O>, choices: readonly C[]): C | undefined {
     const text = this.string(flag);
     if (text === undefined) return undefined;
     if (!choices.includes(text as C))
@@ -89,7 +112,7 @@ export class Cli<O extends Options, P extends boolean> {
   }
 
   /** A comma-separated list of integers, each within bounds. */
-  intList(flag: string, bounds: { min?: number; max?: number } = {}): number[] | undefined {
+  intList(flag: Flag<O>, bounds: { min?: number; max?: number } = {}): number[] | undefined {
     const text = this.string(flag);
     if (text === undefined) return undefined;
     const { min = Number.NEGATIVE_INFINITY, max = Number.POSITIVE_INFINITY } = bounds;
@@ -100,7 +123,7 @@ export class Cli<O extends Options, P extends boolean> {
     return out;
   }
 
-  private string(flag: string): string | undefined {
+  private string(flag: Flag<O>): string | undefined {
     const v = (this.values as Record<string, unknown>)[flag];
     if (v === undefined) return undefined;
     if (typeof v !== 'string') this.fail(`--${flag} takes a value`);
@@ -115,6 +138,11 @@ export function cli<const O extends Options, const P extends boolean = false>(
   return new Cli(spec);
 }
 
-function firstLine(text: string): string {
-  return text.split('\n')[0]!.replace(/\. To specify a positional argument.*$/, '');
+/** parseArgs's message on one line, without its hints about positionals and typos. */
+function oneLine(text: string): string {
+  return text
+    .split('\n')
+    .filter((line) => !line.startsWith('Did you forget'))
+    .join(' ')
+    .replace(/\. To specify a positional argument.*$/, '');
 }

@@ -185,28 +185,4 @@ describe('kill-restart', () => {
   }
 });
 
-describe('options', () => {
-  it(
-    'every script explains itself with --help; bad options are refused with exit code 2',
-    async () => {
-      const scripts = ['demo-inventory', 'demo-seats', 'kill-restart', 'bench-inventory'];
-      const helps = await Promise.all(scripts.map((s) => run(s, '--help')));
-      for (const { code, out } of helps) {
-        expect(code, out).toBe(0);
-        expect(out).toContain('Usage: npm run');
-      }
-      const bad = await Promise.all([
-        run('kill-restart', '--mode', 'explode'),
-        run('kill-restart', '--target', 'p9'),
-        run('demo-inventory', '--rounds', '0'),
-        run('demo-seats', '--rounds', '3'),
-      ]);
-      for (const { code, out } of bad) expect(code, out).toBe(2);
-      expect(bad[0]!.out).toContain('--mode must be actor or node');
-      expect(bad[1]!.out).toContain('--target must be one of p1, p2, p3');
-      expect(bad[2]!.out).toContain('--rounds must be a positive integer');
-      expect(bad[3]!.out).toContain("Unknown option '--rounds'");
-    },
-    TEST_TIMEOUT_MS,
-  );
-});
+// --help and the refusal of bad options, for every script: test/scripts/cli.test.ts.
