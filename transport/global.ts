@@ -9,6 +9,8 @@ import type { ClusterNode } from './node.ts';
 
 /** A lock left by a registrant that vanished mid-protocol expires after this. */
 const LOCK_TTL_MS = 5000;
+/** Own names are re-sent to every peer every this many heartbeat intervals (anti-entropy). */
+const ANTI_ENTROPY_HEARTBEATS = 2;
 /** Registration attempts under lock contention before giving up with `timeout`. */
 const LOCK_ATTEMPTS_MAX = 30;
 
@@ -51,10 +53,20 @@ export class ClusterGlobal implements GlobalBackend {
     node.onEvent((event) => {
       if (event.type === 'nodedown') this.onNodeDown(event.node);
     });
-    node.onPeerUp((peer) => {
-      const entries = [...this.table].filter(([, pid]) => pid.node === node.name);
-      node.rpc.notify(peer, 'g_sync', { entries });
-    });
+    node.onPeerUp((peer) => this.syncTo(peer));
+    // Anti-entropy: the sync sent when a link comes up can be lost (a one-way cut still in
+    // place drops it, and nothing else would send it again), so every node re-sends its own
+    // names to every peer now and then. A peer's table converges within one interval of a heal.
+    const everyMs = Math.max(50, node.settings.heartbeatIntervalMs * ANTI_ENTROPY_HEARTBEATS);
+    setInterval(() => {
+      for (const peer of node.connected()) this.syncTo(peer);
+    }, everyMs).unref();
+  }
+
+  /** Sends this node's own names (held by its processes) to `peer`, to merge into its table. */
+  private syncTo(peer: string): void {
+    const entries = [...this.table].filter(([, pid]) => pid.node === this.node.name);
+    if (entries.length > 0) this.node.rpc.notify(peer, 'g_sync', { entries });
   }
 
   whereis(name: string): Pid | undefined {
