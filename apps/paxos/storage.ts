@@ -119,6 +119,18 @@ export function environment(dir: string, sync: boolean): RootDatabase {
   return db;
 }
 
+/**
+ * A write's promise resolves at commit; on disk means flushed. What a reply depends on waits for
+ * the flush (one flush covers every write committed in the same turn: group commit stays).
+ */
+export function flushedAfter(
+  db: RootDatabase,
+  sync: boolean,
+  committed: Promise<unknown>,
+): Promise<unknown> {
+  return sync ? committed.then(() => db.flushed) : committed;
+}
+
 /** LMDB stores already loaded, by data dir and name (one load per name, as for memory stores). */
 const lmdbStores = new Map<string, PaxosStore>();
 
@@ -134,6 +146,7 @@ function lmdbStore(dir: string, sync: boolean, name: string): PaxosStore {
 
 function loadLmdbStore(dir: string, sync: boolean, name: string): PaxosStore {
   const db = environment(dir, sync);
+  const durable = (committed: Promise<unknown>) => flushedAfter(db, sync, committed);
   const records = new Map<number, AcceptorRecord>();
   const decided = new Map<number, unknown>();
   for (const { key, value } of db.getRange({
@@ -155,26 +168,28 @@ function loadLmdbStore(dir: string, sync: boolean, name: string): PaxosStore {
     floor: (db.get([name, 'floor']) as number | undefined) ?? 0,
     persistRecord: (inst, record) => {
       records.set(inst, record);
-      return db.put([name, 'rec', inst], record);
+      return durable(db.put([name, 'rec', inst], record));
     },
     persistDecision: (inst, value) => {
       decided.set(inst, value);
-      return db.put([name, 'dec', inst], value);
+      return durable(db.put([name, 'dec', inst], value));
     },
     persistReserved: (round) => {
       s.reservedRound = Math.max(s.reservedRound, round);
-      return db.put([name, 'reserved'], s.reservedRound);
+      return durable(db.put([name, 'reserved'], s.reservedRound));
     },
     compact: (below) => {
       const from = s.floor;
       if (!raiseFloor(s, below)) return undefined;
-      return db.transaction(() => {
-        for (const kind of ['rec', 'dec']) {
-          for (const key of db.getKeys({ start: [name, kind, from], end: [name, kind, below] }))
-            db.remove(key);
-        }
-        db.put([name, 'floor'], below);
-      });
+      return durable(
+        db.transaction(() => {
+          for (const kind of ['rec', 'dec']) {
+            for (const key of db.getKeys({ start: [name, kind, from], end: [name, kind, below] }))
+              db.remove(key);
+          }
+          db.put([name, 'floor'], below);
+        }),
+      );
     },
   };
   return s;

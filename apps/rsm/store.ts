@@ -1,6 +1,6 @@
 // Where a replica keeps its snapshot (the applied state at a log position). With it, the Paxos
 // store below the snapshot can be compacted away and a restart replays only what follows.
-import { effectiveOptions, environment } from '../paxos/storage.ts';
+import { effectiveOptions, environment, flushedAfter } from '../paxos/storage.ts';
 
 export interface Snapshot {
   /** The first log position the snapshot does not cover. */
@@ -32,7 +32,7 @@ export function openReplicaStore(name: string): ReplicaStore {
   const key = [name, 'snapshot'];
   return {
     load: () => db.get(key) as Snapshot | undefined,
-    save: (snapshot) => db.put(key, snapshot),
+    save: (snapshot) => flushedAfter(db, options.sync, db.put(key, snapshot)),
   };
 }
 

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Global, isAlive, kill, receive, self, TIMEOUT } from '../../actors/index.ts';
 import { Paxos } from '../../apps/paxos/index.ts';
-import { closeStores, configureStorage, openStore } from '../../apps/paxos/storage.ts';
-import { until } from '../helpers.ts';
+import { closeStores, configureStorage, environment, openStore } from '../../apps/paxos/storage.ts';
+import { untilQuiet, WAIT_MS, waitUntil } from '../helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'paxos-lmdb-'));
 afterAll(async () => {
@@ -15,8 +15,12 @@ afterAll(async () => {
 
 async function startAll(names: string[]) {
   const pids = names.map((n) => Paxos.start(n, names, self()));
-  await until(() =>
-    names.every((n) => Global.whereis(n) !== undefined && Global.whereis(`${n}/beb`) !== undefined),
+  await waitUntil(
+    () =>
+      names.every(
+        (n) => Global.whereis(n) !== undefined && Global.whereis(`${n}/beb`) !== undefined,
+      ),
+    'every participant and its broadcast process registered',
   );
   return pids;
 }
@@ -30,11 +34,13 @@ describe('durable Paxos state in LMDB', () => {
       outcome: 'decided',
       value: 'durable',
     });
-    for (let i = 0; i < 3; i++) await receive({ type: 'decide' }, 2000);
+    for (let i = 0; i < 3; i++)
+      expect(await receive({ type: 'decide' }, WAIT_MS)).toMatchObject({ value: 'durable' });
     // Crash every participant and forget everything in memory: only the disk is left.
     for (const p of pids) kill(p);
-    await until(
+    await waitUntil(
       () => pids.every((p) => !isAlive(p)) && names.every((n) => Global.whereis(n) === undefined),
+      'every participant dead and unregistered',
     );
     await closeStores();
     const reopened = openStore('d2');
@@ -47,7 +53,8 @@ describe('durable Paxos state in LMDB', () => {
       outcome: 'decided',
       value: 'durable',
     });
-    expect(await receive({ type: 'decide' }, 200)).toBe(TIMEOUT);
+    await untilQuiet('the second proposal done');
+    expect(await receive({ type: 'decide' }, 0)).toBe(TIMEOUT);
     expect(await Paxos.getDecision(pids[2]!, 0, 1000)).toBe('durable');
     // A restarted proposer goes above the rounds it reserved before the crash.
     expect(openStore('d1').reservedRound).toBeGreaterThan(0);
@@ -66,6 +73,8 @@ describe('durable Paxos state in LMDB', () => {
       outcome: 'decided',
       value: { order: 1 },
     });
+    // n1 learns the decision in its own time (n3 proposed it).
+    await waitUntil(() => openStore('n1').decided.has(4), 'n1 to store decision 4');
     expect(openStore('n1').decided.get(4)).toEqual({ order: 1 });
     for (const p of pids) kill(p);
     configureStorage({});
@@ -79,7 +88,10 @@ describe('durable Paxos state in LMDB', () => {
       expect(await Paxos.proposeInstance(pids[0]!, inst, `v${inst}`, 5000)).toMatchObject({
         outcome: 'decided',
       });
-    await until(() => names.every((n) => openStore(n).decided.size === 4));
+    await waitUntil(
+      () => names.every((n) => openStore(n).decided.size === 4),
+      'every participant to store four decisions',
+    );
     expect(await Paxos.compact(pids[0]!, 3)).toBe(3);
     expect(await Paxos.proposeInstance(pids[0]!, 1, 'late', 5000)).toEqual({
       outcome: 'aborted',
@@ -88,14 +100,43 @@ describe('durable Paxos state in LMDB', () => {
     // Compaction never moves the floor down.
     expect(await Paxos.compact(pids[0]!, 2)).toBe(3);
     for (const p of pids) kill(p);
-    await until(() => pids.every((p) => !isAlive(p)) && Global.whereis('c1') === undefined);
+    await waitUntil(
+      () => pids.every((p) => !isAlive(p)) && Global.whereis('c1') === undefined,
+      'every participant dead and c1 unregistered',
+    );
     await closeStores();
     const reopened = openStore('c1');
     expect(reopened.floor).toBe(3);
     expect([...reopened.decided.keys()]).toEqual([3]);
-    expect([...reopened.records.keys()].every((i) => i >= 3)).toBe(true);
+    expect([...reopened.records.keys()]).toEqual([3]); // only what is above the floor
     // The others kept everything: compaction is each participant's own business.
     expect(openStore('c2').decided.size).toBe(4);
+    configureStorage({});
+  });
+});
+
+describe('durability: a write a reply depends on is flushed, not only committed', () => {
+  it('persistRecord, persistDecision and persistReserved resolve after db.flushed (50 of 50)', async () => {
+    configureStorage({ kind: 'lmdb', dir: join(dir, 'flush'), sync: true });
+    const store = openStore('f1');
+    const db = environment(join(dir, 'flush'), true);
+    let flushedFirst = 0;
+    for (let i = 0; i < 50; i++) {
+      const write =
+        i % 3 === 0
+          ? store.persistRecord(i, { promised: { round: i + 1, leader: 'f1' }, accepted: null })
+          : i % 3 === 1
+            ? store.persistDecision(i, `v${i}`)
+            : store.persistReserved(i);
+      let flushed = false;
+      void db.flushed.then(() => {
+        flushed = true;
+      });
+      await write;
+      // db.flushed, asked for after the write was issued, has settled by the time the write has
+      if (flushed) flushedFirst++;
+    }
+    expect(flushedFirst).toBe(50);
     configureStorage({});
   });
 });
