@@ -335,10 +335,13 @@ export function learnerStep(learner: LearnerState, inst: number, value: unknown)
   return [{ type: 'learn', inst, value }];
 }
 
-/** Tells the proposer role an instance is decided: its ballot for it is over. */
+/**
+ * Tells the proposer role an instance is decided: its ballot and proposal for it are over and
+ * forgotten (a decided instance is answered from the decision; memory stays bounded).
+ */
 export function proposerDecided(p: ProposerState, inst: number): void {
-  const b = p.ballots.get(inst);
-  if (b && (b.phase === 'prepare' || b.phase === 'accept')) b.phase = 'done';
+  p.ballots.delete(inst);
+  p.proposals.delete(inst);
 }
 
 /** The durable part of a participant's state (what storage must hold). */

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compareBallots } from '../../apps/paxos/ballot.ts';
 import { createParticipant, InvariantError, step } from '../../apps/paxos/core.ts';
+import type { Effect, PaxosMsg } from '../../apps/paxos/messages.ts';
 import { type SimConfig, simulate } from './core-sim.ts';
 
 const config = fc.record<SimConfig>({
@@ -154,5 +155,31 @@ describe('Paxos core scenarios', () => {
       }),
     ).toEqual([]);
     expect(a.learner.decided.size).toBe(0);
+  });
+});
+
+describe('proposer memory', () => {
+  it('forgets the ballot and the proposal of every decided instance', () => {
+    const names = ['a', 'b', 'c'];
+    const ps = names.map((n) => createParticipant(n, names));
+    const net: Array<{ from: string; to: string; msg: PaxosMsg }> = [];
+    const deliver = (from: string, fx: Effect[]) => {
+      for (const e of fx) {
+        if (e.type === 'broadcast') for (const to of names) net.push({ from, to, msg: e.msg });
+        if (e.type === 'send') net.push({ from, to: e.to, msg: e.msg });
+      }
+    };
+    for (let inst = 0; inst < 100; inst++) {
+      step(ps[0]!, { type: 'propose', inst, value: inst });
+      deliver('a', step(ps[0]!, { type: 'start_ballot', inst }));
+    }
+    while (net.length > 0) {
+      const m = net.shift()!;
+      const to = ps[names.indexOf(m.to)]!;
+      deliver(m.to, step(to, { type: 'receive', from: m.from, msg: m.msg }));
+    }
+    expect(ps[0]!.learner.decided.size).toBe(100);
+    expect(ps[0]!.proposer.ballots.size).toBe(0);
+    expect(ps[0]!.proposer.proposals.size).toBe(0);
   });
 });
