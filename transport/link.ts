@@ -11,7 +11,7 @@ export interface LinkLimits {
   frameBytesMax: number;
   /** Stop writing to the socket while this many bytes are written but not yet flushed. */
   writeBytesHigh: number;
-  /** Messages queued on a link beyond this are dropped (logged): the bound on a slow peer. */
+  /** A link whose queue would pass this fails (closed, the peer down): the bound on a slow peer. */
   queueBytesMax: number;
 }
 
@@ -112,8 +112,14 @@ export class Link {
       );
     }
     if (this.outBytes + bytes.length > this.limits.queueBytesMax) {
+      // The peer does not keep up. Dropping this message (an EXIT, a DOWN, a reply) while the
+      // link stays up would leave monitors and callers waiting forever: the link fails instead,
+      // and the node is down for this side (noconnection, DOWN, nodedown), as after a cut.
       this.events.onDropped(this, bytes.length);
-      this.push(this.encoder.reset());
+      this.close(
+        1013,
+        `send queue over ${this.limits.queueBytesMax} bytes: the peer is not reading`,
+      );
       return;
     }
     this.push(bytes);
