@@ -13,6 +13,7 @@ import {
   spawnOpt,
 } from '../../actors/index.ts';
 import { type CallRequest, type Decide, type ProposeOutcome, participant } from './participant.ts';
+import { openStore } from './storage.ts';
 
 export type { Decide, ProposeOutcome };
 
@@ -127,6 +128,8 @@ export const Paxos = {
       );
     }
     checkPid(upper, 'the upper process (a pid)');
+    // Data kept under this name must belong to this cluster (throws invalid_argument if not).
+    openStore(name).claim(participants);
     // A refused start leaves the running participant of that name untouched.
     const running = Global.whereis(name);
     if (running)

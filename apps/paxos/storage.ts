@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { diskCodec } from '../../actors/codec.ts';
-import { nodeName } from '../../actors/index.ts';
+import { ActorError, nodeName } from '../../actors/index.ts';
 import type { AcceptorRecord } from './messages.ts';
 
 export interface PaxosStore {
@@ -22,6 +22,34 @@ export interface PaxosStore {
   persistReserved(round: number): Promise<unknown> | undefined;
   /** Forgets records and decisions of instances below `below` (raises the floor, durably). */
   compact(below: number): Promise<unknown> | undefined;
+  /**
+   * The participants this name was started with, once started (kept with the data): a data
+   * directory reused by a participant of another cluster would replay that cluster's decisions.
+   */
+  members: string[] | undefined;
+  /** Records the membership on first use; throws invalid_argument if it differs from the kept one. */
+  claim(participants: string[]): void;
+}
+
+/** The membership check of a store (shared by both kinds). */
+function claimMembers(
+  s: PaxosStore,
+  name: string,
+  where: string,
+  participants: string[],
+): string[] | undefined {
+  const wanted = [...participants].sort();
+  if (s.members === undefined) {
+    s.members = wanted;
+    return wanted;
+  }
+  if (s.members.length !== wanted.length || s.members.some((m, i) => m !== wanted[i])) {
+    throw new ActorError(
+      'invalid_argument',
+      `${where} holds participant '${name}' of the cluster [${s.members.join(', ')}], not [${wanted.join(', ')}]: its decisions belong to that cluster. Start with another data directory, or remove this one`,
+    );
+  }
+  return undefined;
 }
 
 export interface StorageOptions {
@@ -96,6 +124,10 @@ function memoryStore(name: string): PaxosStore {
         raiseFloor(s, below);
         return undefined;
       },
+      members: undefined,
+      claim: (participants) => {
+        claimMembers(s, name, 'this process (in memory)', participants);
+      },
     };
     store = s;
     memoryStores.set(name, store);
@@ -166,6 +198,11 @@ function loadLmdbStore(dir: string, sync: boolean, name: string): PaxosStore {
     decided,
     reservedRound: (db.get([name, 'reserved']) as number | undefined) ?? 0,
     floor: (db.get([name, 'floor']) as number | undefined) ?? 0,
+    members: db.get([name, 'members']) as string[] | undefined,
+    claim: (participants) => {
+      const first = claimMembers(s, name, `the data directory ${resolve(dir)}`, participants);
+      if (first) void flushedAfter(db, sync, db.put([name, 'members'], first));
+    },
     persistRecord: (inst, record) => {
       records.set(inst, record);
       return durable(db.put([name, 'rec', inst], record));

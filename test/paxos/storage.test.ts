@@ -140,3 +140,28 @@ describe('durability: a write a reply depends on is flushed, not only committed'
     configureStorage({});
   });
 });
+
+describe('a data directory belongs to one cluster', () => {
+  it('refuses to start a participant whose kept data belong to another membership', async () => {
+    const data = join(dir, 'members');
+    configureStorage({ kind: 'lmdb', dir: data, sync: true });
+    const names = ['m1', 'm2', 'm3'];
+    const pids = await startAll(names);
+    expect(await Paxos.proposeInstance(pids[0]!, 0, 'ours', 5000)).toMatchObject({
+      outcome: 'decided',
+    });
+    for (const p of pids) kill(p);
+    await waitUntil(() => names.every((n) => Global.whereis(n) === undefined), 'names released');
+    await closeStores(); // as after a restart of the node: only the disk is left
+    // the same name in another cluster, on the same data directory
+    expect(() => Paxos.start('m1', ['m1', 'x2', 'x3'], self())).toThrow(
+      /holds participant 'm1' of the cluster \[m1, m2, m3\], not \[m1, x2, x3\]/,
+    );
+    expect(Global.whereis('m1')).toBeUndefined();
+    // the right membership (in any order) is fine, and finds its decision
+    const again = await startAll(['m3', 'm1', 'm2']);
+    expect(await Paxos.getDecision(again[1]!, 0, 2000)).toBe('ours');
+    for (const p of again) kill(p);
+    configureStorage({});
+  });
+});
