@@ -87,9 +87,11 @@ export function checkValue(value: unknown, what = 'a value'): void {
           refuse('is a string with a lone surrogate');
         return;
       case 'function':
-        return refuse(`is a function (${showValue(v)})`);
+        refuse(`is a function (${showValue(v)})`);
+        break;
       case 'symbol':
-        return refuse(`is a symbol (${showValue(v)})`);
+        refuse(`is a symbol (${showValue(v)})`);
+        break;
     }
     if (v === null) return;
     const obj = v as object;

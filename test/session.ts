@@ -2,6 +2,7 @@
 // Used by tests that check what a user typing the README's session would see.
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { NODE_START_TIMEOUT_MS } from '../transport/timeouts.ts';
 
 export class Session {
   private readonly child: ChildProcessWithoutNullStreams;
@@ -31,8 +32,11 @@ export class Session {
     return this.output;
   }
 
-  /** Waits until the output since `from` contains `text`; returns the index after it. */
-  async waitFor(text: string, from = 0, timeoutMs = 20_000): Promise<number> {
+  /**
+   * Waits until the output since `from` contains `text`; returns the index after it. The
+   * default wait is the node start-up one (scaled by ACTORCLUSTER_TIMEOUT_SCALE).
+   */
+  async waitFor(text: string, from = 0, timeoutMs = NODE_START_TIMEOUT_MS): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const at = this.output.indexOf(text, from);
@@ -40,6 +44,7 @@ export class Session {
       if (Date.now() > deadline || this.child.exitCode !== null) {
         throw new Error(`'${text}' did not appear; transcript:\n${this.output}`);
       }
+      // Woken by new output; the timer only re-checks the deadline and the exit code.
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 200);
         this.waiters.push(() => {

@@ -3,6 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ActorError } from '../actors/errors.ts';
+import { NODE_START_TIMEOUT_MS } from './timeouts.ts';
 
 const NODE_SCRIPT = fileURLToPath(new URL('../scripts/node.ts', import.meta.url));
 /** How much of a child's output is kept for error messages. */
@@ -26,7 +27,7 @@ export interface LaunchOptions {
   args?: string[];
   /** Extra Node.js runtime flags, e.g. ['--cpu-prof'] to profile the node. */
   execArgv?: string[];
-  /** How long to wait for the node to come up (default 20000 ms). */
+  /** How long to wait for the node to come up (default NODE_START_TIMEOUT_MS: 30 s, scaled). */
   startTimeoutMs?: number;
 }
 
@@ -101,7 +102,7 @@ export function launchNode(options: LaunchOptions): Promise<LaunchedNode> {
           `node ${options.name} did not come up in time; it printed:\n${output}`,
         ),
       );
-    }, options.startTimeoutMs ?? 20_000);
+    }, options.startTimeoutMs ?? NODE_START_TIMEOUT_MS);
     child.stdout!.on('data', (chunk: Buffer) => {
       keep(chunk);
       buffered += chunk.toString();

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Global, type Pid, sleep } from '../../actors/index.ts';
 import type { ReplicaOptions } from '../../apps/rsm/replica.ts';
 import { type LaunchedNode, launchNode, Node, spawnOn } from '../../transport/index.ts';
+import { scaledMs } from '../../transport/timeouts.ts';
 
 export type Service = 'inventory' | 'seats';
 
@@ -36,7 +37,7 @@ export interface LocalClusterOptions {
 }
 
 const SERVICES_MODULE = `Services=${fileURLToPath(new URL('../../apps/services.ts', import.meta.url))}`;
-const READY_TIMEOUT_MS = 20_000;
+const READY_TIMEOUT_MS = scaledMs(30_000);
 
 export class LocalCluster {
   readonly nodes = new Map<string, LaunchedNode>();

@@ -10,8 +10,9 @@ import {
   type GenServerSpec,
   isAlive,
   isCall,
-  kill,
+  monitor,
   type NoReplyResult,
+  type Pid,
   receive,
   reply,
   resume,
@@ -19,19 +20,19 @@ import {
   send,
   sleep,
   spawn,
-  spawnLink,
   suspend,
   TIMEOUT,
   trapExit,
 } from '../../actors/index.ts';
-import { resetRuntime } from '../helpers.ts';
+import { barrier, deadPid, expectReceive, resetRuntime, untilWaiting } from '../helpers.ts';
 
 afterEach(resetRuntime);
 
 type CounterCall =
   | { type: 'get' }
   | { type: 'add'; n: number }
-  | { type: 'slow'; ms: number }
+  | { type: 'slow'; ms: number; notify?: Pid }
+  | { type: 'events' }
   | { type: 'later' }
   | { type: 'crash' }
   | { type: 'stop' };
@@ -50,10 +51,13 @@ const counter: GenServerSpec<{ n: number; events: string[] }, [number]> = {
       case 'add':
         return { reply: state.n + req.n, state: { ...state, n: state.n + req.n } };
       case 'slow':
-        await sleep(req.ms);
+        if (req.notify) send(req.notify, { slowStarted: true });
+        await sleep(req.ms); // the workload: a handler that takes a while
         return { reply: 'slow done', state };
+      case 'events':
+        return { reply: state.events, state };
       case 'later':
-        setTimeout(() => reply(from, 'replied later'), 10);
+        setTimeout(() => reply(from, 'replied later'), 10); // the behaviour: a reply from a timer
         return { noreply: true, state };
       case 'crash':
         throw new Error('handler crashed');
@@ -87,8 +91,7 @@ describe('call', () => {
   });
 
   it('noproc for a dead pid or an unregistered name', async () => {
-    const dead = spawn(() => {});
-    await sleep(5);
+    const dead = await deadPid();
     await expect(call(dead, 'x')).rejects.toMatchObject({ code: 'noproc' });
     await expect(call('no_such_server', 'x')).rejects.toMatchObject({ code: 'noproc' });
   });
@@ -96,19 +99,21 @@ describe('call', () => {
   it('timeout when no reply comes in time; the late reply is dropped', async () => {
     const pid = GenServer.start(counter, [0]);
     const started = performance.now();
-    await expect(call(pid, { type: 'slow', ms: 100 }, 30)).rejects.toMatchObject({
+    await expect(call(pid, { type: 'slow', ms: 300 }, 30)).rejects.toMatchObject({
       code: 'timeout',
     });
-    expect(performance.now() - started).toBeLessThan(95);
-    await sleep(100);
-    expect(await receive(null, 0)).toBe(TIMEOUT); // no stray reply in the mailbox
+    expect(performance.now() - started).toBeLessThan(250); // not after the reply at 300 ms
+    // The server handles 'get' after it sent the late reply; the barrier lets anything sent
+    // here arrive: the mailbox must still be empty.
     expect(await call(pid, { type: 'get' })).toBe(0);
+    await barrier();
+    expect(await receive(null, 0)).toBe(TIMEOUT); // no stray reply in the mailbox
   });
 
   it('exit with the reason when the server dies during the call', async () => {
     const pid = GenServer.start(counter, [0]);
-    const pending = call(pid, { type: 'slow', ms: 200 }, 5000);
-    await sleep(10);
+    const pending = call(pid, { type: 'slow', ms: 5000, notify: self() }, 10_000);
+    await expectReceive({ slowStarted: true }, 'the server to start handling the call');
     exit(pid, 'kill');
     const err = await pending.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ActorError);
@@ -156,12 +161,16 @@ describe('call', () => {
     const me = self();
     const server = GenServer.start(counter, [0]);
     const caller = spawn(async () => {
-      const r = await call(server, { type: 'slow', ms: 20 });
+      const r = await call(server, { type: 'slow', ms: 20, notify: me });
       send(me, { callerGot: r });
     });
-    await sleep(5);
+    await expectReceive({ slowStarted: true }, 'the server to start handling the call');
     await suspend(caller);
-    expect(await receive(null, 60)).toBe(TIMEOUT);
+    // 'get' is answered after the reply to the caller was sent; the barrier lets anything the
+    // caller sent arrive: it must not have run on.
+    expect(await call(server, { type: 'get' })).toBe(0);
+    await barrier();
+    expect(await receive(null, 0)).toBe(TIMEOUT);
     await resume(caller);
     expect(await receive(null, 1000)).toEqual({ callerGot: 'slow done' });
   });
@@ -171,7 +180,7 @@ describe('GenServer', () => {
   it('registers a name and handles info messages', async () => {
     const pid = GenServer.start(counter, [1], { name: 'ctr' });
     send('ctr', 'ping');
-    await sleep(5);
+    expect(await call('ctr', { type: 'events' })).toEqual(['ping']); // handled before the call
     expect(await call('ctr', { type: 'get' })).toBe(1);
     expect(() => GenServer.start(counter, [1], { name: 'ctr' })).toThrow(ActorError);
     expect(isAlive(pid)).toBe(true);
@@ -185,9 +194,10 @@ describe('GenServer', () => {
       terminate: (reason, state) => send(me, { terminated: reason, state }),
     };
     const pid = GenServer.start(spec, []);
+    const ref = monitor(pid);
     expect(await call(pid, 'stop')).toBe('bye');
     expect(await receive(null, 1000)).toEqual({ terminated: 'normal', state: 7 });
-    await sleep(5);
+    await expectReceive({ type: 'DOWN', ref, reason: 'normal' }, 'the server to exit');
     expect(isAlive(pid)).toBe(false);
   });
 
@@ -228,7 +238,7 @@ describe('GenServer', () => {
       await receive();
       throw new Error('parent crash');
     });
-    await sleep(10);
+    await untilWaiting(parent, 'the parent (its server started)');
     send(parent, 'crash now');
     const msg = await receive(null, 1000);
     expect(String((msg as { childTerminated: unknown }).childTerminated)).toContain('parent crash');
@@ -249,9 +259,7 @@ describe('GenServer', () => {
 
   it('cast to a dead or unregistered server is a silent no-op', async () => {
     expect(() => cast('nobody', 'x')).not.toThrow();
-    const pid = spawnLink(() => {});
-    await sleep(5);
+    const pid = await deadPid();
     expect(() => cast(pid, 'x')).not.toThrow();
-    kill(pid);
   });
 });

@@ -8,8 +8,10 @@ import {
   isAlive,
   kill,
   link,
+  messageQueueLen,
   monitor,
   type Pid,
+  processInfo,
   receive,
   register,
   self,
@@ -22,7 +24,15 @@ import {
   trapExit,
   unlink,
 } from '../../actors/index.ts';
-import { captureLogs, resetRuntime, until } from '../helpers.ts';
+import { scaledMs } from '../../transport/timeouts.ts';
+import {
+  barrier,
+  captureLogs,
+  expectReceive,
+  resetRuntime,
+  untilWaiting,
+  waitUntil,
+} from '../helpers.ts';
 
 afterEach(resetRuntime);
 
@@ -51,7 +61,15 @@ async function chain(length: number): Promise<Pid[]> {
     5000,
   );
   if (msg === TIMEOUT) throw new Error('no chain');
-  await sleep(10);
+  // Each process links to its predecessor when it starts: wait until all have.
+  await waitUntil(
+    () =>
+      msg.chain
+        .slice(1)
+        .every((p) => processInfo(p)?.links.length === (p === msg.chain.at(-1) ? 1 : 2)),
+    `all ${length} processes of the chain linked`,
+    scaledMs(10_000),
+  );
   return msg.chain;
 }
 
@@ -60,7 +78,7 @@ describe('links and exit signals', () => {
     const pids = await chain(5);
     expect(pids.every(isAlive)).toBe(true);
     exit(pids[2]!, new Error('middle crash'));
-    await until(() => pids.every((p) => !isAlive(p)));
+    await waitUntil(() => pids.every((p) => !isAlive(p)), 'every process of the chain to die');
   });
 
   it('trapExit turns the exit signal into an EXIT message and stops propagation', async () => {
@@ -79,7 +97,7 @@ describe('links and exit signals', () => {
     const middle = spawn(async () => {
       trapExit(true);
       const inner = spawnLink(async () => {
-        await sleep(10);
+        await sleep(10); // the workload: crash while the middle process waits in receive
         throw new Error('inner');
       });
       const m = await receive<ExitMessage>({ type: 'EXIT' });
@@ -97,7 +115,7 @@ describe('links and exit signals', () => {
       trapExit(true);
       await forever();
     });
-    await sleep(5);
+    await waitUntil(() => processInfo(victim)?.trapExit === true, 'the victim to trap exits');
     exit(victim, 'kill');
     expect(isAlive(victim)).toBe(false);
     const msg = await receive<ExitMessage>({ type: 'EXIT', from: victim }, 1000);
@@ -107,20 +125,28 @@ describe('links and exit signals', () => {
 
   it("an exit signal with reason 'normal' is ignored unless trapped", async () => {
     const pid = spawn(forever);
-    await sleep(1);
+    await untilWaiting(pid, 'the process');
     exit(pid, 'normal');
-    await sleep(5);
+    // Local exit signals are handled synchronously: nothing is still on its way.
     expect(isAlive(pid)).toBe(true);
+    expect(processInfo(pid)?.status).toBe('waiting');
     exit(pid, 'shutdown');
     expect(isAlive(pid)).toBe(false);
   });
 
   it('a normal exit does not take linked processes down', async () => {
+    const me = self();
     const survivor = spawn(async () => {
-      spawnLink(() => {});
+      const child = spawnLink(() => {});
+      const ref = monitor(child);
+      // DOWN is sent after the exit signal to links was handled: the barrier for the check.
+      const down = await receive<DownMessage>({ type: 'DOWN', ref });
+      send(me, { childDown: down.reason });
       await forever();
     });
-    await sleep(20);
+    expect(await expectReceive({ childDown: 'normal' }, "the linked child's DOWN")).toEqual({
+      childDown: 'normal',
+    });
     expect(isAlive(survivor)).toBe(true);
   });
 
@@ -136,21 +162,20 @@ describe('links and exit signals', () => {
       await forever();
     });
     const child = (await receive(null, 1000)) as Pid;
+    const ref = monitor(child);
     send(child, 'die');
-    await until(() => !isAlive(child));
-    await sleep(5);
+    // DOWN is dispatched after the child's link signals were handled.
+    const down = await expectReceive<DownMessage>({ type: 'DOWN', ref }, "the child's DOWN");
+    expect(String(down.reason)).toContain('child dies');
     expect(isAlive(parent)).toBe(true);
+    expect(processInfo(parent)?.links).toEqual([]);
   });
 
   it('linking to a dead process throws noproc (or sends EXIT when trapping)', async () => {
-    const dead = spawn(() => {});
-    await sleep(5);
+    const [dead, ref] = spawnMonitor(() => {});
+    await expectReceive({ type: 'DOWN', ref }, 'the short-lived process to end');
     expect(() => link(dead)).toThrow(ActorError);
-    try {
-      link(dead);
-    } catch (err) {
-      expect((err as ActorError).code).toBe('noproc');
-    }
+    expect(() => link(dead)).toThrow(expect.objectContaining({ code: 'noproc' }));
     trapExit(true);
     link(dead);
     expect(await receive({ type: 'EXIT', from: dead }, 1000)).toMatchObject({ reason: 'noproc' });
@@ -159,7 +184,11 @@ describe('links and exit signals', () => {
   it('a long chain of links dies without overflowing the stack', async () => {
     const pids = await chain(3000);
     kill(pids[0]!);
-    await until(() => !isAlive(pids[pids.length - 1]!), 10_000);
+    await waitUntil(
+      () => !isAlive(pids[pids.length - 1]!),
+      'the end of the chain to die',
+      scaledMs(10_000),
+    );
   });
 
   it('a process that throws is logged as a crash report with its last message', async () => {
@@ -170,7 +199,7 @@ describe('links and exit signals', () => {
       });
       register('crasher', pid);
       send(pid, { cmd: 'explode' });
-      await until(() => !isAlive(pid));
+      await waitUntil(() => !isAlive(pid), 'the crasher to die');
     });
     const report = lines.find((l) => l.msg === 'crash report: process exited abnormally');
     expect(report).toBeDefined();
@@ -180,8 +209,8 @@ describe('links and exit signals', () => {
 
   it('the top-level process is replaced when an exit signal kills it', async () => {
     const before = self();
-    spawnLink(async () => {
-      await sleep(5);
+    // The child's body runs on a later turn, when the receive below is already waiting.
+    spawnLink(() => {
       throw new Error('takes the top level down');
     });
     await expect(receive(null, 2000)).rejects.toMatchObject({ code: 'exit' });
@@ -204,8 +233,8 @@ describe('monitors', () => {
   });
 
   it('monitor of an already dead pid delivers DOWN with noproc', async () => {
-    const dead = spawn(() => {});
-    await sleep(5);
+    const [dead, first] = spawnMonitor(() => {});
+    await expectReceive({ type: 'DOWN', ref: first }, 'the short-lived process to end');
     const ref = monitor(dead);
     expect(await receive({ type: 'DOWN', ref }, 1000)).toMatchObject({
       pid: dead,
@@ -237,20 +266,30 @@ describe('monitors', () => {
     expect(demonitor(ref1)).toBe(true);
     const ref2 = monitor(pid);
     kill(pid);
-    await sleep(10);
+    // The kill dispatched DOWN for ref2 at once: a barrier puts it in the mailbox.
+    await barrier();
+    expect(await messageQueueLen()).toBe(1);
     expect(demonitor(ref2, { flush: true })).toBe(false);
-    expect(await receive({ type: 'DOWN' }, 30)).toBe(TIMEOUT);
+    expect(await messageQueueLen()).toBe(0);
+    expect(await receive({ type: 'DOWN' }, 0)).toBe(TIMEOUT);
   });
 
   it('monitors do not propagate death', async () => {
+    const me = self();
     const watcher = spawn(async () => {
       const target = spawn(() => {
         throw new Error('target dies');
       });
-      monitor(target);
+      const ref = monitor(target);
+      const down = await receive<DownMessage>({ type: 'DOWN', ref });
+      send(me, { watcherSawDown: String(down.reason) });
       await forever();
     });
-    await sleep(20);
+    const msg = await expectReceive<{ watcherSawDown: string }>(
+      (m) => typeof m === 'object' && m !== null && 'watcherSawDown' in m,
+      "the watcher's report of the DOWN",
+    );
+    expect(msg.watcherSawDown).toContain('target dies');
     expect(isAlive(watcher)).toBe(true);
   });
 });

@@ -9,15 +9,15 @@ import {
   kill,
   link,
   messageQueueLen,
+  processInfo,
   receive,
   self,
   send,
-  sleep,
   spawn,
   spawnLink,
   TIMEOUT,
 } from '../../actors/index.ts';
-import { resetRuntime, until } from '../helpers.ts';
+import { barrier, resetRuntime, untilDelivered, untilWaiting, waitUntil } from '../helpers.ts';
 
 afterEach(resetRuntime);
 
@@ -40,6 +40,7 @@ type Api = {
     f: (state: unknown, msg: unknown) => unknown,
     key: string,
     name?: string,
+    props?: Record<string, unknown>,
   ): unknown;
   configurePersistence(engine: unknown): (sys: unknown) => unknown;
   dispatch(ref: unknown, msg: unknown, sender?: unknown): void;
@@ -47,32 +48,59 @@ type Api = {
   stop(ref: unknown): void;
 };
 const n = nact as unknown as Api;
-const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let probes = 0;
+
+/**
+ * Resolves once a probe actor of `system`, dispatched to now, has handled its message. nact
+ * handles each message in its own setImmediate, in order of dispatch: a message dispatched
+ * earlier to an idle actor has been handled by then. The barrier before a "never handled".
+ */
+async function nactTurn(system: unknown): Promise<void> {
+  let handled = false;
+  const probe = n.spawn(
+    system,
+    (s) => {
+      handled = true;
+      return s;
+    },
+    `probe-${++probes}`,
+  );
+  n.dispatch(probe, 'probe');
+  await waitUntil(() => handled, 'a nact probe actor to handle its message');
+  n.stop(probe);
+}
 
 describe('nact trap 1: stop is not recursive', () => {
   it('nact: stopping a parent leaves its child running (its afterStop never runs)', async () => {
     const system = n.start();
     const stopped: string[] = [];
     let childTicks = 0;
+    let timer: NodeJS.Timeout | undefined;
     const parent = n.spawn(system, (s) => s, 'parent', { afterStop: () => stopped.push('parent') });
     const child = n.spawn(
       parent,
       (s) => {
-        const timer = setInterval(() => childTicks++, 1);
-        setTimeout(() => clearInterval(timer), 40);
+        timer = setInterval(() => childTicks++, 1);
         return s;
       },
       'child',
       { afterStop: () => stopped.push('child') },
     );
-    n.dispatch(child, 'start ticking');
-    await tick(5);
-    n.stop(parent);
-    const ticksAtStop = childTicks;
-    await tick(30);
-    expect(stopped).toEqual(['parent']);
-    expect(childTicks).toBeGreaterThan(ticksAtStop);
-    n.stop(system);
+    try {
+      n.dispatch(child, 'start ticking');
+      await waitUntil(() => childTicks > 0, 'the child to start ticking');
+      n.stop(parent);
+      const ticksAtStop = childTicks;
+      // A recursive stop would queue the child's afterStop before the parent's.
+      await waitUntil(
+        () => stopped.includes('parent') && childTicks > ticksAtStop,
+        "the parent's afterStop and a child tick after the stop",
+      );
+      expect(stopped).toEqual(['parent']);
+    } finally {
+      clearInterval(timer);
+      n.stop(system);
+    }
   });
 
   it('runtime: a linked child dies with its killed parent', async () => {
@@ -86,7 +114,7 @@ describe('nact trap 1: stop is not recursive', () => {
     });
     const child = (await receive(null, 1000)) as ReturnType<typeof self>;
     kill(parent);
-    await until(() => !isAlive(child));
+    await waitUntil(() => !isAlive(child), 'the linked child to die');
   });
 });
 
@@ -94,8 +122,12 @@ describe('nact trap 2: escalate answered with resume wedges the child', () => {
   it('nact: the child never handles another message', async () => {
     const system = n.start();
     const handled: unknown[] = [];
+    let escalated = false;
     const parent = n.spawn(system, (s) => s, 'sup', {
-      onCrash: (_m: unknown, _e: unknown, ctx: { resume: symbol }) => ctx.resume,
+      onCrash: (_m: unknown, _e: unknown, ctx: { resume: symbol }) => {
+        escalated = true;
+        return ctx.resume;
+      },
     });
     const child = n.spawn(
       parent,
@@ -108,9 +140,10 @@ describe('nact trap 2: escalate answered with resume wedges the child', () => {
       { onCrash: (_m: unknown, _e: unknown, ctx: { escalate: symbol }) => ctx.escalate },
     );
     n.dispatch(child, 'crash');
-    await tick(10);
+    await waitUntil(() => escalated, 'the crash to reach the parent');
+    await nactTurn(system); // the parent's resume has run
     n.dispatch(child, 'after');
-    await tick(30);
+    await nactTurn(system); // an idle child would have handled 'after' by now
     expect(handled).toEqual([]); // wedged
     n.stop(child);
     n.stop(parent);
@@ -125,7 +158,7 @@ describe('nact trap 3: query temp-ref ids are random', () => {
       system,
       (msg, ctx) => {
         const { sender, value } = msg as { sender: unknown; value: number };
-        setTimeout(() => n.dispatch(sender, value), 5);
+        setTimeout(() => n.dispatch(sender, value), 5); // a late reply: both queries are in flight
         void ctx;
       },
       'echo',
@@ -164,7 +197,7 @@ describe('nact: reused names reach the new actor', () => {
       'same',
     );
     n.dispatch(a, 'meant for the old one');
-    await tick(10);
+    await waitUntil(() => got.length > 0, 'the new actor to get a message');
     expect(got).toEqual(['meant for the old one']);
     n.stop(system);
   });
@@ -174,21 +207,23 @@ describe('nact: reused names reach the new actor', () => {
 describe('nact trap 4: a handler awaiting while its actor is stopped keeps running', () => {
   it('nact: the handler finishes after stop', async () => {
     const system = n.start();
+    let started = false;
     let finished = false;
     const actor = n.spawn(
       system,
       async (s) => {
-        await tick(20);
+        started = true;
+        await new Promise((r) => setTimeout(r, 20)); // the workload, still running at the stop
         finished = true;
         return s;
       },
       'slow',
     );
     n.dispatch(actor, 'go');
-    await tick(5);
+    await waitUntil(() => started, 'the handler to start');
     n.stop(actor);
-    await tick(40);
-    expect(finished).toBe(true);
+    expect(finished).toBe(false);
+    await waitUntil(() => finished, 'the handler to finish after the stop');
     n.stop(system);
   });
   // runtime: a killed process's leftover code cannot send; see receive.test.ts.
@@ -209,7 +244,8 @@ describe('nact trap 5: a handler that never settles blocks the actor', () => {
     );
     n.dispatch(actor, 'block');
     n.dispatch(actor, 'next');
-    await tick(20);
+    await waitUntil(() => handled.length > 0, "the actor to take 'block'");
+    await nactTurn(system); // 'next' would have been handled by now
     expect(handled).toEqual(['block']);
     n.stop(actor);
     n.stop(system);
@@ -218,10 +254,11 @@ describe('nact trap 5: a handler that never settles blocks the actor', () => {
   it('runtime: a process waiting in a selective receive still takes messages in', async () => {
     const pid = spawn(() => receive((m) => m === 'the one'));
     for (let i = 0; i < 5; i++) send(pid, i);
-    await sleep(20);
+    await untilDelivered(pid); // nact handed all five over while the process waits
     expect(await messageQueueLen(pid)).toBe(5);
+    expect(processInfo(pid)?.status).toBe('waiting');
     send(pid, 'the one');
-    await until(() => !isAlive(pid));
+    await waitUntil(() => !isAlive(pid), "the process to take 'the one' and end");
   });
 });
 
@@ -279,6 +316,7 @@ describe('nact trap 9: persistence events() must be synchronous', () => {
       ] as const) {
         const system = n.start(n.configurePersistence(engine(events)));
         const handled: unknown[] = [];
+        let crashed: unknown;
         const actor = n.spawnPersistent(
           system,
           (s, msg) => {
@@ -287,10 +325,22 @@ describe('nact trap 9: persistence events() must be synchronous', () => {
           },
           `key-${label}`,
           `p-${label.replace(' ', '-')}`,
+          {
+            onCrash: (_m: unknown, err: unknown, ctx: { stop: symbol }) => {
+              crashed = err;
+              return ctx.stop;
+            },
+          },
         );
         n.dispatch(actor, 'hello');
-        await tick(20);
+        // Either the message is handled or the recovery fails (and 'hello' never will be).
+        await waitUntil(
+          () => handled.length > 0 || crashed !== undefined,
+          `the ${label} actor to handle 'hello' or fail its recovery`,
+        );
+        await nactTurn(system);
         expect(handled, label).toEqual(expected);
+        expect(crashed === undefined, label).toBe(expected.length > 0);
         n.stop(system);
       }
     } finally {
@@ -306,9 +356,10 @@ describe('runtime: links work where nact offers none', () => {
       link(peer);
       await receive();
     }, a);
-    await sleep(5);
+    await untilWaiting(b, 'b (linked to a)');
     kill(a);
-    await until(() => !isAlive(b));
+    await waitUntil(() => !isAlive(b), 'b to die with a');
+    await barrier(); // any message the deaths sent here has arrived
     expect(await receive(null, 0)).toBe(TIMEOUT);
   });
 });

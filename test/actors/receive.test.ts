@@ -12,9 +12,19 @@ import {
   send,
   sleep,
   spawn,
+  spawnMonitor,
   TIMEOUT,
 } from '../../actors/index.ts';
-import { resetRuntime } from '../helpers.ts';
+import { scaledMs } from '../../transport/timeouts.ts';
+import {
+  barrier,
+  deadPid,
+  expectReceive,
+  resetRuntime,
+  untilDelivered,
+  untilWaiting,
+  waitUntil,
+} from '../helpers.ts';
 
 afterEach(resetRuntime);
 
@@ -42,7 +52,9 @@ describe('selective receive', () => {
     register('top', self());
     send(pid, 'noise-1');
     send(pid, 'noise-2');
-    await sleep(5);
+    // The noise is in its mailbox and it waits for more: 'wanted' truly arrives later.
+    await untilDelivered(pid);
+    await untilWaiting(pid, 'the selective receiver');
     send(pid, 'wanted');
     expect(await receive(null, 2000)).toEqual(['noise-1', 'noise-2']);
   });
@@ -88,7 +100,7 @@ describe('selective receive', () => {
   it('flush returns and removes every message', async () => {
     send(self(), 1);
     send(self(), 2);
-    await sleep(1);
+    // A message to oneself is in the mailbox at once (as on the BEAM): no wait.
     expect(flush()).toEqual([1, 2]);
     expect(flush()).toEqual([]);
   });
@@ -98,7 +110,7 @@ describe('processes', () => {
   it('self() is the process itself inside a process and the top-level pid outside', async () => {
     const top = self();
     const child = spawn(async (parent: Pid) => {
-      await sleep(1);
+      await sleep(1); // self() must still be this process after an await
       send(parent, { me: self() });
     }, top);
     expect(await receive(null, 1000)).toEqual({ me: child });
@@ -107,40 +119,47 @@ describe('processes', () => {
   });
 
   it('a process exits normally when its function returns', async () => {
-    const pid = spawn(async () => {});
-    await sleep(5);
+    const [pid, ref] = spawnMonitor(async () => {});
+    await expectReceive({ type: 'DOWN', ref, reason: 'normal' }, 'the process to return');
     expect(isAlive(pid)).toBe(false);
   });
 
   it('sending to a dead process is a silent drop', async () => {
-    const pid = spawn(() => {});
-    await sleep(5);
+    const pid = await deadPid();
     expect(() => send(pid, 'hello?')).not.toThrow();
   });
 
   it('pids are never reused, unlike nact paths', async () => {
-    const first = spawn(() => {});
-    await sleep(5);
+    const me = self();
+    const first = await deadPid();
     const second = spawn(async () => {
-      const m = await receive(null, 200);
-      send('top2', m);
+      send(me, { secondGot: await receive() });
     });
-    const { register } = await import('../../actors/index.ts');
-    register('top2', self());
     send(first, 'for the dead one');
-    expect(await receive(null, 500)).toBe(TIMEOUT);
+    send(second, 'marker'); // the same path: had the first message reached it, it came first
+    expect(await expectReceive({ secondGot: 'marker' }, 'the second process to answer')).toEqual({
+      secondGot: 'marker',
+    });
     expect(second.id).toBeGreaterThan(first.id);
   });
 
   it('code of a killed process sends nothing more', async () => {
     const me = self();
+    let codeRanOn = false;
     const pid = spawn(async () => {
-      await new Promise((r) => setTimeout(r, 30)); // not a runtime wait: the code goes on
-      send(me, 'from the grave');
+      send(me, 'started');
+      try {
+        await new Promise((r) => setTimeout(r, 30)); // not a runtime wait: the code goes on
+        send(me, 'from the grave');
+      } finally {
+        codeRanOn = true;
+      }
     });
-    await sleep(5);
+    await expectReceive((m) => m === 'started', 'the process to start');
     exit(pid, 'kill');
-    expect(await receive(null, 80)).toBe(TIMEOUT);
+    await waitUntil(() => codeRanOn, "the killed process's code to run on");
+    await barrier(); // its send, had it gone out, is here now
+    expect(await receive(null, 0)).toBe(TIMEOUT);
   });
 
   it('yields to the event loop while draining a long mailbox (fairness)', async () => {
@@ -153,7 +172,7 @@ describe('processes', () => {
       send(me, { tickedBeforeDone: ticked });
     });
     for (let i = 0; i < count; i++) send(drainer, i);
-    await sleep(100); // let nact hand the whole burst over to the mailbox
+    await untilDelivered(drainer, scaledMs(10_000)); // nact handed the whole burst to the mailbox
     send(drainer, 'go');
     setImmediate(() => {
       ticked = true;
@@ -164,7 +183,6 @@ describe('processes', () => {
 
   it('lists live processes', async () => {
     const pid = spawn(() => receive());
-    await sleep(1);
-    expect(processes().some((p) => p.equals(pid))).toBe(true);
+    expect(processes().some((p) => p.equals(pid))).toBe(true); // listed from spawn on
   });
 });

@@ -3,9 +3,12 @@ import {
   cancelTimer,
   isAlive,
   kill,
+  link,
   messageQueueLen,
+  monitor,
   processInfo,
   receive,
+  register,
   resume,
   self,
   send,
@@ -14,8 +17,16 @@ import {
   spawn,
   suspend,
   TIMEOUT,
+  trapExit,
 } from '../../actors/index.ts';
-import { resetRuntime } from '../helpers.ts';
+import {
+  barrier,
+  expectReceive,
+  resetRuntime,
+  untilDelivered,
+  untilTimedOutWhileSuspended,
+  untilWaiting,
+} from '../helpers.ts';
 
 afterEach(resetRuntime);
 
@@ -29,12 +40,15 @@ function reporter(to = self()) {
 describe('suspend and resume', () => {
   it('a suspended process keeps receiving but does not run', async () => {
     const pid = reporter();
-    await sleep(5);
+    await untilWaiting(pid, 'the reporter');
     expect(await suspend(pid)).toBe(true);
     send(pid, 1);
     send(pid, 2);
     send(pid, 3);
-    await sleep(20);
+    // Once the messages are in its mailbox a running reporter would have answered; the
+    // barrier lets any answer arrive.
+    await untilDelivered(pid);
+    await barrier();
     expect(await receive(null, 0)).toBe(TIMEOUT);
     expect(await messageQueueLen(pid)).toBe(3);
     expect(processInfo(pid)?.status).toBe('suspended');
@@ -48,8 +62,10 @@ describe('suspend and resume', () => {
     await suspend(pid);
     await suspend(pid);
     send(pid, 'x');
+    await untilDelivered(pid);
     await resume(pid);
-    expect(await receive(null, 30)).toBe(TIMEOUT);
+    await barrier(); // an answer from a wrongly resumed reporter would be here by now
+    expect(await receive(null, 0)).toBe(TIMEOUT);
     await resume(pid);
     expect(await receive(null, 1000)).toEqual({ took: 'x' });
     expect(await resume(pid)).toBe(false); // not suspended any more
@@ -60,9 +76,10 @@ describe('suspend and resume', () => {
     const pid = spawn(async () => {
       send(me, { result: await receive(null, 20) });
     });
-    await sleep(1);
+    await untilWaiting(pid, 'the process');
     await suspend(pid);
-    await sleep(60);
+    await untilTimedOutWhileSuspended(pid);
+    await barrier();
     expect(await receive(null, 0)).toBe(TIMEOUT);
     await resume(pid);
     expect(await receive(null, 1000)).toEqual({ result: TIMEOUT });
@@ -71,12 +88,14 @@ describe('suspend and resume', () => {
   it('sleep does not end while suspended', async () => {
     const me = self();
     const pid = spawn(async () => {
-      await sleep(10);
+      await sleep(10); // the behaviour under test: a sleep that ends while suspended
       send(me, 'woke');
     });
-    await sleep(1);
+    await untilWaiting(pid, 'the sleeper');
     await suspend(pid);
-    expect(await receive(null, 60)).toBe(TIMEOUT);
+    await untilTimedOutWhileSuspended(pid);
+    await barrier();
+    expect(await receive(null, 0)).toBe(TIMEOUT);
     await resume(pid);
     expect(await receive(null, 1000)).toBe('woke');
   });
@@ -103,18 +122,30 @@ describe('mailbox length and process info', () => {
     const pid = spawn(() => receive((m) => m === 'stop'));
     for (let i = 0; i < 50; i++) send(pid, i);
     expect(await messageQueueLen(pid)).toBe(50); // still in nact's queue
-    await sleep(20);
+    await untilDelivered(pid);
     expect(await messageQueueLen(pid)).toBe(50); // now in the runtime's mailbox
+    const ref = monitor(pid);
     send(pid, 'stop');
-    await sleep(20);
+    await expectReceive({ type: 'DOWN', ref, reason: 'normal' }, 'the process to take stop');
     expect(isAlive(pid)).toBe(false);
   });
 
   it('processInfo reports links, name and status', async () => {
     const pid = spawn(() => receive());
-    await sleep(5);
+    await untilWaiting(pid, 'the process');
+    trapExit(true); // the link below must not take the test process down in the cleanup
+    link(pid);
+    register('info_target', pid);
     const info = processInfo(pid);
-    expect(info).toMatchObject({ pid, status: 'waiting', trapExit: false, messageQueueLen: 0 });
+    expect(info).toMatchObject({
+      pid,
+      name: 'info_target',
+      status: 'waiting',
+      trapExit: false,
+      messageQueueLen: 0,
+      links: [self()],
+      parent: self(),
+    });
   });
 });
 
@@ -128,7 +159,10 @@ describe('timers', () => {
     expect(typeof left).toBe('number');
     expect(await receive(null, 1000)).toBe('tick');
     expect(performance.now() - started).toBeGreaterThanOrEqual(15);
-    expect(await receive(null, 40)).toBe(TIMEOUT);
+    // A later timer on the same path: once it is here, the cancelled one would have been too.
+    sendAfter(me, 'after', 10);
+    expect(await receive(null, 1000)).toBe('after');
+    expect(await receive(null, 0)).toBe(TIMEOUT);
     expect(cancelTimer(ref)).toBe(false);
   });
 

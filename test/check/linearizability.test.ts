@@ -13,6 +13,7 @@ import {
 import { type CheckResult, checkLinearizable } from '../../apps/check/linearizability.ts';
 import { applyOp, emptyInventory, type InventoryOp } from '../../apps/inventory/machine.ts';
 import { seededRandom } from '../../transport/faults.ts';
+import { scaledMs } from '../../transport/timeouts.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: a seeded PRNG, the service's own state machine as the reference model, a validator
@@ -380,7 +381,7 @@ describe('checkLinearizable accepts', () => {
         indeterminate: Math.floor(rnd() * 12),
         widen: 5 + Math.floor(rnd() * 60),
       });
-      expectValid(history, checkLinearizable(history, { timeoutMs: 10_000 }));
+      expectValid(history, checkLinearizable(history, { timeoutMs: scaledMs(10_000) }));
     }
   });
 
@@ -398,7 +399,7 @@ describe('checkLinearizable accepts', () => {
       const result = checkLinearizable(history);
       const ms = performance.now() - started;
       expectValid(history, result);
-      expect(ms).toBeLessThan(5000);
+      expect(ms).toBeLessThan(scaledMs(5000)); // scaled on a slow or loaded machine
     }
   });
 
@@ -531,7 +532,9 @@ describe('checkLinearizable rejects', () => {
         indeterminate: Math.floor(rnd() * 8),
         widen: 10 + Math.floor(rnd() * 40),
       });
-      const result = checkLinearizable(corrupt(history, rnd), { timeoutMs: 10_000 });
+      const result = checkLinearizable(corrupt(history, rnd), {
+        timeoutMs: scaledMs(10_000),
+      });
       expect(result.ok).not.toBe('unknown');
       if (result.ok === false) rejected++;
     }
@@ -599,7 +602,7 @@ describe('checkLinearizable limits', () => {
     h.push(entry('r', get('a'), 10, 20, okStock({ a: 2 ** 30 })));
     const started = performance.now();
     expect(checkLinearizable(h, { timeoutMs: 50 })).toEqual({ ok: 'unknown', reason: 'timeout' });
-    expect(performance.now() - started).toBeLessThan(2000);
+    expect(performance.now() - started).toBeLessThan(scaledMs(2000));
   });
 
   it('throws a HistoryError for a malformed history', () => {

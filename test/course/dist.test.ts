@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CASES } from '../../apps/course/cases.ts';
+import { runCase } from '../../apps/course/coordinator.ts';
 import { Node } from '../../transport/index.ts';
-import { CASES } from './cases.ts';
-import { runCase } from './coordinator.ts';
 
 const COOKIE = 'course-dist-test-cookie';
 

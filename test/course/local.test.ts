@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CASES } from './cases.ts';
-import { judge, runCase } from './coordinator.ts';
+import { CASES } from '../../apps/course/cases.ts';
+import { judge, runCase } from '../../apps/course/coordinator.ts';
 
 describe('course harness, local mode (every participant in this process)', () => {
   for (const def of CASES.filter((c) => c.local !== null)) {

@@ -1,12 +1,13 @@
 // Log formats and the Paxos trace mode, as a user running a node would see them.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { scaledMs } from '../../transport/timeouts.ts';
 
 function run(env: Record<string, string>): string {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/observe/trace-fixture.ts'], {
     encoding: 'utf8',
     env: { ...process.env, VITEST: '', ...env },
-    timeout: 30_000,
+    timeout: scaledMs(30_000),
   });
   expect(r.status, r.stderr).toBe(0);
   return r.stderr;

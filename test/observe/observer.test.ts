@@ -10,7 +10,7 @@ import {
 } from '../../actors/index.ts';
 import { InventoryServer } from '../../apps/inventory/index.ts';
 import { snapshot } from '../../scripts/support/observer.ts';
-import { resetRuntime, until } from '../helpers.ts';
+import { resetRuntime, waitUntil } from '../helpers.ts';
 
 afterEach(resetRuntime);
 
@@ -26,18 +26,40 @@ describe('what a node shows about itself', () => {
   it('replicas and Paxos participants describe themselves; Paxos messages are recorded', async () => {
     const procs = ['o1', 'o2', 'o3'];
     const pids = procs.map((p) => InventoryServer.start(p, procs));
-    await until(() => procs.every((p) => Global.whereis(`inventory:${p}`)));
+    await waitUntil(
+      () => procs.every((p) => Global.whereis(`inventory:${p}`)),
+      'every replica registered',
+    );
     await InventoryServer.add(pids[0]!, 'apple', 3);
-    const snap = snapshot();
+    // The reply comes once one replica applied the decision; the others, and the participants'
+    // records of the messages, follow in their own time.
+    let snap = snapshot();
+    await waitUntil(() => {
+      snap = snapshot();
+      const states = snap.probes
+        .filter((p) => p.kind === 'replica')
+        .map((r) => JSON.stringify((r.data as { state: unknown }).state));
+      const types = new Set((snap.paxos as Array<{ type: string }>).map((e) => e.type));
+      return (
+        states.length === 3 &&
+        states.every((st) => st === JSON.stringify({ apple: 3 })) &&
+        ['prepare', 'promise', 'accept', 'accepted', 'decided'].every((t) => types.has(t))
+      );
+    }, 'every replica to apply the add and every Paxos message type to be recorded');
     const replicas = snap.probes.filter((p) => p.kind === 'replica');
     expect(replicas).toHaveLength(3);
-    expect(replicas.map((r) => (r.data as { state: unknown }).state)).toContainEqual({ apple: 3 });
+    for (const r of replicas) expect((r.data as { state: unknown }).state).toEqual({ apple: 3 });
     const paxos = snap.probes.filter((p) => p.kind === 'paxos');
     expect(paxos).toHaveLength(3);
-    const instances = (
-      paxos[0]!.data as { instances: Array<{ ballots: string[]; decided?: string }> }
-    ).instances;
-    expect(instances.some((i) => i.decided?.includes('apple') && i.ballots.length > 0)).toBe(true);
+    const withBallot = paxos.filter((p) =>
+      (p.data as { instances: Array<{ ballots: string[]; decided?: string }> }).instances.some(
+        (i) => i.decided?.includes('apple') && i.ballots.length > 0,
+      ),
+    );
+    expect(
+      withBallot.length,
+      'participants showing the decided add and its ballot',
+    ).toBeGreaterThan(0);
     const types = new Set((snap.paxos as Array<{ type: string }>).map((e) => e.type));
     for (const t of ['prepare', 'promise', 'accept', 'accepted', 'decided'])
       expect(types).toContain(t);
@@ -47,7 +69,10 @@ describe('what a node shows about itself', () => {
     for (const s of supervisors) expect(snap.processes.some((p) => p.pid === s.parent)).toBe(true);
     // A killed replica's probe is gone.
     kill(pids[0]!);
-    await until(() => snapshot().probes.filter((p) => p.kind === 'replica').length === 2);
+    await waitUntil(
+      () => snapshot().probes.filter((p) => p.kind === 'replica').length === 2,
+      "the killed replica's probe to go",
+    );
   });
 
   it('event rings keep the most recent events', () => {

@@ -1,9 +1,13 @@
 // Run by logs.test.ts as a child process: three replicas in one process, one operation.
-import { Global, sleep } from '../../actors/index.ts';
+import { Global } from '../../actors/index.ts';
 import { InventoryServer } from '../../apps/inventory/index.ts';
+import { waitUntil } from '../helpers.ts';
 
 const procs = ['t1', 't2', 't3'];
 const pids = procs.map((p) => InventoryServer.start(p, procs));
-while (!procs.every((p) => Global.whereis(`inventory:${p}`))) await sleep(5);
+await waitUntil(
+  () => procs.every((p) => Global.whereis(`inventory:${p}`) !== undefined),
+  'every replica registered',
+);
 await InventoryServer.add(pids[0]!, 'apple', 1);
 process.exit(0);

@@ -7,13 +7,13 @@ import {
   type Pid,
   receive,
   self,
-  sleep,
   TIMEOUT,
   whereis,
 } from '../../actors/index.ts';
 import { BEB } from '../../apps/beb/index.ts';
 import { Paxos } from '../../apps/paxos/index.ts';
-import { resetRuntime, until } from '../helpers.ts';
+import { scaledMs } from '../../transport/timeouts.ts';
+import { resetRuntime, untilQuiet, waitUntil } from '../helpers.ts';
 
 let run = 0;
 afterEach(resetRuntime);
@@ -27,13 +27,15 @@ function names(n: number): string[] {
 async function started(ps: string[]): Promise<Pid[]> {
   const me = self();
   const pids = ps.map((n) => Paxos.start(n, ps, me));
-  await until(() =>
-    ps.every((n) => Global.whereis(n) !== undefined && Global.whereis(`${n}/beb`) !== undefined),
+  await waitUntil(
+    () =>
+      ps.every((n) => Global.whereis(n) !== undefined && Global.whereis(`${n}/beb`) !== undefined),
+    'every participant and its broadcast process registered',
   );
   return pids;
 }
 
-async function decisions(count: number, timeoutMs = 3000): Promise<unknown[]> {
+async function decisions(count: number, timeoutMs = scaledMs(3000)): Promise<unknown[]> {
   const out: unknown[] = [];
   for (let i = 0; i < count; i++) {
     const m = await receive<{ value: unknown }>({ type: 'decide' }, timeoutMs);
@@ -48,7 +50,10 @@ describe('best-effort broadcast', () => {
     const me = self();
     const ns = ['b1', 'b2', 'b3'];
     const pids = ns.map((n) => BEB.start(n, ns, me));
-    await until(() => ns.every((n) => Global.whereis(n) !== undefined));
+    await waitUntil(
+      () => ns.every((n) => Global.whereis(n) !== undefined),
+      'every broadcast process registered',
+    );
     BEB.bcSend(pids[0]!, 'hello');
     const got = [];
     for (let i = 0; i < 3; i++) got.push(await receive({ type: 'bc_receive' }, 1000));
@@ -61,13 +66,15 @@ describe('Paxos participants (coursework interface)', () => {
     const ps = names(3);
     const pids = await started(ps);
     for (const [i, p] of pids.entries()) Paxos.propose(p, 200 + i);
-    await sleep(20);
-    expect(await receive({ type: 'decide' }, 50)).toBe(TIMEOUT); // nothing without a ballot
+    await untilQuiet('the proposals stored');
+    expect(await receive({ type: 'decide' }, 0)).toBe(TIMEOUT); // nothing without a ballot
     Paxos.start_ballot(pids[1]!);
     expect(await decisions(3)).toEqual([201, 201, 201]);
-    expect(await receive({ type: 'decide' }, 100)).toBe(TIMEOUT); // exactly once
+    await untilQuiet('the ballot done');
+    expect(await receive({ type: 'decide' }, 0)).toBe(TIMEOUT); // exactly once
     Paxos.startBallot(pids[2]!); // after the decision: re-announced, not re-decided
-    expect(await receive({ type: 'decide' }, 100)).toBe(TIMEOUT);
+    await untilQuiet('the second ballot done');
+    expect(await receive({ type: 'decide' }, 0)).toBe(TIMEOUT);
   });
 
   it('concurrent ballots agree on one proposed value', async () => {
@@ -91,7 +98,7 @@ describe('Paxos participants (coursework interface)', () => {
     const roleOf = (n: string, r: string) => whereis(`paxos:${n}:${r}`);
     const acceptorBefore = roleOf(ps[2]!, 'acceptor')!;
     kill(pids[2]!);
-    await until(() => !isAlive(acceptorBefore));
+    await waitUntil(() => !isAlive(acceptorBefore), "the killed participant's acceptor to die");
     expect(Global.whereis(ps[2]!)).toBeUndefined();
     Paxos.propose(pids[0]!, 'v');
     Paxos.startBallot(pids[0]!);
@@ -108,10 +115,10 @@ describe('Paxos participants (coursework interface)', () => {
     await decisions(3);
     const acceptor = whereis(`paxos:${ps[1]}:acceptor`)!;
     exit(acceptor, 'kill');
-    await until(() => {
+    await waitUntil(() => {
       const now = whereis(`paxos:${ps[1]}:acceptor`);
       return now !== undefined && !now.equals(acceptor);
-    });
+    }, 'the acceptor restarted under its name');
     // The restarted acceptor answers from its stored record: instance 0 stays 'first'.
     expect(await Paxos.proposeInstance(pids[1]!, 0, 'second', 3000)).toEqual({
       outcome: 'decided',

@@ -1,10 +1,19 @@
 // Duelling proposers: participants that keep pre-empting each other. Safety never depends on
 // it; liveness comes back as soon as the duel stops, or is broken by randomised backoff.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Global, kill, type Pid, receive, self, sleep, TIMEOUT } from '../../actors/index.ts';
+import {
+  Global,
+  kill,
+  type Pid,
+  receive,
+  registry,
+  self,
+  sleep,
+  TIMEOUT,
+} from '../../actors/index.ts';
 import { Paxos } from '../../apps/paxos/index.ts';
 import { seededRandom } from '../../transport/faults.ts';
-import { resetRuntime, until } from '../helpers.ts';
+import { resetRuntime, untilQuiet, WAIT_MS, waitUntil } from '../helpers.ts';
 
 afterEach(resetRuntime);
 let run = 0;
@@ -13,8 +22,19 @@ async function participants(n: number): Promise<Pid[]> {
   run++;
   const names = Array.from({ length: n }, (_, i) => `duel${run}p${i + 1}`);
   const pids = names.map((name) => Paxos.start(name, names, self()));
-  await until(() => names.every((x) => Global.whereis(x) && Global.whereis(`${x}/beb`)));
+  await waitUntil(
+    () => names.every((x) => Global.whereis(x) && Global.whereis(`${x}/beb`)),
+    'every participant and its broadcast process registered',
+  );
   return pids;
+}
+
+/** Nacks received so far by the participants whose names start with `prefix`. */
+async function nacks(prefix: string): Promise<number> {
+  const data = await registry.getSingleMetric('actorcluster_paxos_nacks_total')?.get();
+  return (data?.values ?? [])
+    .filter((v) => String(v.labels.participant).startsWith(prefix))
+    .reduce((sum, v) => sum + v.value, 0);
 }
 
 describe('duelling proposers', () => {
@@ -22,26 +42,28 @@ describe('duelling proposers', () => {
     const pids = await participants(5);
     for (const [i, p] of pids.entries()) Paxos.propose(p, `value-${i}`);
     const random = seededRandom(7);
-    const until = Date.now() + 1000;
-    let ballots = 0;
-    while (Date.now() < until) {
-      // Every participant starts a new ballot every 0-2 ms: each pre-empts the others.
+    const nacksBefore = await nacks(`duel${run}p`);
+    // A fixed number of ballots (not a fixed time: a loaded machine would start fewer), one
+    // every 0-2 ms at a random participant: each pre-empts the others.
+    for (let ballots = 0; ballots < 300; ballots++) {
       Paxos.startBallot(pids[Math.floor(random() * pids.length)]!);
-      ballots++;
-      await sleep(random() * 2);
+      await sleep(random() * 2); // the duel's pace, not a wait for anything
     }
-    expect(ballots).toBeGreaterThan(200);
+    expect(await nacks(`duel${run}p`), 'proposers pre-empted (nacked)').toBeGreaterThan(
+      nacksBefore,
+    );
     // The loop has stopped: the highest ballot in flight meets no higher one and completes.
     const told: unknown[] = [];
     for (let i = 0; i < 5; i++) {
-      const m = await receive<{ type: 'decide'; value: unknown }>({ type: 'decide' }, 5000);
+      const m = await receive<{ type: 'decide'; value: unknown }>({ type: 'decide' }, WAIT_MS);
       expect(m).not.toBe(TIMEOUT);
       told.push((m as { value: unknown }).value);
     }
     expect(new Set(told).size).toBe(1);
     expect(pids.map((_, i) => `value-${i}`)).toContain(told[0]);
-    // Exactly once each: no second decide.
-    expect(await receive({ type: 'decide' }, 300)).toBe(TIMEOUT);
+    // Exactly once each: no second decide, once every retry has run its course.
+    await untilQuiet('the duel over');
+    expect(await receive({ type: 'decide' }, 0)).toBe(TIMEOUT);
   });
 
   it('Paxos.decide at every participant at once, on 20 instances: all agree (randomised backoff)', async () => {

@@ -59,6 +59,7 @@ const MALFORMED: Record<string, [string[], string] | null> = {
   node: [['--name', 'n1', '--port', 'x'], "--port must be an integer from 0 to 65535, got 'x'"],
   sim: [['--loss', '1'], "--loss must be a number from 0 to 0.9, got '1'"],
   start: [['--cluster', '17'], "--cluster must be an integer from 1 to 16, got '17'"],
+  'test:soak': [['--runs', '0'], "--runs must be an integer >= 1, got '0'"],
 };
 
 /** A few more usage errors: enumerated options, a missing argument. */

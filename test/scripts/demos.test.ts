@@ -2,10 +2,12 @@
 // they exit 0, and that no node process they launched outlives them.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { scaledMs } from '../../transport/timeouts.ts';
+import { waitUntil } from '../helpers.ts';
 import { liveInGroup } from '../session.ts';
 
-const SCRIPT_TIMEOUT_MS = 80_000;
-const TEST_TIMEOUT_MS = 90_000;
+const SCRIPT_TIMEOUT_MS = scaledMs(80_000);
+const TEST_TIMEOUT_MS = scaledMs(90_000);
 
 // Each script runs in its own process group (detached), so killing the group also ends the
 // node processes it launched, whatever state a failed test left it in.
@@ -51,12 +53,13 @@ async function run(script: string, ...args: string[]): Promise<Run> {
   }, SCRIPT_TIMEOUT_MS);
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   clearTimeout(timer);
-  let leftover = liveInGroup(child.pid!);
-  for (let i = 0; leftover.length > 0 && i < 50; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    leftover = liveInGroup(child.pid!);
-  }
-  return { code, out, leftover };
+  // Its node processes get a moment to follow it out; the test then shows whatever is left.
+  await waitUntil(
+    () => liveInGroup(child.pid!).length === 0,
+    `the processes ${script} started to end`,
+    scaledMs(5000),
+  ).catch(() => {});
+  return { code, out, leftover: liveInGroup(child.pid!) };
 }
 
 /** The first match of `re` in `out` (the test fails with the transcript otherwise). */

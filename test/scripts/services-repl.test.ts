@@ -1,5 +1,6 @@
 // Drives `npm start` through stdin with the README's sessions and checks what a user sees.
 import { afterEach, describe, expect, it } from 'vitest';
+import { scaledMs } from '../../transport/timeouts.ts';
 import { Session } from '../session.ts';
 
 const PROMPT = 'actorcluster> ';
@@ -11,7 +12,7 @@ describe('npm start: the replicated services session', () => {
   it('replicas in the session: add, view, kill one, still serving, restart, caught up', async () => {
     session = new Session(NPM, ['start', '--silent'], { LOG_LEVEL: 'warn' });
     const s = session;
-    await s.waitFor(PROMPT, 0, 30_000);
+    await s.waitFor(PROMPT, 0, scaledMs(30_000));
     expect(s.transcript).toContain('Preloaded: the process runtime');
     expect(
       await s.line(
@@ -53,7 +54,7 @@ describe('npm start: the replicated services session', () => {
       LOG_LEVEL: 'warn',
     });
     const s = session;
-    await s.waitFor(PROMPT, 0, 60_000);
+    await s.waitFor(PROMPT, 0, scaledMs(60_000));
     expect(s.transcript).toContain('Replicas run on nodes p1, p2, p3');
     expect(await s.line("await InventoryServer.add(pids[0], 'apple', 10)", PROMPT)).toContain(
       '{ ok: true, stock: { apple: 10 } }',

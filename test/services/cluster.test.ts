@@ -60,7 +60,7 @@ describe('replicated services across node processes', () => {
       }
     };
     const clients = [load(pids[1]!, 'b'), load(pids[2]!, 'c')];
-    await new Promise((r) => setTimeout(r, 100));
+    await until(async () => (await InventoryServer.get(pids[1]!, 'b')) >= 10); // load under way
     await cluster.killNode('p1'); // the leader's node
     await Promise.all(clients);
     const expected = { apple: 10, b: 100, c: 100 };

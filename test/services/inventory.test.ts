@@ -9,7 +9,6 @@ import {
   kill,
   type Pid,
   register,
-  sleep,
   unregister,
   whereis,
 } from '../../actors/index.ts';
@@ -165,7 +164,7 @@ describe('InventoryServer (replicas in one process)', () => {
       return results;
     };
     const clients = [load(pids[1]!, 'b'), load(pids[2]!, 'c')];
-    await sleep(30);
+    await until(async () => (await InventoryServer.get(pids[1]!, 'b')) >= 10); // load under way
     kill(pids[0]!); // the leader
     const done = await Promise.all(clients);
     expect(done.flat().every((r) => r.ok)).toBe(true);

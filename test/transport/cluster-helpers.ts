@@ -3,6 +3,7 @@
 import { afterAll } from 'vitest';
 import { type Pid, receive, TIMEOUT } from '../../actors/index.ts';
 import { type LaunchedNode, type LaunchOptions, launchNode, Node } from '../../transport/index.ts';
+import { WAIT_MS } from '../helpers.ts';
 
 export const COOKIE = 'test-cookie-0123456789';
 export const HEARTBEAT_MS = 100;
@@ -53,10 +54,10 @@ export async function startWithPeers<const N extends readonly string[]>(
   return (await Promise.all(names.map((name) => launch(name)))) as { [K in keyof N]: LaunchedNode };
 }
 
-/** Receives a message matching `pattern` or fails the test after `timeoutMs`. */
+/** Receives a message matching `pattern` or fails the test after `timeoutMs` (scaled). */
 export async function expectMessage<T = Record<string, unknown>>(
   pattern: object | ((m: unknown) => boolean),
-  timeoutMs = 5000,
+  timeoutMs = WAIT_MS,
 ): Promise<T> {
   const msg = await receive(pattern, timeoutMs);
   if (msg === TIMEOUT)

@@ -27,7 +27,7 @@ export async function calc(): Promise<void> {
     const m = await receive(isCall);
     const req = m.request as { op: string; a?: number; b?: number; ms?: number };
     if (req.op === 'sleep') {
-      await sleep(req.ms ?? 0);
+      await sleep(req.ms ?? 0); // the workload: a slow call
       reply(m.from, 'slept');
     } else if (req.op === 'crash') {
       throw new Error('calc crashed');
@@ -42,9 +42,10 @@ export async function holdGlobal(name: string, to: Pid): Promise<void> {
   await receive((m) => m === 'never');
 }
 
-/** Registers locally as `name` and forwards whatever it receives to `to`. */
+/** Registers locally as `name`, tells `to` `{ ready: name }`, then forwards what it receives. */
 export async function named(name: string, to: Pid): Promise<void> {
   register(name, self());
+  send(to, { ready: name });
   for (;;) send(to, { got: await receive(), at: name });
 }
 
@@ -71,4 +72,10 @@ export async function relay(): Promise<void> {
     const m = await receive<{ to: Pid; msg: unknown }>();
     send(m.to, m.msg);
   }
+}
+
+/** Sends `{ global: name, whereis }` (the pid's text, or null) as this node sees the name. */
+export async function reportGlobal(name: string, to: Pid): Promise<void> {
+  const pid = Global.whereis(name);
+  send(to, { global: name, whereis: pid ? String(pid) : null });
 }
