@@ -119,6 +119,15 @@ export const Node = {
     return current ? current.connected() : [];
   },
 
+  /**
+   * Marks the next node-down of `name` as planned (you are stopping or killing that node on
+   * purpose): it is logged at info instead of warn, and this node does not try to reconnect to
+   * it (it may come back and dial in itself). No effect before start or for unknown nodes.
+   */
+  expectDown(name: string): void {
+    current?.expectDown(name);
+  },
+
   /** Connects to a node by full name (`p1@127.0.0.1:4001`); true once linked and authenticated. */
   connect(name: string): Promise<boolean> {
     return node().connect(name);

@@ -56,7 +56,7 @@ export interface NodeOptions {
   connectTimeoutMs?: number;
   /** Largest frame and message in bytes (default 16 MiB). */
   frameBytesMax?: number;
-  /** Messages waiting for a slow or connecting peer beyond this many bytes are dropped (default 64 MiB). */
+  /** A link whose send queue to a slow peer passes this many bytes fails (default 64 MiB). */
   queueBytesMax?: number;
   /** After a peer goes down, try to reconnect for this long (default 30000 ms; 0: never). */
   reconnectForMs?: number;
@@ -135,6 +135,8 @@ export class ClusterNode {
   private readonly random: () => number;
   private readonly listeners = new Set<(event: NodeEvent) => void>();
   private readonly peerListeners = new Set<(node: string, link: Link) => void>();
+  /** Peers whose next node-down is planned (killed on purpose): logged at info, not redialled. */
+  private readonly expectedDowns = new Set<string>();
 
   private constructor(
     settings: Settings,
@@ -233,6 +235,12 @@ export class ClusterNode {
   onPeerUp(listener: (node: string, link: Link) => void): () => void {
     this.peerListeners.add(listener);
     return () => this.peerListeners.delete(listener);
+  }
+
+  /** Marks `node`'s next node-down as planned (stopped or killed on purpose): no warning, no redial. */
+  expectDown(node: string): void {
+    const name = this.resolve(node);
+    if (name !== undefined && this.peers.has(name)) this.expectedDowns.add(name);
   }
 
   /** Resolves a node name: a full name as is, a short name through the known peers. */
@@ -609,7 +617,7 @@ export class ClusterNode {
         this.down(peer, why);
       },
       onDropped: (l, bytes) =>
-        this.log.warn({ peer: l.peer, bytes }, 'link queue full; message dropped'),
+        this.log.warn({ peer: l.peer, bytes }, 'link queue full: closing the link'),
     });
     link.dialer = dialer;
     this.applyFaults(link);
@@ -696,15 +704,17 @@ export class ClusterNode {
 
   /** A peer's link is gone: its processes are unreachable (noconnection), calls fail. */
   private down(peer: Peer, why: string): void {
-    // A peer that said goodbye (it stopped cleanly) is news, not a warning.
-    const level = why.includes(STOPPING_REASON) ? 'info' : 'warn';
+    // A peer that said goodbye (it stopped cleanly), or one killed on purpose, is news, not a warning.
+    const planned = this.expectedDowns.delete(peer.name);
+    const level = planned || why.includes(STOPPING_REASON) ? 'info' : 'warn';
     this.log[level]({ peer: peer.name, reason: why }, `node down: ${peer.name} (${why})`);
     this.counters.nodeDowns++;
     kernel.nodeDown(peer.name);
     this.rpc.nodeDown(peer.name);
     this.emit({ type: 'nodedown', node: peer.name });
     this.bounceQueue(peer);
-    this.scheduleReconnect(peer, performance.now(), 100);
+    // A node killed on purpose is not coming back: no redialling its (reusable) port.
+    if (!planned) this.scheduleReconnect(peer, performance.now(), 100);
   }
 
   private scheduleReconnect(peer: Peer, sinceMs: number, waitMs: number): void {
