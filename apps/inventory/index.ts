@@ -61,6 +61,34 @@ function seedArgs(
   return [DEFAULT_ITEM, itemOrQty, (qty as CallOptions | undefined) ?? options];
 }
 
+/** The whole stock, linearizable (read through the log): { apple: 10, ... }. */
+async function view(server: Server, options: CallOptions = {}): Promise<Record<string, number>> {
+  const r = await run<InventoryResult>(server, { kind: 'view', reqId: reqId(options) }, options);
+  return r.ok ? r.stock : {};
+}
+
+/** add(server, item, qty, options), or the seed's (server, qty, options) for DEFAULT_ITEM. */
+function addToInventory(
+  server: Server,
+  itemOrQty: string | number,
+  qty?: number | CallOptions,
+  options?: CallOptions,
+) {
+  const [item, q, opts] = seedArgs(itemOrQty, qty, options);
+  return InventoryServer.add(server, item, q as number, opts);
+}
+
+/** remove(server, item, qty, options), or the seed's (server, qty, options) for DEFAULT_ITEM. */
+function removeFromInventory(
+  server: Server,
+  itemOrQty: string | number,
+  qty?: number | CallOptions,
+  options?: CallOptions,
+) {
+  const [item, q, opts] = seedArgs(itemOrQty, qty, options);
+  return InventoryServer.remove(server, item, q as number, opts);
+}
+
 export const InventoryServer = {
   /** Starts replica `name` of the replicas `procs` (with its Paxos participant); returns its pid. */
   start(name: string, procs: string[], options?: ReplicaOptions): Pid {
@@ -83,10 +111,7 @@ export const InventoryServer = {
     return run<InventoryResult>(server, { kind: 'order', reqId: reqId(options), lines }, options);
   },
   /** The whole stock, linearizable (read through the log): { apple: 10, ... }. */
-  async view(server: Server, options: CallOptions = {}): Promise<Record<string, number>> {
-    const r = await run<InventoryResult>(server, { kind: 'view', reqId: reqId(options) }, options);
-    return r.ok ? r.stock : {};
-  },
+  view,
   /** The stock of one item (0 if none), linearizable. */
   async get(server: Server, item: string, options: CallOptions = {}): Promise<number> {
     const r = await run<InventoryResult>(
@@ -104,46 +129,12 @@ export const InventoryServer = {
    * The seed's names. As in the Elixir seed, whose inventory is a count of units, the item may
    * be left out: `addToInventory(a, 10)` adds 10 of DEFAULT_ITEM ('units').
    */
-  addToInventory(
-    server: Server,
-    itemOrQty: string | number,
-    qty?: number | CallOptions,
-    options?: CallOptions,
-  ) {
-    const [item, q, opts] = seedArgs(itemOrQty, qty, options);
-    return InventoryServer.add(server, item, q as number, opts);
-  },
-  removeFromInventory(
-    server: Server,
-    itemOrQty: string | number,
-    qty?: number | CallOptions,
-    options?: CallOptions,
-  ) {
-    const [item, q, opts] = seedArgs(itemOrQty, qty, options);
-    return InventoryServer.remove(server, item, q as number, opts);
-  },
-  viewInventory(server: Server, options?: CallOptions) {
-    return InventoryServer.view(server, options);
-  },
-  add_to_inventory(
-    server: Server,
-    itemOrQty: string | number,
-    qty?: number | CallOptions,
-    options?: CallOptions,
-  ) {
-    return InventoryServer.addToInventory(server, itemOrQty, qty, options);
-  },
-  remove_from_inventory(
-    server: Server,
-    itemOrQty: string | number,
-    qty?: number | CallOptions,
-    options?: CallOptions,
-  ) {
-    return InventoryServer.removeFromInventory(server, itemOrQty, qty, options);
-  },
-  view_inventory(server: Server, options?: CallOptions) {
-    return InventoryServer.view(server, options);
-  },
+  addToInventory,
+  removeFromInventory,
+  viewInventory: view,
+  add_to_inventory: addToInventory,
+  remove_from_inventory: removeFromInventory,
+  view_inventory: view,
   /** The replica's body, for spawnOn(node, 'Services.inventory', [name, procs]). */
   replica(name: string, procs: string[], options?: ReplicaOptions): Promise<void> {
     return replica(inventoryMachine, name, procs, options);
