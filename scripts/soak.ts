@@ -131,29 +131,21 @@ async function runSuite(reportFile: string): Promise<RunResult> {
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   suite = null;
   const durationMs = performance.now() - started;
-  const empty: Totals = { passed: 0, failed: 0, skipped: 0, failures: [] };
-  if (!existsSync(reportFile)) {
-    return {
-      green: false,
-      totals: empty,
-      failedFiles: [],
-      failingNames: [],
-      durationMs,
-      problem: `vitest exited with code ${code} and wrote no report`,
-    };
-  }
+  /** A run whose report could not be read: red, with why. */
+  const unread = (problem: string): RunResult => ({
+    green: false,
+    totals: { passed: 0, failed: 0, skipped: 0, failures: [] },
+    failedFiles: [],
+    failingNames: [],
+    durationMs,
+    problem,
+  });
+  if (!existsSync(reportFile)) return unread(`vitest exited with code ${code} and wrote no report`);
   let report: VitestReport;
   try {
     report = JSON.parse(readFileSync(reportFile, 'utf8')) as VitestReport;
   } catch (err) {
-    return {
-      green: false,
-      totals: empty,
-      failedFiles: [],
-      failingNames: [],
-      durationMs,
-      problem: `unreadable report: ${(err as Error).message}`,
-    };
+    return unread(`unreadable report: ${(err as Error).message}`);
   }
   const totals = countReport(report, ROOT.replace(/\/$/, ''));
   const failedFiles = report.testResults

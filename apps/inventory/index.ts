@@ -67,27 +67,23 @@ async function view(server: Server, options: CallOptions = {}): Promise<Record<s
   return r.ok ? r.stock : {};
 }
 
-/** add(server, item, qty, options), or the seed's (server, qty, options) for DEFAULT_ITEM. */
-function addToInventory(
-  server: Server,
-  itemOrQty: string | number,
-  qty?: number | CallOptions,
-  options?: CallOptions,
-) {
-  const [item, q, opts] = seedArgs(itemOrQty, qty, options);
-  return InventoryServer.add(server, item, q as number, opts);
-}
-
-/** remove(server, item, qty, options), or the seed's (server, qty, options) for DEFAULT_ITEM. */
-function removeFromInventory(
-  server: Server,
-  itemOrQty: string | number,
-  qty?: number | CallOptions,
-  options?: CallOptions,
-) {
-  const [item, q, opts] = seedArgs(itemOrQty, qty, options);
-  return InventoryServer.remove(server, item, q as number, opts);
-}
+/**
+ * add or remove in the seed's shape too: (server, item, qty, options), or the seed's
+ * (server, qty, options) for DEFAULT_ITEM.
+ */
+const seedForm =
+  (op: 'add' | 'remove') =>
+  (
+    server: Server,
+    itemOrQty: string | number,
+    qty?: number | CallOptions,
+    options?: CallOptions,
+  ) => {
+    const [item, q, opts] = seedArgs(itemOrQty, qty, options);
+    return InventoryServer[op](server, item, q as number, opts);
+  };
+const addToInventory = seedForm('add');
+const removeFromInventory = seedForm('remove');
 
 export const InventoryServer = {
   /** Starts replica `name` of the replicas `procs` (with its Paxos participant); returns its pid. */
