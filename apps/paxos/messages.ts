@@ -39,11 +39,15 @@ export type Effect =
   | { type: 'learn'; inst: number; value: unknown }
   /** Feed `{ type: 'retry', inst, ballot }` back to the proposer after `afterMs`. */
   | { type: 'timer'; inst: number; ballot: Ballot; afterMs: number }
-  /** This participant's ballot was pre-empted (or had no value to propose). */
+  /** The acceptor saw a higher round: this participant's proposer must go above it. */
+  | { type: 'round_seen'; round: number }
+  /** The proposer knows the decision of an instance it was asked to propose in. */
+  | { type: 'settled'; inst: number; value: unknown }
+  /** This participant's proposal gave up: pre-empted, no value to propose, or compacted away. */
   | {
       type: 'abort';
       inst: number;
-      ballot: Ballot;
-      reason: 'preempted' | 'no_value';
+      ballot: Ballot | null;
+      reason: 'preempted' | 'no_value' | 'compacted';
       by: Ballot | null;
     };

@@ -25,17 +25,12 @@ import {
   whereis,
 } from '../../actors/index.ts';
 import { type BcReceive, BEB } from '../beb/index.ts';
+import { type AcceptorEvent, acceptorStep, createAcceptor } from './acceptor.ts';
 import type { Ballot } from './ballot.ts';
-import {
-  acceptorStep,
-  learnerStep,
-  type ProposerState,
-  proposerDecided,
-  proposerRetry,
-  proposerStart,
-  proposerStep,
-} from './core.ts';
+import { createLearner, type LearnerEvent, learnerStep } from './learner.ts';
 import type { Effect, PaxosMsg } from './messages.ts';
+import { createProposer, type ProposerEvent, proposerStep } from './proposer.ts';
+import { localEvents, type RoleEvent, routeMessage } from './roles.ts';
 import { openStore, type PaxosStore } from './storage.ts';
 
 /** A message from one participant to another (replies go straight to the participant's front). */
@@ -75,63 +70,83 @@ export const bebName = (name: string) => `${name}/beb`;
 interface Ctx {
   name: string;
   participants: string[];
-  quorum: number;
   upper: Pid;
   store: PaxosStore;
 }
 
+/** Messages between the roles of one participant: an event for the receiving role's core. */
+interface LocalEvent {
+  type: 'local';
+  event: RoleEvent['event'];
+}
+
+/** Callbacks for the effects a role answers to callers with (the proposer's waiters). */
+interface Hooks {
+  onAbort?: (inst: number, reason: 'preempted' | 'no_value' | 'compacted') => void;
+  onSettled?: (inst: number, value: unknown) => void;
+}
+
 /**
- * Carries out a role's effects in order. A write that is not durable yet (a promise) holds the
- * effects after it until it is: nothing that depends on a promise leaves before the promise is
- * on disk. Returns undefined when everything ran synchronously (the in-memory store).
+ * Carries out a role's effects in order. A write that is not on disk yet (a promise, a reserved
+ * round, a decision) holds every effect after it until it is flushed: nothing that depends on
+ * it leaves before. Returns undefined when everything ran synchronously (the in-memory store).
  */
-function run(
-  ctx: Ctx,
-  effects: Effect[],
-  onAbort?: (inst: number, reason: 'preempted' | 'no_value') => void,
-  from = 0,
-): Promise<void> | undefined {
+function run(ctx: Ctx, effects: Effect[], hooks: Hooks = {}, from = 0): Promise<void> | undefined {
   for (let i = from; i < effects.length; i++) {
     const e = effects[i]!;
-    let pending: Promise<unknown> | undefined = undefined;
-    switch (e.type) {
-      case 'persist':
-        pending = ctx.store.persistRecord(e.inst, e.record);
-        break;
-      case 'reserve':
-        pending = ctx.store.persistReserved(e.round);
-        break;
-      case 'send': {
-        const to = Global.whereis(e.to);
-        if (to) send(to, { type: 'paxos', from: ctx.name, msg: e.msg } satisfies PaxosEnvelope);
-        break;
-      }
-      case 'broadcast':
-        if (e.msg.type === 'prepare') ballotsStarted.inc({ participant: ctx.name });
-        sendLocal(roleName(ctx.name, 'beb'), { type: 'bc_send', msg: e.msg });
-        break;
-      case 'learn':
-        pending = ctx.store.persistDecision(e.inst, e.value);
-        if (pending) {
-          const learned = e;
-          return pending.then(() => {
-            announce(ctx, learned.inst, learned.value);
-            return run(ctx, effects, onAbort, i + 1);
-          });
-        }
-        announce(ctx, e.inst, e.value);
-        break;
-      case 'abort':
-        onAbort?.(e.inst, e.reason);
-        break;
-      case 'timer':
-        // Only the proposer role asks for timers: they come back to it.
-        sendAfter(self(), { type: 'retry', inst: e.inst, ballot: e.ballot }, e.afterMs);
-        break;
-    }
-    if (pending) return pending.then(() => run(ctx, effects, onAbort, i + 1));
+    const pending =
+      e.type === 'persist'
+        ? ctx.store.persistRecord(e.inst, e.record)
+        : e.type === 'reserve'
+          ? ctx.store.persistReserved(e.round)
+          : e.type === 'learn'
+            ? ctx.store.persistDecision(e.inst, e.value)
+            : undefined;
+    if (pending)
+      return pending.then(() => {
+        carryOut(ctx, e, hooks);
+        return run(ctx, effects, hooks, i + 1);
+      });
+    carryOut(ctx, e, hooks);
   }
   return undefined;
+}
+
+/** An effect once the writes before it are on disk. */
+function carryOut(ctx: Ctx, e: Effect, hooks: Hooks): void {
+  switch (e.type) {
+    case 'send': {
+      const to = Global.whereis(e.to);
+      if (to) send(to, { type: 'paxos', from: ctx.name, msg: e.msg } satisfies PaxosEnvelope);
+      break;
+    }
+    case 'broadcast':
+      if (e.msg.type === 'prepare') ballotsStarted.inc({ participant: ctx.name });
+      sendLocal(roleName(ctx.name, 'beb'), { type: 'bc_send', msg: e.msg });
+      break;
+    case 'learn':
+      decisionsLearned.inc({ participant: ctx.name });
+      send(ctx.upper, { type: 'decide', value: e.value, inst: e.inst } satisfies Decide);
+      break;
+    case 'abort':
+      hooks.onAbort?.(e.inst, e.reason);
+      break;
+    case 'settled':
+      hooks.onSettled?.(e.inst, e.value);
+      break;
+    case 'timer':
+      // Only the proposer role asks for timers: they come back to it.
+      sendAfter(self(), { type: 'retry', inst: e.inst, ballot: e.ballot }, e.afterMs);
+      break;
+    case 'persist':
+    case 'reserve':
+    case 'round_seen':
+      break;
+  }
+  // The same wiring as the composed core (core.ts): e.g. a decision on disk goes to the
+  // proposer and the acceptor of this participant.
+  for (const local of localEvents(e))
+    sendLocal(roleName(ctx.name, local.role), { type: 'local', event: local.event });
 }
 
 const ballotsStarted = counter(
@@ -156,13 +171,6 @@ const decisionLatency = histogram(
   ['participant'],
 );
 
-/** A decision is durable: the upper layer is told (once), and the proposer. */
-function announce(ctx: Ctx, inst: number, value: unknown): void {
-  decisionsLearned.inc({ participant: ctx.name });
-  send(ctx.upper, { type: 'decide', value, inst } satisfies Decide);
-  sendLocal(roleName(ctx.name, 'proposer'), { type: 'decided_local', inst, value });
-}
-
 /** Queues `from` to be answered when instance `inst` settles. */
 function addWaiter(waiters: Map<number, From[]>, inst: number, from: From): void {
   const list = waiters.get(inst);
@@ -176,113 +184,99 @@ function sendLocal(name: string, msg: unknown): void {
   if (pid) send(pid, msg);
 }
 
+/** What a (re)started role reads: the participant's state as last written to its store. */
+function durable(ctx: Ctx) {
+  const s = ctx.store;
+  return { records: s.records, decided: s.decided, reservedRound: s.reservedRound, floor: s.floor };
+}
+
+/** The acceptor role: a shell around acceptorStep (acceptor.ts), which owns its state. */
 async function acceptor(ctx: Ctx): Promise<void> {
-  const state = { records: ctx.store.records };
+  const state = createAcceptor(ctx.name, ctx.participants, durable(ctx));
   for (;;) {
-    const m = await receive<PaxosEnvelope>();
-    if (m.msg.type !== 'prepare' && m.msg.type !== 'accept') continue;
-    if (m.msg.inst < ctx.store.floor) continue; // compacted: this acceptor no longer takes part
-    const done = run(ctx, acceptorStep(state, ctx.store.decided, m.from, m.msg));
+    const m = await receive<PaxosEnvelope | LocalEvent>();
+    const event =
+      m.type === 'local' ? (m.event as AcceptorEvent) : routeMessage(m.from, m.msg).event;
+    const done = run(ctx, acceptorStep(state, event as AcceptorEvent));
     if (done) await done;
   }
 }
 
+/** The proposer role: a shell around proposerStep (proposer.ts); it answers propose calls. */
 async function proposer(ctx: Ctx): Promise<void> {
-  let maxRound = ctx.store.reservedRound;
-  for (const r of ctx.store.records.values())
-    if (r.promised) maxRound = Math.max(maxRound, r.promised.round);
-  const state: ProposerState = {
-    maxRound,
-    reservedRound: ctx.store.reservedRound,
-    proposals: new Map(),
-    ballots: new Map(),
-  };
+  const state = createProposer(ctx.name, ctx.participants, durable(ctx));
   const waiters = new Map<number, From[]>();
+  /** When this proposer first started a ballot for each unsettled instance (latency metric). */
+  const startedAt = new Map<number, number>();
   const settle = (inst: number, outcome: ProposeOutcome) => {
     for (const from of waiters.get(inst) ?? []) reply(from, outcome);
     waiters.delete(inst);
   };
-  const onAbort = (inst: number, reason: 'preempted' | 'no_value') =>
-    settle(inst, { outcome: 'aborted', reason });
-  /** When this proposer first started a ballot for each unsettled instance (latency metric). */
-  const startedAt = new Map<number, number>();
-  const startBallot = async (inst: number): Promise<void> => {
-    if (!startedAt.has(inst)) startedAt.set(inst, performance.now());
-    const started = run(
-      ctx,
-      proposerStart(state, ctx.name, ctx.store.decided, inst, performance.now()),
-      onAbort,
-    );
-    if (started) await started;
+  const hooks: Hooks = {
+    onAbort: (inst, reason) => {
+      settle(inst, { outcome: 'aborted', reason });
+      if (reason === 'compacted') startedAt.delete(inst);
+    },
+    onSettled: (inst, value) => {
+      const t0 = startedAt.get(inst);
+      if (t0 !== undefined) {
+        decisionLatency.observe({ participant: ctx.name }, (performance.now() - t0) / 1000);
+        startedAt.delete(inst);
+      }
+      settle(inst, { outcome: 'decided', value });
+    },
+  };
+  const stepRun = async (event: ProposerEvent): Promise<void> => {
+    if (event.type === 'start_ballot' && !startedAt.has(event.inst))
+      startedAt.set(event.inst, performance.now());
+    const done = run(ctx, proposerStep(state, event), hooks);
+    if (done) await done;
   };
   for (;;) {
-    const m = await receive<{ type: string; inst: number; value: unknown } | PaxosEnvelope>();
+    const m = await receive<
+      | { type: 'propose'; inst: number; value: unknown }
+      | { type: 'start_ballot'; inst: number }
+      | { type: 'retry'; inst: number; ballot: Ballot }
+      | PaxosEnvelope
+      | LocalEvent
+      | CallMessage
+    >();
     if (isCall(m)) {
       const req = m.request as CallRequest;
       if (req.op !== 'propose') continue;
-      if (req.inst < ctx.store.floor) {
-        reply(m.from, { outcome: 'aborted', reason: 'compacted' } satisfies ProposeOutcome);
-        continue;
-      }
-      if (ctx.store.decided.has(req.inst)) {
-        reply(m.from, {
-          outcome: 'decided',
-          value: ctx.store.decided.get(req.inst),
-        } satisfies ProposeOutcome);
-        continue;
-      }
-      state.proposals.set(req.inst, req.value);
       addWaiter(waiters, req.inst, m.from);
-      await startBallot(req.inst);
+      await stepRun({ type: 'propose', inst: req.inst, value: req.value });
+      // Settled at once (decided or compacted): no ballot.
+      if (waiters.has(req.inst))
+        await stepRun({ type: 'start_ballot', inst: req.inst, now: performance.now() });
       continue;
     }
     switch (m.type) {
       case 'propose':
-        state.proposals.set(m.inst, (m as { value: unknown }).value);
+        await stepRun({ type: 'propose', inst: m.inst, value: m.value });
         break;
       case 'start_ballot':
-        await startBallot(m.inst);
+        await stepRun({ type: 'start_ballot', inst: m.inst, now: performance.now() });
         break;
-      case 'retry': {
-        const done = run(
-          ctx,
-          proposerRetry(state, m.inst, (m as unknown as { ballot: Ballot }).ballot),
-          onAbort,
-        );
-        if (done) await done;
+      case 'retry':
+        await stepRun({ type: 'retry', inst: m.inst, ballot: m.ballot });
         break;
-      }
-      case 'decided_local': {
-        const t0 = startedAt.get(m.inst);
-        if (t0 !== undefined) {
-          decisionLatency.observe({ participant: ctx.name }, (performance.now() - t0) / 1000);
-          startedAt.delete(m.inst);
-        }
-        proposerDecided(state, m.inst);
-        settle(m.inst, { outcome: 'decided', value: (m as { value: unknown }).value });
+      case 'local':
+        await stepRun(m.event as ProposerEvent);
         break;
-      }
-      case 'paxos': {
-        const msg = (m as PaxosEnvelope).msg;
-        if (msg.type === 'promise' || msg.type === 'accepted' || msg.type === 'nack') {
-          const done = run(
-            ctx,
-            proposerStep(state, ctx.quorum, (m as PaxosEnvelope).from, msg),
-            onAbort,
-          );
-          if (done) await done;
-        }
+      case 'paxos':
+        await stepRun(routeMessage(m.from, m.msg).event as ProposerEvent);
         break;
-      }
     }
   }
 }
 
+/** The learner role: a shell around learnerStep (learner.ts); it answers decision calls. */
 async function learner(ctx: Ctx): Promise<void> {
-  const state = { decided: ctx.store.decided };
+  const state = createLearner(ctx.participants, durable(ctx));
   const waiters = new Map<number, From[]>();
   for (;;) {
-    const m = await receive();
+    const m = await receive<PaxosEnvelope | LocalEvent | CallMessage>();
     if (isCall(m)) {
       const req = m.request as CallRequest;
       if (req.op !== 'decision') continue;
@@ -290,15 +284,15 @@ async function learner(ctx: Ctx): Promise<void> {
       else addWaiter(waiters, req.inst, m.from);
       continue;
     }
-    const env = m as PaxosEnvelope;
-    if (env.type !== 'paxos' || env.msg.type !== 'decided') continue;
-    if (env.msg.inst < ctx.store.floor) continue; // compacted: already covered by a snapshot
-    // learnerStep records the decision in the store's map; run() persists and tells upper once.
-    const effects = learnerStep(state, env.msg.inst, env.msg.value);
-    const done = run(ctx, effects);
+    const event =
+      m.type === 'local' ? (m.event as LearnerEvent) : routeMessage(m.from, m.msg).event;
+    const done = run(ctx, learnerStep(state, event as LearnerEvent));
     if (done) await done;
-    for (const from of waiters.get(env.msg.inst) ?? []) reply(from, env.msg.value);
-    waiters.delete(env.msg.inst);
+    if (event.type !== 'receive') continue;
+    const { inst, value } = (event as Extract<LearnerEvent, { type: 'receive' }>).msg;
+    if (!state.decided.has(inst)) continue;
+    for (const from of waiters.get(inst) ?? []) reply(from, value);
+    waiters.delete(inst);
   }
 }
 
@@ -383,7 +377,6 @@ export async function participant(name: string, participants: string[], upper: P
   const ctx: Ctx = {
     name,
     participants,
-    quorum: Math.floor(participants.length / 2) + 1,
     upper,
     store: openStore(name),
   };
@@ -435,6 +428,10 @@ export async function participant(name: string, participants: string[], upper: P
       const req = m.request as CallRequest;
       if (req.op === 'compact') {
         await ctx.store.compact(req.below);
+        // Each role forgets what lies below the floor in its own state.
+        const compact = { type: 'compact' as const, below: ctx.store.floor };
+        for (const role of ['acceptor', 'proposer', 'learner'] as const)
+          sendLocal(roleName(name, role), { type: 'local', event: compact } satisfies LocalEvent);
         reply(m.from, ctx.store.floor);
         continue;
       }
@@ -451,13 +448,11 @@ export async function participant(name: string, participants: string[], upper: P
         const from = m.type === 'paxos' ? m.from : m.origin.replace(/\/beb$/, '');
         const msg = m.msg;
         view.saw(from, msg);
-        const role =
-          msg.type === 'prepare' || msg.type === 'accept'
-            ? 'acceptor'
-            : msg.type === 'decided'
-              ? 'learner'
-              : 'proposer';
-        sendLocal(roleName(name, role), { type: 'paxos', from, msg } satisfies PaxosEnvelope);
+        sendLocal(roleName(name, routeMessage(from, msg).role), {
+          type: 'paxos',
+          from,
+          msg,
+        } satisfies PaxosEnvelope);
         break;
       }
     }

@@ -8,6 +8,7 @@ import {
   step,
 } from '../../apps/paxos/core.ts';
 import type { Effect, PaxosMsg } from '../../apps/paxos/messages.ts';
+import type { PaxosMutation } from '../../apps/paxos/mutations.ts';
 import { seededRandom } from '../../transport/faults.ts';
 
 export interface SimConfig {
@@ -21,6 +22,8 @@ export interface SimConfig {
   faultSteps: number;
   /** Steps allowed, after faults stop, for every instance to be decided everywhere. */
   calmSteps: number;
+  /** Test only: deliberately broken roles (apps/paxos/mutations.ts). */
+  mutations?: ReadonlySet<PaxosMutation>;
 }
 
 export interface SimResult {
@@ -46,7 +49,7 @@ export function simulate(cfg: SimConfig): SimResult {
     names.map((n) => [n, { records: new Map(), decided: new Map(), reservedRound: 0 }]),
   );
   const live = new Map<string, ParticipantState>(
-    names.map((n) => [n, createParticipant(n, names)]),
+    names.map((n) => [n, createParticipant(n, names, undefined, cfg.mutations)]),
   );
   const proposed = new Map<number, Set<unknown>>();
   const learnedBy = new Map<string, Map<number, unknown>>(names.map((n) => [n, new Map()]));
@@ -117,11 +120,16 @@ export function simulate(cfg: SimConfig): SimResult {
 
   const restart = (name: string) => {
     const d = durable.get(name)!;
-    const p = createParticipant(name, names, {
-      records: new Map(d.records),
-      decided: new Map(d.decided),
-      reservedRound: d.reservedRound,
-    });
+    const p = createParticipant(
+      name,
+      names,
+      {
+        records: new Map(d.records),
+        decided: new Map(d.decided),
+        reservedRound: d.reservedRound,
+      },
+      cfg.mutations,
+    );
     restarts++;
     for (let inst = 0; inst < cfg.instances; inst++) {
       // A fresh value after a restart: reusing a ballot with it would be caught.
@@ -183,3 +191,81 @@ export function simulate(cfg: SimConfig): SimResult {
 }
 
 export type { Ballot };
+
+export interface DuelConfig {
+  seed: number;
+  /** Participants that start ballots (at random steps, and at once after a restart). */
+  proposers: readonly string[];
+  /** Per step: a random participant crashes and restarts at once (durable state kept). */
+  crashP: number;
+  /** After a proposer's step leaves it in phase 2: it crashes and restarts with this chance. */
+  phase2CrashP: number;
+  steps: number;
+  mutations?: ReadonlySet<PaxosMutation>;
+}
+
+/**
+ * Three participants duel over one instance: seeded random delivery order (reordering), no loss,
+ * crashes anywhere and in phase 2 in particular; every life proposes a fresh value. Throws on
+ * an agreement violation or a broken core invariant. Small and dense: a broken rule shows up in
+ * a few hundred steps, where the wider `simulate` above spreads its faults thin.
+ */
+export function duel(cfg: DuelConfig): void {
+  const random = seededRandom(cfg.seed);
+  const names = ['a', 'b', 'c'];
+  const disk = new Map<string, DurableState>(
+    names.map((n) => [n, { records: new Map(), decided: new Map(), reservedRound: 0 }]),
+  );
+  const live = new Map<string, ParticipantState>();
+  let net: InFlight[] = [];
+  let chosen: string | undefined;
+  let lives = 0;
+  const run = (n: string, effects: Effect[]) => {
+    const d = disk.get(n)!;
+    for (const e of effects) {
+      if (e.type === 'persist') d.records.set(e.inst, e.record);
+      else if (e.type === 'reserve') d.reservedRound = Math.max(d.reservedRound, e.round);
+      else if (e.type === 'learn') {
+        d.decided.set(e.inst, e.value);
+        const v = JSON.stringify(e.value);
+        if (chosen !== undefined && chosen !== v) throw new Error(`agreement: ${chosen} and ${v}`);
+        chosen = v;
+      } else if (e.type === 'send') net.push({ from: n, to: e.to, msg: e.msg });
+      else if (e.type === 'broadcast')
+        for (const to of names) net.push({ from: n, to, msg: e.msg });
+    }
+  };
+  const boot = (n: string) => {
+    const d = disk.get(n)!;
+    const p = createParticipant(
+      n,
+      names,
+      { records: new Map(d.records), decided: new Map(d.decided), reservedRound: d.reservedRound },
+      cfg.mutations,
+    );
+    step(p, { type: 'propose', inst: 0, value: `${n}${lives++}` });
+    live.set(n, p);
+  };
+  const restart = (n: string) => {
+    net = net.filter((m) => m.to !== n); // messages to the crashed life are lost
+    boot(n);
+    if (cfg.proposers.includes(n)) run(n, step(live.get(n)!, { type: 'start_ballot', inst: 0 }));
+  };
+  for (const n of names) boot(n);
+  for (let s = 0; s < cfg.steps; s++) {
+    const r = random();
+    const n = names[Math.floor(random() * names.length)]!;
+    if (r < 0.1) {
+      const q = cfg.proposers[Math.floor(random() * cfg.proposers.length)]!;
+      run(q, step(live.get(q)!, { type: 'start_ballot', inst: 0 }));
+    } else if (r < 0.1 + cfg.crashP) restart(n);
+    else if (net.length > 0) {
+      const m = net.splice(Math.floor(random() * net.length), 1)[0]!;
+      run(m.to, step(live.get(m.to)!, { type: 'receive', from: m.from, msg: m.msg }));
+      const inPhase2 = [...live.get(m.to)!.proposer.ballots.values()].some(
+        (b) => b.phase === 'accept',
+      );
+      if (cfg.proposers.includes(m.to) && inPhase2 && random() < cfg.phase2CrashP) restart(m.to);
+    }
+  }
+}

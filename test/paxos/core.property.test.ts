@@ -117,6 +117,7 @@ describe('Paxos core scenarios', () => {
     step(a, { type: 'receive', from: 'b', msg: { type: 'decided', inst: 0, value: 'v' } });
     expect(step(a, { type: 'start_ballot', inst: 0 })).toEqual([
       { type: 'broadcast', msg: { type: 'decided', inst: 0, value: 'v' } },
+      { type: 'settled', inst: 0, value: 'v' },
     ]);
   });
 

@@ -1,0 +1,18 @@
+// Deliberately broken variants of the Paxos roles, for tests only: each shows that the
+// simulator or the property tests catch the bug it plants. Nothing in the shipping path sets one.
+
+export type PaxosMutation =
+  /** The proposer proposes its own value even when a promise reported an accepted one. */
+  | 'ignore-accepted'
+  /** The acceptor accepts a value under a ballot below the one it promised. */
+  | 'accept-below-promise'
+  /** The proposer reserves no rounds: after a restart it may reuse a ballot it used before. */
+  | 'no-reservation';
+
+export const PAXOS_MUTATIONS: readonly PaxosMutation[] = [
+  'ignore-accepted',
+  'accept-below-promise',
+  'no-reservation',
+];
+
+export const NO_MUTATIONS: ReadonlySet<PaxosMutation> = new Set();
