@@ -32,6 +32,7 @@ export const inventoryMachine: Machine<InventoryState, InventoryOp, InventoryRes
   snapshot,
   restore: (snap) => restore(snap as ReturnType<typeof snapshot>),
   describe: (state) => Object.fromEntries(state.stock),
+  forgetResults: (state) => state.results.clear(),
 };
 
 /** A pid, or the name the replica was started with ('p1'). */

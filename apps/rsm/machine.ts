@@ -23,6 +23,8 @@ export interface Machine<S, O extends Op, R> {
   restore(snapshot: unknown): S;
   /** A small readable view of the state, for observers (the live cluster view). */
   describe?(state: S): unknown;
+  /** Test only: forgets every remembered result (the replica's forget-snapshot-results mutation). */
+  forgetResults?(state: S): void;
 }
 
 /** One log entry: the operations one Paxos instance decided, in order (none: a no-op filler). */

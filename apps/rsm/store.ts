@@ -1,12 +1,9 @@
 // Where a replica keeps its snapshot (the applied state at a log position). With it, the Paxos
 // store below the snapshot can be compacted away and a restart replays only what follows.
 import { effectiveOptions, environment, flushedAfter } from '../paxos/storage.ts';
+import type { Snapshot } from './core.ts';
 
-export interface Snapshot {
-  /** The first log position the snapshot does not cover. */
-  inst: number;
-  state: unknown;
-}
+export type { Snapshot };
 
 export interface ReplicaStore {
   load(): Snapshot | undefined;

@@ -31,6 +31,7 @@ export const seatMachine: Machine<SeatState, SeatOp, SeatResult> = {
   snapshot: snapshotHall,
   restore: (snap) => restoreHall(snap as ReturnType<typeof snapshotHall>),
   describe: (state) => Object.fromEntries(state.holders),
+  forgetResults: (state) => state.results.clear(),
 };
 
 export type Server = Pid | string;

@@ -1,0 +1,923 @@
+// The replica of a replicated service as a pure state machine: `replicaStep(state, event)`
+// updates the state in place and returns the effects to carry out. replica.ts is its actor.
+//
+// It orders client operations with multi-instance Paxos and applies the decided log, in
+// instance order, to the service's state machine:
+// - Requests are accepted at any replica; it forwards them to the leader (the first replica in
+//   `procs` that is up and caught up), which batches them, several operations per instance,
+//   with several instances in flight. Any replica may propose: the leader is an optimisation,
+//   never needed for safety (Paxos decides one value per instance whoever proposes).
+// - The replica a client called replies once it has applied the operation itself, so a reply
+//   (and every read, which goes through the log too) reflects every operation acknowledged before.
+// - A replica that misses decisions fills the gaps: first by asking the other replicas for their
+//   log (or snapshot, sent in chunks of at most snapshotChunkBytes), then by proposing no-ops
+//   for still missing instances. A failed ballot is retried at its own instance, after a backoff.
+// - Every `snapshotEvery` instances the state is saved (and the Paxos store below compacted).
+//
+// Nothing here reads a clock, a random source or the registry: time comes as `now` on every
+// event, randomness from `config.random`, which replicas and Paxos participants are up from
+// `peers` events. Clients are opaque tokens `C` (the shell's call handles). The driver (the
+// actor shell, or the simulator) must answer every `propose` effect with one `proposed` event
+// and every `catchup_request` with one `catchup_reply` or `catchup_failed`.
+import { diskCodec } from '../../actors/codec.ts';
+import type { ProposeOutcome } from '../paxos/participant.ts';
+import type { Entry, Machine, Op } from './machine.ts';
+
+export interface ReplicaOptions {
+  /** Most operations in one Paxos instance (default 256). */
+  batchMax?: number;
+  /** Most instances this replica proposes at once (default 8). */
+  window?: number;
+  /** Save a snapshot and compact the Paxos store every this many instances (default 1000). */
+  snapshotEvery?: number;
+  /** Give up on a proposal after this long and retry it (default 2000 ms). */
+  proposeTimeoutMs?: number;
+  /** Forward a request again if it is not applied after this long (default 1000 ms). */
+  resendMs?: number;
+  /**
+   * A hole in the log older than this triggers catch-up from the other replicas; older than 3x
+   * this (or at once if the leader was seen to die), no-op fillers (default 100 ms).
+   */
+  gapMs?: number;
+  /**
+   * A snapshot travels to a replica catching up in pieces of at most this many bytes of its
+   * encoding (default 1 MiB: well below the transport's frameBytesMax of 16 MiB).
+   */
+  snapshotChunkBytes?: number;
+}
+
+/** Default size of one piece of a snapshot in transfer. */
+export const SNAPSHOT_CHUNK_BYTES_DEFAULT = 1024 * 1024;
+
+export const REPLICA_DEFAULTS: Required<ReplicaOptions> = {
+  batchMax: 256,
+  window: 8,
+  snapshotEvery: 1000,
+  proposeTimeoutMs: 2000,
+  resendMs: 1000,
+  gapMs: 100,
+  snapshotChunkBytes: SNAPSHOT_CHUNK_BYTES_DEFAULT,
+};
+/** Most log entries in one catch-up reply. */
+export const CATCHUP_ENTRIES_MAX = 256;
+/** How long one catch-up request to a peer may take before the next peer is asked. */
+export const CATCHUP_CALL_MS = 3000;
+/** How long a starting replica waits to see a quorum of participants before catching up. */
+export const PEERS_WAIT_MS = 3000;
+/** While it waits for them, how often it looks again. */
+export const PEERS_POLL_MS = 20;
+/** Backoff after a pre-emption: random in [0, BACKOFF_BASE_MS * 2^n), n pre-emptions in a row. */
+export const BACKOFF_BASE_MS = 5;
+export const BACKOFF_DOUBLINGS_MAX = 6;
+
+/** The applied state at a log position. */
+export interface Snapshot {
+  /** The first log position the snapshot does not cover. */
+  inst: number;
+  state: unknown;
+}
+
+/** A catch-up request (a `{ rsm: 'catchup', ...CatchupRequest }` call to a peer). */
+export interface CatchupRequest {
+  /** The first log position the asking replica lacks. */
+  from: number;
+  /** Continuing a snapshot transfer: piece `index` of the snapshot at `inst`. */
+  chunk?: { inst: number; index: number };
+}
+
+/** One piece of a snapshot's encoding (actors/codec.ts's disk codec). */
+export interface SnapshotChunk {
+  /** The snapshot's position: the same for every piece of one transfer. */
+  inst: number;
+  index: number;
+  count: number;
+  /** Bytes of the whole encoding. */
+  bytes: number;
+  data: Uint8Array;
+}
+
+export interface CatchupReply {
+  /** When the asker is below the server's snapshot: a piece of it (then no entries). */
+  chunk?: SnapshotChunk;
+  entries: Array<[number, Entry]>;
+  /** The replying replica's applied position. */
+  applied: number;
+}
+
+/** What `status` answers: where the replica stands in the log. */
+export interface ReplicaStatus {
+  name: string;
+  /** Log positions applied (the next instance to apply). */
+  applied: number;
+  /** Decided instances received but not applied yet (waiting for a gap to fill). */
+  waiting: number;
+  /** The replica it forwards requests to (itself when it leads). */
+  leader: string;
+  /** Requests received here and not applied yet. */
+  pending: number;
+  inflight: number;
+  snapshotAt: number;
+  /** Caught up after its start (until then it does not lead). */
+  ready: boolean;
+}
+
+/** A server-side refusal, turned back into a thrown ActorError by the client. */
+export interface ReplicaError {
+  rsmError: { code: string; message: string };
+}
+
+/**
+ * Test only: deliberately broken variants, to show that the simulator's checks catch them.
+ * 'forget-snapshot-results': adopting a snapshot drops the machine's remembered results (needs
+ * `machine.forgetResults`), so a retried write applies twice. Nothing that ships sets one.
+ */
+export type ReplicaMutation = 'forget-snapshot-results';
+
+export interface ReplicaConfig<S, O extends Op, R> {
+  machine: Machine<S, O, R>;
+  /** This replica's name, one of `procs`. */
+  name: string;
+  procs: readonly string[];
+  options?: ReplicaOptions;
+  /** Uniform in [0, 1): the backoff's randomness. */
+  random: () => number;
+  mutations?: ReadonlySet<ReplicaMutation>;
+}
+
+/** What a restart finds on disk: the snapshot and the decisions after it. */
+export interface Restored {
+  snapshot?: Snapshot;
+  decided?: Iterable<[number, unknown]>;
+}
+
+export type ReplicaEvent<O, C> =
+  /** The Paxos participant is up: catch up from the peers, then lead if first. */
+  | { type: 'start'; now: number }
+  /** A client's operation (not validated yet). */
+  | { type: 'request'; now: number; from: C; op: unknown }
+  /** Operations another replica forwards to this one as its leader. */
+  | { type: 'forward'; now: number; ops: O[] }
+  /** The Paxos participant learnt a decision. */
+  | { type: 'decide'; now: number; inst: number; value: unknown }
+  /** The answer to a `propose` effect. */
+  | { type: 'proposed'; now: number; inst: number; outcome: ProposeOutcome | { outcome: 'error' } }
+  /** A peer catching up asks this replica. */
+  | { type: 'catchup_request'; now: number; from: C; request: CatchupRequest }
+  /** The answer to a `catchup_request` effect ... */
+  | { type: 'catchup_reply'; now: number; peer: string; reply: CatchupReply }
+  /** ... or its failure (the peer is down, slow or gone). */
+  | { type: 'catchup_failed'; now: number; peer: string }
+  /** A `save_snapshot` effect is done: durable, and the Paxos store compacted below it. */
+  | { type: 'snapshot_saved'; now: number; snapshot: Snapshot }
+  | { type: 'snapshot_failed'; now: number }
+  /** Who is up: replicas ready (registered) and Paxos participants, by replica name. */
+  | { type: 'peers'; now: number; replicas: readonly string[]; participants: readonly string[] }
+  /** The watched replica (see `watch`) died. */
+  | { type: 'leader_down'; now: number; name: string }
+  /** Periodic (about every 100 ms): resends, gaps, retries. */
+  | { type: 'tick'; now: number }
+  /** A `wake` effect's time has come. */
+  | { type: 'wake'; now: number };
+
+export type ReplicaEffect<O extends Op, R, C> =
+  /** `op` is applied here: answer its callers (and count it). */
+  | { type: 'answer'; to: C[]; op: O; result: R }
+  /** Answer one call directly: a remembered result, a refusal, a catch-up reply. */
+  | { type: 'reply'; to: C; message: R | ReplicaError | CatchupReply }
+  /** Send operations to replica `to`, this replica's leader. */
+  | { type: 'forward'; to: string; ops: O[] }
+  /** Monitor replica `name` (instead of the one watched before); its death is `leader_down`. */
+  | { type: 'watch'; name: string }
+  /** Run a Paxos ballot for `inst` (answer: `proposed`). */
+  | { type: 'propose'; inst: number; entry: Entry<O>; timeoutMs: number }
+  /** Ask peer `to` for the log (answer: `catchup_reply` or `catchup_failed`). */
+  | { type: 'catchup_request'; to: string; request: CatchupRequest; timeoutMs: number }
+  /** Make the snapshot durable, then compact the Paxos store below it (answer: `snapshot_saved`). */
+  | { type: 'save_snapshot'; snapshot: Snapshot }
+  /** Deliver a `wake` event after this long. */
+  | { type: 'wake'; afterMs: number }
+  /** Caught up after the start: register under the replica's name (it may lead from now on). */
+  | { type: 'ready' };
+
+interface Pending<O, C> {
+  op: O;
+  froms: C[];
+  sentAt: number;
+}
+
+/** An instance this replica proposes in: its ballot out, or waiting to retry it. */
+interface InFlight<O extends Op> {
+  entry: Entry<O>;
+  /** A `propose` is out (its `proposed` event not in yet). */
+  outstanding: boolean;
+  /** When not outstanding: propose again at (or after) this time. */
+  retryAt: number;
+}
+
+/** A snapshot arriving in pieces (from the peer being asked). */
+interface Transfer {
+  inst: number;
+  count: number;
+  bytes: number;
+  parts: Uint8Array[];
+}
+
+interface Catchup {
+  /** Peers still to ask, in turn; the first is being asked when `asking`. */
+  peers: string[];
+  asking: boolean;
+  /** The first position to ask for. */
+  at: number;
+  /** At the start: wait (until then) for a quorum of participants before asking. */
+  quorumWaitUntil: number;
+  transfer: Transfer | undefined;
+}
+
+export interface ReplicaState<S, O extends Op, R, C> {
+  readonly config: ReplicaConfig<S, O, R>;
+  readonly opts: Required<ReplicaOptions>;
+  readonly quorum: number;
+  state: S;
+  /** The next instance to apply. */
+  applied: number;
+  snapshot: Snapshot | undefined;
+  snapshotting: boolean;
+  /** Entries applied since the snapshot (served to replicas catching up). */
+  history: Map<number, Entry<O>>;
+  /** Decided, not yet applied. */
+  decided: Map<number, Entry<O>>;
+  maxDecided: number;
+  /** Requests received here, answered when applied here. */
+  pending: Map<string, Pending<O, C>>;
+  /** Operations this replica is to propose (forwarded to it, or its own when it leads). */
+  queue: O[];
+  /** Ops queued or in flight here, by reqId (so a resent request is not proposed twice at once). */
+  owned: Map<string, O>;
+  inflight: Map<number, InFlight<O>>;
+  nextInst: number;
+  backoffUntil: number;
+  preemptions: number;
+  /** Since when the log has had a hole (undefined: none). */
+  gapSince: number | undefined;
+  holesFromDeath: boolean;
+  catchup: Catchup | undefined;
+  started: boolean;
+  ready: boolean;
+  replicasUp: Set<string>;
+  participantsUp: Set<string>;
+  /** The replica watched as leader (see the `watch` effect). */
+  watched: string | undefined;
+  /** When the earliest `wake` asked for is due (undefined: none pending). */
+  wakeAt: number | undefined;
+  /**
+   * The encoding of the snapshot last served to a replica catching up, kept while transfers of
+   * it go on (a newer snapshot replaces it when a transfer starts afresh).
+   */
+  served: { inst: number; data: Uint8Array } | undefined;
+}
+
+export function createReplica<S, O extends Op, R, C = unknown>(
+  config: ReplicaConfig<S, O, R>,
+  restored: Restored = {},
+): ReplicaState<S, O, R, C> {
+  const { machine, name, procs } = config;
+  if (!procs.includes(name)) throw new Error(`${name} is not one of the replicas ${procs}`);
+  if (config.mutations?.has('forget-snapshot-results') && !machine.forgetResults)
+    throw new Error('the forget-snapshot-results mutation needs machine.forgetResults');
+  const opts = { ...REPLICA_DEFAULTS, ...config.options };
+  for (const [key, value] of Object.entries(opts)) {
+    if (!(typeof value === 'number' && value > 0))
+      throw new Error(`replica option ${key} must be a number > 0, got ${value}`);
+  }
+  const snapshot = restored.snapshot;
+  const applied = snapshot?.inst ?? 0;
+  const s: ReplicaState<S, O, R, C> = {
+    config,
+    opts,
+    quorum: Math.floor(procs.length / 2) + 1,
+    state: snapshot ? machine.restore(snapshot.state) : machine.empty(),
+    applied,
+    snapshot,
+    snapshotting: false,
+    history: new Map(),
+    decided: new Map(),
+    maxDecided: applied - 1,
+    pending: new Map(),
+    queue: [],
+    owned: new Map(),
+    inflight: new Map(),
+    nextInst: applied,
+    backoffUntil: 0,
+    preemptions: 0,
+    gapSince: undefined,
+    holesFromDeath: false,
+    catchup: undefined,
+    started: false,
+    ready: false,
+    replicasUp: new Set(),
+    participantsUp: new Set(),
+    watched: undefined,
+    wakeAt: undefined,
+    served: undefined,
+  };
+  // Replay what the Paxos store decided after the snapshot (nothing is told to us twice).
+  const none: Array<ReplicaEffect<O, R, C>> = [];
+  for (const [inst, value] of restored.decided ?? []) learn(s, inst, value);
+  applyReady(s, none);
+  return s;
+}
+
+/** Applies one event; returns the effects to carry out, in order. */
+export function replicaStep<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  event: ReplicaEvent<O, C>,
+): Array<ReplicaEffect<O, R, C>> {
+  const out: Array<ReplicaEffect<O, R, C>> = [];
+  const now = event.now;
+  if (s.wakeAt !== undefined && now >= s.wakeAt) s.wakeAt = undefined;
+  switch (event.type) {
+    case 'start':
+      s.started = true;
+      applyReady(s, out); // a snapshot due after the replay
+      // At start, a node may not know the others' names yet: wait for a quorum before asking.
+      startCatchup(s, out, now, true);
+      break;
+    case 'request':
+      onRequest(s, out, now, event.from, event.op);
+      break;
+    case 'forward':
+      enqueue(s, out, now, event.ops);
+      break;
+    case 'decide':
+      learn(s, event.inst, event.value);
+      applyReady(s, out);
+      break;
+    case 'proposed':
+      onProposed(s, out, now, event.inst, event.outcome);
+      pump(s, out, now);
+      break;
+    case 'catchup_request':
+      out.push({ type: 'reply', to: event.from, message: serveCatchup(s, event.request) });
+      break;
+    case 'catchup_reply':
+      onCatchupReply(s, out, now, event.peer, event.reply);
+      break;
+    case 'catchup_failed':
+      if (s.catchup?.asking && s.catchup.peers[0] === event.peer) nextPeer(s, out, now);
+      break;
+    case 'snapshot_saved':
+      if (!s.snapshot || event.snapshot.inst > s.snapshot.inst) {
+        s.snapshot = event.snapshot;
+        for (const inst of s.history.keys()) if (inst < event.snapshot.inst) s.history.delete(inst);
+      }
+      s.snapshotting = false;
+      break;
+    case 'snapshot_failed':
+      s.snapshotting = false; // taken again when the next entry is applied
+      break;
+    case 'peers':
+      s.replicasUp = new Set(event.replicas);
+      s.participantsUp = new Set(event.participants);
+      if (s.watched !== undefined && !s.replicasUp.has(s.watched)) leaderDown(s, out, now);
+      askPeers(s, out, now);
+      pump(s, out, now);
+      break;
+    case 'leader_down':
+      s.replicasUp.delete(event.name);
+      if (s.watched === event.name) leaderDown(s, out, now);
+      break;
+    case 'tick':
+      tick(s, out, now);
+      break;
+    case 'wake':
+      askPeers(s, out, now);
+      pump(s, out, now);
+      break;
+    default:
+      event satisfies never;
+  }
+  return out;
+}
+
+/** Where the replica stands (the answer to a `status` call). */
+export function replicaStatus<S, O extends Op, R, C>(s: ReplicaState<S, O, R, C>): ReplicaStatus {
+  return {
+    name: s.config.name,
+    applied: s.applied,
+    waiting: s.decided.size,
+    leader: leader(s),
+    pending: s.pending.size,
+    inflight: s.inflight.size,
+    snapshotAt: s.snapshot?.inst ?? 0,
+    ready: s.ready,
+  };
+}
+
+type Out<O extends Op, R, C> = Array<ReplicaEffect<O, R, C>>;
+
+/** The replica requests are forwarded to: the first in `procs` that is up and caught up. */
+export function leader<S, O extends Op, R, C>(s: ReplicaState<S, O, R, C>): string {
+  const { name, procs } = s.config;
+  for (const p of procs) {
+    if (p === name) {
+      if (s.ready) return p;
+    } else if (s.replicasUp.has(p)) return p;
+  }
+  return name;
+}
+
+/** A ballot sent before a quorum of participants is up would be lost until it times out. */
+function quorumUp<S, O extends Op, R, C>(s: ReplicaState<S, O, R, C>): boolean {
+  let up = 0;
+  for (const p of s.config.procs) if (s.participantsUp.has(p)) up++;
+  return up >= s.quorum;
+}
+
+function wakeAt<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  out: Out<O, R, C>,
+  now: number,
+  at: number,
+): void {
+  if (s.wakeAt !== undefined && s.wakeAt <= at) return;
+  s.wakeAt = at;
+  out.push({ type: 'wake', afterMs: Math.max(0, at - now) });
+}
+
+function onRequest<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  out: Out<O, R, C>,
+  now: number,
+  from: C,
+  raw: unknown,
+): void {
+  const machine: Machine<S, O, R> = s.config.machine;
+  try {
+    machine.validate(raw);
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    out.push({
+      type: 'reply',
+      to: from,
+      message: {
+        rsmError: { code: e.code ?? 'invalid_argument', message: String(e.message ?? err) },
+      },
+    });
+    return;
+  }
+  const op = raw;
+  const known = machine.resultOf(s.state, op.reqId);
+  if (known !== undefined) {
+    out.push({ type: 'reply', to: from, message: known });
+    return;
+  }
+  const p = s.pending.get(op.reqId);
+  if (p) {
+    p.froms.push(from);
+    return;
+  }
+  s.pending.set(op.reqId, { op, froms: [from], sentAt: now });
+  route(s, out, now, [op]);
+}
+
+function learn<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  inst: number,
+  value: unknown,
+): void {
+  const entry = value as Entry<O>;
+  settle(s, inst, entry);
+  if (inst < s.applied || s.decided.has(inst)) return;
+  s.decided.set(inst, entry);
+  if (inst > s.maxDecided) s.maxDecided = inst;
+}
+
+/**
+ * An instance this replica proposed in is decided (`entry`), or skipped by an adopted snapshot
+ * (undefined): its ops that did not make it into the log there are proposed again.
+ */
+function settle<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  inst: number,
+  entry: Entry<O> | undefined,
+): void {
+  const f = s.inflight.get(inst);
+  if (!f) return;
+  s.inflight.delete(inst);
+  const inLog = new Set(entry?.ops.map((op) => op.reqId));
+  const again: O[] = [];
+  for (const op of f.entry.ops) {
+    if (inLog.has(op.reqId) || !s.owned.has(op.reqId)) continue;
+    if (s.config.machine.resultOf(s.state, op.reqId) !== undefined) s.owned.delete(op.reqId);
+    else again.push(op);
+  }
+  if (again.length > 0) s.queue = [...again, ...s.queue];
+}
+
+function applyReady<S, O extends Op, R, C>(s: ReplicaState<S, O, R, C>, out: Out<O, R, C>): void {
+  const { machine } = s.config;
+  for (let entry = s.decided.get(s.applied); entry; entry = s.decided.get(s.applied)) {
+    s.decided.delete(s.applied);
+    for (const op of entry.ops) {
+      const result = machine.apply(s.state, op);
+      s.owned.delete(op.reqId);
+      const p = s.pending.get(op.reqId);
+      if (p) {
+        s.pending.delete(op.reqId);
+        out.push({ type: 'answer', to: p.froms, op, result });
+      }
+    }
+    s.history.set(s.applied, entry);
+    s.applied++;
+  }
+  if (s.applied - (s.snapshot?.inst ?? 0) >= s.opts.snapshotEvery) takeSnapshot(s, out);
+}
+
+function takeSnapshot<S, O extends Op, R, C>(s: ReplicaState<S, O, R, C>, out: Out<O, R, C>): void {
+  if (!s.started || s.snapshotting) return; // replaying at start: once the participant is up
+  s.snapshotting = true;
+  out.push({
+    type: 'save_snapshot',
+    snapshot: { inst: s.applied, state: s.config.machine.snapshot(s.state) },
+  });
+}
+
+function enqueue<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  out: Out<O, R, C>,
+  now: number,
+  ops: O[],
+): void {
+  for (const op of ops) {
+    if (s.owned.has(op.reqId) || s.config.machine.resultOf(s.state, op.reqId) !== undefined)
+      continue;
+    s.owned.set(op.reqId, op);
+    s.queue.push(op);
+  }
+  pump(s, out, now);
+}
+
+function route<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  out: Out<O, R, C>,
+  now: number,
+  ops: O[],
+): void {
+  const to = leader(s);
+  if (to === s.config.name) {
+    enqueue(s, out, now, ops);
+    return;
+  }
+  // Watched: if it dies, its requests go elsewhere at once.
+  if (s.watched !== to) {
+    s.watched = to;
+    out.push({ type: 'watch', name: to });
+  }
+  out.push({ type: 'forward', to, ops });
+}
+
+function leaderDown<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  out: Out<O, R, C>,
+  now: number,
+): void {
+  s.watched = undefined;
+  // Its instances in flight may be holes now: fill them at the next tick, not after a while.
+  s.holesFromDeath = true;
+  const ops = [...s.pending.values()].map((p) => {
+    p.sentAt = now;
+    return p.op;
+  });
+  if (ops.length > 0) route(s, out, now, ops);
+}
+
+function propose<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  out: Out<O, R, C>,
+  inst: number,
+  entry: Entry<O>,
+): void {
+  s.inflight.set(inst, { entry, outstanding: true, retryAt: 0 });
+  out.push({ type: 'propose', inst, entry, timeoutMs: s.opts.proposeTimeoutMs });
+}
+
+function freeInstance<S, O extends Op, R, C>(s: ReplicaState<S, O, R, C>): number {
+  s.nextInst = Math.max(s.nextInst, s.applied, s.maxDecided + 1);
+  while (s.inflight.has(s.nextInst)) s.nextInst++;
+  return s.nextInst++;
+}
+
+function pump<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  out: Out<O, R, C>,
+  now: number,
+): void {
+  if (!quorumUp(s)) return;
+  if (now < s.backoffUntil) {
+    wakeAt(s, out, now, s.backoffUntil);
+    return;
+  }
+  // A failed ballot is retried at its own instance (a new ballot there): no hole is left.
+  for (const [inst, f] of s.inflight) {
+    if (f.outstanding) continue;
+    if (now < f.retryAt) {
+      wakeAt(s, out, now, f.retryAt);
+      continue;
+    }
+    propose(s, out, inst, f.entry);
+  }
+  while (s.inflight.size < s.opts.window && s.queue.length > 0) {
+    const batch: O[] = [];
+    let taken = 0;
+    while (taken < s.queue.length && batch.length < s.opts.batchMax) {
+      const op = s.queue[taken++]!;
+      if (s.owned.has(op.reqId)) batch.push(op); // else applied meanwhile
+    }
+    s.queue = s.queue.slice(taken);
+    if (batch.length > 0) propose(s, out, freeInstance(s), { ops: batch });
+  }
+}
+
+function onProposed<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  out: Out<O, R, C>,
+  now: number,
+  inst: number,
+  outcome: ProposeOutcome | { outcome: 'error' },
+): void {
+  if (outcome.outcome === 'decided') {
+    s.preemptions = 0;
+    learn(s, inst, outcome.value); // what lost the instance to another value moves on
+    applyReady(s, out);
+    return;
+  }
+  const f = s.inflight.get(inst);
+  if (!f?.outstanding) return; // settled meanwhile
+  if (outcome.outcome === 'aborted' && outcome.reason === 'compacted') {
+    settle(s, inst, undefined); // below this replica's snapshot: it applied past it
+    return;
+  }
+  // Pre-empted (another proposer is at work on this instance), timed out or failed: the same
+  // instance again after a random while; pre-emptions in a row double it (duelling proposers).
+  const preempted = outcome.outcome === 'aborted' && outcome.reason === 'preempted';
+  if (preempted) s.preemptions = Math.min(s.preemptions + 1, BACKOFF_DOUBLINGS_MAX);
+  const delay = s.config.random() * 2 ** s.preemptions * BACKOFF_BASE_MS;
+  f.outstanding = false;
+  f.retryAt = now + delay;
+  if (preempted) s.backoffUntil = Math.max(s.backoffUntil, f.retryAt);
+  wakeAt(s, out, now, f.retryAt);
+}
+
+function startCatchup<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  out: Out<O, R, C>,
+  now: number,
+  waitForQuorum: boolean,
+): void {
+  if (s.catchup) return;
+  s.catchup = {
+    peers: s.config.procs.filter((p) => p !== s.config.name),
+    asking: false,
+    at: s.applied,
+    quorumWaitUntil: waitForQuorum ? now + PEERS_WAIT_MS : 0,
+    transfer: undefined,
+  };
+  askPeers(s, out, now);
+}
+
+/** Asks the next peer that is up (after a quorum is seen, at the start); done when none is left. */
+function askPeers<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  out: Out<O, R, C>,
+  now: number,
+): void {
+  const c = s.catchup;
+  if (!c || c.asking) return;
+  if (now < c.quorumWaitUntil && !quorumUp(s)) {
+    wakeAt(s, out, now, now + PEERS_POLL_MS);
+    return;
+  }
+  c.quorumWaitUntil = 0;
+  while (c.peers.length > 0 && !s.replicasUp.has(c.peers[0]!)) c.peers.shift();
+  if (c.peers.length > 0) {
+    c.asking = true;
+    const t = c.transfer;
+    out.push({
+      type: 'catchup_request',
+      to: c.peers[0]!,
+      request: t ? { from: c.at, chunk: { inst: t.inst, index: t.parts.length } } : { from: c.at },
+      timeoutMs: CATCHUP_CALL_MS,
+    });
+    return;
+  }
+  s.catchup = undefined;
+  if (!s.ready) {
+    s.ready = true;
+    out.push({ type: 'ready' });
+  }
+  pump(s, out, now);
+}
+
+function nextPeer<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  out: Out<O, R, C>,
+  now: number,
+): void {
+  const c = s.catchup!;
+  c.asking = false;
+  c.transfer = undefined; // a snapshot in pieces comes whole from one peer
+  c.peers.shift();
+  askPeers(s, out, now);
+}
+
+function onCatchupReply<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  out: Out<O, R, C>,
+  now: number,
+  peer: string,
+  r: CatchupReply,
+): void {
+  const c = s.catchup;
+  if (!c?.asking || c.peers[0] !== peer) return; // not asked (any more)
+  c.asking = false;
+  if (r.chunk) {
+    const snapshot = receiveChunk(s, c, r.chunk);
+    if (snapshot === 'more') {
+      askPeers(s, out, now); // the next piece, from the same peer
+      return;
+    }
+    if (snapshot === 'useless') {
+      nextPeer(s, out, now);
+      return;
+    }
+    adoptSnapshot(s, out, now, snapshot);
+    c.at = Math.max(c.at, snapshot.inst);
+    if (r.applied - 1 > s.maxDecided) s.maxDecided = r.applied - 1;
+    if (c.at >= r.applied) nextPeer(s, out, now);
+    else askPeers(s, out, now); // the entries after it
+    pump(s, out, now);
+    return;
+  }
+  for (const [inst, entry] of r.entries) learn(s, inst, entry);
+  if (r.applied - 1 > s.maxDecided) s.maxDecided = r.applied - 1;
+  applyReady(s, out);
+  const last = r.entries.at(-1)?.[0] ?? c.at - 1;
+  if (last + 1 <= c.at || last + 1 >= r.applied) {
+    c.at = Math.max(c.at, last + 1);
+    nextPeer(s, out, now);
+    return;
+  }
+  c.at = last + 1;
+  askPeers(s, out, now);
+}
+
+/**
+ * Adds a piece to the snapshot in transfer: 'more' to ask for the next one, the whole snapshot
+ * once complete, 'useless' when it cannot be used (then the next peer is asked). A piece of
+ * another snapshot (the peer took a newer one meanwhile) starts the transfer afresh.
+ */
+function receiveChunk<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  c: Catchup,
+  k: SnapshotChunk,
+): Snapshot | 'more' | 'useless' {
+  if (k.inst <= s.applied) {
+    c.transfer = undefined;
+    return 'useless';
+  }
+  let t = c.transfer;
+  if (!t || t.inst !== k.inst || t.count !== k.count || t.bytes !== k.bytes) {
+    t = c.transfer = { inst: k.inst, count: k.count, bytes: k.bytes, parts: [] };
+  }
+  if (k.index !== t.parts.length) {
+    // Out of step (a newer snapshot's piece, not its first): start that one afresh.
+    t.parts = [];
+    if (k.index !== 0) {
+      c.transfer = undefined;
+      return 'more';
+    }
+  }
+  t.parts.push(k.data);
+  if (t.parts.length < t.count) return 'more';
+  c.transfer = undefined;
+  const data = Buffer.concat(t.parts);
+  if (data.length !== t.bytes) return 'useless';
+  try {
+    return { inst: t.inst, state: diskCodec().unpack(data) };
+  } catch {
+    return 'useless';
+  }
+}
+
+/** Far behind: take another replica's snapshot, and keep it as our own. */
+function adoptSnapshot<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  out: Out<O, R, C>,
+  now: number,
+  snapshot: Snapshot,
+): void {
+  const { machine } = s.config;
+  s.state = machine.restore(snapshot.state);
+  if (s.config.mutations?.has('forget-snapshot-results')) machine.forgetResults!(s.state);
+  s.applied = snapshot.inst;
+  for (const inst of [...s.decided.keys()]) if (inst < s.applied) s.decided.delete(inst);
+  s.history.clear();
+  s.snapshot = snapshot;
+  // Instances of ours the snapshot skipped: their ops not covered by it go on.
+  for (const inst of [...s.inflight.keys()]) if (inst < s.applied) settle(s, inst, undefined);
+  // Ops decided at a skipped instance, never applied here: covered by the snapshot (a write's
+  // remembered result), or proposed again (a read, which has no result to remember).
+  const waiting = new Set(s.queue.map((op) => op.reqId));
+  for (const f of s.inflight.values()) for (const op of f.entry.ops) waiting.add(op.reqId);
+  for (const [reqId, op] of s.owned) {
+    if (machine.resultOf(s.state, reqId) !== undefined) s.owned.delete(reqId);
+    else if (!waiting.has(reqId)) s.queue.push(op);
+  }
+  const again: O[] = [];
+  for (const [reqId, p] of s.pending) {
+    const result = machine.resultOf(s.state, reqId);
+    if (result === undefined) {
+      p.sentAt = now;
+      again.push(p.op);
+      continue;
+    }
+    s.pending.delete(reqId);
+    for (const from of p.froms) out.push({ type: 'reply', to: from, message: result });
+  }
+  if (again.length > 0) route(s, out, now, again);
+  takeSnapshot(s, out);
+}
+
+function serveCatchup<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  request: CatchupRequest,
+): CatchupReply {
+  if (s.snapshot && request.from < s.snapshot.inst) {
+    return { chunk: snapshotChunk(s, s.snapshot, request.chunk), entries: [], applied: s.applied };
+  }
+  const entries: Array<[number, Entry]> = [];
+  for (let i = request.from; i < s.applied && entries.length < CATCHUP_ENTRIES_MAX; i++) {
+    const entry = s.history.get(i);
+    if (!entry) break;
+    entries.push([i, entry]);
+  }
+  return { entries, applied: s.applied };
+}
+
+/** The piece asked for of the snapshot in transfer, or the first piece of the current one. */
+function snapshotChunk<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  snapshot: Snapshot,
+  asked: CatchupRequest['chunk'],
+): SnapshotChunk {
+  let served = s.served;
+  const going = served !== undefined && asked !== undefined && asked.inst === served.inst;
+  if (!going && served?.inst !== snapshot.inst) {
+    served = s.served = { inst: snapshot.inst, data: diskCodec().pack(snapshot.state) };
+  }
+  const enc = served!;
+  const size = s.opts.snapshotChunkBytes;
+  const count = Math.max(1, Math.ceil(enc.data.length / size));
+  const index =
+    going && Number.isInteger(asked.index) && asked.index >= 0 && asked.index < count
+      ? asked.index
+      : 0;
+  return {
+    inst: enc.inst,
+    index,
+    count,
+    bytes: enc.data.length,
+    // A copy: the message must not hold on to (or carry) the whole encoding.
+    data: new Uint8Array(enc.data.subarray(index * size, (index + 1) * size)),
+  };
+}
+
+function tick<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  out: Out<O, R, C>,
+  now: number,
+): void {
+  // Requests not applied in time: forward again (to whoever leads now).
+  const late: O[] = [];
+  for (const p of s.pending.values()) {
+    if (now - p.sentAt < s.opts.resendMs) continue;
+    p.sentAt = now;
+    late.push(p.op);
+  }
+  if (late.length > 0) route(s, out, now, late);
+  // A hole in the log: ask the others, then fill what is still missing with no-ops.
+  if (s.decided.size > 0 && !s.decided.has(s.applied)) {
+    if (s.gapSince === undefined) s.gapSince = now;
+    if (now - s.gapSince > s.opts.gapMs) startCatchup(s, out, now, false);
+    if (s.holesFromDeath || now - s.gapSince > 3 * s.opts.gapMs) {
+      for (let i = s.applied; i < s.maxDecided && s.inflight.size < s.opts.window; i++) {
+        if (!s.decided.has(i) && !s.inflight.has(i)) propose(s, out, i, { ops: [] });
+      }
+    }
+  } else {
+    s.gapSince = undefined;
+    s.holesFromDeath = false;
+  }
+  askPeers(s, out, now);
+  pump(s, out, now);
+}

@@ -1,0 +1,373 @@
+// Scenarios on the pure replica core (apps/rsm/core.ts): build cores, feed them events, check
+// their effects and state. No processes, no clocks: every input is an event with its `now`.
+import { describe, expect, it } from 'vitest';
+import { diskCodec } from '../../actors/codec.ts';
+import { inventoryMachine } from '../../apps/inventory/index.ts';
+import type { InventoryOp, InventoryResult, InventoryState } from '../../apps/inventory/machine.ts';
+import {
+  type CatchupReply,
+  createReplica,
+  type ReplicaEffect,
+  type ReplicaEvent,
+  type ReplicaMutation,
+  type ReplicaOptions,
+  type ReplicaState,
+  replicaStep,
+} from '../../apps/rsm/core.ts';
+
+type Core = ReplicaState<InventoryState, InventoryOp, InventoryResult, number>;
+type Fx = ReplicaEffect<InventoryOp, InventoryResult, number>;
+type Ev = ReplicaEvent<InventoryOp, number>;
+
+const ALL = ['a', 'b', 'c'];
+
+function core(
+  name: string,
+  options: ReplicaOptions = {},
+  mutations?: ReadonlySet<ReplicaMutation>,
+  procs = ALL,
+): Core {
+  return createReplica<InventoryState, InventoryOp, InventoryResult, number>({
+    machine: inventoryMachine,
+    name,
+    procs,
+    options,
+    random: () => 0.5,
+    mutations,
+  });
+}
+
+const add = (reqId: string, qty = 1, item = 'x'): InventoryOp => ({
+  kind: 'add',
+  reqId,
+  item,
+  qty,
+});
+const view = (reqId: string): InventoryOp => ({ kind: 'view', reqId });
+const of = <T extends Fx['type']>(fx: Fx[], type: T) =>
+  fx.filter((e): e is Extract<Fx, { type: T }> => e.type === type);
+
+/** Steps `r` with `event`; catch-up requests it makes are served at once by `servers`. */
+function step(r: Core, event: Ev, servers: Map<string, Core> = new Map()): Fx[] {
+  const all: Fx[] = [];
+  const events: Ev[] = [event];
+  for (let ev = events.shift(); ev; ev = events.shift()) {
+    for (const e of replicaStep(r, ev)) {
+      all.push(e);
+      if (e.type !== 'catchup_request') continue;
+      const server = servers.get(e.to);
+      if (!server) {
+        events.push({ type: 'catchup_failed', now: ev.now, peer: e.to });
+        continue;
+      }
+      const answer = of(
+        replicaStep(server, { type: 'catchup_request', now: ev.now, from: 0, request: e.request }),
+        'reply',
+      )[0]!;
+      events.push({
+        type: 'catchup_reply',
+        now: ev.now,
+        peer: e.to,
+        reply: answer.message as CatchupReply,
+      });
+    }
+  }
+  return all;
+}
+
+/** Starts `r` with every participant up and `servers` as the replicas up; returns its effects. */
+function start(r: Core, now: number, servers: Map<string, Core> = new Map()): Fx[] {
+  const fx = step(
+    r,
+    { type: 'peers', now, replicas: [...servers.keys()], participants: ALL },
+    servers,
+  );
+  return [...fx, ...step(r, { type: 'start', now }, servers)];
+}
+
+/** A replica that has applied `entries` (one per instance) and snapshotted at the end. */
+function ahead(name: string, entries: InventoryOp[][], options: ReplicaOptions = {}): Core {
+  const r = core(name, { snapshotEvery: entries.length, ...options });
+  start(r, 0);
+  let fx: Fx[] = [];
+  entries.forEach((ops, inst) => {
+    fx = step(r, { type: 'decide', now: 0, inst, value: { ops } });
+  });
+  const save = of(fx, 'save_snapshot')[0]!;
+  step(r, { type: 'snapshot_saved', now: 0, snapshot: save.snapshot });
+  expect(r.snapshot?.inst).toBe(entries.length);
+  return r;
+}
+
+describe('replica core: the basics', () => {
+  it('a lone replica catches up from nobody, leads, batches and answers once applied', () => {
+    const a = core('a');
+    const fx = start(a, 0);
+    expect(of(fx, 'ready')).toHaveLength(1);
+    const p = of(step(a, { type: 'request', now: 1, from: 7, op: add('r1') }), 'propose');
+    expect(p).toEqual([{ type: 'propose', inst: 0, entry: { ops: [add('r1')] }, timeoutMs: 2000 }]);
+    const done = step(a, {
+      type: 'proposed',
+      now: 2,
+      inst: 0,
+      outcome: { outcome: 'decided', value: p[0]!.entry },
+    });
+    expect(of(done, 'answer')).toEqual([
+      { type: 'answer', to: [7], op: add('r1'), result: { ok: true, stock: { x: 1 } } },
+    ]);
+  });
+
+  it('a follower forwards to the leader and watches it; its death re-routes', () => {
+    const b = core('b');
+    start(b, 0, new Map([['a', core('a')]]));
+    const fx = step(b, { type: 'request', now: 1, from: 1, op: add('r1') });
+    expect(fx).toEqual([
+      { type: 'watch', name: 'a' },
+      { type: 'forward', to: 'a', ops: [add('r1')] },
+    ]);
+    // b leads once a is gone: the pending request is proposed at once.
+    const down = step(b, { type: 'leader_down', now: 2, name: 'a' });
+    expect(of(down, 'propose').map((e) => e.entry.ops)).toEqual([[add('r1')]]);
+  });
+
+  it('an invalid operation is refused with a value, nothing proposed', () => {
+    const a = core('a');
+    start(a, 0);
+    const fx = step(a, { type: 'request', now: 1, from: 3, op: add('r1', -1) });
+    expect(fx).toEqual([
+      {
+        type: 'reply',
+        to: 3,
+        message: { rsmError: { code: 'invalid_argument', message: expect.any(String) } },
+      },
+    ]);
+  });
+});
+
+describe('replica core: bug d, a failed proposal retries its own instance', () => {
+  it('pre-empted: after the backoff, the same instance again (no hole left behind)', () => {
+    const a = core('a');
+    start(a, 0);
+    step(a, { type: 'request', now: 1000, from: 1, op: add('r1') });
+    const lost = step(a, {
+      type: 'proposed',
+      now: 1001,
+      inst: 0,
+      outcome: { outcome: 'aborted', reason: 'preempted' },
+    });
+    expect(of(lost, 'propose')).toEqual([]);
+    expect(of(lost, 'wake')).toEqual([{ type: 'wake', afterMs: 5 }]); // 0.5 * 2 * 5 ms
+    const again = step(a, { type: 'wake', now: 1006 });
+    expect(of(again, 'propose').map((e) => [e.inst, e.entry.ops])).toEqual([[0, [add('r1')]]]);
+  });
+
+  it('timed out: the same instance again', () => {
+    const a = core('a');
+    start(a, 0);
+    step(a, { type: 'request', now: 1000, from: 1, op: add('r1') });
+    const fx = [
+      ...step(a, { type: 'proposed', now: 3000, inst: 0, outcome: { outcome: 'timeout' } }),
+      ...step(a, { type: 'wake', now: 3100 }),
+    ];
+    expect(of(fx, 'propose').map((e) => e.inst)).toEqual([0]);
+  });
+
+  it('an instance decided with another value: only then do its ops move on', () => {
+    const a = core('a');
+    start(a, 0);
+    step(a, { type: 'request', now: 1000, from: 1, op: add('r1') });
+    const fx = step(a, {
+      type: 'proposed',
+      now: 1001,
+      inst: 0,
+      outcome: { outcome: 'decided', value: { ops: [add('other')] } },
+    });
+    expect(of(fx, 'propose').map((e) => [e.inst, e.entry.ops])).toEqual([[1, [add('r1')]]]);
+  });
+});
+
+describe('replica core: bug e, a read skipped by an adopted snapshot', () => {
+  it('is proposed again and answered, not left owned forever', () => {
+    const b = ahead('b', [[add('r0')], [view('r1')]]);
+    const a = core('a');
+    start(a, 0); // alone at first: it leads
+    step(a, { type: 'request', now: 10, from: 1, op: add('r0') }); // inst 0, never answered
+    step(a, { type: 'request', now: 10, from: 2, op: view('r1') }); // inst 1
+    step(a, {
+      type: 'proposed',
+      now: 11,
+      inst: 1,
+      outcome: { outcome: 'decided', value: { ops: [view('r1')] } },
+    });
+    expect(a.applied).toBe(0); // waiting for inst 0
+    const servers = new Map([['b', b]]);
+    step(a, { type: 'peers', now: 12, replicas: ['b'], participants: ALL }, servers);
+    // The hole at 0 is old: a catches up from b, whose snapshot covers 0 and 1.
+    const fx = [
+      ...step(a, { type: 'tick', now: 12 }, servers),
+      ...step(a, { type: 'tick', now: 200 }, servers),
+    ];
+    expect(a.applied).toBe(2);
+    expect(of(fx, 'reply')).toEqual([{ type: 'reply', to: 1, message: expect.anything() }]);
+    // The read's instance was skipped: it must be proposed again (at once, or after a resend).
+    let proposed: Fx[] = of(fx, 'propose');
+    for (let now = 300; now <= 3000; now += 100)
+      proposed = [...proposed, ...of(step(a, { type: 'tick', now }, servers), 'propose')];
+    const read = proposed.find(
+      (e) => e.type === 'propose' && e.entry.ops.some((op) => op.reqId === 'r1'),
+    );
+    expect(read).toMatchObject({ type: 'propose' });
+    if (read?.type !== 'propose') return;
+    expect(read.inst).toBeGreaterThanOrEqual(2);
+    const answered = step(a, {
+      type: 'proposed',
+      now: 3001,
+      inst: read.inst,
+      outcome: { outcome: 'decided', value: read.entry },
+    });
+    expect(of(answered, 'answer')).toMatchObject([{ to: [2], result: { ok: true } }]);
+  });
+});
+
+describe('replica core: bug f, a snapshot travels in bounded chunks', () => {
+  const CHUNK = 256;
+  const big = () =>
+    Array.from({ length: 40 }, (_, i) => [add(`w${i}`, 1, `item-${i}`), add(`v${i}`, 2)]);
+
+  it('every catch-up reply stays under the chunk size; the snapshot is adopted whole', () => {
+    const b = ahead('b', big(), { snapshotChunkBytes: CHUNK });
+    const codec = diskCodec();
+    expect(codec.pack(b.snapshot!.state).length).toBeGreaterThan(4 * CHUNK);
+    const c = core('c', { snapshotChunkBytes: CHUNK });
+    const sizes: number[] = [];
+    const sizing = new Map([['b', b]]);
+    const fx = start(c, 0, sizing);
+    for (const e of of(fx, 'catchup_request')) {
+      const served = of(
+        replicaStep(b, { type: 'catchup_request', now: 0, from: 0, request: e.request }),
+        'reply',
+      );
+      sizes.push(codec.pack(served[0]!.message).length);
+    }
+    expect(sizes.length).toBeGreaterThanOrEqual(4);
+    for (const size of sizes) expect(size).toBeLessThan(CHUNK + 512);
+    expect(of(fx, 'ready')).toHaveLength(1);
+    expect(c.applied).toBe(b.applied);
+    expect(inventoryMachine.snapshot(c.state)).toEqual(inventoryMachine.snapshot(b.state));
+    expect(c.snapshot?.inst).toBe(40);
+  });
+
+  it('a peer gone mid-transfer: the next peer serves the snapshot from its start', () => {
+    const b = ahead('b', big(), { snapshotChunkBytes: CHUNK });
+    const a = ahead('a', big(), { snapshotChunkBytes: CHUNK });
+    const c = core('c', { snapshotChunkBytes: CHUNK });
+    // a (asked first) answers its first two requests, then is gone (the request fails).
+    let answered = 0;
+    const servers = new Map<string, Core>([
+      ['a', a],
+      ['b', b],
+    ]);
+    const fx: Fx[] = [];
+    const events: Ev[] = [
+      { type: 'peers', now: 0, replicas: ['a', 'b'], participants: ALL },
+      { type: 'start', now: 0 },
+    ];
+    for (let ev = events.shift(); ev; ev = events.shift()) {
+      for (const e of replicaStep(c, ev)) {
+        fx.push(e);
+        if (e.type !== 'catchup_request') continue;
+        const server = servers.get(e.to)!;
+        if (e.to === 'a' && answered++ >= 2) {
+          events.push({ type: 'catchup_failed', now: 0, peer: e.to });
+          continue;
+        }
+        const [reply] = of(
+          replicaStep(server, {
+            type: 'catchup_request',
+            now: 0,
+            from: 0,
+            request: e.request,
+          }),
+          'reply',
+        );
+        events.push({
+          type: 'catchup_reply',
+          now: 0,
+          peer: e.to,
+          reply: reply!.message as CatchupReply,
+        });
+      }
+    }
+    const asked = of(fx, 'catchup_request');
+    expect(asked.filter((e) => e.to === 'a').map((e) => e.request)).toEqual([
+      { from: 0 },
+      { from: 0, chunk: { inst: 40, index: 1 } },
+      { from: 0, chunk: { inst: 40, index: 2 } },
+    ]);
+    // The first request to b starts the snapshot afresh.
+    expect(asked.find((e) => e.to === 'b')?.request).toEqual({ from: 0 });
+    expect(of(fx, 'ready')).toHaveLength(1);
+    expect(c.applied).toBe(40);
+    expect(inventoryMachine.snapshot(c.state)).toEqual(inventoryMachine.snapshot(b.state));
+  });
+
+  it('a chunk of another snapshot (the server snapshotted meanwhile) restarts the transfer', () => {
+    const b = ahead('b', big(), { snapshotChunkBytes: CHUNK });
+    const c = core('c', { snapshotChunkBytes: CHUNK });
+    const fx = step(c, { type: 'peers', now: 0, replicas: ['b'], participants: ALL });
+    fx.push(...replicaStep(c, { type: 'start', now: 0 }));
+    const first = of(fx, 'catchup_request')[0]!;
+    const [r1] = of(
+      replicaStep(b, { type: 'catchup_request', now: 0, from: 0, request: first.request }),
+      'reply',
+    );
+    const next = of(
+      replicaStep(c, {
+        type: 'catchup_reply',
+        now: 0,
+        peer: 'b',
+        reply: r1!.message as CatchupReply,
+      }),
+      'catchup_request',
+    )[0]!;
+    // b moves on: 40 more instances and a new snapshot at 80.
+    let saved: Fx[] = [];
+    for (let inst = 40; inst < 80; inst++)
+      saved = replicaStep(b, { type: 'decide', now: 0, inst, value: { ops: [add(`n${inst}`)] } });
+    const snap = of(saved, 'save_snapshot')[0]!.snapshot;
+    replicaStep(b, { type: 'snapshot_saved', now: 0, snapshot: snap });
+    // c asks for its next chunk of the old snapshot: it gets the new one from its start.
+    let request = next;
+    for (let i = 0; i < 100 && c.applied < 80; i++) {
+      const [r] = of(
+        replicaStep(b, { type: 'catchup_request', now: 0, from: 0, request: request.request }),
+        'reply',
+      );
+      const out = replicaStep(c, {
+        type: 'catchup_reply',
+        now: 0,
+        peer: 'b',
+        reply: r!.message as CatchupReply,
+      });
+      const more = of(out, 'catchup_request')[0];
+      if (!more) break;
+      request = more;
+    }
+    expect(c.applied).toBe(80);
+    expect(inventoryMachine.snapshot(c.state)).toEqual(inventoryMachine.snapshot(b.state));
+  });
+});
+
+describe('replica core: the test-only mutation forget-snapshot-results', () => {
+  it('adopting a snapshot drops the remembered results only when switched on', () => {
+    for (const mutations of [undefined, new Set<ReplicaMutation>(['forget-snapshot-results'])]) {
+      const b = ahead('b', [[add('r0')], [add('r1')]]);
+      const c = core('c', {}, mutations);
+      start(c, 0, new Map([['b', b]]));
+      expect(c.applied).toBe(2);
+      const remembered = inventoryMachine.resultOf(c.state, 'r0');
+      if (mutations) expect(remembered).toBeUndefined();
+      else expect(remembered).toEqual({ ok: true, stock: { x: 1 } });
+    }
+  });
+});
