@@ -6,6 +6,13 @@ import { Decoder, Encoder, isSignal, isWire } from './codec.ts';
 import type { LinkFaults } from './faults.ts';
 import type { Wire } from './wire.ts';
 
+/**
+ * Test-only faults in the link itself (never set in shipping code): each restores a bug, so a
+ * test can show that its check would catch it. 'drop-on-overflow': a message that would pass
+ * queueBytesMax is dropped silently while the link stays up (the old behaviour).
+ */
+export type LinkMutation = 'drop-on-overflow';
+
 export interface LinkLimits {
   /** Largest frame (and so largest single message) in bytes; the peer refuses bigger ones. */
   frameBytesMax: number;
@@ -13,6 +20,8 @@ export interface LinkLimits {
   writeBytesHigh: number;
   /** A link whose queue would pass this fails (closed, the peer down): the bound on a slow peer. */
   queueBytesMax: number;
+  /** Test only (see LinkMutation); read at each use, so a test may change the set it passed. */
+  mutations?: ReadonlySet<LinkMutation>;
 }
 
 export interface LinkEvents {
@@ -116,6 +125,7 @@ export class Link {
       // link stays up would leave monitors and callers waiting forever: the link fails instead,
       // and the node is down for this side (noconnection, DOWN, nodedown), as after a cut.
       this.events.onDropped(this, bytes.length);
+      if (this.limits.mutations?.has('drop-on-overflow')) return;
       this.close(
         1013,
         `send queue over ${this.limits.queueBytesMax} bytes: the peer is not reading`,

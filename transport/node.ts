@@ -29,7 +29,7 @@ import {
   proofMatches,
   proofOf,
 } from './handshake.ts';
-import { Link, type LinkLimits } from './link.ts';
+import { Link, type LinkLimits, type LinkMutation } from './link.ts';
 import { checkShortName, fullName, isFullName, parseFullName, shortName } from './names.ts';
 import { Rpc } from './rpc.ts';
 import { SIGNAL_KINDS, type Wire } from './wire.ts';
@@ -64,9 +64,17 @@ export interface NodeOptions {
   rpcTimeoutMs?: number;
   /** Seed for fault-injection randomness (default: random). */
   seed?: number;
+  /**
+   * Test only, never set in shipping code: restores a known bug (see LinkMutation) so a test
+   * can show its check catches it. Read at each use: a test may change the set it passed.
+   */
+  mutations?: ReadonlySet<LinkMutation>;
 }
 
-type Settings = Required<Omit<NodeOptions, 'cookie'>> & { cookie: string };
+type Settings = Required<Omit<NodeOptions, 'cookie' | 'mutations'>> & {
+  cookie: string;
+  mutations?: ReadonlySet<LinkMutation>;
+};
 
 /** Unauthenticated connections allowed at once; more are cut at once. */
 const PENDING_HANDSHAKES_MAX = 64;
@@ -168,6 +176,7 @@ export class ClusterNode {
       reconnectForMs: options.reconnectForMs ?? 30_000,
       rpcTimeoutMs: positive(options.rpcTimeoutMs, 5000, 'rpcTimeoutMs'),
       seed: options.seed ?? randomInt(1, 2 ** 31),
+      mutations: options.mutations,
     };
     if (!Number.isInteger(settings.port) || settings.port < 0 || settings.port > 65535) {
       throw new ActorError('invalid_argument', `port must be 0..65535, got ${settings.port}`);
@@ -362,6 +371,7 @@ export class ClusterNode {
       frameBytesMax: this.settings.frameBytesMax,
       writeBytesHigh: 8 * 1024 * 1024,
       queueBytesMax: this.settings.queueBytesMax,
+      mutations: this.settings.mutations,
     };
   }
 
@@ -424,6 +434,13 @@ export class ClusterNode {
         }),
       );
       const welcome = await frames.next(this.settings.connectTimeoutMs);
+      if (welcome?.h === 'refuse' && welcome.reason === 'simultaneous connect') {
+        // The peer started dialing this node after our hello (it re-checks before welcoming):
+        // its link is the one to keep, as when it refuses the hello itself. Not a failure: what
+        // is queued for it waits for that link instead of bouncing.
+        ws.close();
+        return await this.awaitUp(name);
+      }
       if (welcome?.h !== 'welcome') {
         const reason = welcome?.h === 'refuse' ? welcome.reason : 'no welcome';
         this.log.warn({ peer: name, reason }, `connection to ${name} refused: ${reason}`);
@@ -577,18 +594,18 @@ export class ClusterNode {
     dialer: string,
   ): void {
     const peer = this.peer(name);
-    let spare: Link | null = null;
-    if (peer.link && peer.link.peerCreation === creation && peer.link.dialer !== dialer) {
+    if (peer.link && peer.link.peerCreation === creation && peer.link.dialer < dialer) {
       // Both nodes dialed each other and both handshakes completed: the same two incarnations,
-      // twice. Both sides keep the connection dialed by the smaller name; the peer is not down.
-      if (peer.link.dialer < dialer) {
-        ws.close(4004, DUPLICATE_REASON);
-        return;
-      }
-      spare = peer.link;
-      peer.link = null;
-    } else if (peer.link) {
-      // A new link replaces an old one (a restarted node, or one whose old link died unseen).
+      // twice. The link dialed by the smaller name wins; the new one is closed before anything
+      // is written on it (the peer, holding both, makes the same choice).
+      ws.close(4004, DUPLICATE_REASON);
+      return;
+    }
+    if (peer.link) {
+      // A new link replaces an old one: a restarted node, or one whose old link died unseen
+      // here (the peer dials only when it has no link to this node). Whatever was written on the
+      // old one may be lost, so this is a node-down. (A true simultaneous connect never gets
+      // here: the handshake refuses the larger name's dial while the smaller one is dialing.)
       this.log.warn({ peer: name }, 'a new link replaces the existing one');
       const old = peer.link;
       peer.link = null;
@@ -612,8 +629,9 @@ export class ClusterNode {
         this.foldStats(l);
         if (peer.link !== l) return;
         peer.link = null;
-        // The peer closed its spare of two links: the one it kept is (or is about to be) up here.
-        if (why.includes(DUPLICATE_REASON)) return;
+        // Even a peer closing this link as its spare of two is a node-down here: this link was
+        // the one in use, so what was written on it may be lost (a link the peer kept is one
+        // this node no longer has: it saw that one die).
         this.down(peer, why);
       },
       onDropped: (l, bytes) =>
@@ -622,13 +640,12 @@ export class ClusterNode {
     link.dialer = dialer;
     this.applyFaults(link);
     peer.link = link;
-    spare?.close(4004, DUPLICATE_REASON);
     peer.wasUp = true;
     if (peer.reconnectTimer) {
       clearTimeout(peer.reconnectTimer);
       peer.reconnectTimer = null;
     }
-    if (!spare) this.log.info({ peer: name }, `node up: ${name}`);
+    this.log.info({ peer: name }, `node up: ${name}`);
     const others = this.connected().filter((n) => n !== name);
     link.send({ kind: 'peers', nodes: [this.name, ...others] });
     for (const listener of this.peerListeners) listener(name, link);
@@ -637,7 +654,7 @@ export class ClusterNode {
     peer.queue = [];
     for (const msg of queued) this.sendQueued(link, msg);
     for (const wake of peer.upWaiters.splice(0)) wake(true);
-    if (!spare) this.emit({ type: 'nodeup', node: name }); // it never went down
+    this.emit({ type: 'nodeup', node: name });
   }
 
   private sendQueued(link: Link, msg: Wire): void {

@@ -79,3 +79,14 @@ export async function reportGlobal(name: string, to: Pid): Promise<void> {
   const pid = Global.whereis(name);
   send(to, { global: name, whereis: pid ? String(pid) : null });
 }
+
+/** Registers as `name` and keeps the `seq` of every message; `{ report: from }` gets `{ seqs }`. */
+export async function collector(name: string): Promise<void> {
+  register(name, self());
+  const seqs: number[] = [];
+  for (;;) {
+    const m = await receive<{ seq?: number; report?: Pid }>();
+    if (m.report) send(m.report, { seqs: [...seqs], by: name });
+    else if (typeof m.seq === 'number') seqs.push(m.seq);
+  }
+}
