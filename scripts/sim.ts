@@ -1,9 +1,20 @@
 // `npm run sim`: the deterministic simulation of the replicated inventory (apps/sim). One seed
 // prints its metrics; --seeds N sweeps N seeds with a progress bar. On a violation it prints
 // the seed, the violated invariant and the trace of the instance concerned, and exits 1.
+import { readFileSync } from 'node:fs';
+import { formatFlushTiming, parseFlushTiming } from '../apps/sim/disk.ts';
+import { type DelayDist, formatDelay, parseDelay } from '../apps/sim/network.ts';
+import {
+  type FaultEvent,
+  formatFaultEvent,
+  parseFaultEvent,
+  parseSchedule,
+  ScheduleError,
+} from '../apps/sim/schedule.ts';
 import {
   DEFAULT_SIM,
   emptyMetrics,
+  SIM_MUTATIONS,
   type SimMetrics,
   type SimOptions,
   simulate,
@@ -14,31 +25,67 @@ const D = DEFAULT_SIM;
 const HELP = `Usage: npm run sim -- [options]
 
 Simulates N inventory replicas (the Paxos core and the inventory state machine) and clients in
-one process, in virtual time, with a seeded scheduler: message delay (exponential), loss,
-duplication and reordering, partitions that heal, and crashes with restarts from durable state,
-during --fault-ms; then faults stop. Checked at every step: agreement per instance, validity
-(only submitted operations are decided), identical logs at every replica, stock never
-negative, every replica computing the same result for an operation, no acknowledged operation
-lost; and liveness: every operation acknowledged within --liveness-ms after faults stop.
-Same seed, same run: the digest printed is equal for equal seeds and options.
+one process, in virtual time, with a seeded scheduler: message delay, loss, duplication and
+reordering, partitions that heal, crashes (the process dies; committed writes survive) and
+power losses (the machine dies; writes not yet flushed are lost), during --fault-ms; then
+faults stop and every node restarts. Each node's disk commits a write at once and flushes it
+later (--flush-ms; the writes of one turn flush together); a message that depends on a write
+leaves only once the write is flushed, as in the actor shell. Checked at every step: agreement
+per instance, validity (only submitted operations are decided), identical logs at every
+replica, stock never negative, every replica computing the same result for an operation, no
+acknowledged operation lost; and liveness: every operation acknowledged within --liveness-ms
+after faults stop. Same seed, same run: the digest printed is equal for equal seeds and options.
 
 Options:
-  --seed N          the seed (default 1); with --seeds, the first of the sweep
-  --seeds N         sweep N seeds (seed, seed+1, ...) with a progress bar
-  --nodes N         replicas (default ${D.nodes})
-  --ops N           client operations (default ${D.ops})
-  --clients N       concurrent clients (default ${D.clients})
-  --delay-ms X      mean message delay, virtual ms (default ${D.delayMs})
-  --loss P          message loss probability during faults (default ${D.lossP})
-  --dup P           message duplication probability during faults (default ${D.dupP})
-  --fault-ms N      how long faults go on, virtual ms (default ${D.faultMs})
-  --no-partitions   no partitions
-  --no-crashes      no crashes
-  --liveness-ms N   bound for liveness after faults stop, virtual ms (default ${D.livenessMs})
-  --batch N         most operations per instance (default ${D.batchMax})
-  --bug B           run a deliberately broken variant to watch a violation being caught:
-                    amnesia (a crash loses the disk; try --nodes 3) or apply-accepted
-  --help            this text`;
+  --seed N              the seed (default 1); with --seeds, the first of the sweep
+  --seeds N             sweep N seeds (seed, seed+1, ...) with a progress bar
+  --nodes N             replicas (default ${D.nodes})
+  --ops N               client operations (default ${D.ops})
+  --clients N           concurrent clients (default ${D.clients})
+  --batch N             most operations per instance (default ${D.batchMax})
+Network:
+  --delay DIST          one-way message delay, virtual ms (default ${formatDelay(D.delay)}):
+                          fixed:MS            always MS
+                          uniform:MIN..MAX    uniform between MIN and MAX
+                          exponential:MEAN    exponential with that mean
+                          long-tail:MEAN      Pareto, shape 1.5, with that mean: infinite
+                                              variance, a few messages take 100x the mean
+  --delay-ms X          the same as --delay exponential:X
+  --loss P              message loss probability during faults (default ${D.lossP})
+  --dup P               message duplication probability during faults (default ${D.dupP})
+Disk:
+  --flush-ms MIN..MAX   how long one flush takes, virtual ms, drawn uniformly (or MS: always
+                        that long; default ${formatFlushTiming(D.flush)})
+Faults (random ones: mean events per virtual second of the fault phase, each lasting 20-220 ms):
+  --fault-ms N          how long faults go on, virtual ms (default ${D.faultMs})
+  --crash-rate R        process crashes of one node (default ${D.crashRate}; 0 with a schedule)
+  --partition-rate R    random two-sided partitions (default ${D.partitionRate}; 0 with a schedule)
+  --power-loss-rate R   power losses (default ${D.powerLossRate}; 0 with a schedule)
+  --power-loss-nodes K  nodes one power loss takes down together (default ${D.powerLossNodes})
+  --no-partitions       the same as --partition-rate 0
+  --no-crashes          the same as --crash-rate 0
+  --at EVENT            an explicit fault (repeatable), e.g. --at "500 crash n2 for 300":
+                          MS crash NODE[,NODE...] [for MS]
+                          MS power-loss NODE[,NODE...] [for MS]
+                          MS partition A,B | C [| ...] [for MS]   (unnamed nodes: one more side)
+                        without "for", the fault lasts until the fault phase ends
+  --schedule FILE       explicit faults, one a line: "at 500 crash n2 for 300"; # comments
+  --random-proposer X   duelling proposers during the fault phase: every 5 ms, with
+                        probability X, a random up node starts a ballot for the lowest
+                        instance it does not know decided (default 0)
+Checks:
+  --liveness-ms N       bound for liveness after faults stop, virtual ms (default ${D.livenessMs})
+  --mutate NAME         run a deliberately broken variant to watch a violation being caught:
+                          amnesia             a crash loses the disk (try --nodes 3)
+                          apply-accepted      a replica applies accepted, not decided, values
+                          reply-before-flush  messages leave before the write they depend on
+                                              is flushed (caught with power losses: try
+                                              --nodes 3 --power-loss-rate 10
+                                              --power-loss-nodes 2 --flush-ms 1..5)
+                          and the Paxos roles' (apps/paxos/mutations.ts):
+                          ${SIM_MUTATIONS.slice(3).join(', ')}
+  --bug NAME            the same as --mutate NAME
+  --help                this text`;
 
 const args = cli({
   usage: HELP,
@@ -48,46 +95,132 @@ const args = cli({
     nodes: { type: 'string', default: String(D.nodes) },
     ops: { type: 'string', default: String(D.ops) },
     clients: { type: 'string', default: String(D.clients) },
-    'delay-ms': { type: 'string', default: String(D.delayMs) },
+    delay: { type: 'string' },
+    'delay-ms': { type: 'string' },
     loss: { type: 'string', default: String(D.lossP) },
     dup: { type: 'string', default: String(D.dupP) },
+    'flush-ms': { type: 'string', default: formatFlushTiming(D.flush) },
     'fault-ms': { type: 'string', default: String(D.faultMs) },
+    'crash-rate': { type: 'string' },
+    'partition-rate': { type: 'string' },
+    'power-loss-rate': { type: 'string' },
+    'power-loss-nodes': { type: 'string', default: String(D.powerLossNodes) },
     'no-partitions': { type: 'boolean', default: false },
     'no-crashes': { type: 'boolean', default: false },
+    at: { type: 'string', multiple: true },
+    schedule: { type: 'string' },
+    'random-proposer': { type: 'string', default: '0' },
     'liveness-ms': { type: 'string', default: String(D.livenessMs) },
     batch: { type: 'string', default: String(D.batchMax) },
+    mutate: { type: 'string' },
     bug: { type: 'string' },
   },
 });
 const { values } = args;
 
+const nodes = args.int('nodes', { min: 1, max: 15 })!;
+const names = Array.from({ length: nodes }, (_, i) => `n${i + 1}`);
+const faultMs = args.int('fault-ms', { min: 0 })!;
+
+function delayOption(): DelayDist {
+  if (values.delay !== undefined && values['delay-ms'] !== undefined)
+    args.fail('--delay and --delay-ms are the same option: give one');
+  if (values['delay-ms'] !== undefined)
+    return { kind: 'exponential', meanMs: args.number('delay-ms', { min: 0 })! };
+  if (values.delay === undefined) return D.delay;
+  try {
+    return parseDelay(values.delay);
+  } catch (err) {
+    return args.fail(`--delay: ${(err as Error).message}`);
+  }
+}
+
+function scheduleOption(): FaultEvent[] {
+  const ctx = { names, faultMs };
+  const events: FaultEvent[] = [];
+  try {
+    if (values.schedule !== undefined) {
+      let text: string;
+      try {
+        text = readFileSync(values.schedule, 'utf8');
+      } catch (err) {
+        return args.fail(
+          `--schedule: cannot read '${values.schedule}' (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        );
+      }
+      events.push(...parseSchedule(text, ctx, `--schedule ${values.schedule}`));
+    }
+    for (const at of values.at ?? []) {
+      try {
+        events.push(parseFaultEvent(at, ctx));
+      } catch (err) {
+        if (err instanceof ScheduleError) throw new ScheduleError(`--at: ${err.message}`);
+        throw err;
+      }
+    }
+  } catch (err) {
+    if (err instanceof ScheduleError) args.fail(err.message);
+    throw err;
+  }
+  return events;
+}
+
+const schedule = scheduleOption();
+/** With an explicit schedule, random faults are off unless asked for. */
+const rate = (flag: 'crash-rate' | 'partition-rate' | 'power-loss-rate', dflt: number) =>
+  args.number(flag, { min: 0, max: 1000 }) ?? (schedule.length > 0 ? 0 : dflt);
+const mutateFlag = values.mutate !== undefined ? 'mutate' : 'bug';
+if (values.mutate !== undefined && values.bug !== undefined)
+  args.fail('--bug is another name for --mutate: give one');
+const flush = (() => {
+  try {
+    return parseFlushTiming(values['flush-ms']);
+  } catch (err) {
+    return args.fail(`--flush-ms: ${(err as Error).message}`);
+  }
+})();
+
 const base: Omit<SimOptions, 'seed'> = {
-  nodes: args.int('nodes', { min: 1, max: 15 })!,
+  nodes,
   ops: args.int('ops', { min: 1 })!,
   clients: args.int('clients', { min: 1 })!,
-  delayMs: args.number('delay-ms', { min: 0 })!,
+  delay: delayOption(),
   lossP: args.number('loss', { min: 0, max: 0.9 })!,
   dupP: args.number('dup', { min: 0, max: 0.9 })!,
-  faultMs: args.int('fault-ms', { min: 0 })!,
-  partitions: !values['no-partitions'],
-  crashes: !values['no-crashes'],
+  faultMs,
+  crashRate: values['no-crashes'] ? 0 : rate('crash-rate', D.crashRate),
+  partitionRate: values['no-partitions'] ? 0 : rate('partition-rate', D.partitionRate),
+  powerLossRate: rate('power-loss-rate', D.powerLossRate),
+  powerLossNodes: args.int('power-loss-nodes', { min: 1, max: nodes })!,
+  flush,
+  schedule,
+  randomProposer: args.number('random-proposer', { min: 0, max: 1 })!,
   livenessMs: args.int('liveness-ms', { min: 1 })!,
   batchMax: args.int('batch', { min: 1 })!,
-  bug: args.choice('bug', ['amnesia', 'apply-accepted'] as const),
+  mutate: args.choice(mutateFlag, SIM_MUTATIONS),
 };
 const first = args.int('seed', { min: 0, max: 2 ** 32 - 1 })!;
 const count = args.int('seeds', { min: 1 });
 
 function describe(o: Omit<SimOptions, 'seed'>): string {
-  return `nodes=${o.nodes} ops=${o.ops} clients=${o.clients} delay=exp(${o.delayMs} ms) loss=${o.lossP} dup=${o.dupP} faults for ${o.faultMs} ms (${[o.partitions && 'partitions', o.crashes && 'crashes'].filter(Boolean).join(', ') || 'no partitions or crashes'})${o.bug ? ` BUG=${o.bug}` : ''}`;
+  const random = [
+    o.crashRate > 0 && `crashes ${o.crashRate}/s`,
+    o.partitionRate > 0 && `partitions ${o.partitionRate}/s`,
+    o.powerLossRate > 0 &&
+      `power losses ${o.powerLossRate}/s (${o.powerLossNodes} node${o.powerLossNodes > 1 ? 's' : ''} each)`,
+    o.schedule.length > 0 && `${o.schedule.length} scheduled`,
+    o.randomProposer > 0 && `random proposer ${o.randomProposer}`,
+  ].filter(Boolean);
+  return `nodes=${o.nodes} ops=${o.ops} clients=${o.clients} delay=${formatDelay(o.delay)} loss=${o.lossP} dup=${o.dupP} flush=${formatFlushTiming(o.flush)} ms, faults for ${o.faultMs} ms (${random.join(', ') || 'no crashes, partitions or power losses'})${o.mutate ? ` MUTATION=${o.mutate}` : ''}`;
 }
 
 function printMetrics(m: SimMetrics, perDecision = m.decisions || 1): void {
   console.log(
     `virtual time ${(m.virtualMs / 1000).toFixed(2)} s, ${m.events} events
 operations: ${m.submitted} submitted, ${m.acknowledged} acknowledged, ${m.retries} client retries; latency p50 ${m.opLatencyP50} ms, p99 ${m.opLatencyP99} ms (virtual)
-decisions: ${m.decisions} instances (${m.noops} no-ops), ${(m.messages / perDecision).toFixed(1)} messages and ${(m.ballots / perDecision).toFixed(2)} ballots per decision, latency p50 ${m.decisionLatencyP50} ms, p99 ${m.decisionLatencyP99} ms (virtual)
-faults: ${m.dropped} messages dropped, ${m.duplicated} duplicated, ${m.partitions} partitions, ${m.crashes} crashes and restarts; all acknowledged ${m.settleMs} ms (virtual) after faults stopped`,
+decisions: ${m.decisions} instances (${m.noops} no-ops), ${(m.messages / perDecision).toFixed(1)} messages and ${(m.ballots / perDecision).toFixed(2)} ballots per decision${m.randomBallots > 0 ? ` (${m.randomBallots} random ballots)` : ''}, latency p50 ${m.decisionLatencyP50} ms, p99 ${m.decisionLatencyP99} ms (virtual)
+disk: ${m.diskWrites} writes in ${m.flushes} flushes (${(m.diskWrites / (m.flushes || 1)).toFixed(2)} writes per flush), ${m.lostWrites} committed writes lost to power losses before their flush
+faults: ${m.dropped} messages dropped, ${m.duplicated} duplicated, ${m.partitions} partitions, ${m.crashes} crashes and ${m.powerLosses} power losses (node restarts follow); all acknowledged ${m.settleMs} ms (virtual) after faults stopped`,
   );
 }
 
@@ -101,21 +234,27 @@ function report(seed: number, r: ReturnType<typeof simulate>): void {
   for (const line of v.trace) console.log(`  ${line}`);
 }
 
+/** The options that replay this run (an explicit schedule as --at events). */
 function argsFor(o: Omit<SimOptions, 'seed'>): string {
   const parts = [
     `--nodes ${o.nodes}`,
     `--ops ${o.ops}`,
     `--clients ${o.clients}`,
-    `--delay-ms ${o.delayMs}`,
+    `--delay ${formatDelay(o.delay)}`,
     `--loss ${o.lossP}`,
     `--dup ${o.dupP}`,
+    `--flush-ms ${formatFlushTiming(o.flush)}`,
     `--fault-ms ${o.faultMs}`,
+    `--crash-rate ${o.crashRate}`,
+    `--partition-rate ${o.partitionRate}`,
+    `--power-loss-rate ${o.powerLossRate}`,
+    `--power-loss-nodes ${o.powerLossNodes}`,
     `--liveness-ms ${o.livenessMs}`,
     `--batch ${o.batchMax}`,
   ];
-  if (!o.partitions) parts.push('--no-partitions');
-  if (!o.crashes) parts.push('--no-crashes');
-  if (o.bug) parts.push(`--bug ${o.bug}`);
+  for (const e of o.schedule) parts.push(`--at '${formatFaultEvent(e).replace(/^at /, '')}'`);
+  if (o.randomProposer > 0) parts.push(`--random-proposer ${o.randomProposer}`);
+  if (o.mutate) parts.push(`--mutate ${o.mutate}`);
   return parts.join(' ');
 }
 

@@ -1,9 +1,11 @@
 // A deterministic simulation of the replicated inventory: N replicas, each running the Paxos
 // core (apps/paxos/core.ts) and the inventory state machine (apps/inventory/machine.ts), and
-// clients, in one process with virtual time and a seeded scheduler. The network delays
-// (exponential), loses, duplicates and reorders messages and is cut by partitions that heal;
-// replicas crash and restart from their durable state. Invariants are checked at every step;
-// after faults stop, every submitted operation must be acknowledged within a bound.
+// clients, in one process with virtual time and a seeded scheduler. The network delays (a chosen
+// distribution, network.ts), loses, duplicates and reorders messages and is cut by partitions
+// that heal; each node's disk (disk.ts) commits at once and flushes later; replicas crash (and
+// restart from what was committed) or lose power (and restart from what was flushed), at random
+// or on an explicit schedule (schedule.ts). Invariants are checked at every step; after faults
+// stop, every submitted operation must be acknowledged within a bound.
 // Same seed, same run: every random choice comes from one seeded generator, and events at the
 // same virtual time run in the order they were scheduled.
 
@@ -17,6 +19,24 @@ import {
 } from '../inventory/machine.ts';
 import { createParticipant, InvariantError, type ParticipantState, step } from '../paxos/core.ts';
 import type { Effect, PaxosMsg } from '../paxos/messages.ts';
+import { PAXOS_MUTATIONS, type PaxosMutation } from '../paxos/mutations.ts';
+import { DEFAULT_FLUSH, Disk, type DiskWrite, type FlushTiming } from './disk.ts';
+import { type DelayDist, Partitions, sampleDelay } from './network.ts';
+import type { FaultEvent } from './schedule.ts';
+
+/**
+ * Deliberately broken variants, to show the checks can fail: the simulator's own (a crash loses
+ * the disk; a replica applies accepted values; the runner sends what a write guards before the
+ * write is flushed) and the Paxos roles' (apps/paxos/mutations.ts).
+ */
+export type SimMutation = 'amnesia' | 'apply-accepted' | 'reply-before-flush' | PaxosMutation;
+
+export const SIM_MUTATIONS: readonly SimMutation[] = [
+  'amnesia',
+  'apply-accepted',
+  'reply-before-flush',
+  ...PAXOS_MUTATIONS,
+];
 
 export interface SimOptions {
   seed: number;
@@ -24,20 +44,33 @@ export interface SimOptions {
   /** Client operations in all. */
   ops: number;
   clients: number;
-  /** Mean one-way message delay (virtual ms, exponential, plus 0.1 ms). */
-  delayMs: number;
+  /** One-way delay of every message (virtual ms). */
+  delay: DelayDist;
   lossP: number;
   dupP: number;
-  /** Partitions and crashes happen during the fault phase (virtual ms). */
+  /** Faults happen during the fault phase (virtual ms), then stop. */
   faultMs: number;
-  partitions: boolean;
-  crashes: boolean;
+  /** Random faults: mean events per virtual second of the fault phase. */
+  crashRate: number;
+  partitionRate: number;
+  powerLossRate: number;
+  /** How many nodes one random power loss takes down together (a rack, a building). */
+  powerLossNodes: number;
+  /** How long a disk flush takes. */
+  flush: FlushTiming;
+  /** Explicit faults, besides the random ones. */
+  schedule: FaultEvent[];
+  /**
+   * Duelling proposers during the fault phase: every tick, with this probability, a random up
+   * node starts a ballot for the lowest instance it does not know decided.
+   */
+  randomProposer: number;
   /** After faults stop, every submitted operation must be acknowledged within this (virtual ms). */
   livenessMs: number;
   /** Most operations per instance. */
   batchMax: number;
   /** Test only: a deliberately broken variant, to show the checks can fail. */
-  bug?: 'amnesia' | 'apply-accepted';
+  mutate?: SimMutation;
   /** Keep the last N events for a trace on a violation (default 5000). */
   traceKeep?: number;
 }
@@ -46,12 +79,17 @@ export const DEFAULT_SIM: Omit<SimOptions, 'seed'> = {
   nodes: 5,
   ops: 200,
   clients: 5,
-  delayMs: 2,
+  delay: { kind: 'exponential', meanMs: 2 },
   lossP: 0.05,
   dupP: 0.02,
   faultMs: 2000,
-  partitions: true,
-  crashes: true,
+  crashRate: 2,
+  partitionRate: 2,
+  powerLossRate: 1,
+  powerLossNodes: 1,
+  flush: DEFAULT_FLUSH,
+  schedule: [],
+  randomProposer: 0,
   livenessMs: 30_000,
   batchMax: 16,
 };
@@ -74,6 +112,14 @@ export interface SimMetrics {
   duplicated: number;
   partitions: number;
   crashes: number;
+  powerLosses: number;
+  /** Committed writes a power loss took before they were flushed. */
+  lostWrites: number;
+  diskWrites: number;
+  /** Disk flushes (group commits: the writes of one turn flush together). */
+  flushes: number;
+  /** Ballots started by the random proposer. */
+  randomBallots: number;
   /** Virtual ms from the end of faults until the last operation was acknowledged. */
   settleMs: number;
 }
@@ -98,6 +144,11 @@ export function emptyMetrics(): SimMetrics {
     duplicated: 0,
     partitions: 0,
     crashes: 0,
+    powerLosses: 0,
+    lostWrites: 0,
+    diskWrites: 0,
+    flushes: 0,
+    randomBallots: 0,
     settleMs: 0,
   };
 }
@@ -119,10 +170,15 @@ type Event =
   | { kind: 'response'; client: number; reqId: string; result: InventoryResult }
   | { kind: 'tick'; node: string; epoch: number }
   | { kind: 'client_timeout'; client: number; reqId: string; attempt: number }
-  | { kind: 'crash'; node: string }
-  | { kind: 'restart'; node: string }
-  | { kind: 'partition'; side: string[] }
-  | { kind: 'heal' }
+  /** `id` names this outage: only its own restart ends it. */
+  | { kind: 'crash'; nodes: string[]; id: number }
+  | { kind: 'power_loss'; nodes: string[]; id: number }
+  /** Without an id: at the end of faults, whatever took the node down. */
+  | { kind: 'restart'; node: string; id?: number }
+  | { kind: 'partition'; groups: string[][]; id: number }
+  | { kind: 'heal'; id: number }
+  | { kind: 'flush'; node: string; id: number }
+  | { kind: 'random_ballot' }
   | { kind: 'faults_end' };
 
 interface Scheduled {
@@ -186,12 +242,6 @@ function describeMsg(msg: PaxosMsg): string {
 }
 
 const before = (a: Scheduled, b: Scheduled) => a.at < b.at || (a.at === b.at && a.seq < b.seq);
-
-interface Durable {
-  records: ParticipantState['acceptor']['records'];
-  decided: Map<number, unknown>;
-  reservedRound: number;
-}
 
 interface Replica {
   name: string;
@@ -260,7 +310,10 @@ export function simulate(options: SimOptions): SimResult {
   const opLatency: number[] = [];
   let faultsOn = true;
   let faultsEndedAt = 0;
-  let cut: Set<string> | null = null; // one side of a partition
+  const partitions = new Partitions();
+  let outageIds = 0;
+  /** The outage that took a node down: its restart is the one that brings it back. */
+  const downBy = new Map<string, number>();
 
   class Violation extends Error {
     constructor(
@@ -272,21 +325,15 @@ export function simulate(options: SimOptions): SimResult {
     }
   }
 
-  const durable = new Map<string, Durable>(
-    names.map((n) => [n, { records: new Map(), decided: new Map(), reservedRound: 0 }]),
-  );
+  const disks = new Map(names.map((n) => [n, new Disk(random, o.flush)]));
+  const paxosMutations = new Set(PAXOS_MUTATIONS.filter((x) => x === o.mutate));
   const replicas = new Map<string, Replica>();
   const fresh = (name: string, epoch: number): Replica => {
-    const d = durable.get(name)!;
     return {
       name,
       up: true,
       epoch,
-      core: createParticipant(name, names, {
-        records: new Map(d.records),
-        decided: new Map(d.decided),
-        reservedRound: d.reservedRound,
-      }),
+      core: createParticipant(name, names, disks.get(name)!.committed(), paxosMutations),
       inv: emptyInventory(),
       applied: 0,
       buffer: new Map(),
@@ -313,8 +360,7 @@ export function simulate(options: SimOptions): SimResult {
   const perClient = Math.ceil(o.ops / o.clients);
 
   // ---- network ----
-  const delay = () => 0.1 + -Math.log(1 - random()) * o.delayMs;
-  const reachable = (a: string, b: string) => !cut || cut.has(a) === cut.has(b);
+  const delay = () => sampleDelay(o.delay, random);
   const sendMsg = (from: string, to: string, msg: PaxosMsg) => {
     m.messages++;
     if (faultsOn && random() < o.lossP) {
@@ -329,39 +375,59 @@ export function simulate(options: SimOptions): SimResult {
   };
 
   // ---- replica logic ----
-  const run = (r: Replica, effects: Effect[]) => {
-    const d = durable.get(r.name)!;
-    for (const e of effects) {
-      switch (e.type) {
-        case 'reserve':
-          d.reservedRound = Math.max(d.reservedRound, e.round);
-          break;
-        case 'persist':
-          if (o.bug === 'apply-accepted' && e.record.accepted)
-            learn(r, e.inst, e.record.accepted.value as Entry);
-          d.records.set(e.inst, e.record);
-          break;
-        case 'learn':
-          d.decided.set(e.inst, e.value);
-          learn(r, e.inst, e.value as Entry);
-          break;
-        case 'send':
-          sendMsg(r.name, e.to, e.msg);
-          break;
-        case 'broadcast':
-          if (e.msg.type === 'prepare') m.ballots++;
-          for (const to of names) sendMsg(r.name, to, e.msg);
-          break;
-        case 'abort': {
-          const f = r.inflight.get(e.inst);
-          if (f) {
-            r.inflight.delete(e.inst);
-            requeue(r, f.ops);
-          }
-          r.backoffUntil = now + random() * 20;
-          break;
+  /**
+   * Carries out effects in order, as the actor shell (apps/paxos/participant.ts) does: a durable
+   * write is committed at once, and the effects after it wait until it is flushed.
+   */
+  const run = (r: Replica, effects: Effect[], from = 0) => {
+    const disk = disks.get(r.name)!;
+    for (let i = from; i < effects.length; i++) {
+      const e = effects[i]!;
+      if (e.type === 'persist' || e.type === 'reserve' || e.type === 'learn') {
+        const flush = disk.write(e satisfies DiskWrite, now, m.events);
+        if (flush) schedule(flush.at, { kind: 'flush', node: r.name, id: flush.id });
+        if (o.mutate !== 'reply-before-flush') {
+          disk.afterFlush(() => {
+            carryOut(r, e);
+            run(r, effects, i + 1);
+          });
+          return;
         }
       }
+      carryOut(r, e);
+    }
+  };
+
+  /** One effect, once the writes before it are flushed. */
+  const carryOut = (r: Replica, e: Effect) => {
+    switch (e.type) {
+      case 'reserve':
+        break;
+      case 'persist':
+        if (o.mutate === 'apply-accepted' && e.record.accepted)
+          learn(r, e.inst, e.record.accepted.value as Entry);
+        break;
+      case 'learn':
+        learn(r, e.inst, e.value as Entry);
+        break;
+      case 'send':
+        sendMsg(r.name, e.to, e.msg);
+        break;
+      case 'broadcast':
+        if (e.msg.type === 'prepare') m.ballots++;
+        for (const to of names) sendMsg(r.name, to, e.msg);
+        break;
+      case 'abort': {
+        const f = r.inflight.get(e.inst);
+        if (f) {
+          r.inflight.delete(e.inst);
+          requeue(r, f.ops);
+        }
+        r.backoffUntil = now + random() * 20;
+        break;
+      }
+      default:
+        break;
     }
   };
 
@@ -554,20 +620,47 @@ export function simulate(options: SimOptions): SimResult {
   };
 
   // ---- faults ----
-  if (o.crashes || o.partitions) {
-    for (let t = 50 + random() * 200; t < o.faultMs; t += 100 + random() * 300) {
-      const doCrash = o.crashes && (!o.partitions || random() < 0.5);
-      if (doCrash) {
+  /** Schedules a fault and its end; `forMs` undefined: it lasts until the faults end. */
+  const scheduleFault = (at: number, e: FaultEvent) => {
+    const id = outageIds++;
+    const end = e.forMs === undefined ? undefined : at + e.forMs;
+    if (e.kind === 'partition') {
+      schedule(at, { kind: 'partition', groups: e.groups, id });
+      if (end !== undefined) schedule(end, { kind: 'heal', id });
+      return;
+    }
+    schedule(at, { kind: e.kind === 'crash' ? 'crash' : 'power_loss', nodes: e.nodes, id });
+    if (end !== undefined) for (const node of e.nodes) schedule(end, { kind: 'restart', node, id });
+  };
+  for (const e of o.schedule) scheduleFault(e.atMs, e);
+  // Random faults: a mean gap of 1000 / rate ms, each of a kind in proportion to its rate.
+  const rates = o.crashRate + o.partitionRate + o.powerLossRate;
+  if (rates > 0) {
+    const scale = 4 / rates; // gaps of 100..400 ms at 4 events per second
+    for (let t = 50 + random() * 200; t < o.faultMs; t += (100 + random() * 300) * scale) {
+      const x = random() * rates;
+      if (x < o.crashRate) {
         const node = names[Math.floor(random() * names.length)]!;
-        schedule(t, { kind: 'crash', node });
-        schedule(t + 20 + random() * 200, { kind: 'restart', node });
-      } else {
+        scheduleFault(t, { atMs: t, kind: 'crash', nodes: [node], forMs: 20 + random() * 200 });
+      } else if (x < o.crashRate + o.partitionRate) {
         const side = names.filter(() => random() < 0.5);
-        schedule(t, { kind: 'partition', side });
-        schedule(t + 20 + random() * 200, { kind: 'heal' });
+        scheduleFault(t, {
+          atMs: t,
+          kind: 'partition',
+          groups: [side],
+          forMs: 20 + random() * 200,
+        });
+      } else {
+        const pool = [...names];
+        const nodes = Array.from(
+          { length: Math.min(o.powerLossNodes, names.length) },
+          () => pool.splice(Math.floor(random() * pool.length), 1)[0]!,
+        );
+        scheduleFault(t, { atMs: t, kind: 'power-loss', nodes, forMs: 20 + random() * 200 });
       }
     }
   }
+  if (o.randomProposer > 0) schedule(random() * TICK_MS, { kind: 'random_ballot' });
   schedule(o.faultMs, { kind: 'faults_end' });
   for (const n of names) schedule(random() * TICK_MS, { kind: 'tick', node: n, epoch: 0 });
   for (let c = 0; c < o.clients; c++) schedule(random(), { kind: 'client_next', client: c });
@@ -590,7 +683,7 @@ export function simulate(options: SimOptions): SimResult {
       switch (e.kind) {
         case 'msg': {
           const r = replicas.get(e.to)!;
-          if (!r.up || !reachable(e.from, e.to)) break;
+          if (!r.up || !partitions.reachable(e.from, e.to)) break;
           note(() => `${e.from} -> ${e.to} ${describeMsg(e.msg)}`);
           run(r, step(r.core, { type: 'receive', from: e.from, msg: e.msg }));
           break;
@@ -655,42 +748,77 @@ export function simulate(options: SimOptions): SimResult {
           else schedule(now + TICK_MS * 20, { kind: 'tick', node: r.name, epoch: r.epoch });
           break;
         }
-        case 'crash': {
-          const r = replicas.get(e.node)!;
-          if (!r.up) break;
-          r.up = false;
-          m.crashes++;
-          note(() => `${r.name} crashes`);
-          if (o.bug === 'amnesia')
-            durable.set(r.name, { records: new Map(), decided: new Map(), reservedRound: 0 });
+        case 'crash':
+          for (const node of e.nodes) {
+            const r = replicas.get(node)!;
+            if (!r.up) continue;
+            r.up = false;
+            downBy.set(node, e.id);
+            m.crashes++;
+            disks.get(node)!.crash();
+            note(() => `${node} crashes`);
+            if (o.mutate === 'amnesia') disks.get(node)!.wipe();
+          }
           break;
-        }
+        case 'power_loss':
+          for (const node of e.nodes) {
+            const r = replicas.get(node)!;
+            // The machine goes dark even if its process was already down.
+            if (r.up) downBy.set(node, e.id);
+            r.up = false;
+            m.powerLosses++;
+            const disk = disks.get(node)!;
+            disk.crash();
+            const lost = disk.powerLoss();
+            note(() => `${node} loses power (${lost} unflushed writes lost)`);
+          }
+          break;
         case 'restart': {
           const old = replicas.get(e.node)!;
-          if (old.up) break;
+          if (old.up || (e.id !== undefined && downBy.get(e.node) !== e.id)) break;
           const r = fresh(e.node, old.epoch + 1);
           replicas.set(e.node, r);
           note(() => `${r.name} restarts`);
-          // Its log is replayed from the durable decisions (in order, up to the first hole).
-          const d = durable.get(r.name)!;
+          // Its log is replayed from the committed decisions (in order, up to the first hole).
+          const d = disks.get(r.name)!.committed();
           for (const inst of [...d.decided.keys()].sort((a, b) => a - b))
             learn(r, inst, d.decided.get(inst) as Entry);
           schedule(now + TICK_MS, { kind: 'tick', node: r.name, epoch: r.epoch });
           break;
         }
         case 'partition':
-          cut = new Set(e.side);
+          partitions.cut(e.id, e.groups);
           m.partitions++;
-          note(() => `partition: {${e.side.join(',')}} | rest`);
+          note(() => `partition: ${e.groups.map((g) => `{${g.join(',')}}`).join(' | ')} | rest`);
           break;
         case 'heal':
-          cut = null;
-          note(() => 'partition healed');
+          if (partitions.heal(e.id)) note(() => 'partition healed');
           break;
+        case 'flush': {
+          const r = replicas.get(e.node)!;
+          for (const then of disks.get(e.node)!.flush(e.id)) if (r.up) then();
+          break;
+        }
+        case 'random_ballot': {
+          if (!faultsOn) break;
+          if (random() < o.randomProposer) {
+            const up = names.filter((n) => replicas.get(n)!.up);
+            if (up.length > 0) {
+              const r = replicas.get(up[Math.floor(random() * up.length)]!)!;
+              let inst = r.applied;
+              while (r.core.learner.decided.has(inst)) inst++;
+              m.randomBallots++;
+              note(() => `${r.name} starts a random ballot inst=${inst} `);
+              run(r, step(r.core, { type: 'start_ballot', inst }));
+            }
+          }
+          schedule(now + TICK_MS, { kind: 'random_ballot' });
+          break;
+        }
         case 'faults_end':
           faultsOn = false;
           faultsEndedAt = now;
-          cut = null;
+          partitions.heal();
           for (const n of names)
             if (!replicas.get(n)!.up) schedule(now, { kind: 'restart', node: n });
           note(() => 'faults end');
@@ -721,7 +849,7 @@ export function simulate(options: SimOptions): SimResult {
         : thrown;
     if (!(err instanceof Violation)) throw err;
     // The events of the instance concerned, with crashes, restarts and partitions for context.
-    const context = / (crashes|restarts|partition|faults end)/;
+    const context = / (crashes|restarts|loses power|partition|faults end)/;
     const lines = trace.map(([t, line]) => `${t.toFixed(2).padStart(9)} ${line()}`);
     const relevant =
       err.inst === undefined || Number.isNaN(err.inst)
@@ -741,6 +869,11 @@ export function simulate(options: SimOptions): SimResult {
   m.decisionLatencyP50 = pct(decisionLatency, 50);
   m.decisionLatencyP99 = pct(decisionLatency, 99);
   m.settleMs = Math.round(m.settleMs);
+  for (const d of disks.values()) {
+    m.diskWrites += d.stats.writes;
+    m.flushes += d.stats.flushes;
+    m.lostWrites += d.stats.lostWrites;
+  }
   const log = [...decided.entries()]
     .sort(([a], [b]) => a - b)
     .map(([i, v]) => `${i}:${v}`)

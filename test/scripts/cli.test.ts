@@ -66,6 +66,21 @@ const MALFORMED: Record<string, [string[], string] | null> = {
 const MORE: Array<[string, string[], string]> = [
   ['kill-restart', ['--mode', 'explode'], "--mode must be one of actor, node, got 'explode'"],
   ['check:history', [], 'missing the history FILE'],
+  [
+    'sim',
+    ['--delay', 'gaussian:2'],
+    "--delay: bad delay 'gaussian:2': unknown distribution 'gaussian' (expected fixed:MS, uniform:MIN..MAX, exponential:MEAN or long-tail:MEAN)",
+  ],
+  [
+    'sim',
+    ['--nodes', '3', '--at', '500 crash n4 for 300'],
+    "--at: unknown node 'n4' (the nodes are n1..n3) in '500 crash n4 for 300'",
+  ],
+  [
+    'sim',
+    ['--power-loss-rate', 'often'],
+    "--power-loss-rate must be a number from 0 to 1000, got 'often'",
+  ],
 ];
 
 interface Result {

@@ -1,4 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SIM, simulate } from '../../apps/sim/simulator.ts';
 
@@ -10,6 +13,7 @@ describe('the deterministic simulation', () => {
     let crashes = 0;
     let partitions = 0;
     let dropped = 0;
+    let powerLosses = 0;
     for (let seed = 1; seed <= 500; seed++) {
       const r = simulate({ ...DEFAULT_SIM, seed, nodes: 3 + 2 * (seed % 3), ops: 60 });
       if (!r.ok) kinds.add(`seed ${seed}: ${r.violation!.kind}: ${r.violation!.message}`);
@@ -17,12 +21,14 @@ describe('the deterministic simulation', () => {
       crashes += r.metrics.crashes;
       partitions += r.metrics.partitions;
       dropped += r.metrics.dropped;
+      powerLosses += r.metrics.powerLosses;
     }
     expect([...kinds]).toEqual([]);
     // The faults did happen.
     expect(crashes).toBeGreaterThan(500);
     expect(partitions).toBeGreaterThan(500);
     expect(dropped).toBeGreaterThan(10_000);
+    expect(powerLosses).toBeGreaterThan(250);
   });
 
   it('same seed, same run; another seed, another run', () => {
@@ -35,7 +41,7 @@ describe('the deterministic simulation', () => {
 
   it('catches broken variants: a disk that forgets, a replica applying accepted values', () => {
     const amnesia = Array.from({ length: 60 }, (_, i) =>
-      simulate({ ...DEFAULT_SIM, seed: i + 1, nodes: 3, bug: 'amnesia' }),
+      simulate({ ...DEFAULT_SIM, seed: i + 1, nodes: 3, mutate: 'amnesia' }),
     );
     const caught = amnesia.filter((r) => !r.ok);
     expect(caught.length).toBeGreaterThan(5);
@@ -46,7 +52,7 @@ describe('the deterministic simulation', () => {
       true,
     );
     for (let seed = 1; seed <= 10; seed++) {
-      expect(simulate({ ...DEFAULT_SIM, seed, bug: 'apply-accepted' }).violation?.kind).toBe(
+      expect(simulate({ ...DEFAULT_SIM, seed, mutate: 'apply-accepted' }).violation?.kind).toBe(
         'agreement',
       );
     }
@@ -78,7 +84,8 @@ describe('the deterministic simulation', () => {
     );
     expect(bad.status).toBe(1);
     expect(bad.stdout).toMatch(/VIOLATION \((agreement|invariant|logs)\) with seed \d+/);
-    expect(bad.stdout).toMatch(/replay: npm run sim -- --seed \d+ .*--bug amnesia/);
+    // --bug is the old name of --mutate; the replay command uses the new one.
+    expect(bad.stdout).toMatch(/replay: npm run sim -- --seed \d+ .*--mutate amnesia/);
     const help = execFileSync(process.execPath, [...TSX, 'scripts/sim.ts', '--help'], {
       encoding: 'utf8',
     });
@@ -88,5 +95,69 @@ describe('the deterministic simulation', () => {
     });
     expect(wrong.status).toBe(2);
     expect(wrong.stderr).toContain('--nodes must be an integer');
+  });
+
+  it("npm run sim: seed 003's knobs, a schedule file, and a replay that reproduces the run", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sim-'));
+    const plan = join(dir, 'plan.txt');
+    writeFileSync(
+      plan,
+      '# a crash, a power loss, a split\nat 500 crash n2 for 300\nat 800 power-loss n1 for 200\nat 1000 partition n1,n2 | n3 for 400\n',
+    );
+    const sim = (...args: string[]) =>
+      spawnSync(process.execPath, [...TSX, 'scripts/sim.ts', ...args], { encoding: 'utf8' });
+    const one = sim(
+      '--nodes',
+      '3',
+      '--ops',
+      '60',
+      '--schedule',
+      plan,
+      '--at',
+      '1500 power-loss n1,n3 for 100',
+      '--delay',
+      'uniform:1..4',
+      '--random-proposer',
+      '0.1',
+      '--flush-ms',
+      '0.5..3',
+    );
+    expect(one.status, one.stderr).toBe(0);
+    expect(one.stdout).toContain('delay=uniform:1..4');
+    expect(one.stdout).toContain('flush=0.5..3 ms');
+    expect(one.stdout).toContain('4 scheduled, random proposer 0.1');
+    expect(one.stdout).toMatch(/1 partitions, 1 crashes and 3 power losses/);
+    expect(one.stdout).toMatch(/disk: \d+ writes in \d+ flushes/);
+    expect(one.stdout).toMatch(/\(\d+ random ballots\)/);
+    const digest = /digest ([0-9a-f]{8})/.exec(one.stdout)![1];
+    // The same run, its schedule given as --at events (as a replay command gives it).
+    const again = sim(
+      '--nodes',
+      '3',
+      '--ops',
+      '60',
+      '--delay',
+      'uniform:1..4',
+      '--random-proposer',
+      '0.1',
+      '--flush-ms',
+      '0.5..3',
+      '--at',
+      '500 crash n2 for 300',
+      '--at',
+      '800 power-loss n1 for 200',
+      '--at',
+      '1000 partition n1,n2 | n3 for 400',
+      '--at',
+      '1500 power-loss n1,n3 for 100',
+    );
+    expect(again.stdout).toContain(`digest ${digest}`);
+    writeFileSync(plan, 'at 500 crash n2 for 300\nat 600 crash n7\n');
+    const bad = sim('--nodes', '3', '--schedule', plan);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.split('\n')[0]).toBe(
+      `--schedule ${plan} line 2: unknown node 'n7' (the nodes are n1..n3) in 'at 600 crash n7'`,
+    );
+    rmSync(dir, { recursive: true, force: true });
   });
 });

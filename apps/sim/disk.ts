@@ -1,0 +1,167 @@
+// One simulated node's disk: a write is committed at once (a process crash keeps it) and flushed
+// later, in order, with the other writes of its turn (group commit); power loss keeps the flushed.
+import type { DurableState } from '../paxos/core.ts';
+import type { AcceptorRecord } from '../paxos/messages.ts';
+
+/** The durable writes of the Paxos core's effects. */
+export type DiskWrite =
+  | { type: 'persist'; inst: number; record: AcceptorRecord }
+  | { type: 'reserve'; round: number }
+  | { type: 'learn'; inst: number; value: unknown };
+
+/** How long one flush takes (virtual ms): drawn uniformly in [minMs, maxMs]. */
+export interface FlushTiming {
+  minMs: number;
+  maxMs: number;
+}
+
+export const DEFAULT_FLUSH: FlushTiming = { minMs: 0.2, maxMs: 2 };
+
+/** Parses `0.2..2` (a range) or `1` (always that long), virtual ms; throws a clear Error. */
+export function parseFlushTiming(text: string): FlushTiming {
+  const parts = text.split('..');
+  const nums = parts.map((s) => (s.trim() === '' ? Number.NaN : Number(s)));
+  if (parts.length > 2 || nums.some((n) => !Number.isFinite(n) || n < 0))
+    throw new Error(`bad flush time '${text}': expected MS or MIN..MAX, numbers >= 0`);
+  const minMs = nums[0]!;
+  const maxMs = nums[1] ?? minMs;
+  if (maxMs < minMs) throw new Error(`bad flush time '${text}': MAX must be >= MIN`);
+  return { minMs, maxMs };
+}
+
+export function formatFlushTiming(f: FlushTiming): string {
+  return f.minMs === f.maxMs ? `${f.minMs}` : `${f.minMs}..${f.maxMs}`;
+}
+
+/** A flush to schedule: call `flush(id)` at virtual time `at`. */
+export interface PendingFlush {
+  id: number;
+  at: number;
+}
+
+interface Group extends PendingFlush {
+  turn: number;
+  writes: DiskWrite[];
+  /** What waits for this flush (the effects after a write, as the actor shell holds them). */
+  held: Array<() => void>;
+}
+
+export function emptyDurable(): DurableState {
+  return { records: new Map(), decided: new Map(), reservedRound: 0 };
+}
+
+function cloneDurable(d: DurableState): DurableState {
+  return {
+    records: new Map(d.records),
+    decided: new Map(d.decided),
+    reservedRound: d.reservedRound,
+  };
+}
+
+function apply(d: DurableState, w: DiskWrite): void {
+  switch (w.type) {
+    case 'persist':
+      d.records.set(w.inst, w.record);
+      break;
+    case 'reserve':
+      d.reservedRound = Math.max(d.reservedRound, w.round);
+      break;
+    case 'learn':
+      d.decided.set(w.inst, w.value);
+      break;
+  }
+}
+
+export class Disk {
+  private committedState = emptyDurable();
+  private flushedState = emptyDurable();
+  /** Committed, not flushed yet, oldest first; they flush in this order. */
+  private groups: Group[] = [];
+  private nextId = 0;
+  /** Counters for the metrics. */
+  readonly stats = { writes: 0, flushes: 0, lostWrites: 0 };
+
+  /** `random` draws each flush's duration (the simulation's one seeded generator). */
+  constructor(
+    private readonly random: () => number,
+    private readonly timing: FlushTiming = DEFAULT_FLUSH,
+  ) {}
+
+  /**
+   * Commits a write. The writes of one `turn` (one simulated event) share a flush; the first
+   * write of a turn opens one and returns it for the caller to schedule. A flush never ends
+   * before an earlier one: what is flushed is always a prefix of what was committed.
+   */
+  write(w: DiskWrite, now: number, turn: number): PendingFlush | null {
+    apply(this.committedState, w);
+    this.stats.writes++;
+    const last = this.groups.at(-1);
+    if (last && last.turn === turn) {
+      last.writes.push(w);
+      return null;
+    }
+    const took = this.timing.minMs + this.random() * (this.timing.maxMs - this.timing.minMs);
+    const at = Math.max(now + took, last?.at ?? 0);
+    const group: Group = { id: this.nextId++, at, turn, writes: [w], held: [] };
+    this.groups.push(group);
+    return { id: group.id, at };
+  }
+
+  /** Runs `then` once the last write is flushed (at once if nothing is waiting to be). */
+  afterFlush(then: () => void): void {
+    const last = this.groups.at(-1);
+    if (last) last.held.push(then);
+    else then();
+  }
+
+  /**
+   * Flushes the group `id` and every earlier one; returns what was held for them, in order, to
+   * be run now. A group lost to a power loss is gone: its id flushes nothing.
+   */
+  flush(id: number): Array<() => void> {
+    const held: Array<() => void> = [];
+    while (this.groups.length > 0 && this.groups[0]!.id <= id) {
+      const g = this.groups.shift()!;
+      for (const w of g.writes) apply(this.flushedState, w);
+      this.stats.flushes++;
+      held.push(...g.held);
+    }
+    return held;
+  }
+
+  /** The process died: what it held is gone, but its committed writes still reach the disk. */
+  crash(): void {
+    for (const g of this.groups) g.held = [];
+  }
+
+  /** The machine lost power: every write not flushed is lost. Returns how many. */
+  powerLoss(): number {
+    const lost = this.groups.reduce((n, g) => n + g.writes.length, 0);
+    this.groups = [];
+    this.committedState = cloneDurable(this.flushedState);
+    this.stats.lostWrites += lost;
+    return lost;
+  }
+
+  /** Test only (the `amnesia` mutation): the disk forgets everything. */
+  wipe(): void {
+    this.groups = [];
+    this.committedState = emptyDurable();
+    this.flushedState = emptyDurable();
+  }
+
+  /** What a restarted process reads: every committed write. */
+  committed(): DurableState {
+    return cloneDurable(this.committedState);
+  }
+
+  /** What survives a power loss. */
+  flushed(): DurableState {
+    return cloneDurable(this.flushedState);
+  }
+
+  /** Writes committed and not flushed yet. */
+  get unflushed(): number {
+    return this.groups.reduce((n, g) => n + g.writes.length, 0);
+  }
+}
