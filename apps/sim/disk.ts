@@ -2,12 +2,22 @@
 // later, in order, with the other writes of its turn (group commit); power loss keeps the flushed.
 import type { DurableState } from '../paxos/core.ts';
 import type { AcceptorRecord } from '../paxos/messages.ts';
+import type { Snapshot } from '../rsm/core.ts';
 
-/** The durable writes of the Paxos core's effects. */
+/** The durable writes of the Paxos core's effects, and the replica's snapshots. */
 export type DiskWrite =
   | { type: 'persist'; inst: number; record: AcceptorRecord }
   | { type: 'reserve'; round: number }
-  | { type: 'learn'; inst: number; value: unknown };
+  | { type: 'learn'; inst: number; value: unknown }
+  /** The replica's snapshot (as apps/rsm/store.ts saves it). */
+  | { type: 'snapshot'; snapshot: Snapshot }
+  /** Records and decisions below `below` are dropped (as the Paxos store's compact does). */
+  | { type: 'compact'; below: number };
+
+/** What one node keeps on disk: its participant's state and its replica's snapshot. */
+export interface NodeDurable extends DurableState {
+  snapshot?: Snapshot;
+}
 
 /** How long one flush takes (virtual ms): drawn uniformly in [minMs, maxMs]. */
 export interface FlushTiming {
@@ -46,19 +56,21 @@ interface Group extends PendingFlush {
   held: Array<() => void>;
 }
 
-export function emptyDurable(): DurableState {
-  return { records: new Map(), decided: new Map(), reservedRound: 0 };
+export function emptyDurable(): NodeDurable {
+  return { records: new Map(), decided: new Map(), reservedRound: 0, floor: 0 };
 }
 
-function cloneDurable(d: DurableState): DurableState {
+function cloneDurable(d: NodeDurable): NodeDurable {
   return {
     records: new Map(d.records),
     decided: new Map(d.decided),
     reservedRound: d.reservedRound,
+    floor: d.floor,
+    snapshot: d.snapshot,
   };
 }
 
-function apply(d: DurableState, w: DiskWrite): void {
+function apply(d: NodeDurable, w: DiskWrite): void {
   switch (w.type) {
     case 'persist':
       d.records.set(w.inst, w.record);
@@ -68,6 +80,15 @@ function apply(d: DurableState, w: DiskWrite): void {
       break;
     case 'learn':
       d.decided.set(w.inst, w.value);
+      break;
+    case 'snapshot':
+      if (!d.snapshot || w.snapshot.inst > d.snapshot.inst) d.snapshot = w.snapshot;
+      break;
+    case 'compact':
+      if (w.below <= (d.floor ?? 0)) break;
+      for (const map of [d.records, d.decided] as Map<number, unknown>[])
+        for (const inst of map.keys()) if (inst < w.below) map.delete(inst);
+      d.floor = w.below;
       break;
   }
 }
@@ -151,12 +172,12 @@ export class Disk {
   }
 
   /** What a restarted process reads: every committed write. */
-  committed(): DurableState {
+  committed(): NodeDurable {
     return cloneDurable(this.committedState);
   }
 
   /** What survives a power loss. */
-  flushed(): DurableState {
+  flushed(): NodeDurable {
     return cloneDurable(this.flushedState);
   }
 

@@ -1,11 +1,13 @@
-// A deterministic simulation of the replicated inventory: N replicas, each running the Paxos
-// core (apps/paxos/core.ts) and the inventory state machine (apps/inventory/machine.ts), and
-// clients, in one process with virtual time and a seeded scheduler. The network delays (a chosen
-// distribution, network.ts), loses, duplicates and reorders messages and is cut by partitions
-// that heal; each node's disk (disk.ts) commits at once and flushes later; replicas crash (and
-// restart from what was committed) or lose power (and restart from what was flushed), at random
-// or on an explicit schedule (schedule.ts). Invariants are checked at every step; after faults
-// stop, every submitted operation must be acknowledged within a bound.
+// A deterministic simulation of the replicated inventory: N nodes, each running the shipping
+// cores (the Paxos roles of apps/paxos, composed as the actors wire them, and the replica core of
+// apps/rsm/core.ts over the inventory state machine), and clients, in one process with virtual
+// time and a seeded scheduler. Nothing of the replica is re-implemented here: the simulator only
+// carries the cores' effects (messages, disk writes, timers) as the actor shells do. The network
+// delays (a chosen distribution, network.ts), loses, duplicates and reorders messages and is cut
+// by partitions that heal; each node's disk (disk.ts) commits at once and flushes later; nodes
+// crash (and restart from what was committed) or lose power (and restart from what was flushed),
+// at random or on an explicit schedule (schedule.ts). Invariants are checked at every step; after
+// faults stop, every submitted operation must be acknowledged within a bound.
 // Same seed, same run: every random choice comes from one seeded generator, and events at the
 // same virtual time run in the order they were scheduled.
 
@@ -16,10 +18,27 @@ import {
   type InventoryOp,
   type InventoryResult,
   type InventoryState,
+  restore,
+  snapshot,
+  validateOp,
 } from '../inventory/machine.ts';
+import type { Ballot } from '../paxos/ballot.ts';
 import { createParticipant, InvariantError, type ParticipantState, step } from '../paxos/core.ts';
 import type { Effect, PaxosMsg } from '../paxos/messages.ts';
 import { PAXOS_MUTATIONS, type PaxosMutation } from '../paxos/mutations.ts';
+import {
+  type CatchupReply,
+  type CatchupRequest,
+  createReplica,
+  type ReplicaEffect,
+  type ReplicaEvent,
+  type ReplicaMutation,
+  type ReplicaOptions,
+  type ReplicaState,
+  replicaStep,
+  type Snapshot,
+} from '../rsm/core.ts';
+import type { Machine } from '../rsm/machine.ts';
 import { DEFAULT_FLUSH, Disk, type DiskWrite, type FlushTiming } from './disk.ts';
 import { type DelayDist, Partitions, sampleDelay } from './network.ts';
 import type { FaultEvent } from './schedule.ts';
@@ -29,13 +48,19 @@ import type { FaultEvent } from './schedule.ts';
  * the disk; a replica applies accepted values; the runner sends what a write guards before the
  * write is flushed) and the Paxos roles' (apps/paxos/mutations.ts).
  */
-export type SimMutation = 'amnesia' | 'apply-accepted' | 'reply-before-flush' | PaxosMutation;
+export type SimMutation =
+  | 'amnesia'
+  | 'apply-accepted'
+  | 'reply-before-flush'
+  | PaxosMutation
+  | ReplicaMutation;
 
 export const SIM_MUTATIONS: readonly SimMutation[] = [
   'amnesia',
   'apply-accepted',
   'reply-before-flush',
   ...PAXOS_MUTATIONS,
+  'forget-snapshot-results',
 ];
 
 export interface SimOptions {
@@ -69,6 +94,8 @@ export interface SimOptions {
   livenessMs: number;
   /** Most operations per instance. */
   batchMax: number;
+  /** Each replica saves a snapshot (and compacts its Paxos store) every this many instances. */
+  snapshotEvery: number;
   /** Test only: a deliberately broken variant, to show the checks can fail. */
   mutate?: SimMutation;
   /** Keep the last N events for a trace on a violation (default 5000). */
@@ -92,6 +119,7 @@ export const DEFAULT_SIM: Omit<SimOptions, 'seed'> = {
   randomProposer: 0,
   livenessMs: 30_000,
   batchMax: 16,
+  snapshotEvery: 25,
 };
 
 export interface SimMetrics {
@@ -120,6 +148,9 @@ export interface SimMetrics {
   flushes: number;
   /** Ballots started by the random proposer. */
   randomBallots: number;
+  /** Snapshots saved, and snapshots a lagging replica adopted from another. */
+  snapshots: number;
+  snapshotsAdopted: number;
   /** Virtual ms from the end of faults until the last operation was acknowledged. */
   settleMs: number;
 }
@@ -149,6 +180,8 @@ export function emptyMetrics(): SimMetrics {
     diskWrites: 0,
     flushes: 0,
     randomBallots: 0,
+    snapshots: 0,
+    snapshotsAdopted: 0,
     settleMs: 0,
   };
 }
@@ -163,12 +196,29 @@ export interface SimResult {
 
 type Entry = { ops: InventoryOp[] };
 
+/** Who a replica answers: a client, or a peer's catch-up request. */
+type Token =
+  | { kind: 'client'; client: number; reqId: string }
+  | { kind: 'peer'; node: string; id: number };
+
+/** Replica-to-replica messages (the actor shell's forward and catch-up calls). */
+type ReplicaMsg =
+  | { type: 'forward'; ops: InventoryOp[] }
+  | { type: 'catchup_request'; id: number; request: CatchupRequest }
+  | { type: 'catchup_reply'; id: number; reply: CatchupReply };
+
 type Event =
   | { kind: 'msg'; from: string; to: string; msg: PaxosMsg }
+  | { kind: 'rmsg'; from: string; to: string; msg: ReplicaMsg }
   | { kind: 'client_next'; client: number }
   | { kind: 'request'; client: number; to: string; op: InventoryOp }
   | { kind: 'response'; client: number; reqId: string; result: InventoryResult }
+  /** Events of one life of a node (`epoch`): ignored once it crashed. */
   | { kind: 'tick'; node: string; epoch: number }
+  | { kind: 'wake'; node: string; epoch: number }
+  | { kind: 'paxos_timer'; node: string; epoch: number; inst: number; ballot: Ballot }
+  | { kind: 'propose_timeout'; node: string; epoch: number; inst: number; seq: number }
+  | { kind: 'catchup_timeout'; node: string; epoch: number; id: number }
   | { kind: 'client_timeout'; client: number; reqId: string; attempt: number }
   /** `id` names this outage: only its own restart ends it. */
   | { kind: 'crash'; nodes: string[]; id: number }
@@ -243,27 +293,22 @@ function describeMsg(msg: PaxosMsg): string {
 
 const before = (a: Scheduled, b: Scheduled) => a.at < b.at || (a.at === b.at && a.seq < b.seq);
 
-interface Replica {
+type Rep = ReplicaState<InventoryState, InventoryOp, InventoryResult, Token>;
+
+/** One simulated node: its Paxos participant and its replica, both the shipping cores. */
+interface SimNode {
   name: string;
   up: boolean;
-  /** Bumped at every restart: ticks of an earlier life are ignored. */
+  /** Bumped at every restart: events of an earlier life are ignored. */
   epoch: number;
-  core: ParticipantState;
-  inv: InventoryState;
-  applied: number;
-  /** Decided, not applied yet. */
-  buffer: Map<number, Entry>;
-  maxSeen: number;
-  /** Requests received here: answered when applied here. */
-  pending: Map<string, { op: InventoryOp; clients: number[] }>;
-  queue: InventoryOp[];
-  owned: Set<string>;
-  inflight: Map<number, { ops: InventoryOp[]; since: number }>;
-  nextInst: number;
-  backoffUntil: number;
-  gapSince: number;
-  /** After a restart: probe instance `applied` until the log's end is reached. */
-  probing: boolean;
+  paxos: ParticipantState;
+  replica: Rep;
+  /** Registered (caught up after its start): other replicas forward to it. */
+  ready: boolean;
+  /** The replica's proposals waiting for an outcome: inst -> the propose's sequence number. */
+  proposing: Map<number, number>;
+  /** Catch-up requests out: id -> the peer asked. */
+  catchups: Map<number, string>;
 }
 
 interface Client {
@@ -275,11 +320,19 @@ interface Client {
 }
 
 const ITEMS = ['apple', 'pear', 'plum'];
+/** The random proposer's period (virtual ms). */
 const TICK_MS = 5;
+/** The replica's periodic tick (the actor shell's is 100 ms; virtual time runs faster here). */
+const REPLICA_TICK_MS = 10;
 const CLIENT_TIMEOUT_MS = 150;
-const BALLOT_RETRY_MS = 40;
-const GAP_MS = 20;
-const WINDOW = 4;
+/** The replica's options in the simulation (timeouts scaled to its fast virtual network). */
+const REPLICA_OPTIONS: ReplicaOptions = {
+  window: 4,
+  proposeTimeoutMs: 300,
+  resendMs: 200,
+  gapMs: 20,
+  snapshotChunkBytes: 512,
+};
 
 /** Runs one simulation. Never throws for a broken invariant: it reports it as a violation. */
 export function simulate(options: SimOptions): SimResult {
@@ -327,28 +380,63 @@ export function simulate(options: SimOptions): SimResult {
 
   const disks = new Map(names.map((n) => [n, new Disk(random, o.flush)]));
   const paxosMutations = new Set(PAXOS_MUTATIONS.filter((x) => x === o.mutate));
-  const replicas = new Map<string, Replica>();
-  const fresh = (name: string, epoch: number): Replica => {
+  const replicaMutations = new Set<ReplicaMutation>(
+    o.mutate === 'forget-snapshot-results' ? ['forget-snapshot-results'] : [],
+  );
+  /** State hashes at log positions (after applying up to there): equal at every replica. */
+  const stateAt = new Map<number, number>();
+
+  /** The inventory machine, with the per-operation checks of this simulation around `apply`. */
+  const checkedMachine = (node: string): Machine<InventoryState, InventoryOp, InventoryResult> => ({
+    service: 'inventory',
+    empty: emptyInventory,
+    validate: validateOp,
+    apply: (state, op) => {
+      const result = applyOp(state, op);
+      for (const [item, qty] of state.stock)
+        if (qty < 0) throw new Violation('stock', `${node}: ${item} went negative (${qty})`);
+      const json = JSON.stringify(result);
+      const first = firstResult.get(op.reqId);
+      if (first === undefined) firstResult.set(op.reqId, json);
+      else if (op.kind !== 'view' && op.kind !== 'get' && first !== json)
+        throw new Violation(
+          'results',
+          `${node} computed ${json} for ${op.reqId}, another replica ${first}`,
+        );
+      return result;
+    },
+    resultOf: (state, reqId) => state.results.get(reqId),
+    snapshot,
+    restore: (snap) => restore(snap as ReturnType<typeof snapshot>),
+    forgetResults: (state) => state.results.clear(),
+  });
+
+  const nodes = new Map<string, SimNode>();
+  const boot = (name: string, epoch: number): SimNode => {
+    const d = disks.get(name)!.committed();
+    const from = d.snapshot?.inst ?? 0;
+    const decidedAfter = [...d.decided].filter(([i]) => i >= from).sort(([a], [b]) => a - b);
     return {
       name,
       up: true,
       epoch,
-      core: createParticipant(name, names, disks.get(name)!.committed(), paxosMutations),
-      inv: emptyInventory(),
-      applied: 0,
-      buffer: new Map(),
-      maxSeen: -1,
-      pending: new Map(),
-      queue: [],
-      owned: new Set(),
-      inflight: new Map(),
-      nextInst: 0,
-      backoffUntil: 0,
-      gapSince: 0,
-      probing: epoch > 0,
+      paxos: createParticipant(name, names, d, paxosMutations),
+      replica: createReplica<InventoryState, InventoryOp, InventoryResult, Token>(
+        {
+          machine: checkedMachine(name),
+          name,
+          procs: names,
+          options: { ...REPLICA_OPTIONS, batchMax: o.batchMax, snapshotEvery: o.snapshotEvery },
+          random,
+          mutations: replicaMutations,
+        },
+        { snapshot: d.snapshot, decided: decidedAfter },
+      ),
+      ready: false,
+      proposing: new Map(),
+      catchups: new Map(),
     };
   };
-  for (const n of names) replicas.set(n, fresh(n, 0));
 
   const clients: Client[] = Array.from({ length: o.clients }, () => ({
     reqId: null,
@@ -361,86 +449,110 @@ export function simulate(options: SimOptions): SimResult {
 
   // ---- network ----
   const delay = () => sampleDelay(o.delay, random);
-  const sendMsg = (from: string, to: string, msg: PaxosMsg) => {
+  /** One message over the lossy network (loss and duplication only while faults are on). */
+  const transmit = (event: Event & { from: string; to: string }) => {
     m.messages++;
     if (faultsOn && random() < o.lossP) {
       m.dropped++;
       return;
     }
-    schedule(now + delay(), { kind: 'msg', from, to, msg });
+    schedule(now + delay(), event);
     if (faultsOn && random() < o.dupP) {
       m.duplicated++;
-      schedule(now + delay(), { kind: 'msg', from, to, msg });
+      schedule(now + delay(), event);
     }
   };
+  const sendMsg = (from: string, to: string, msg: PaxosMsg) =>
+    transmit({ kind: 'msg', from, to, msg });
+  const sendReplica = (from: string, to: string, msg: ReplicaMsg) =>
+    transmit({ kind: 'rmsg', from, to, msg });
 
-  // ---- replica logic ----
+  // ---- the Paxos participant (apps/paxos/core.ts: the three role cores, wired) ----
   /**
    * Carries out effects in order, as the actor shell (apps/paxos/participant.ts) does: a durable
    * write is committed at once, and the effects after it wait until it is flushed.
    */
-  const run = (r: Replica, effects: Effect[], from = 0) => {
-    const disk = disks.get(r.name)!;
+  const runPaxos = (n: SimNode, effects: Effect[], from = 0) => {
+    const disk = disks.get(n.name)!;
     for (let i = from; i < effects.length; i++) {
       const e = effects[i]!;
       if (e.type === 'persist' || e.type === 'reserve' || e.type === 'learn') {
         const flush = disk.write(e satisfies DiskWrite, now, m.events);
-        if (flush) schedule(flush.at, { kind: 'flush', node: r.name, id: flush.id });
+        if (flush) schedule(flush.at, { kind: 'flush', node: n.name, id: flush.id });
         if (o.mutate !== 'reply-before-flush') {
           disk.afterFlush(() => {
-            carryOut(r, e);
-            run(r, effects, i + 1);
+            carryOut(n, e);
+            runPaxos(n, effects, i + 1);
           });
           return;
         }
       }
-      carryOut(r, e);
+      carryOut(n, e);
     }
   };
 
-  /** One effect, once the writes before it are flushed. */
-  const carryOut = (r: Replica, e: Effect) => {
+  /** One effect of the participant, once the writes before it are flushed. */
+  const carryOut = (n: SimNode, e: Effect) => {
     switch (e.type) {
-      case 'reserve':
-        break;
       case 'persist':
         if (o.mutate === 'apply-accepted' && e.record.accepted)
-          learn(r, e.inst, e.record.accepted.value as Entry);
+          replicaEvent(n, {
+            type: 'decide',
+            now,
+            inst: e.inst,
+            value: e.record.accepted.value,
+          });
         break;
       case 'learn':
-        learn(r, e.inst, e.value as Entry);
+        checkDecision(n, e.inst, e.value as Entry);
+        replicaEvent(n, { type: 'decide', now, inst: e.inst, value: e.value });
         break;
       case 'send':
-        sendMsg(r.name, e.to, e.msg);
+        sendMsg(n.name, e.to, e.msg);
         break;
       case 'broadcast':
         if (e.msg.type === 'prepare') m.ballots++;
-        for (const to of names) sendMsg(r.name, to, e.msg);
+        for (const to of names) sendMsg(n.name, to, e.msg);
         break;
-      case 'abort': {
-        const f = r.inflight.get(e.inst);
-        if (f) {
-          r.inflight.delete(e.inst);
-          requeue(r, f.ops);
-        }
-        r.backoffUntil = now + random() * 20;
+      case 'timer':
+        schedule(now + e.afterMs, {
+          kind: 'paxos_timer',
+          node: n.name,
+          epoch: n.epoch,
+          inst: e.inst,
+          ballot: e.ballot,
+        });
         break;
-      }
-      default:
+      // The proposer's outcomes answer the replica's proposal (Paxos.proposeInstance's reply).
+      case 'settled':
+        if (n.proposing.delete(e.inst))
+          replicaEvent(n, {
+            type: 'proposed',
+            now,
+            inst: e.inst,
+            outcome: { outcome: 'decided', value: e.value },
+          });
+        break;
+      case 'abort':
+        if (n.proposing.delete(e.inst))
+          replicaEvent(n, {
+            type: 'proposed',
+            now,
+            inst: e.inst,
+            outcome: { outcome: 'aborted', reason: e.reason },
+          });
+        break;
+      case 'reserve':
+      case 'round_seen':
         break;
     }
   };
 
-  const requeue = (r: Replica, ops: InventoryOp[]) => {
-    const again = ops.filter((op) => r.owned.has(op.reqId));
-    r.queue.unshift(...again);
-  };
-
-  const learn = (r: Replica, inst: number, value: Entry) => {
+  /** Agreement and validity, across every node, at every decision learned. */
+  const checkDecision = (n: SimNode, inst: number, value: Entry) => {
     const json = JSON.stringify(value);
     const known = decided.get(inst);
     if (known === undefined) {
-      // Validity: only submitted operations (or none) are ever decided.
       for (const op of value.ops) {
         if (submittedOps.get(op.reqId) !== JSON.stringify(op))
           throw new Violation(
@@ -457,117 +569,164 @@ export function simulate(options: SimOptions): SimResult {
     } else if (known !== json) {
       throw new Violation(
         'agreement',
-        `instance ${inst} decided ${known} and ${json} (at ${r.name})`,
+        `instance ${inst} decided ${known} and ${json} (at ${n.name})`,
         inst,
       );
     }
-    note(() => `${r.name} learns inst=${inst} ${json}`);
-    if (inst > r.maxSeen) r.maxSeen = inst;
-    const f = r.inflight.get(inst);
-    // A restarted replica's no-op probe decided as a no-op: it has reached the log's end.
-    if (r.probing && f && f.ops.length === 0 && value.ops.length === 0) r.probing = false;
-    if (f) {
-      r.inflight.delete(inst);
-      const inLog = new Set(value.ops.map((op) => op.reqId));
-      requeue(
-        r,
-        f.ops.filter((op) => !inLog.has(op.reqId)),
-      );
-    }
-    if (inst >= r.applied && !r.buffer.has(inst)) r.buffer.set(inst, value);
-    applyReady(r);
+    note(() => `${n.name} learns inst=${inst} ${json}`);
   };
 
-  const applyReady = (r: Replica) => {
-    for (let entry = r.buffer.get(r.applied); entry; entry = r.buffer.get(r.applied)) {
-      const inst = r.applied;
-      r.buffer.delete(inst);
-      // Identical logs: every replica's log hashes the same at every position.
+  // ---- the replica (apps/rsm/core.ts) ----
+  let proposeSeq = 0;
+  let catchupIds = 0;
+  /** Steps the node's replica core, checks what it applied, carries out its effects. */
+  const replicaEvent = (n: SimNode, event: ReplicaEvent<InventoryOp, Token>) => {
+    const r = n.replica;
+    const before = r.applied;
+    const snapshotBefore = r.snapshot?.inst;
+    const effects = replicaStep(r, event);
+    if (r.snapshot?.inst !== snapshotBefore && event.type === 'catchup_reply') {
+      m.snapshotsAdopted++;
+      note(() => `${n.name} adopts a snapshot at ${r.snapshot?.inst}`);
+    }
+    checkApplied(n, before);
+    for (const e of effects) replicaEffect(n, e);
+  };
+
+  /** Identical logs (hash chains) and identical states at equal log positions. */
+  const checkApplied = (n: SimNode, before: number) => {
+    const r = n.replica;
+    for (let inst = before; inst < r.applied; inst++) {
+      const entry = r.history.get(inst);
+      if (!entry) continue; // skipped by an adopted snapshot
       const h = hash32(`${inst === 0 ? 0 : chain[inst - 1]}|${JSON.stringify(entry)}`);
       if (chain[inst] === undefined) {
         if (inst > 0 && chain[inst - 1] === undefined)
           throw new Violation(
             'logs',
-            `${r.name} applied ${inst} before anyone applied ${inst - 1}`,
+            `${n.name} applied ${inst} before anyone applied ${inst - 1}`,
             inst,
           );
         chain[inst] = h;
       } else if (chain[inst] !== h) {
+        throw new Violation('logs', `${n.name}'s log differs from the others' at ${inst}`, inst);
+      }
+    }
+    if (r.applied !== before) {
+      const h = hash32(JSON.stringify(snapshot(r.state)));
+      const known = stateAt.get(r.applied);
+      if (known === undefined) stateAt.set(r.applied, h);
+      else if (known !== h)
         throw new Violation(
-          'logs',
-          `${r.name}'s log differs from the others' at instance ${inst}`,
-          inst,
+          'state',
+          `${n.name}'s state after instance ${r.applied - 1} differs from another replica's there`,
+          r.applied - 1,
         );
-      }
-      for (const op of entry.ops) {
-        const result = applyOp(r.inv, op);
-        for (const [item, qty] of r.inv.stock)
-          if (qty < 0)
-            throw new Violation('stock', `${r.name}: ${item} went negative (${qty})`, inst);
-        const json = JSON.stringify(result);
-        const first = firstResult.get(op.reqId);
-        if (first === undefined) firstResult.set(op.reqId, json);
-        else if (op.kind !== 'view' && op.kind !== 'get' && first !== json)
-          throw new Violation(
-            'results',
-            `${r.name} computed ${json} for ${op.reqId}, another replica ${first}`,
-            inst,
-          );
-        r.owned.delete(op.reqId);
-        const p = r.pending.get(op.reqId);
-        if (p) {
-          r.pending.delete(op.reqId);
-          for (const c of p.clients)
-            schedule(now + delay(), { kind: 'response', client: c, reqId: op.reqId, result });
+    }
+  };
+
+  const replicaEffect = (n: SimNode, e: ReplicaEffect<InventoryOp, InventoryResult, Token>) => {
+    switch (e.type) {
+      case 'answer':
+        for (const to of e.to) respond(n, to, e.op.reqId, e.result);
+        break;
+      case 'reply':
+        if (e.to.kind === 'peer')
+          sendReplica(n.name, e.to.node, {
+            type: 'catchup_reply',
+            id: e.to.id,
+            reply: e.message as CatchupReply,
+          });
+        else {
+          const message = e.message as InventoryResult | { rsmError: unknown };
+          if (typeof message === 'object' && message !== null && 'rsmError' in message)
+            throw new Violation('results', `${n.name} refused a valid operation`);
+          respond(n, e.to, e.to.reqId, message as InventoryResult);
         }
+        break;
+      case 'forward':
+        sendReplica(n.name, e.to, { type: 'forward', ops: e.ops });
+        break;
+      case 'watch':
+        break; // the peers events tell the core when the watched leader goes
+      case 'propose': {
+        const seq = proposeSeq++;
+        n.proposing.set(e.inst, seq);
+        if (!firstProposedAt.has(e.inst)) firstProposedAt.set(e.inst, now);
+        note(() => `${n.name} proposes inst=${e.inst} (${e.entry.ops.length} ops)`);
+        schedule(now + e.timeoutMs, {
+          kind: 'propose_timeout',
+          node: n.name,
+          epoch: n.epoch,
+          inst: e.inst,
+          seq,
+        });
+        runPaxos(n, step(n.paxos, { type: 'propose', inst: e.inst, value: e.entry }));
+        if (n.proposing.get(e.inst) === seq)
+          runPaxos(n, step(n.paxos, { type: 'start_ballot', inst: e.inst, now }));
+        break;
       }
-      r.applied++;
+      case 'catchup_request': {
+        const id = catchupIds++;
+        n.catchups.set(id, e.to);
+        sendReplica(n.name, e.to, { type: 'catchup_request', id, request: e.request });
+        schedule(now + e.timeoutMs, { kind: 'catchup_timeout', node: n.name, epoch: n.epoch, id });
+        break;
+      }
+      case 'save_snapshot': {
+        // Saved, flushed, then the Paxos store compacted below it (as replica.ts does).
+        const snap: Snapshot = e.snapshot;
+        const disk = disks.get(n.name)!;
+        const flush = disk.write({ type: 'snapshot', snapshot: snap }, now, m.events);
+        if (flush) schedule(flush.at, { kind: 'flush', node: n.name, id: flush.id });
+        disk.afterFlush(() => {
+          m.snapshots++;
+          const compact = disk.write({ type: 'compact', below: snap.inst }, now, m.events);
+          if (compact) schedule(compact.at, { kind: 'flush', node: n.name, id: compact.id });
+          runPaxos(n, step(n.paxos, { type: 'compact', below: snap.inst }));
+          replicaEvent(n, { type: 'snapshot_saved', now, snapshot: snap });
+        });
+        break;
+      }
+      case 'wake':
+        schedule(now + e.afterMs, { kind: 'wake', node: n.name, epoch: n.epoch });
+        break;
+      case 'ready':
+        n.ready = true;
+        note(() => `${n.name} is ready`);
+        tellPeers();
+        break;
     }
   };
 
-  const freeInst = (r: Replica) => {
-    r.nextInst = Math.max(r.nextInst, r.applied, r.maxSeen + 1);
-    while (r.inflight.has(r.nextInst) || r.core.learner.decided.has(r.nextInst)) r.nextInst++;
-    return r.nextInst++;
+  const respond = (n: SimNode, to: Token, reqId: string, result: InventoryResult) => {
+    if (to.kind !== 'client') return;
+    schedule(now + delay(), { kind: 'response', client: to.client, reqId, result });
+    note(() => `${n.name} answers ${reqId}`);
   };
 
-  const propose = (r: Replica, inst: number, ops: InventoryOp[]) => {
-    r.inflight.set(inst, { ops, since: now });
-    if (!firstProposedAt.has(inst)) firstProposedAt.set(inst, now);
-    step(r.core, { type: 'propose', inst, value: { ops } satisfies Entry });
-    note(() => `${r.name} proposes inst=${inst} (${ops.length} ops)`);
-    run(r, step(r.core, { type: 'start_ballot', inst }));
-  };
-
-  const pump = (r: Replica) => {
-    if (now < r.backoffUntil) return;
-    while (r.inflight.size < WINDOW && r.queue.length > 0) {
-      const batch = r.queue.splice(0, o.batchMax).filter((op) => r.owned.has(op.reqId));
-      if (batch.length > 0) propose(r, freeInst(r), batch);
+  /** Who each up node sees: the registry's view in the real cluster (reachable, up, ready). */
+  const tellPeers = () => {
+    for (const n of nodes.values()) {
+      if (!n.up) continue;
+      const seen = names.filter((p) => nodes.get(p)?.up && partitions.reachable(n.name, p));
+      replicaEvent(n, {
+        type: 'peers',
+        now,
+        replicas: seen.filter((p) => p !== n.name && nodes.get(p)!.ready),
+        participants: seen,
+      });
     }
   };
 
-  const tick = (r: Replica) => {
-    // A ballot that got no answer (messages lost, a partition): try again, a higher ballot.
-    for (const [inst, f] of r.inflight) {
-      if (now - f.since > BALLOT_RETRY_MS + random() * BALLOT_RETRY_MS) {
-        f.since = now;
-        run(r, step(r.core, { type: 'start_ballot', inst }));
-      }
-    }
-    // A hole in the log: fill it (Paxos decides what was accepted there, or the no-op).
-    const hole = r.buffer.size > 0 && !r.buffer.has(r.applied);
-    if (hole) {
-      if (r.gapSince === 0) r.gapSince = now;
-      if (now - r.gapSince > GAP_MS) {
-        for (let i = r.applied; i < r.maxSeen && r.inflight.size < WINDOW; i++)
-          if (!r.buffer.has(i) && !r.inflight.has(i)) propose(r, i, []);
-      }
-    } else r.gapSince = 0;
-    // Restarted: learn how far the log goes by probing the next instance.
-    if (r.probing && r.inflight.size === 0 && !hole) propose(r, r.applied, []);
-    pump(r);
+  const start = (name: string, epoch: number) => {
+    const n = boot(name, epoch);
+    nodes.set(name, n);
+    schedule(now + random() * REPLICA_TICK_MS, { kind: 'tick', node: name, epoch });
+    replicaEvent(n, { type: 'start', now });
+    tellPeers();
   };
+  for (const name of names) start(name, 0);
 
   // ---- clients ----
   const issue = (c: number) => {
@@ -662,7 +821,6 @@ export function simulate(options: SimOptions): SimResult {
   }
   if (o.randomProposer > 0) schedule(random() * TICK_MS, { kind: 'random_ballot' });
   schedule(o.faultMs, { kind: 'faults_end' });
-  for (const n of names) schedule(random() * TICK_MS, { kind: 'tick', node: n, epoch: 0 });
   for (let c = 0; c < o.clients; c++) schedule(random(), { kind: 'client_next', client: c });
 
   // ---- the loop ----
@@ -682,37 +840,40 @@ export function simulate(options: SimOptions): SimResult {
         );
       switch (e.kind) {
         case 'msg': {
-          const r = replicas.get(e.to)!;
-          if (!r.up || !partitions.reachable(e.from, e.to)) break;
+          const n = nodes.get(e.to)!;
+          if (!n.up || !partitions.reachable(e.from, e.to)) break;
           note(() => `${e.from} -> ${e.to} ${describeMsg(e.msg)}`);
-          run(r, step(r.core, { type: 'receive', from: e.from, msg: e.msg }));
+          runPaxos(n, step(n.paxos, { type: 'receive', from: e.from, msg: e.msg }));
+          break;
+        }
+        case 'rmsg': {
+          const n = nodes.get(e.to)!;
+          if (!n.up || !partitions.reachable(e.from, e.to)) break;
+          const msg = e.msg;
+          if (msg.type === 'forward') replicaEvent(n, { type: 'forward', now, ops: msg.ops });
+          else if (msg.type === 'catchup_request')
+            replicaEvent(n, {
+              type: 'catchup_request',
+              now,
+              from: { kind: 'peer', node: e.from, id: msg.id },
+              request: msg.request,
+            });
+          else if (n.catchups.delete(msg.id))
+            replicaEvent(n, { type: 'catchup_reply', now, peer: e.from, reply: msg.reply });
           break;
         }
         case 'client_next':
           issue(e.client);
           break;
         case 'request': {
-          const r = replicas.get(e.to)!;
-          if (!r.up) break;
-          const op = e.op;
-          const known = r.inv.results.get(op.reqId);
-          if (known && op.kind !== 'view' && op.kind !== 'get') {
-            schedule(now + delay(), {
-              kind: 'response',
-              client: e.client,
-              reqId: op.reqId,
-              result: known,
-            });
-            break;
-          }
-          const p = r.pending.get(op.reqId);
-          if (p) p.clients.push(e.client);
-          else r.pending.set(op.reqId, { op, clients: [e.client] });
-          if (!r.owned.has(op.reqId)) {
-            r.owned.add(op.reqId);
-            r.queue.push(op);
-          }
-          pump(r);
+          const n = nodes.get(e.to)!;
+          if (!n.up) break;
+          replicaEvent(n, {
+            type: 'request',
+            now,
+            from: { kind: 'client', client: e.client, reqId: e.op.reqId },
+            op: e.op,
+          });
           break;
         }
         case 'response': {
@@ -740,76 +901,105 @@ export function simulate(options: SimOptions): SimResult {
           break;
         }
         case 'tick': {
-          const r = replicas.get(e.node)!;
-          if (!r.up || r.epoch !== e.epoch) break;
-          tick(r);
-          if (clients.some((c) => c.reqId !== null) || r.inflight.size > 0 || r.probing)
-            schedule(now + TICK_MS, { kind: 'tick', node: r.name, epoch: r.epoch });
-          else schedule(now + TICK_MS * 20, { kind: 'tick', node: r.name, epoch: r.epoch });
+          const n = nodes.get(e.node)!;
+          if (!n.up || n.epoch !== e.epoch) break;
+          replicaEvent(n, { type: 'tick', now });
+          schedule(now + REPLICA_TICK_MS, { kind: 'tick', node: n.name, epoch: n.epoch });
+          break;
+        }
+        case 'wake': {
+          const n = nodes.get(e.node)!;
+          if (n.up && n.epoch === e.epoch) replicaEvent(n, { type: 'wake', now });
+          break;
+        }
+        case 'paxos_timer': {
+          const n = nodes.get(e.node)!;
+          if (n.up && n.epoch === e.epoch)
+            runPaxos(n, step(n.paxos, { type: 'retry', inst: e.inst, ballot: e.ballot }));
+          break;
+        }
+        case 'propose_timeout': {
+          // Paxos.proposeInstance's timeout: the replica hears `timeout`; the ballot goes on.
+          const n = nodes.get(e.node)!;
+          if (!n.up || n.epoch !== e.epoch || n.proposing.get(e.inst) !== e.seq) break;
+          n.proposing.delete(e.inst);
+          replicaEvent(n, { type: 'proposed', now, inst: e.inst, outcome: { outcome: 'timeout' } });
+          break;
+        }
+        case 'catchup_timeout': {
+          const n = nodes.get(e.node)!;
+          if (!n.up || n.epoch !== e.epoch) break;
+          const peer = n.catchups.get(e.id);
+          if (peer === undefined) break;
+          n.catchups.delete(e.id);
+          replicaEvent(n, { type: 'catchup_failed', now, peer });
           break;
         }
         case 'crash':
           for (const node of e.nodes) {
-            const r = replicas.get(node)!;
+            const r = nodes.get(node)!;
             if (!r.up) continue;
             r.up = false;
+            r.ready = false;
             downBy.set(node, e.id);
             m.crashes++;
             disks.get(node)!.crash();
             note(() => `${node} crashes`);
             if (o.mutate === 'amnesia') disks.get(node)!.wipe();
           }
+          tellPeers();
           break;
         case 'power_loss':
           for (const node of e.nodes) {
-            const r = replicas.get(node)!;
+            const r = nodes.get(node)!;
             // The machine goes dark even if its process was already down.
             if (r.up) downBy.set(node, e.id);
             r.up = false;
+            r.ready = false;
             m.powerLosses++;
             const disk = disks.get(node)!;
             disk.crash();
             const lost = disk.powerLoss();
             note(() => `${node} loses power (${lost} unflushed writes lost)`);
           }
+          tellPeers();
           break;
         case 'restart': {
-          const old = replicas.get(e.node)!;
+          const old = nodes.get(e.node)!;
           if (old.up || (e.id !== undefined && downBy.get(e.node) !== e.id)) break;
-          const r = fresh(e.node, old.epoch + 1);
-          replicas.set(e.node, r);
-          note(() => `${r.name} restarts`);
-          // Its log is replayed from the committed decisions (in order, up to the first hole).
-          const d = disks.get(r.name)!.committed();
-          for (const inst of [...d.decided.keys()].sort((a, b) => a - b))
-            learn(r, inst, d.decided.get(inst) as Entry);
-          schedule(now + TICK_MS, { kind: 'tick', node: r.name, epoch: r.epoch });
+          note(() => `${e.node} restarts`);
+          // From what is on its disk: the snapshot, then the decisions after it are replayed.
+          start(e.node, old.epoch + 1);
           break;
         }
         case 'partition':
           partitions.cut(e.id, e.groups);
           m.partitions++;
           note(() => `partition: ${e.groups.map((g) => `{${g.join(',')}}`).join(' | ')} | rest`);
+          tellPeers();
           break;
         case 'heal':
-          if (partitions.heal(e.id)) note(() => 'partition healed');
+          if (partitions.heal(e.id)) {
+            note(() => 'partition healed');
+            tellPeers();
+          }
           break;
         case 'flush': {
-          const r = replicas.get(e.node)!;
+          const r = nodes.get(e.node)!;
           for (const then of disks.get(e.node)!.flush(e.id)) if (r.up) then();
           break;
         }
         case 'random_ballot': {
           if (!faultsOn) break;
           if (random() < o.randomProposer) {
-            const up = names.filter((n) => replicas.get(n)!.up);
+            const up = names.filter((n) => nodes.get(n)!.up);
             if (up.length > 0) {
-              const r = replicas.get(up[Math.floor(random() * up.length)]!)!;
-              let inst = r.applied;
-              while (r.core.learner.decided.has(inst)) inst++;
+              const r = nodes.get(up[Math.floor(random() * up.length)]!)!;
+              let inst = Math.max(r.replica.applied, r.paxos.learner.floor);
+              while (r.paxos.learner.decided.has(inst)) inst++;
               m.randomBallots++;
               note(() => `${r.name} starts a random ballot inst=${inst} `);
-              run(r, step(r.core, { type: 'start_ballot', inst }));
+              runPaxos(r, step(r.paxos, { type: 'start_ballot', inst }));
             }
           }
           schedule(now + TICK_MS, { kind: 'random_ballot' });
@@ -819,8 +1009,8 @@ export function simulate(options: SimOptions): SimResult {
           faultsOn = false;
           faultsEndedAt = now;
           partitions.heal();
-          for (const n of names)
-            if (!replicas.get(n)!.up) schedule(now, { kind: 'restart', node: n });
+          tellPeers();
+          for (const n of names) if (!nodes.get(n)!.up) schedule(now, { kind: 'restart', node: n });
           note(() => 'faults end');
           break;
       }
