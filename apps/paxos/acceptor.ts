@@ -74,7 +74,11 @@ function receive(
 ): Effect[] {
   const { inst, ballot } = msg;
   if (!a.participants.includes(from)) return []; // not a member: ignored
-  if (inst < a.floor) return []; // compacted: a snapshot covers it
+  if (inst < a.floor) {
+    // Compacted: a snapshot covers it, so it was decided. Said, not ignored: a proposer that
+    // missed the decision would otherwise retry for ever.
+    return [{ type: 'send', to: from, msg: { type: 'compacted', inst, ballot, floor: a.floor } }];
+  }
   // The proposer of this participant goes above any round its acceptor has seen.
   const effects: Effect[] = [];
   if (ballot.round > a.roundTold) {

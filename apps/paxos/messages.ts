@@ -18,6 +18,11 @@ export type PaxosMsg =
   | { type: 'accepted'; inst: number; ballot: Ballot }
   /** Refusal: the acceptor promised a higher ballot; the stale leader gives up at once. */
   | { type: 'nack'; inst: number; ballot: Ballot; promised: Ballot }
+  /**
+   * Refusal: the acceptor compacted this instance away (its replica's snapshot covers it, so it
+   * was decided). The proposer gives up; its caller learns the outcome from a snapshot.
+   */
+  | { type: 'compacted'; inst: number; ballot: Ballot; floor: number }
   /** The value is chosen (a quorum accepted it); every participant learns it. */
   | { type: 'decided'; inst: number; value: unknown };
 

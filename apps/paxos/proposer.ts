@@ -56,7 +56,7 @@ export type ProposerEvent =
   | {
       type: 'receive';
       from: string;
-      msg: Extract<PaxosMsg, { type: 'promise' | 'accepted' | 'nack' }>;
+      msg: Extract<PaxosMsg, { type: 'promise' | 'accepted' | 'nack' | 'compacted' }>;
     }
   /** From this participant's acceptor: it saw this round; the next ballot goes above it. */
   | { type: 'round_seen'; round: number }
@@ -202,7 +202,7 @@ function retry(p: ProposerState, inst: number, ballot: Ballot): Effect[] {
 function receive(
   p: ProposerState,
   from: string,
-  msg: Extract<PaxosMsg, { type: 'promise' | 'accepted' | 'nack' }>,
+  msg: Extract<PaxosMsg, { type: 'promise' | 'accepted' | 'nack' | 'compacted' }>,
 ): Effect[] {
   if (msg.type === 'nack') p.maxRound = Math.max(p.maxRound, msg.promised.round);
   const b = p.ballots.get(msg.inst);
@@ -214,6 +214,11 @@ function receive(
       return [
         { type: 'abort', inst: msg.inst, ballot: b.ballot, reason: 'preempted', by: msg.promised },
       ];
+    case 'compacted':
+      // Decided, and forgotten by that acceptor: no ballot here can finish. The caller catches up.
+      if (b.phase !== 'prepare' && b.phase !== 'accept') return [];
+      b.phase = 'aborted';
+      return [{ type: 'abort', inst: msg.inst, ballot: b.ballot, reason: 'compacted', by: null }];
     case 'promise': {
       if (b.phase !== 'prepare') return [];
       b.promises.add(from);

@@ -22,6 +22,7 @@ export function routeMessage(from: string, msg: PaxosMsg): RoleEvent {
     case 'promise':
     case 'accepted':
     case 'nack':
+    case 'compacted':
       return { role: 'proposer', event: { type: 'receive', from, msg } };
     case 'decided':
       return { role: 'learner', event: { type: 'receive', from, msg } };

@@ -654,7 +654,11 @@ function onProposed<S, O extends Op, R, C>(
   const f = s.inflight.get(inst);
   if (!f?.outstanding) return; // settled meanwhile
   if (outcome.outcome === 'aborted' && outcome.reason === 'compacted') {
-    settle(s, inst, undefined); // below this replica's snapshot: it applied past it
+    // Compacted here (this replica applied past it), or at an acceptor: then the instance was
+    // decided and the others' snapshots cover it, so catch up from them (the simulator found a
+    // leader proposing there for ever, seed 412). Its ops go to a later instance meanwhile.
+    settle(s, inst, undefined);
+    if (inst >= s.applied) startCatchup(s, out, now, false);
     return;
   }
   // Pre-empted (another proposer is at work on this instance), timed out or failed: the same

@@ -35,6 +35,7 @@ import {
   type ReplicaMutation,
   type ReplicaOptions,
   type ReplicaState,
+  replicaStatus,
   replicaStep,
   type Snapshot,
 } from '../rsm/core.ts';
@@ -719,6 +720,16 @@ export function simulate(options: SimOptions): SimResult {
     }
   };
 
+  /** Where each node stands, for a liveness report. */
+  const whereNodesStand = () =>
+    [...nodes.values()]
+      .map((n) => {
+        const r = n.replica;
+        const st = replicaStatus(r);
+        return `${n.name}: ${n.up ? 'up' : 'down'}${n.ready ? ', ready' : ''}, applied ${st.applied}, decided max ${r.maxDecided}, leader ${st.leader}, in flight [${[...r.inflight.keys()].join(',')}], pending ${st.pending}, queued ${r.queue.length}, snapshot ${st.snapshotAt}, paxos floor ${n.paxos.learner.floor}${r.catchup ? `, catching up (asking ${r.catchup.peers.join(',') || 'no one'})` : ''}`;
+      })
+      .join('; ');
+
   const start = (name: string, epoch: number) => {
     const n = boot(name, epoch);
     nodes.set(name, n);
@@ -836,7 +847,7 @@ export function simulate(options: SimOptions): SimResult {
       if (!faultsOn && now > deadline())
         throw new Violation(
           'liveness',
-          `operations still unacknowledged ${o.livenessMs} ms (virtual) after faults stopped`,
+          `operations still unacknowledged ${o.livenessMs} ms (virtual) after faults stopped; ${whereNodesStand()}`,
         );
       switch (e.kind) {
         case 'msg': {
@@ -1019,7 +1030,7 @@ export function simulate(options: SimOptions): SimResult {
     if (m.acknowledged < m.submitted || m.submitted < o.ops)
       throw new Violation(
         'liveness',
-        `${m.submitted - m.acknowledged} operations never acknowledged`,
+        `${m.submitted - m.acknowledged} operations never acknowledged; ${whereNodesStand()}`,
       );
     // No acknowledged operation lost: each is in the decided log.
     const inLog = new Set<string>();

@@ -126,7 +126,41 @@ describe('each role applies its own rules', () => {
     ).toEqual([{ type: 'send', to: 'c', msg: { type: 'decided', inst: 0, value: 'theirs' } }]);
   });
 
-  it('compaction: every role forgets below the floor and takes no part there', () => {
+  it('below its floor an acceptor says so, and the proposer gives up with reason compacted', () => {
+    // A compacted instance was decided (a snapshot covers it): silence would leave a proposer
+    // that missed the decision retrying for ever (found by the simulator, seed 412).
+    const b = createParticipant('b', three);
+    step(b, { type: 'compact', below: 10 });
+    const fx = step(b, {
+      type: 'receive',
+      from: 'a',
+      msg: { type: 'prepare', inst: 4, ballot: ballot(3, 'a') },
+    });
+    expect(fx).toEqual([
+      {
+        type: 'send',
+        to: 'a',
+        msg: { type: 'compacted', inst: 4, ballot: ballot(3, 'a'), floor: 10 },
+      },
+    ]);
+    const a = createParticipant('a', three);
+    step(a, { type: 'propose', inst: 4, value: 'v' });
+    const start = step(a, { type: 'start_ballot', inst: 4 });
+    const prepare = start.find((e) => e.type === 'broadcast') as Extract<
+      Effect,
+      { type: 'broadcast' }
+    >;
+    const own = (prepare.msg as { ballot: { round: number; leader: string } }).ballot;
+    expect(
+      step(a, {
+        type: 'receive',
+        from: 'b',
+        msg: { type: 'compacted', inst: 4, ballot: own, floor: 10 },
+      }),
+    ).toEqual([{ type: 'abort', inst: 4, ballot: own, reason: 'compacted', by: null }]);
+  });
+
+  it('compaction: every role forgets below the floor and takes no part there (it says so)', () => {
     const a = createParticipant('a', three);
     step(a, { type: 'receive', from: 'b', msg: { type: 'decided', inst: 0, value: 'v' } });
     step(a, { type: 'compact', below: 1 });
@@ -137,7 +171,14 @@ describe('each role applies its own rules', () => {
         from: 'c',
         msg: { type: 'prepare', inst: 0, ballot: ballot(9, 'c') },
       }),
-    ).toEqual([]);
+    ).toEqual([
+      {
+        type: 'send',
+        to: 'c',
+        msg: { type: 'compacted', inst: 0, ballot: ballot(9, 'c'), floor: 1 },
+      },
+    ]);
+    expect(a.acceptor.records.size).toBe(0);
     expect(step(a, { type: 'propose', inst: 0, value: 'late' })).toEqual([
       { type: 'abort', inst: 0, ballot: null, reason: 'compacted', by: null },
     ]);

@@ -75,6 +75,14 @@ describe('the deterministic simulation', () => {
     expect(caughtBy('accept-below-promise', 50)?.kind).toMatch(/agreement|invariant|logs/);
   });
 
+  it('a leader behind a majority that compacted past its next instance catches up (seed 412 stalled)', () => {
+    // Three of five replicas had applied 101 and compacted their Paxos stores below it; the
+    // leader, at 100, proposed instance 100 for ever: those acceptors ignored it in silence.
+    const r = simulate({ ...DEFAULT_SIM, seed: 412, ops: 100 });
+    expect(r.violation?.message).toBeUndefined();
+    expect(r.metrics.acknowledged).toBe(100);
+  });
+
   it('liveness is checked: an impossible bound is reported', () => {
     const r = simulate({ ...DEFAULT_SIM, seed: 3, livenessMs: 1 });
     expect(r.ok).toBe(false);
