@@ -261,6 +261,11 @@ export interface ReplicaState<S, O extends Op, R, C> {
   gapSince: number | undefined;
   holesFromDeath: boolean;
   catchup: Catchup | undefined;
+  /**
+   * An acceptor said an instance this replica proposed in is compacted (decided, covered by
+   * the others' snapshots): it proposes nothing more until the catch-up under way ends.
+   */
+  behind: boolean;
   started: boolean;
   ready: boolean;
   replicasUp: Set<string>;
@@ -312,6 +317,7 @@ export function createReplica<S, O extends Op, R, C = unknown>(
     gapSince: undefined,
     holesFromDeath: false,
     catchup: undefined,
+    behind: false,
     started: false,
     ready: false,
     replicasUp: new Set(),
@@ -613,6 +619,7 @@ function pump<S, O extends Op, R, C>(
   now: number,
 ): void {
   if (!quorumUp(s)) return;
+  if (s.behind && s.catchup) return; // proposing below the others' snapshots is futile
   if (now < s.backoffUntil) {
     wakeAt(s, out, now, s.backoffUntil);
     return;
@@ -658,7 +665,10 @@ function onProposed<S, O extends Op, R, C>(
     // decided and the others' snapshots cover it, so catch up from them (the simulator found a
     // leader proposing there for ever, seed 412). Its ops go to a later instance meanwhile.
     settle(s, inst, undefined);
-    if (inst >= s.applied) startCatchup(s, out, now, false);
+    if (inst >= s.applied) {
+      s.behind = true;
+      startCatchup(s, out, now, false);
+    }
     return;
   }
   // Pre-empted (another proposer is at work on this instance), timed out or failed: the same
@@ -715,6 +725,7 @@ function askPeers<S, O extends Op, R, C>(
     return;
   }
   s.catchup = undefined;
+  s.behind = false;
   if (!s.ready) {
     s.ready = true;
     out.push({ type: 'ready' });
@@ -913,7 +924,8 @@ function tick<S, O extends Op, R, C>(
   if (s.decided.size > 0 && !s.decided.has(s.applied)) {
     if (s.gapSince === undefined) s.gapSince = now;
     if (now - s.gapSince > s.opts.gapMs) startCatchup(s, out, now, false);
-    if (s.holesFromDeath || now - s.gapSince > 3 * s.opts.gapMs) {
+    const futile = s.behind && s.catchup !== undefined; // the others' snapshots cover it
+    if (!futile && (s.holesFromDeath || now - s.gapSince > 3 * s.opts.gapMs)) {
       for (let i = s.applied; i < s.maxDecided && s.inflight.size < s.opts.window; i++) {
         if (!s.decided.has(i) && !s.inflight.has(i)) propose(s, out, i, { ops: [] });
       }

@@ -371,3 +371,43 @@ describe('replica core: the test-only mutation forget-snapshot-results', () => {
     }
   });
 });
+
+describe('replica core: an instance the others compacted (found by the simulator, seed 412)', () => {
+  it('catches up from a snapshot, proposing nothing meanwhile, then goes on', () => {
+    // b, c applied 0..3 and compacted below 4; a, the leader, is at 0 and proposes there.
+    const entries = [[add('o1')], [add('o2')], [add('o3')], [add('o4')]];
+    const b = ahead('b', entries);
+    const a = core('a', { window: 1 });
+    start(a, 0);
+    const p = of(step(a, { type: 'request', now: 1, from: 1, op: add('r1') }), 'propose');
+    expect(p.map((e) => e.inst)).toEqual([0]);
+    // The acceptors say "compacted": a asks b (up), and proposes nothing until that is done.
+    replicaStep(a, { type: 'peers', now: 2, replicas: ['b'], participants: ALL });
+    const aborted = replicaStep(a, {
+      type: 'proposed',
+      now: 3,
+      inst: 0,
+      outcome: { outcome: 'aborted', reason: 'compacted' },
+    });
+    expect(of(aborted, 'propose')).toEqual([]);
+    const ask = of(aborted, 'catchup_request');
+    expect(ask.map((e) => e.to)).toEqual(['b']);
+    expect(a.behind).toBe(true);
+    for (let t = 10; t < 1000; t += 100)
+      expect(of(replicaStep(a, { type: 'tick', now: t }), 'propose')).toEqual([]);
+    // b answers with its snapshot: a adopts it, and r1 is proposed after it.
+    const answer = of(
+      replicaStep(b, { type: 'catchup_request', now: 1000, from: 0, request: ask[0]!.request }),
+      'reply',
+    )[0]!;
+    const fx = step(a, {
+      type: 'catchup_reply',
+      now: 1000,
+      peer: 'b',
+      reply: answer.message as CatchupReply,
+    });
+    expect(a.applied).toBe(4);
+    expect(a.behind).toBe(false);
+    expect(of(fx, 'propose').map((e) => [e.inst, e.entry.ops])).toEqual([[4, [add('r1')]]]);
+  });
+});
