@@ -733,6 +733,8 @@ export function simulate(options: SimOptions): SimResult {
   const start = (name: string, epoch: number) => {
     const n = boot(name, epoch);
     nodes.set(name, n);
+    // The decisions replayed from disk were applied as the core was created: check them too.
+    checkApplied(n, n.replica.snapshot?.inst ?? 0);
     schedule(now + random() * REPLICA_TICK_MS, { kind: 'tick', node: name, epoch });
     replicaEvent(n, { type: 'start', now });
     tellPeers();
