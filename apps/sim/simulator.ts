@@ -733,7 +733,11 @@ export function simulate(options: SimOptions): SimResult {
   const start = (name: string, epoch: number) => {
     const n = boot(name, epoch);
     nodes.set(name, n);
-    // The decisions replayed from disk were applied as the core was created: check them too.
+    // The decisions replayed from disk were applied as the core was created: check them too. A
+    // decision committed but not yet flushed when its node crashed was never announced, yet it
+    // is on disk (a crash keeps committed writes) and replayed now.
+    for (const [inst, value] of disks.get(name)!.committed().decided)
+      if (inst >= (n.replica.snapshot?.inst ?? 0)) checkDecision(n, inst, value as Entry);
     checkApplied(n, n.replica.snapshot?.inst ?? 0);
     schedule(now + random() * REPLICA_TICK_MS, { kind: 'tick', node: name, epoch });
     replicaEvent(n, { type: 'start', now });
