@@ -157,6 +157,9 @@ export function receive<T = unknown>(
 ): Promise<T | Timeout>;
 export function receive(pattern?: Pattern | null, timeoutMs?: number): Promise<unknown> {
   const proc = kernel.current();
+  if (pattern === undefined && timeoutMs === undefined) {
+    return kernel.receive(proc, null, Number.POSITIVE_INFINITY); // the common case, unchecked
+  }
   if (
     timeoutMs !== undefined &&
     (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0)

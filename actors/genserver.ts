@@ -5,7 +5,9 @@ import type { Dest } from './api.ts';
 import { receive, self, spawnOpt } from './api.ts';
 import { CALL_TIMEOUT_MS_DEFAULT, call, cast, reply } from './call.ts';
 import { ActorError, ExitSignal } from './errors.ts';
+import { kernel } from './kernel.ts';
 import { logger } from './log.ts';
+import { NONE } from './mailbox.ts';
 import { type From, isCall, isCast, isExit } from './messages.ts';
 import type { Pid } from './pid.ts';
 import type { ExitReason } from './reason.ts';
@@ -94,8 +96,11 @@ async function serve<S, A extends unknown[]>(
     if (spec.terminate) await spec.terminate(reason, last);
     throw new ExitSignal(reason);
   };
+  const proc = kernel.current();
   for (;;) {
-    const msg = await receive();
+    // A busy server takes queued messages without a promise each (receive when it must wait).
+    let msg = kernel.takeNow(proc);
+    if (msg === NONE) msg = await receive();
     // Handlers are often synchronous; awaiting only real promises saves a promise per message.
     let result: CallResult<S> | NoReplyResult<S> | Promise<CallResult<S> | NoReplyResult<S>>;
     try {

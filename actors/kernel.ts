@@ -3,6 +3,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomInt } from 'node:crypto';
 import { inspect } from 'node:util';
+import { Deadlines } from './deadlines.ts';
 import { ActorError, ExitSignal } from './errors.ts';
 import { logger } from './log.ts';
 import { NONE } from './mailbox.ts';
@@ -19,6 +20,15 @@ export type Timeout = typeof TIMEOUT;
 
 /** Messages a process may take in a row without yielding to the event loop. */
 const REDUCTIONS_MAX = 1000;
+
+/**
+ * Messages moved from a process's inbox to its mailbox in one nact turn. A burst of sends
+ * costs one nact dispatch (one event-loop turn) per this many messages, not one per message.
+ */
+const DELIVERY_BURST_MAX = 4096;
+
+/** The one message the kernel hands nact: "this process's inbox has messages". */
+const WAKE: unique symbol = Symbol('wake');
 
 export interface SpawnOptions {
   /** Link the new process to the spawner before it runs. */
@@ -37,21 +47,14 @@ interface PendingCall {
   readonly ref: Ref;
   readonly resolve: (value: unknown) => void;
   readonly reject: (err: unknown) => void;
-  readonly timer: NodeJS.Timeout | null;
+  /** Infinity: no timeout. */
+  readonly timeoutMs: number;
 }
 
 interface TimerEntry {
   readonly handle: NodeJS.Timeout;
   readonly target: Proc | undefined;
   readonly dueAtMs: number;
-}
-
-/** Several messages for one process delivered as one nact message (one event-loop turn). */
-class MessageBatch {
-  readonly msgs: unknown[];
-  constructor(msgs: unknown[]) {
-    this.msgs = msgs;
-  }
 }
 
 export type DeathListener = (pid: Pid, reason: unknown) => void;
@@ -69,6 +72,18 @@ export class Kernel {
   private bridge: RemoteBridge | null = null;
   /** Pending calls by the id of their ref (refs made on this node). */
   private readonly calls = new Map<number, PendingCall>();
+  private readonly callDeadlines = new Deadlines(
+    (id) => this.calls.has(id),
+    (id) => {
+      const call = this.calls.get(id);
+      if (call === undefined) return;
+      const err = new ActorError(
+        'timeout',
+        `call to ${call.target} timed out after ${call.timeoutMs} ms`,
+      );
+      this.settleCall(id, false, err);
+    },
+  );
   private readonly timers = new Map<string, TimerEntry>();
   private readonly deathListeners = new Set<DeathListener>();
   private readonly nodeDownListeners = new Set<NodeDownListener>();
@@ -198,10 +213,7 @@ export class Kernel {
     const proc = new Proc(pid, label, isDefault, (p) =>
       this.host.spawn(
         `p${id}`,
-        (msg) => {
-          if (msg instanceof MessageBatch) for (const m of msg.msgs) this.enqueue(p, m);
-          else this.enqueue(p, msg);
-        },
+        () => this.deliverBurst(p),
         (err) => this.terminate(p, err),
       ),
     );
@@ -271,6 +283,7 @@ export class Kernel {
     if (waiter && exitError) waiter.reject(exitError);
     proc.held = [];
     proc.mailbox.clear();
+    proc.inbox.clear();
     this.procs.delete(proc.pid.id);
     if (proc.name !== undefined && this.names.get(proc.name) === proc) this.names.delete(proc.name);
     for (const key of proc.timers) this.cancelTimerKey(key);
@@ -278,7 +291,7 @@ export class Kernel {
       const call = this.calls.get(id);
       if (!call) continue;
       this.calls.delete(id);
-      if (call.timer) clearTimeout(call.timer);
+      if (call.timeoutMs !== Number.POSITIVE_INFINITY) this.callDeadlines.settled(call.timeoutMs);
       if (call.targetProc) call.targetProc.callers.delete(id);
       else this.route({ kind: 'demonitor', from: proc.pid, to: call.target, ref: call.ref });
       if (exitError) call.reject(exitError);
@@ -310,10 +323,17 @@ export class Kernel {
 
   // ---- mailbox and receive ----------------------------------------------------------------
 
-  /** Hands a message to the process's nact actor (in order with everything else sent to it). */
+  /**
+   * Puts a message in the process's inbox, in order with everything else sent to it. nact
+   * stays the scheduler: the first message of a burst dispatches one wake-up to the process's
+   * nact actor, and that nact turn moves the whole burst to the mailbox (deliverBurst).
+   */
   private dispatch(proc: Proc, msg: unknown): void {
-    proc.inTransit++;
-    proc.host.dispatch(msg);
+    proc.inbox.push(msg);
+    if (!proc.wakePending) {
+      proc.wakePending = true;
+      proc.host.dispatch(WAKE);
+    }
   }
 
   private dispatchTo(proc: Proc | undefined, msg: unknown): void {
@@ -322,22 +342,33 @@ export class Kernel {
 
   /**
    * Delivers messages that arrived together (one frame from another node) to one local
-   * process as a single nact delivery: in order, in one event-loop turn.
+   * process: in order, in one nact turn.
    */
   deliverMany(pid: Pid, msgs: unknown[]): void {
     const proc = this.lookup(pid);
     if (proc === undefined) return;
-    if (msgs.length === 1) {
-      this.dispatch(proc, msgs[0]);
-      return;
+    for (const msg of msgs) proc.inbox.push(msg);
+    if (!proc.wakePending && msgs.length > 0) {
+      proc.wakePending = true;
+      proc.host.dispatch(WAKE);
     }
-    proc.inTransit += msgs.length;
-    proc.host.dispatch(new MessageBatch(msgs));
   }
 
-  /** nact hands each message here, in order, one per event-loop turn. */
+  /** nact's turn for `proc`: moves up to a burst of its inbox to its mailbox, in order. */
+  private deliverBurst(proc: Proc): void {
+    const inbox = proc.inbox;
+    inbox.drain(DELIVERY_BURST_MAX, (msg) => {
+      this.enqueue(proc, msg);
+      return proc.alive;
+    });
+    if (!proc.alive) return;
+    // More came meanwhile, or the burst was cut: one more nact turn (others run in between).
+    if (inbox.length > 0) proc.host.dispatch(WAKE);
+    else proc.wakePending = false;
+  }
+
+  /** A message reaches the mailbox (or the receive waiting for it). */
   private enqueue(proc: Proc, msg: unknown): void {
-    proc.inTransit--;
     if (!proc.alive) return;
     if (msg instanceof DownMessage && !proc.monitoring.delete(msg.ref.key)) return; // demonitored
     const waiter = proc.waiter;
@@ -415,6 +446,20 @@ export class Kernel {
       }
       proc.waiter = waiter;
     });
+  }
+
+  /**
+   * The head of the mailbox, taken at once, or NONE when a plain receive must wait (empty
+   * mailbox, suspended or dead process, a receive already pending) or must yield (budget
+   * spent). For loops that take any message (GenServer): no promise per queued message.
+   */
+  takeNow(proc: Proc): unknown {
+    if (!proc.alive || proc.suspendCount > 0 || proc.waiter !== null) return NONE;
+    if (proc.reductions + 1 >= REDUCTIONS_MAX || proc.mailbox.length === 0) return NONE;
+    const msg = proc.mailbox.take(null);
+    proc.reductions++;
+    proc.lastMessage = msg;
+    return msg;
   }
 
   private yieldValue(proc: Proc, value: unknown): Promise<unknown> {
@@ -524,7 +569,6 @@ export class Kernel {
       if (proc === undefined) return;
       // A message to oneself is in the mailbox at once, as on the BEAM (send then flush sees it).
       if (proc === sender) {
-        proc.inTransit++; // enqueue counts it out again
         this.enqueue(proc, msg);
       } else {
         this.dispatch(proc, msg);
@@ -802,18 +846,17 @@ export class Kernel {
     return new Promise((resolve, reject) => {
       const ref = this.makeRef();
       const id = ref.id;
-      const timer = Number.isFinite(timeoutMs)
-        ? setTimeout(
-            () =>
-              this.settleCall(
-                id,
-                false,
-                new ActorError('timeout', `call to ${target} timed out after ${timeoutMs} ms`),
-              ),
-            timeoutMs,
-          )
-        : null;
-      this.calls.set(id, { caller, target, targetProc, ref, resolve, reject, timer });
+      const finite = Number.isFinite(timeoutMs);
+      this.calls.set(id, {
+        caller,
+        target,
+        targetProc,
+        ref,
+        resolve,
+        reject,
+        timeoutMs: finite ? timeoutMs : Number.POSITIVE_INFINITY,
+      });
+      if (finite) this.callDeadlines.add(id, timeoutMs);
       caller.calls.add(id);
       const msg = { type: '$call', from: { pid: caller.pid, ref } satisfies From, request };
       if (targetProc) {
@@ -848,10 +891,13 @@ export class Kernel {
     if (!call) return; // late reply after a timeout: dropped
     this.calls.delete(id);
     call.caller.calls.delete(id);
-    if (call.timer) clearTimeout(call.timer);
+    if (call.timeoutMs !== Number.POSITIVE_INFINITY) this.callDeadlines.settled(call.timeoutMs);
     if (call.targetProc) call.targetProc.callers.delete(id);
     else this.route({ kind: 'demonitor', from: call.caller.pid, to: call.target, ref: call.ref });
-    call.caller.continueWith(() => (ok ? call.resolve(value) : call.reject(value)));
+    const caller = call.caller;
+    if (!caller.alive) return;
+    if (caller.suspendCount > 0) caller.held.push(() => settle(call, ok, value));
+    else settle(call, ok, value);
   }
 
   // ---- timers ------------------------------------------------------------------------------
@@ -887,6 +933,11 @@ export class Kernel {
     this.timers.delete(key);
     entry.target?.timers.delete(key);
   }
+}
+
+function settle(call: PendingCall, ok: boolean, value: unknown): void {
+  if (ok) call.resolve(value);
+  else call.reject(value);
 }
 
 function callFailure(pid: Pid, reason: unknown): ActorError {

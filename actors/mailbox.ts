@@ -78,3 +78,47 @@ export class Mailbox {
     }
   }
 }
+
+/**
+ * Messages on their way to a mailbox: pushed at the back, drained from the front in slices.
+ * Plainer than Mailbox (no selective removal), for the path every message takes.
+ */
+export class Inbox {
+  private items: unknown[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(msg: unknown): void {
+    this.items.push(msg);
+  }
+
+  /** Hands up to `max` messages, oldest first, to `take`; stops early once it returns false. */
+  drain(max: number, take: (msg: unknown) => boolean): void {
+    const items = this.items;
+    const end = Math.min(items.length, this.head + max);
+    let i = this.head;
+    while (i < end) {
+      const msg = items[i];
+      items[i] = undefined;
+      i++;
+      if (!take(msg)) break;
+    }
+    if (i >= items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (i > 1024 && i * 2 > items.length) {
+      this.items = items.slice(i);
+      this.head = 0;
+    } else {
+      this.head = i;
+    }
+  }
+
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+}

@@ -4,7 +4,8 @@ import nact from 'nact';
 
 /** What the runtime needs from nact for one process. */
 export interface HostedActor {
-  /** Queues a message; nact delivers it in order, each in its own event-loop turn. */
+  /** Queues a message; nact delivers it in order, each in its own event-loop turn (the
+   * kernel sends one per burst of messages to the process, not one per message). */
   dispatch(msg: unknown): void;
   /** Stops the nact actor; messages still queued in nact are dropped. */
   stop(): void;
@@ -13,6 +14,8 @@ export interface HostedActor {
 // nact's concrete actor, reached through a system plugin (nact exposes no typed accessor).
 interface ConcreteActor {
   stopped: boolean;
+  /** What nact's `dispatch(ref, msg)` calls once it has found the actor by its path. */
+  dispatch(msg: unknown): void;
 }
 interface ConcreteSystem {
   find(ref: unknown): ConcreteActor | undefined;
@@ -28,7 +31,6 @@ interface NactApi {
     name: string,
     props: { onCrash: (msg: unknown, err: unknown, ctx: { stop: symbol }) => symbol },
   ): unknown;
-  dispatch(ref: unknown, msg: unknown): void;
   stop(ref: unknown): void;
 }
 
@@ -71,8 +73,9 @@ export class NactHost {
     const actor = this.concrete.find(ref);
     if (!actor) throw new Error(`nact did not create actor ${name}`);
     return {
+      // Straight to the actor found at spawn: nact's dispatch would walk its path each time.
       dispatch: (msg) => {
-        if (!actor.stopped) api.dispatch(ref, msg);
+        if (!actor.stopped) actor.dispatch(msg);
       },
       stop: () => api.stop(ref),
     };

@@ -8,14 +8,20 @@ abstract class Ident {
   readonly id: number;
   /** Incarnation of the node that made it (a restarted node gets a new one). */
   readonly creation: number;
-  /** A string unique to this value among its kind, usable as a Map key. */
-  readonly key: string;
+  // Made on first use: most refs (one per call) never need it. Private, so equality checks
+  // that compare own properties never see whether it was made.
+  #key: string | undefined = undefined;
 
   constructor(node: string, id: number, creation: number) {
     this.node = node;
     this.id = id;
     this.creation = creation;
-    this.key = `${node}.${id}.${creation}`;
+  }
+
+  /** A string unique to this value among its kind, usable as a Map key. */
+  get key(): string {
+    if (this.#key === undefined) this.#key = `${this.node}.${this.id}.${this.creation}`;
+    return this.#key;
   }
 
   protected abstract get tag(): string;

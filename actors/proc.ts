@@ -1,6 +1,6 @@
 // One process's record: mailbox, links, monitors, flags. The kernel owns and mutates these.
 // Nothing here schedules work; it is plain state plus the pending receive of the process.
-import { Mailbox } from './mailbox.ts';
+import { Inbox, Mailbox } from './mailbox.ts';
 import type { HostedActor } from './nact-host.ts';
 import type { Pid, Ref } from './pid.ts';
 
@@ -50,8 +50,10 @@ export class Proc {
   readonly timers = new Set<string>();
   name: string | undefined = undefined;
   lastMessage: unknown = undefined;
-  /** Messages handed to nact but not yet in the mailbox. */
-  inTransit = 0;
+  /** Messages sent but not yet moved to the mailbox by a nact turn of this process. */
+  readonly inbox = new Inbox();
+  /** A wake-up is queued in nact for this process (so a burst of sends costs one dispatch). */
+  wakePending = false;
   /** Messages taken without yielding to the event loop (fairness budget). */
   reductions = 0;
 
@@ -72,9 +74,14 @@ export class Proc {
     return this.waiter ? 'waiting' : 'running';
   }
 
+  /** Messages sent to this process that nact has not handed to its mailbox yet. */
+  get inTransit(): number {
+    return this.inbox.length;
+  }
+
   /** Messages waiting: in the runtime's mailbox plus those nact has not handed over yet. */
   queueLength(): number {
-    return this.mailbox.length + this.inTransit;
+    return this.mailbox.length + this.inbox.length;
   }
 
   /** Runs `fn` now, later (after resume) if suspended, or never if the process is dead. */
