@@ -5,7 +5,6 @@ import { pathToFileURL } from 'node:url';
 import { logger } from '../actors/log.ts';
 import { Node, registerModule } from '../transport/index.ts';
 import { cli } from './support/cli.ts';
-import { serveMetrics } from './support/metrics-server.ts';
 import { startObserver } from './support/observer.ts';
 
 const HELP = `Usage: npm run node -- --name NAME [options]
@@ -75,6 +74,8 @@ try {
   }
   startObserver();
   if (metricsPort !== undefined) {
+    // Loaded only when asked for: most nodes (tests, the course harness) serve no metrics.
+    const { serveMetrics } = await import('./support/metrics-server.ts');
     const { url } = await serveMetrics(metricsPort);
     console.log(`metrics on ${url}`);
   }

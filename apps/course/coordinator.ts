@@ -22,7 +22,26 @@ export interface RunResult {
   value: unknown;
   reason: string;
   durationMs: number;
+  /** Where the run's time went (ms): see Phases. */
+  phases: Phases;
   results: Finished[];
+}
+
+/** Milliseconds spent in each phase of a run. */
+export interface Phases {
+  /**
+   * Dist mode: waiting for the run's node processes (about 0 if they were launched ahead,
+   * during an earlier run) and connecting to them.
+   */
+  launch: number;
+  /** Spawning the test processes until all reported ready. */
+  setup: number;
+  /** From `start` until all reported done (the Paxos run, retries included). */
+  run: number;
+  /** From `all_done` until all reported finished. */
+  finish: number;
+  /** Killing the node processes and waiting for their exits. */
+  teardown: number;
 }
 
 const PARTICIPANT_MODULE = `Course=${fileURLToPath(new URL('./participant.ts', import.meta.url))}`;
@@ -43,11 +62,20 @@ async function collect(type: string, count: number, what: string): Promise<unkno
   return out;
 }
 
+/** Timestamps (performance.now()) the coordinator notes as a run goes through its phases. */
+interface Marks {
+  launched?: number;
+  ready?: number;
+  done?: number;
+  finished?: number;
+}
+
 /** The coordinator process: runs the protocol over the given test processes' starter. */
 async function coordinate(
   scripts: RunScript[],
   startAll: () => Promise<void>,
   reportTo: Pid,
+  marks: Marks,
 ): Promise<void> {
   if (!(await Global.register('coord', self()))) {
     send(reportTo, { type: 'coordinated', error: 'coord is already registered' });
@@ -57,10 +85,13 @@ async function coordinate(
   try {
     await startAll();
     const ready = (await collect('ready', scripts.length, 'ready')) as Array<{ pid: Pid }>;
+    marks.ready = performance.now();
     for (const r of ready) send(r.pid, { type: 'start' });
     const done = (await collect('done', scripts.length, 'done')) as Array<{ pid: Pid }>;
+    marks.done = performance.now();
     for (const d of done) send(d.pid, { type: 'all_done' });
     const finished = (await collect('finished', scripts.length, 'finished')) as Finished[];
+    marks.finished = performance.now();
     report = { type: 'coordinated', finished };
   } catch (err) {
     report = { type: 'coordinated', error: (err as Error).message };
@@ -135,6 +166,78 @@ export interface RunOptions {
   /** Extra options for launched nodes (distributed mode). */
   heartbeatIntervalMs?: number;
   nodeDownAfterMs?: number;
+  /**
+   * Distributed mode: the run's node processes, launched ahead (launchRunNodes, one per
+   * participant, while an earlier run ran). They are this run's only: it kills them at its end.
+   * Default: the run launches its own.
+   */
+  nodes?: Promise<LaunchedNode[]>;
+}
+
+/** What launching a run's node processes needs. */
+export type LaunchRunOptions = Pick<
+  RunOptions,
+  'impl' | 'cookie' | 'heartbeatIntervalMs' | 'nodeDownAfterMs'
+>;
+
+let launchCounter = 0;
+
+/** Kills a run's node processes (planned: the coordinator logs their node-downs as news). */
+async function killNodes(nodes: LaunchedNode[]): Promise<void> {
+  for (const node of nodes) {
+    Node.expectDown(node.name);
+    node.kill('SIGKILL');
+  }
+  await Promise.all(nodes.map((node) => node.exited));
+}
+
+/**
+ * Launches `count` fresh node processes for one distributed run, with the participant module
+ * loaded, connected to each other but not to this node (runCase connects them). If one does not come up, the others are killed and it rejects.
+ */
+export async function launchRunNodes(
+  count: number,
+  options: LaunchRunOptions = {},
+): Promise<LaunchedNode[]> {
+  const impl = options.impl ?? DEFAULT_IMPL;
+  const prefix = `k${++launchCounter}n`;
+  const launchOne = (i: number, join: string[]) =>
+    launchNode({
+      name: `${prefix}${i + 1}`,
+      cookie: options.cookie ?? process.env.ACTORCLUSTER_COOKIE ?? 'course-cookie',
+      join,
+      load: [PARTICIPANT_MODULE],
+      // The participant imports the implementation by path: the node runs compiled JavaScript
+      // only if the implementation is compiled too.
+      imports: [impl],
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+      nodeDownAfterMs: options.nodeDownAfterMs,
+      // Crash-stop participants recover nothing: keep their state in memory.
+      env: { ACTORCLUSTER_PAXOS_STORAGE: 'memory' },
+    });
+  // The run's nodes form their own cluster: the first joins nobody, the others join the first
+  // (and so mesh with each other). Not with this node: nodes launched ahead stay out of the run
+  // going on (no links to its nodes, no part in its global registrations' locking); the run that
+  // uses them connects to them when it starts.
+  // A few launches at a time: eleven node processes starting at once on a busy 2-core machine
+  // each ran past the start-up wait. Every launch settles before going on, so the nodes that
+  // did come up are killed too.
+  const settled: PromiseSettledResult<LaunchedNode>[] = [];
+  if (count > 0) settled.push(...(await Promise.allSettled([launchOne(0, [])])));
+  const first = settled[0]?.status === 'fulfilled' ? settled[0].value.name : null;
+  for (let from = 1; first !== null && from < count; from += LAUNCHES_AT_ONCE) {
+    const batch = Array.from({ length: Math.min(LAUNCHES_AT_ONCE, count - from) }, (_, k) =>
+      launchOne(from + k, [first]),
+    );
+    settled.push(...(await Promise.allSettled(batch)));
+  }
+  const nodes = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) {
+    await killNodes(nodes);
+    throw failed.reason;
+  }
+  return nodes;
 }
 
 /** Runs one case once. In dist mode this process must already be a node (Node.start). */
@@ -144,6 +247,7 @@ export async function runCase(def: CaseDef, mode: Mode, options: RunOptions): Pr
   const impl = options.impl ?? DEFAULT_IMPL;
   await loadImpl(impl); // throws an ImplError if the module is unusable
   const started = performance.now();
+  const marks: Marks = {};
   const random = seededRandom(options.seed);
   const tag = `c${def.id}r${options.run}x${++runCounter}`;
   const names = Array.from({ length: n }, (_, i) => `${tag}p${i + 1}`);
@@ -155,64 +259,68 @@ export async function runCase(def: CaseDef, mode: Mode, options: RunOptions): Pr
   const scripts: RunScript[] = def
     .scripts(names, random)
     .map((s) => ({ ...s, seed: Math.floor(random() * 2 ** 31), impl }));
-  const nodes: LaunchedNode[] = [];
+  const launching =
+    mode === 'dist' ? (options.nodes ?? launchRunNodes(n, { ...options, impl })) : undefined;
+  // Settled even if the run ends before using them: the finally below kills what came up.
+  launching?.catch(() => undefined);
   const startAll = async () => {
-    if (mode === 'local') {
+    if (!launching) {
+      marks.launched = performance.now();
       for (const script of scripts) spawn(testProcess, script);
       return;
     }
-    // A few launches at a time: eleven node processes starting at once on a busy 2-core machine
-    // each ran past the start-up wait. Every launch settles before going on, so the nodes that
-    // did come up are killed too.
-    const launchOne = (i: number) =>
-      launchNode({
-        name: `${tag}n${i + 1}`,
-        cookie: options.cookie ?? process.env.ACTORCLUSTER_COOKIE ?? 'course-cookie',
-        join: [Node.self()],
-        load: [PARTICIPANT_MODULE],
-        heartbeatIntervalMs: options.heartbeatIntervalMs,
-        nodeDownAfterMs: options.nodeDownAfterMs,
-        // Crash-stop participants recover nothing: keep their state in memory.
-        env: { ACTORCLUSTER_PAXOS_STORAGE: 'memory' },
-      });
-    const settled: PromiseSettledResult<LaunchedNode>[] = [];
-    for (let from = 0; from < scripts.length; from += LAUNCHES_AT_ONCE) {
-      const batch = scripts.slice(from, from + LAUNCHES_AT_ONCE).map((_, k) => launchOne(from + k));
-      settled.push(...(await Promise.allSettled(batch)));
-    }
-    for (const r of settled) if (r.status === 'fulfilled') nodes.push(r.value);
-    const failed = settled.find((r) => r.status === 'rejected');
-    if (failed) throw failed.reason;
-    const launched = nodes;
+    const nodes = await launching;
+    if (nodes.length !== scripts.length)
+      throw new Error(`${nodes.length} nodes were launched for ${scripts.length} participants`);
+    const joined = await Promise.all(nodes.map((node) => Node.connect(node.name)));
+    const lost = nodes.filter((_, i) => !joined[i]).map((node) => node.name);
+    if (lost.length > 0) throw new Error(`could not connect to node ${lost.join(', ')}`);
+    marks.launched = performance.now();
     await Promise.all(
-      scripts.map((script, i) => spawnOn(launched[i]!.name, 'Course.testProcess', [script])),
+      scripts.map((script, i) => spawnOn(nodes[i]!.name, 'Course.testProcess', [script])),
     );
   };
+  let report: { finished?: Finished[]; error?: string } | typeof TIMEOUT;
+  let finishedAt: number;
   try {
-    spawn(coordinate, scripts, startAll, self());
-    const report = await receive<{ finished?: Finished[]; error?: string }>(
+    spawn(coordinate, scripts, startAll, self(), marks);
+    report = await receive<{ finished?: Finished[]; error?: string }>(
       { type: 'coordinated' },
       PHASE_MS * 4,
     );
-    const durationMs = performance.now() - started;
-    const base = { caseId: def.id, run: options.run, mode, participants: n, durationMs };
-    if (report === TIMEOUT || report.error) {
-      return {
-        ...base,
-        verdict: 'FAIL',
-        warnings: [],
-        value: undefined,
-        reason: report === TIMEOUT ? 'the run did not finish' : oneLine(report.error!),
-        results: [],
-      };
-    }
-    return { ...base, ...judge(scripts, report.finished!), results: report.finished! };
   } finally {
-    // Planned: the coordinator node logs these node-downs as news, not warnings.
-    for (const node of nodes) {
-      Node.expectDown(node.name);
-      node.kill('SIGKILL');
-    }
-    await Promise.all(nodes.map((node) => node.exited));
+    finishedAt = performance.now();
+    if (launching) await killNodes(await launching.catch(() => []));
   }
+  const ended = performance.now();
+  // Each phase's time; a phase the run never reached counts 0.
+  const at = [started, marks.launched, marks.ready, marks.done, marks.finished ?? finishedAt];
+  const span = (i: number) =>
+    at[i] !== undefined && at[i + 1] !== undefined ? at[i + 1]! - at[i]! : 0;
+  const phases: Phases = {
+    launch: span(0),
+    setup: span(1),
+    run: span(2),
+    finish: span(3),
+    teardown: ended - finishedAt,
+  };
+  const base = {
+    caseId: def.id,
+    run: options.run,
+    mode,
+    participants: n,
+    durationMs: ended - started,
+    phases,
+  };
+  if (report === TIMEOUT || report.error) {
+    return {
+      ...base,
+      verdict: 'FAIL',
+      warnings: [],
+      value: undefined,
+      reason: report === TIMEOUT ? 'the run did not finish' : oneLine(report.error!),
+      results: [],
+    };
+  }
+  return { ...base, ...judge(scripts, report.finished!), results: report.finished! };
 }

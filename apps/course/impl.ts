@@ -4,6 +4,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Pid } from '../../actors/index.ts';
+import { runnablePath } from '../../transport/launcher.ts';
 
 /** The coursework's interface, as the harness calls it. */
 export interface CourseImpl {
@@ -48,7 +49,8 @@ async function load(path: string, shown: string): Promise<CourseImpl> {
   if (!statSync(path).isFile()) throw new ImplError(`${shown}: not a file (${path})`);
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+    // On a node running compiled JavaScript, the module's compiled counterpart.
+    mod = (await import(pathToFileURL(runnablePath(path)).href)) as Record<string, unknown>;
   } catch (err) {
     const text = err instanceof Error ? err.message : String(err);
     throw new ImplError(`${shown} could not be loaded: ${text.trim().split('\n')[0]}`);

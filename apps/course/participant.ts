@@ -32,6 +32,9 @@ export const ATTEMPTS = 10;
 const ATTEMPT_MS = 1000;
 /** Bound on waiting for `coord` and for the other participants to register. */
 const SETUP_WAIT_MS = scaledMs(20_000);
+/** How often those waits look again (11 test processes polling every 2 ms cost CPU a busy
+ * machine lacks; a few ms more before `ready` changes nothing in the run). */
+const POLL_MS = 5;
 
 /** A participant's script in one run: the case's script, its seed and the module under test. */
 export interface RunScript extends ParticipantScript {
@@ -57,7 +60,7 @@ async function waitFor(cond: () => boolean, deadlineMs: number): Promise<boolean
   const deadline = performance.now() + deadlineMs;
   while (!cond()) {
     if (performance.now() > deadline) return false;
-    await sleep(2);
+    await sleep(POLL_MS);
   }
   return true;
 }
