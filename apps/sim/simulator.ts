@@ -40,7 +40,7 @@ import {
   type Snapshot,
 } from '../rsm/core.ts';
 import type { Machine } from '../rsm/machine.ts';
-import { DEFAULT_FLUSH, Disk, type DiskWrite, type FlushTiming } from './disk.ts';
+import { DEFAULT_FLUSH, Disk, type DiskWrite, type FlushTiming, type NodeDurable } from './disk.ts';
 import { type DelayDist, Partitions, sampleDelay } from './network.ts';
 import type { FaultEvent } from './schedule.ts';
 
@@ -413,10 +413,13 @@ export function simulate(options: SimOptions): SimResult {
   });
 
   const nodes = new Map<string, SimNode>();
-  const boot = (name: string, epoch: number): SimNode => {
-    const d = disks.get(name)!.committed();
-    const from = d.snapshot?.inst ?? 0;
-    const decidedAfter = [...d.decided].filter(([i]) => i >= from).sort(([a], [b]) => a - b);
+  /** A node's life from what its disk holds: its snapshot, and the decisions after it. */
+  const boot = (
+    name: string,
+    epoch: number,
+    d: NodeDurable,
+    decidedAfter: Array<[number, unknown]>,
+  ): SimNode => {
     return {
       name,
       up: true,
@@ -731,14 +734,16 @@ export function simulate(options: SimOptions): SimResult {
       .join('; ');
 
   const start = (name: string, epoch: number) => {
-    const n = boot(name, epoch);
+    const d = disks.get(name)!.committed();
+    const from = d.snapshot?.inst ?? 0;
+    const decidedAfter = [...d.decided].filter(([i]) => i >= from).sort(([a], [b]) => a - b);
+    const n = boot(name, epoch, d, decidedAfter);
     nodes.set(name, n);
     // The decisions replayed from disk were applied as the core was created: check them too. A
     // decision committed but not yet flushed when its node crashed was never announced, yet it
     // is on disk (a crash keeps committed writes) and replayed now.
-    for (const [inst, value] of disks.get(name)!.committed().decided)
-      if (inst >= (n.replica.snapshot?.inst ?? 0)) checkDecision(n, inst, value as Entry);
-    checkApplied(n, n.replica.snapshot?.inst ?? 0);
+    for (const [inst, value] of decidedAfter) checkDecision(n, inst, value as Entry);
+    checkApplied(n, from);
     schedule(now + random() * REPLICA_TICK_MS, { kind: 'tick', node: name, epoch });
     replicaEvent(n, { type: 'start', now });
     tellPeers();
