@@ -13,6 +13,7 @@ import {
   showValue,
   spawnOpt,
 } from '../../actors/index.ts';
+import { replicaOptionsProblem } from './core.ts';
 import type { Machine, Op } from './machine.ts';
 import {
   type ReplicaError,
@@ -61,6 +62,8 @@ export function startReplica<S, O extends Op, R>(
       `procs must be distinct names including '${name}', got ${showValue(procs)}`,
     );
   }
+  const problem = replicaOptionsProblem(options);
+  if (problem) throw new ActorError('invalid_argument', problem);
   const holder = Global.whereis(replicaName(machine.service, name));
   if (holder) {
     throw new ActorError(

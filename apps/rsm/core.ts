@@ -281,6 +281,15 @@ export interface ReplicaState<S, O extends Op, R, C> {
   served: { inst: number; data: Uint8Array } | undefined;
 }
 
+/** What is wrong with replica options (each must be a number > 0), or undefined if nothing. */
+export function replicaOptionsProblem(options: ReplicaOptions): string | undefined {
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined && !(typeof value === 'number' && value > 0))
+      return `replica option ${key} must be a number > 0, got ${value}`;
+  }
+  return undefined;
+}
+
 export function createReplica<S, O extends Op, R, C = unknown>(
   config: ReplicaConfig<S, O, R>,
   restored: Restored = {},
@@ -290,10 +299,8 @@ export function createReplica<S, O extends Op, R, C = unknown>(
   if (config.mutations?.has('forget-snapshot-results') && !machine.forgetResults)
     throw new Error('the forget-snapshot-results mutation needs machine.forgetResults');
   const opts = { ...REPLICA_DEFAULTS, ...config.options };
-  for (const [key, value] of Object.entries(opts)) {
-    if (!(typeof value === 'number' && value > 0))
-      throw new Error(`replica option ${key} must be a number > 0, got ${value}`);
-  }
+  const problem = replicaOptionsProblem(opts);
+  if (problem) throw new Error(problem);
   const snapshot = restored.snapshot;
   const applied = snapshot?.inst ?? 0;
   const s: ReplicaState<S, O, R, C> = {

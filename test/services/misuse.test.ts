@@ -136,6 +136,24 @@ describe('misuse rejects the promise with a typed error', () => {
   });
 });
 
+describe('bad replica options', () => {
+  it('start throws invalid_argument at once and starts nothing', () => {
+    const procs = ['bo1', 'bo2', 'bo3'];
+    for (const options of [{ batchMax: 0 }, { window: -1 }, { gapMs: Number.NaN }]) {
+      let thrown: unknown;
+      try {
+        InventoryServer.start('bo1', procs, options);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(ActorError);
+      expect((thrown as ActorError).code).toBe('invalid_argument');
+      expect((thrown as ActorError).message).toMatch(/must be a number > 0/);
+    }
+    expect(Global.whereis('inventory:bo1')).toBeUndefined();
+  });
+});
+
 describe("the seed's session, as typed", () => {
   it('add_to_inventory(a, 10) adds units of the default item; every snake_case name works', async () => {
     const { pids } = await cluster();
