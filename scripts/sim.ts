@@ -76,6 +76,8 @@ Faults (random ones: mean events per virtual second of the fault phase, each las
   --random-proposer X   duelling proposers during the fault phase: every 5 ms, with
                         probability X, a random up node starts a ballot for the lowest
                         instance it does not know decided (default 0)
+  --paxos KIND          terms: Multi-Paxos, phase 1 once per leader term, as the replicated
+                        services run it (default); classic: phase 1 for every instance
 Checks:
   --liveness-ms N       bound for liveness after faults stop, virtual ms (default ${D.livenessMs})
   --mutate NAME         run a deliberately broken variant to watch a violation being caught:
@@ -113,6 +115,7 @@ const args = cli({
     at: { type: 'string', multiple: true },
     schedule: { type: 'string' },
     'random-proposer': { type: 'string', default: '0' },
+    paxos: { type: 'string', default: 'terms' },
     'liveness-ms': { type: 'string', default: String(D.livenessMs) },
     batch: { type: 'string', default: String(D.batchMax) },
     'snapshot-every': { type: 'string', default: String(D.snapshotEvery) },
@@ -199,6 +202,7 @@ const base: Omit<SimOptions, 'seed'> = {
   flush,
   schedule,
   randomProposer: args.number('random-proposer', { min: 0, max: 1 })!,
+  terms: args.choice('paxos', ['terms', 'classic'] as const) !== 'classic',
   livenessMs: args.int('liveness-ms', { min: 1 })!,
   batchMax: args.int('batch', { min: 1 })!,
   snapshotEvery: args.int('snapshot-every', { min: 1 })!,
@@ -216,7 +220,8 @@ function describe(o: Omit<SimOptions, 'seed'>): string {
     o.schedule.length > 0 && `${o.schedule.length} scheduled`,
     o.randomProposer > 0 && `random proposer ${o.randomProposer}`,
   ].filter(Boolean);
-  return `nodes=${o.nodes} ops=${o.ops} clients=${o.clients} delay=${formatDelay(o.delay)} loss=${o.lossP} dup=${o.dupP} flush=${formatFlushTiming(o.flush)} ms, faults for ${o.faultMs} ms (${random.join(', ') || 'no crashes, partitions or power losses'})${o.mutate ? ` MUTATION=${o.mutate}` : ''}`;
+  const paxos = o.terms ? 'terms' : 'classic';
+  return `paxos=${paxos} nodes=${o.nodes} ops=${o.ops} clients=${o.clients} delay=${formatDelay(o.delay)} loss=${o.lossP} dup=${o.dupP} flush=${formatFlushTiming(o.flush)} ms, faults for ${o.faultMs} ms (${random.join(', ') || 'no crashes, partitions or power losses'})${o.mutate ? ` MUTATION=${o.mutate}` : ''}`;
 }
 
 function printMetrics(m: SimMetrics, perDecision = m.decisions || 1): void {
@@ -261,6 +266,7 @@ function argsFor(o: Omit<SimOptions, 'seed'>): string {
   ];
   for (const e of o.schedule) parts.push(`--at '${formatFaultEvent(e).replace(/^at /, '')}'`);
   if (o.randomProposer > 0) parts.push(`--random-proposer ${o.randomProposer}`);
+  if (!o.terms) parts.push('--paxos classic');
   if (o.mutate) parts.push(`--mutate ${o.mutate}`);
   return parts.join(' ');
 }

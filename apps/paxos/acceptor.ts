@@ -1,8 +1,8 @@
 // The acceptor role as a pure step function: (state, event) -> effects. It owns its records
 // (promise and accepted value per instance) and answers prepare and accept; durable first.
 import { isDeepStrictEqual } from 'node:util';
-import { compareBallots, sameBallot } from './ballot.ts';
-import type { AcceptorRecord, Effect, PaxosMsg } from './messages.ts';
+import { type Ballot, compareBallots, sameBallot } from './ballot.ts';
+import type { Accepted, AcceptorRecord, Effect, LeadPromise, PaxosMsg } from './messages.ts';
 import { NO_MUTATIONS, type PaxosMutation } from './mutations.ts';
 
 /** A broken invariant: the participant must crash rather than go on in a wrong state. */
@@ -17,6 +17,8 @@ export interface AcceptorState {
   readonly me: string;
   readonly participants: readonly string[];
   records: Map<number, AcceptorRecord>;
+  /** The highest term promise (every instance from `lead.from` on), or null. */
+  lead: LeadPromise | null;
   /** Decisions the learner told this acceptor of: a prepare or accept for one gets the decision. */
   decided: Map<number, unknown>;
   /** Instances below the floor were compacted: the acceptor takes no part in them. */
@@ -39,6 +41,7 @@ export function createAcceptor(
     records: ReadonlyMap<number, AcceptorRecord>;
     decided: ReadonlyMap<number, unknown>;
     floor?: number;
+    lead?: LeadPromise | null;
   },
   mutations: ReadonlySet<PaxosMutation> = NO_MUTATIONS,
 ): AcceptorState {
@@ -46,6 +49,7 @@ export function createAcceptor(
     me,
     participants,
     records: new Map(durable?.records),
+    lead: durable?.lead ?? null,
     decided: new Map(durable?.decided),
     floor: durable?.floor ?? 0,
     roundTold: 0,
@@ -91,43 +95,140 @@ function receive(
       to: from,
       msg: { type: 'decided', inst, value: a.decided.get(inst) },
     });
+    // Only a term's prepare is answered beyond the decision: it opens the instances after it.
+    if (!(msg.type === 'prepare' && msg.term)) return effects;
+  }
+  if (msg.type === 'accept') return accept(a, from, msg, effects);
+  return msg.term
+    ? prepareTerm(a, from, inst, ballot, effects)
+    : prepare(a, from, inst, ballot, effects);
+}
+
+/** The highest of two promises (null: none). */
+function higher(x: Ballot | null, y: Ballot | null): Ballot | null {
+  if (x === null) return y;
+  if (y === null) return x;
+  return compareBallots(x, y) >= 0 ? x : y;
+}
+
+/** What this acceptor promised for instance `inst`: its record's promise or its term's. */
+export function promisedFor(a: AcceptorState, inst: number): Ballot | null {
+  const own = a.records.get(inst)?.promised ?? null;
+  return a.lead !== null && inst >= a.lead.from ? higher(own, a.lead.ballot) : own;
+}
+
+/** Phase 1 for one instance: a promise unless a higher ballot was promised for it. */
+function prepare(
+  a: AcceptorState,
+  from: string,
+  inst: number,
+  ballot: Ballot,
+  effects: Effect[],
+): Effect[] {
+  const promised = promisedFor(a, inst);
+  if (promised !== null && compareBallots(ballot, promised) < 0) {
+    effects.push({ type: 'send', to: from, msg: { type: 'nack', inst, ballot, promised } });
     return effects;
   }
-  const current = a.records.get(inst) ?? { promised: null, accepted: null };
-  const below = current.promised !== null && compareBallots(ballot, current.promised) < 0;
-  if (below && !(msg.type === 'accept' && a.mutations.has('accept-below-promise'))) {
+  const current = a.records.get(inst);
+  const next: AcceptorRecord = { promised: ballot, accepted: current?.accepted ?? null };
+  a.records.set(inst, next);
+  // Durable before the reply that depends on it: the runner holds the send until the write is.
+  effects.push(
+    { type: 'persist', inst, record: next },
+    { type: 'send', to: from, msg: { type: 'promise', inst, ballot, accepted: next.accepted } },
+  );
+  return effects;
+}
+
+/**
+ * Phase 1 for a term: a promise for `inst` and every instance after it. Refused if any of those
+ * instances has a higher promise (the term promise covers them all). The reply carries what was
+ * accepted in each of them, so the new leader re-proposes it.
+ */
+function prepareTerm(
+  a: AcceptorState,
+  from: string,
+  inst: number,
+  ballot: Ballot,
+  effects: Effect[],
+): Effect[] {
+  let highest = a.lead?.ballot ?? null; // a term promise covers instances from `inst` on too
+  for (const [i, r] of a.records) if (i >= inst) highest = higher(highest, r.promised);
+  if (highest !== null && compareBallots(ballot, highest) < 0) {
     effects.push({
       type: 'send',
       to: from,
-      msg: { type: 'nack', inst, ballot, promised: current.promised! },
+      msg: { type: 'nack', inst, ballot, promised: highest },
     });
     return effects;
   }
-  let next: AcceptorRecord;
-  let reply: PaxosMsg;
-  if (msg.type === 'prepare') {
-    next = { promised: ballot, accepted: current.accepted };
-    reply = { type: 'promise', inst, ballot, accepted: current.accepted };
-  } else {
-    if (
-      current.accepted &&
-      sameBallot(current.accepted.ballot, ballot) &&
-      !isDeepStrictEqual(current.accepted.value, msg.value)
-    ) {
-      throw new InvariantError(
-        `two values proposed under ballot ${ballot.round}.${ballot.leader} for instance ${inst}`,
-      );
-    }
-    const promised = below ? current.promised! : ballot; // (below: only under the mutation)
-    next = { promised, accepted: { ballot, value: msg.value } };
-    reply = { type: 'accepted', inst, ballot };
+  const lead = a.lead;
+  // Promising more than asked (from the lower of the two starts) is safe: it only refuses more.
+  const next: LeadPromise = { from: lead ? Math.min(lead.from, inst) : inst, ballot };
+  if (lead === null || lead.from !== next.from || !sameBallot(lead.ballot, ballot)) {
+    a.lead = next;
+    effects.push({ type: 'persist_lead', lead: next });
   }
+  const later: Array<[number, Accepted]> = [];
+  if (!a.mutations.has('forget-later'))
+    for (const [i, r] of a.records) if (i > inst && r.accepted) later.push([i, r.accepted]);
+  later.sort(([x], [y]) => x - y);
+  const accepted = a.records.get(inst)?.accepted ?? null;
+  // Durable before the reply that depends on it: the runner holds the send until the write is.
+  effects.push({
+    type: 'send',
+    to: from,
+    msg:
+      later.length > 0
+        ? { type: 'promise', inst, ballot, accepted, later }
+        : { type: 'promise', inst, ballot, accepted },
+  });
+  return effects;
+}
+
+/** Phase 2: accept the value unless a higher ballot was promised for this instance. */
+function accept(
+  a: AcceptorState,
+  from: string,
+  msg: Extract<PaxosMsg, { type: 'accept' }>,
+  effects: Effect[],
+): Effect[] {
+  const { inst, ballot } = msg;
+  const current = a.records.get(inst) ?? { promised: null, accepted: null };
+  const promised = promisedFor(a, inst);
+  const below = promised !== null && compareBallots(ballot, promised) < 0;
+  if (below && !a.mutations.has('accept-below-promise')) {
+    effects.push({
+      type: 'send',
+      to: from,
+      msg: { type: 'nack', inst, ballot, promised: promised! },
+    });
+    return effects;
+  }
+  if (
+    current.accepted &&
+    sameBallot(current.accepted.ballot, ballot) &&
+    !isDeepStrictEqual(current.accepted.value, msg.value)
+  ) {
+    throw new InvariantError(
+      `two values proposed under ballot ${ballot.round}.${ballot.leader} for instance ${inst}`,
+    );
+  }
+  // (below: only under the mutation, which keeps the higher promise)
+  const next: AcceptorRecord = {
+    promised: below ? promised! : ballot,
+    accepted: { ballot, value: msg.value },
+  };
   if (current.promised !== null && compareBallots(next.promised!, current.promised) < 0) {
     throw new InvariantError('an acceptor lowered its promise');
   }
   a.records.set(inst, next);
   // Durable before the reply that depends on it: the runner holds the send until the write is.
-  effects.push({ type: 'persist', inst, record: next }, { type: 'send', to: from, msg: reply });
+  effects.push(
+    { type: 'persist', inst, record: next },
+    { type: 'send', to: from, msg: { type: 'accepted', inst, ballot } },
+  );
   return effects;
 }
 

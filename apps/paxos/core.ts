@@ -4,13 +4,14 @@
 // step function in its own process, with the same routing.
 import { type AcceptorState, acceptorStep, createAcceptor, InvariantError } from './acceptor.ts';
 import { createLearner, type LearnerState, learnerStep } from './learner.ts';
-import type { AcceptorRecord, Effect } from './messages.ts';
+import type { AcceptorRecord, Effect, LeadPromise } from './messages.ts';
 import { NO_MUTATIONS, type PaxosMutation } from './mutations.ts';
 import {
   BALLOT_TIMEOUT_MS,
   createProposer,
   type ProposerBallot,
   type ProposerEvent,
+  type ProposerOptions,
   type ProposerState,
   proposerStep,
   RETRY_MS_FIRST,
@@ -18,7 +19,7 @@ import {
 } from './proposer.ts';
 import { localEvents, type RoleEvent, routeMessage } from './roles.ts';
 
-export type { AcceptorState, LearnerState, ProposerBallot, ProposerState };
+export type { AcceptorState, LearnerState, ProposerBallot, ProposerOptions, ProposerState };
 export { BALLOT_TIMEOUT_MS, InvariantError, RETRY_MS_FIRST, RETRY_MS_MAX };
 
 export interface ParticipantState {
@@ -37,6 +38,8 @@ export interface DurableState {
   reservedRound: number;
   /** Instances below it were compacted away (default 0). */
   floor?: number;
+  /** The acceptor's term promise (Multi-Paxos phase 1 for every instance from `from` on). */
+  lead?: LeadPromise | null;
 }
 
 export type Event =
@@ -50,6 +53,7 @@ export function createParticipant(
   participants: readonly string[],
   durable?: DurableState,
   mutations: ReadonlySet<PaxosMutation> = NO_MUTATIONS,
+  options: ProposerOptions = {},
 ): ParticipantState {
   if (!participants.includes(me))
     throw new Error(`${me} is not one of the participants ${participants.join(', ')}`);
@@ -61,7 +65,7 @@ export function createParticipant(
     me,
     participants: members,
     quorum: Math.floor(members.length / 2) + 1,
-    proposer: createProposer(me, members, d, mutations),
+    proposer: createProposer(me, members, d, mutations, options),
     acceptor: createAcceptor(me, members, d, mutations),
     learner: createLearner(members, d),
   };
@@ -109,5 +113,6 @@ export function durableOf(state: ParticipantState): DurableState {
     decided: new Map(state.learner.decided),
     reservedRound: state.proposer.reservedRound,
     floor: state.learner.floor,
+    lead: state.acceptor.lead,
   };
 }

@@ -12,7 +12,13 @@ import {
   sleep,
   spawnOpt,
 } from '../../actors/index.ts';
-import { type CallRequest, type Decide, type ProposeOutcome, participant } from './participant.ts';
+import {
+  type CallRequest,
+  type Decide,
+  type ParticipantOptions,
+  type ProposeOutcome,
+  participant,
+} from './participant.ts';
 import { openStore } from './storage.ts';
 
 export type { Decide, ProposeOutcome };
@@ -113,8 +119,11 @@ export const Paxos = {
   /**
    * Starts a participant registered globally as `name`; `upper` receives
    * `{ type: 'decide', value, inst }` once per decided instance. Returns its pid at once.
+   * `options.terms`: Multi-Paxos, a stable leader runs phase 1 once per term for every instance
+   * from the first it proposes in, then only phase 2 (the replicated services use it); without
+   * it (the coursework's Paxos), each instance has its own phase 1.
    */
-  start(name: string, participants: string[], upper: Pid): Pid {
+  start(name: string, participants: string[], upper: Pid, options: ParticipantOptions = {}): Pid {
     if (typeof name !== 'string' || name.length === 0)
       throw new ActorError('invalid_argument', 'a participant name must be a non-empty string');
     if (
@@ -137,7 +146,15 @@ export const Paxos = {
         'name_taken',
         `a Paxos participant named '${name}' is already running (${running}); kill it first`,
       );
-    return spawnOpt(participant, [name, [...participants], upper], { label: `Paxos ${name}` });
+    if (
+      options === null ||
+      typeof options !== 'object' ||
+      (options.terms !== undefined && typeof options.terms !== 'boolean')
+    )
+      throw new ActorError('invalid_argument', 'options.terms must be true or false');
+    return spawnOpt(participant, [name, [...participants], upper, { terms: options.terms }], {
+      label: `Paxos ${name}`,
+    });
   },
   /** Coursework: stores the value (instance 0); nothing is sent until startBallot. */
   propose,

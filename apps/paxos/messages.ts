@@ -8,10 +8,23 @@ export interface Accepted {
 }
 
 export type PaxosMsg =
-  /** Phase 1a: a leader asks acceptors to promise to ignore lower ballots. */
-  | { type: 'prepare'; inst: number; ballot: Ballot }
-  /** Phase 1b: the promise, with the highest-ballot value this acceptor accepted (if any). */
-  | { type: 'promise'; inst: number; ballot: Ballot; accepted: Accepted | null }
+  /**
+   * Phase 1a: a leader asks acceptors to promise to ignore lower ballots in instance `inst`;
+   * with `term`, in `inst` and every instance after it (Multi-Paxos: one phase 1 for all the
+   * instances a stable leader will propose in).
+   */
+  | { type: 'prepare'; inst: number; ballot: Ballot; term?: true }
+  /**
+   * Phase 1b: the promise, with what this acceptor accepted in instance `inst` (the highest
+   * ballot, if any) and, in `later`, in each instance after it where it accepted something.
+   */
+  | {
+      type: 'promise';
+      inst: number;
+      ballot: Ballot;
+      accepted: Accepted | null;
+      later?: Array<[number, Accepted]>;
+    }
   /** Phase 2a: a leader with a quorum of promises asks acceptors to accept a value. */
   | { type: 'accept'; inst: number; ballot: Ballot; value: unknown }
   /** Phase 2b: the acceptor accepted the ballot's value. */
@@ -25,6 +38,15 @@ export type PaxosMsg =
   | { type: 'compacted'; inst: number; ballot: Ballot; floor: number }
   /** The value is chosen (a quorum accepted it); every participant learns it. */
   | { type: 'decided'; inst: number; value: unknown };
+
+/**
+ * An acceptor's promise for a whole term: no ballot below `ballot` in any instance from `from`
+ * on. Kept beside the per-instance records (a record's own promise may be higher).
+ */
+export interface LeadPromise {
+  from: number;
+  ballot: Ballot;
+}
 
 /** What the acceptor must have on disk (per instance) before answering. */
 export interface AcceptorRecord {
@@ -40,6 +62,8 @@ export type Effect =
   | { type: 'reserve'; round: number }
   /** Write the acceptor record durably; later effects must wait for it. */
   | { type: 'persist'; inst: number; record: AcceptorRecord }
+  /** Write the acceptor's term promise durably; later effects must wait for it. */
+  | { type: 'persist_lead'; lead: LeadPromise }
   /** A decision is known here for the first time: write it durably, tell the upper layer. */
   | { type: 'learn'; inst: number; value: unknown }
   /** Feed `{ type: 'retry', inst, ballot }` back to the proposer after `afterMs`. */

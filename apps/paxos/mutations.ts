@@ -7,12 +7,18 @@ export type PaxosMutation =
   /** The acceptor accepts a value under a ballot below the one it promised. */
   | 'accept-below-promise'
   /** The proposer reserves no rounds: after a restart it may reuse a ballot it used before. */
-  | 'no-reservation';
+  | 'no-reservation'
+  /**
+   * Multi-Paxos: the acceptor's promise for a term reports what it accepted in the first
+   * instance only, not in the instances after it (`later`): a new leader overwrites them.
+   */
+  | 'forget-later';
 
 export const PAXOS_MUTATIONS: readonly PaxosMutation[] = [
   'ignore-accepted',
   'accept-below-promise',
   'no-reservation',
+  'forget-later',
 ];
 
 export const NO_MUTATIONS: ReadonlySet<PaxosMutation> = new Set();

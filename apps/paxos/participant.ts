@@ -72,6 +72,13 @@ interface Ctx {
   participants: string[];
   upper: Pid;
   store: PaxosStore;
+  options: ParticipantOptions;
+}
+
+/** How a participant runs (Paxos.start's options). */
+export interface ParticipantOptions {
+  /** Multi-Paxos terms: one phase 1 for every instance from the first on (default false). */
+  terms?: boolean;
 }
 
 /** Messages between the roles of one participant: an event for the receiving role's core. */
@@ -101,7 +108,9 @@ function run(ctx: Ctx, effects: Effect[], hooks: Hooks = {}, from = 0): Promise<
           ? ctx.store.persistReserved(e.round)
           : e.type === 'learn'
             ? ctx.store.persistDecision(e.inst, e.value)
-            : undefined;
+            : e.type === 'persist_lead'
+              ? ctx.store.persistLead(e.lead)
+              : undefined;
     if (pending)
       return pending.then(() => {
         carryOut(ctx, e, hooks);
@@ -139,9 +148,12 @@ function carryOut(ctx: Ctx, e: Effect, hooks: Hooks): void {
       sendAfter(self(), { type: 'retry', inst: e.inst, ballot: e.ballot }, e.afterMs);
       break;
     case 'persist':
+    case 'persist_lead':
     case 'reserve':
     case 'round_seen':
       break;
+    default:
+      e satisfies never;
   }
   // The same wiring as the composed core (core.ts): e.g. a decision on disk goes to the
   // proposer and the acceptor of this participant.
@@ -187,7 +199,13 @@ function sendLocal(name: string, msg: unknown): void {
 /** What a (re)started role reads: the participant's state as last written to its store. */
 function durable(ctx: Ctx) {
   const s = ctx.store;
-  return { records: s.records, decided: s.decided, reservedRound: s.reservedRound, floor: s.floor };
+  return {
+    records: s.records,
+    decided: s.decided,
+    reservedRound: s.reservedRound,
+    floor: s.floor,
+    lead: s.lead,
+  };
 }
 
 /** The acceptor role: a shell around acceptorStep (acceptor.ts), which owns its state. */
@@ -204,7 +222,7 @@ async function acceptor(ctx: Ctx): Promise<void> {
 
 /** The proposer role: a shell around proposerStep (proposer.ts); it answers propose calls. */
 async function proposer(ctx: Ctx): Promise<void> {
-  const state = createProposer(ctx.name, ctx.participants, durable(ctx));
+  const state = createProposer(ctx.name, ctx.participants, durable(ctx), undefined, ctx.options);
   const waiters = new Map<number, From[]>();
   /** When this proposer first started a ballot for each unsettled instance (latency metric). */
   const startedAt = new Map<number, number>();
@@ -373,12 +391,18 @@ class ParticipantView {
 }
 
 /** The participant's front: its pid is what Paxos.start returns; it routes to the roles. */
-export async function participant(name: string, participants: string[], upper: Pid): Promise<void> {
+export async function participant(
+  name: string,
+  participants: string[],
+  upper: Pid,
+  options: ParticipantOptions = {},
+): Promise<void> {
   const ctx: Ctx = {
     name,
     participants,
     upper,
     store: openStore(name),
+    options,
   };
   const me = self();
   const view = new ParticipantView(name, participants, ctx.store);

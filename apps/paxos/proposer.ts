@@ -30,6 +30,21 @@ export const RETRY_MS_FIRST = 20;
 /** ... up to this. */
 export const RETRY_MS_MAX = 1000;
 
+/**
+ * A term: one phase 1 for every instance from `from` on (Multi-Paxos). Once a quorum promised,
+ * the proposer is the stable leader of those instances: each of its ballots there goes straight
+ * to phase 2 under the term's ballot, until a nack says another leader went higher.
+ */
+export interface Term {
+  ballot: Ballot;
+  from: number;
+  phase: 'prepare' | 'won' | 'lost';
+  promises: Set<string>;
+  /** The highest-ballot value the promisers accepted, per instance from `from` on. */
+  collected: Map<number, Accepted>;
+  startedAt: number | undefined;
+}
+
 export interface ProposerState {
   readonly me: string;
   readonly participants: readonly string[];
@@ -41,10 +56,23 @@ export interface ProposerState {
   /** Values stored by propose(), per instance. */
   proposals: Map<number, unknown>;
   ballots: Map<number, ProposerBallot>;
+  /** The current (or last) term of this proposer, if it started one. */
+  term: Term | undefined;
   /** Decisions the learner told this proposer of: a start_ballot for one re-announces it. */
   decided: Map<number, unknown>;
   floor: number;
+  /**
+   * Multi-Paxos: phase 1 once per term for every instance from the first one on (a replicated
+   * log's leader). Off (the coursework's Paxos, independent instances): phase 1 per instance.
+   */
+  readonly terms: boolean;
   readonly mutations: ReadonlySet<PaxosMutation>;
+}
+
+/** How a participant runs its ballots. */
+export interface ProposerOptions {
+  /** Multi-Paxos terms (see ProposerState.terms); default false. */
+  terms?: boolean;
 }
 
 export type ProposerEvent =
@@ -74,6 +102,7 @@ export function createProposer(
     floor?: number;
   },
   mutations: ReadonlySet<PaxosMutation> = NO_MUTATIONS,
+  options: ProposerOptions = {},
 ): ProposerState {
   const reservedRound = mutations.has('no-reservation') ? 0 : (durable?.reservedRound ?? 0);
   let maxRound = reservedRound;
@@ -87,8 +116,10 @@ export function createProposer(
     reservedRound,
     proposals: new Map(),
     ballots: new Map(),
+    term: undefined,
     decided: new Map(durable?.decided),
     floor: durable?.floor ?? 0,
+    terms: options.terms ?? false,
     mutations,
   };
 }
@@ -120,10 +151,14 @@ export function proposerStep(p: ProposerState, event: ProposerEvent): Effect[] {
       const asked = p.proposals.has(event.inst) || p.ballots.has(event.inst);
       p.ballots.delete(event.inst);
       p.proposals.delete(event.inst);
+      p.term?.collected.delete(event.inst);
       return asked ? [{ type: 'settled', inst: event.inst, value: event.value }] : [];
     }
     case 'compact':
       compactBelow(p, event.below, [p.decided, p.proposals, p.ballots]);
+      if (p.term)
+        for (const inst of p.term.collected.keys())
+          if (inst < p.floor) p.term.collected.delete(inst);
       return [];
   }
 }
@@ -153,15 +188,46 @@ function start(p: ProposerState, inst: number, now?: number): Effect[] {
   ) {
     return []; // still live: its retransmissions carry it on
   }
+  if (!p.terms) return startInstance(p, inst, now);
+  const term = p.term;
+  if (term !== undefined && term.phase !== 'lost' && inst >= term.from) {
+    if (term.phase === 'won') return phase2(p, inst, now); // the stable leader: no phase 1
+    const termLive =
+      now !== undefined && term.startedAt !== undefined && now - term.startedAt < BALLOT_TIMEOUT_MS;
+    if (termLive) {
+      // Phase 1 of the term is under way: this instance waits for it.
+      p.ballots.set(inst, newBallot(term.ballot, now));
+      return [{ type: 'timer', inst, ballot: term.ballot, afterMs: RETRY_MS_FIRST }];
+    }
+  }
+  return startTerm(p, inst, now);
+}
+
+/** A new ballot for this instance alone (phase 1 for `inst` only), above every round seen. */
+function startInstance(p: ProposerState, inst: number, now: number | undefined): Effect[] {
+  const ballot = nextBallot(p);
+  const effects = reserve(p, ballot);
+  p.ballots.set(inst, newBallot(ballot, now));
+  effects.push({ type: 'broadcast', msg: { type: 'prepare', inst, ballot } });
+  effects.push({ type: 'timer', inst, ballot, afterMs: RETRY_MS_FIRST });
+  return effects;
+}
+
+function nextBallot(p: ProposerState): Ballot {
   const ballot: Ballot = { round: p.maxRound + 1, leader: p.me };
   p.maxRound = ballot.round;
-  const effects: Effect[] = [];
-  if (ballot.round > p.reservedRound && !p.mutations.has('no-reservation')) {
-    // Reserve rounds durably before using them, so a restarted proposer never reuses a ballot.
-    p.reservedRound = ballot.round;
-    effects.push({ type: 'reserve', round: ballot.round });
-  }
-  p.ballots.set(inst, {
+  return ballot;
+}
+
+/** Reserves rounds durably before using them, so a restarted proposer never reuses a ballot. */
+function reserve(p: ProposerState, ballot: Ballot): Effect[] {
+  if (ballot.round <= p.reservedRound || p.mutations.has('no-reservation')) return [];
+  p.reservedRound = ballot.round;
+  return [{ type: 'reserve', round: ballot.round }];
+}
+
+function newBallot(ballot: Ballot, now: number | undefined): ProposerBallot {
+  return {
     ballot,
     phase: 'prepare',
     promises: new Set(),
@@ -170,10 +236,73 @@ function start(p: ProposerState, inst: number, now?: number): Effect[] {
     accepts: new Set(),
     startedAt: now,
     retryMs: RETRY_MS_FIRST,
-  });
-  effects.push({ type: 'broadcast', msg: { type: 'prepare', inst, ballot } });
+  };
+}
+
+/**
+ * A new term above every round seen, from `inst` (or from a lower instance still waiting for the
+ * term it replaces): one prepare for all of them and every instance after.
+ */
+function startTerm(p: ProposerState, inst: number, now: number | undefined): Effect[] {
+  const ballot = nextBallot(p);
+  const effects = reserve(p, ballot);
+  // Instances still waiting for the old term's phase 1 move to the new term.
+  const old = p.term;
+  let from = inst;
+  const waiting: number[] = [];
+  if (old !== undefined && old.phase === 'prepare') {
+    for (const [i, b] of p.ballots) {
+      if (i !== inst && b.phase === 'prepare' && sameBallot(b.ballot, old.ballot)) {
+        waiting.push(i);
+        from = Math.min(from, i);
+      }
+    }
+  }
+  p.term = {
+    ballot,
+    from,
+    phase: 'prepare',
+    promises: new Set(),
+    collected: new Map(),
+    startedAt: now,
+  };
+  p.ballots.set(inst, newBallot(ballot, now));
+  for (const i of waiting) p.ballots.get(i)!.ballot = ballot;
+  effects.push({ type: 'broadcast', msg: { type: 'prepare', inst: from, ballot, term: true } });
   effects.push({ type: 'timer', inst, ballot, afterMs: RETRY_MS_FIRST });
   return effects;
+}
+
+/**
+ * Phase 2 for `inst` under the won term: the value a promiser accepted there (the highest
+ * ballot's), else this proposer's own. Under one ballot an instance only ever gets one value.
+ */
+function phase2(p: ProposerState, inst: number, now: number | undefined): Effect[] {
+  const term = p.term!;
+  const prior = p.ballots.get(inst);
+  let value: unknown;
+  if (prior !== undefined && sameBallot(prior.ballot, term.ballot) && prior.value !== undefined) {
+    value = prior.value; // sent before under this ballot: the same value again
+  } else {
+    const own = p.proposals.get(inst);
+    const collected = term.collected.get(inst);
+    value =
+      collected !== undefined && !(p.mutations.has('ignore-accepted') && own !== undefined)
+        ? collected.value
+        : own;
+  }
+  const b = newBallot(term.ballot, now);
+  p.ballots.set(inst, b);
+  if (value === undefined) {
+    b.phase = 'aborted';
+    return [{ type: 'abort', inst, ballot: term.ballot, reason: 'no_value', by: null }];
+  }
+  b.phase = 'accept';
+  b.value = value;
+  return [
+    { type: 'broadcast', msg: { type: 'accept', inst, ballot: term.ballot, value } },
+    { type: 'timer', inst, ballot: term.ballot, afterMs: RETRY_MS_FIRST },
+  ];
 }
 
 /**
@@ -184,9 +313,12 @@ function start(p: ProposerState, inst: number, now?: number): Effect[] {
 function retry(p: ProposerState, inst: number, ballot: Ballot): Effect[] {
   const b = p.ballots.get(inst);
   if (!b || !sameBallot(b.ballot, ballot)) return [];
+  const term = p.term && sameBallot(p.term.ballot, ballot) ? p.term : undefined;
   const msg: PaxosMsg | undefined =
     b.phase === 'prepare'
-      ? { type: 'prepare', inst, ballot }
+      ? term
+        ? { type: 'prepare', inst: term.from, ballot, term: true }
+        : { type: 'prepare', inst, ballot }
       : b.phase === 'accept'
         ? { type: 'accept', inst, ballot, value: b.value }
         : undefined;
@@ -198,59 +330,136 @@ function retry(p: ProposerState, inst: number, ballot: Ballot): Effect[] {
   ];
 }
 
-/** Collects promises and acceptances for its ballots; gives up on a nack. */
+/** Collects promises (for its term) and acceptances (per instance); gives up on a nack. */
 function receive(
   p: ProposerState,
   from: string,
   msg: Extract<PaxosMsg, { type: 'promise' | 'accepted' | 'nack' | 'compacted' }>,
 ): Effect[] {
   if (msg.type === 'nack') p.maxRound = Math.max(p.maxRound, msg.promised.round);
-  const b = p.ballots.get(msg.inst);
-  if (!b || !sameBallot(b.ballot, msg.ballot)) return []; // a reply to an older ballot
+  const term = p.term;
+  const ofTerm = term !== undefined && sameBallot(term.ballot, msg.ballot);
   switch (msg.type) {
+    case 'promise':
+      if (!ofTerm) return instancePromise(p, from, msg);
+      if (term.phase !== 'prepare' || msg.inst !== term.from) return [];
+      return promise(p, term, from, msg);
     case 'nack':
-      if (b.phase !== 'prepare' && b.phase !== 'accept') return [];
-      b.phase = 'aborted';
-      return [
-        { type: 'abort', inst: msg.inst, ballot: b.ballot, reason: 'preempted', by: msg.promised },
-      ];
+      if (ofTerm && term.phase !== 'lost') {
+        // Another leader went higher: every ballot of this term gives up.
+        term.phase = 'lost';
+        return abortTerm(p, term, () => 'preempted', msg.promised);
+      }
+      return abortOne(p, msg.inst, msg.ballot, 'preempted', msg.promised);
     case 'compacted':
       // Decided, and forgotten by that acceptor: no ballot here can finish. The caller catches up.
-      if (b.phase !== 'prepare' && b.phase !== 'accept') return [];
-      b.phase = 'aborted';
-      return [{ type: 'abort', inst: msg.inst, ballot: b.ballot, reason: 'compacted', by: null }];
-    case 'promise': {
-      if (b.phase !== 'prepare') return [];
-      b.promises.add(from);
-      if (
-        msg.accepted &&
-        (b.highest === null || compareBallots(msg.accepted.ballot, b.highest.ballot) > 0)
-      ) {
-        b.highest = msg.accepted;
+      if (ofTerm && term.phase === 'prepare' && msg.inst === term.from) {
+        term.phase = 'lost';
+        return abortTerm(p, term, (i) => (i < msg.floor ? 'compacted' : 'preempted'), null);
       }
-      if (b.promises.size < p.quorum) return [];
-      // The value of the highest ballot any promiser accepted, else our own proposal.
-      const own = p.proposals.get(msg.inst);
-      const value =
-        b.highest !== null && !(p.mutations.has('ignore-accepted') && own !== undefined)
-          ? b.highest.value
-          : own;
-      if (value === undefined) {
-        b.phase = 'aborted';
-        return [{ type: 'abort', inst: msg.inst, ballot: b.ballot, reason: 'no_value', by: null }];
-      }
-      b.phase = 'accept';
-      b.value = value;
-      return [
-        { type: 'broadcast', msg: { type: 'accept', inst: msg.inst, ballot: b.ballot, value } },
-      ];
-    }
+      return abortOne(p, msg.inst, msg.ballot, 'compacted', null);
     case 'accepted': {
-      if (b.phase !== 'accept') return [];
+      const b = p.ballots.get(msg.inst);
+      if (!b || !sameBallot(b.ballot, msg.ballot) || b.phase !== 'accept') return [];
       b.accepts.add(from);
       if (b.accepts.size < p.quorum) return [];
       b.phase = 'done';
       return [{ type: 'broadcast', msg: { type: 'decided', inst: msg.inst, value: b.value } }];
     }
   }
+}
+
+/** A promise for one instance's own ballot (without terms): with a quorum, its phase 2. */
+function instancePromise(
+  p: ProposerState,
+  from: string,
+  msg: Extract<PaxosMsg, { type: 'promise' }>,
+): Effect[] {
+  const b = p.ballots.get(msg.inst);
+  if (!b || !sameBallot(b.ballot, msg.ballot) || b.phase !== 'prepare') return [];
+  b.promises.add(from);
+  if (
+    msg.accepted &&
+    (b.highest === null || compareBallots(msg.accepted.ballot, b.highest.ballot) > 0)
+  )
+    b.highest = msg.accepted;
+  if (b.promises.size < p.quorum) return [];
+  // The value of the highest ballot any promiser accepted, else our own proposal.
+  const own = p.proposals.get(msg.inst);
+  const value =
+    b.highest !== null && !(p.mutations.has('ignore-accepted') && own !== undefined)
+      ? b.highest.value
+      : own;
+  if (value === undefined) {
+    b.phase = 'aborted';
+    return [{ type: 'abort', inst: msg.inst, ballot: b.ballot, reason: 'no_value', by: null }];
+  }
+  b.phase = 'accept';
+  b.value = value;
+  return [{ type: 'broadcast', msg: { type: 'accept', inst: msg.inst, ballot: b.ballot, value } }];
+}
+
+/** A promise for the term: merges what the promiser accepted; with a quorum, phase 2 begins. */
+function promise(
+  p: ProposerState,
+  term: Term,
+  from: string,
+  msg: Extract<PaxosMsg, { type: 'promise' }>,
+): Effect[] {
+  term.promises.add(from);
+  const merge = (inst: number, accepted: Accepted) => {
+    const known = term.collected.get(inst);
+    if (known === undefined || compareBallots(accepted.ballot, known.ballot) > 0)
+      term.collected.set(inst, accepted);
+  };
+  if (msg.accepted) merge(msg.inst, msg.accepted);
+  for (const [inst, accepted] of msg.later ?? []) if (inst >= p.floor) merge(inst, accepted);
+  if (term.promises.size < p.quorum) return [];
+  term.phase = 'won';
+  // Every instance waiting for the term goes to phase 2 (the ones with nothing to propose abort).
+  const effects: Effect[] = [];
+  for (const [inst, b] of [...p.ballots]) {
+    if (b.phase === 'prepare' && sameBallot(b.ballot, term.ballot))
+      effects.push(...phase2(p, inst, b.startedAt));
+  }
+  return effects;
+}
+
+/** Every live ballot of the term gives up (an instance's reason from `reason`). */
+function abortTerm(
+  p: ProposerState,
+  term: Term,
+  reason: (inst: number) => 'preempted' | 'compacted',
+  by: Ballot | null,
+): Effect[] {
+  const effects: Effect[] = [];
+  for (const [inst, b] of p.ballots) {
+    if (!sameBallot(b.ballot, term.ballot) || (b.phase !== 'prepare' && b.phase !== 'accept'))
+      continue;
+    b.phase = 'aborted';
+    const why = reason(inst);
+    effects.push({
+      type: 'abort',
+      inst,
+      ballot: b.ballot,
+      reason: why,
+      by: why === 'preempted' ? by : null,
+    });
+  }
+  return effects;
+}
+
+/** One instance's live ballot (of an older term) gives up. */
+function abortOne(
+  p: ProposerState,
+  inst: number,
+  ballot: Ballot,
+  reason: 'preempted' | 'compacted',
+  by: Ballot | null,
+): Effect[] {
+  const b = p.ballots.get(inst);
+  if (!b || !sameBallot(b.ballot, ballot) || (b.phase !== 'prepare' && b.phase !== 'accept'))
+    return [];
+  b.phase = 'aborted';
+  return [{ type: 'abort', inst, ballot: b.ballot, reason, by }];
 }

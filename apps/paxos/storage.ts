@@ -5,12 +5,14 @@ import { resolve } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { diskCodec } from '../../actors/codec.ts';
 import { ActorError, nodeName } from '../../actors/index.ts';
-import type { AcceptorRecord } from './messages.ts';
+import type { AcceptorRecord, LeadPromise } from './messages.ts';
 
 export interface PaxosStore {
   readonly records: Map<number, AcceptorRecord>;
   readonly decided: Map<number, unknown>;
   reservedRound: number;
+  /** The acceptor's term promise (every instance from `lead.from` on), or null. */
+  lead: LeadPromise | null;
   /**
    * Instances below the floor were compacted away (a replica's snapshot covers them): their
    * records and decisions are gone, and the participant takes no part in them any more.
@@ -20,6 +22,7 @@ export interface PaxosStore {
   persistRecord(inst: number, record: AcceptorRecord): Promise<unknown> | undefined;
   persistDecision(inst: number, value: unknown): Promise<unknown> | undefined;
   persistReserved(round: number): Promise<unknown> | undefined;
+  persistLead(lead: LeadPromise): Promise<unknown> | undefined;
   /** Forgets records and decisions of instances below `below` (raises the floor, durably). */
   compact(below: number): Promise<unknown> | undefined;
   /**
@@ -107,9 +110,14 @@ function memoryStore(name: string): PaxosStore {
       records,
       decided,
       reservedRound: 0,
+      lead: null,
       floor: 0,
       persistRecord: (inst, record) => {
         records.set(inst, record);
+        return undefined;
+      },
+      persistLead: (lead) => {
+        s.lead = lead;
         return undefined;
       },
       persistDecision: (inst, value) => {
@@ -197,6 +205,7 @@ function loadLmdbStore(dir: string, sync: boolean, name: string): PaxosStore {
     records,
     decided,
     reservedRound: (db.get([name, 'reserved']) as number | undefined) ?? 0,
+    lead: (db.get([name, 'lead']) as LeadPromise | undefined) ?? null,
     floor: (db.get([name, 'floor']) as number | undefined) ?? 0,
     members: db.get([name, 'members']) as string[] | undefined,
     claim: (participants) => {
@@ -214,6 +223,10 @@ function loadLmdbStore(dir: string, sync: boolean, name: string): PaxosStore {
     persistReserved: (round) => {
       s.reservedRound = Math.max(s.reservedRound, round);
       return durable(db.put([name, 'reserved'], s.reservedRound));
+    },
+    persistLead: (lead) => {
+      s.lead = lead;
+      return durable(db.put([name, 'lead'], lead));
     },
     compact: (below) => {
       const from = s.floor;

@@ -26,7 +26,7 @@ import type { Entry, Machine, Op } from './machine.ts';
 export interface ReplicaOptions {
   /** Most operations in one Paxos instance (default 256). */
   batchMax?: number;
-  /** Most instances this replica proposes at once (default 8). */
+  /** Most instances this replica proposes at once (default 64). */
   window?: number;
   /** Save a snapshot and compact the Paxos store every this many instances (default 1000). */
   snapshotEvery?: number;
@@ -51,7 +51,7 @@ export const SNAPSHOT_CHUNK_BYTES_DEFAULT = 1024 * 1024;
 
 export const REPLICA_DEFAULTS: Required<ReplicaOptions> = {
   batchMax: 256,
-  window: 8,
+  window: 64,
   snapshotEvery: 1000,
   proposeTimeoutMs: 2000,
   resendMs: 1000,

@@ -114,6 +114,7 @@ export async function replica<S, O extends Op, R>(
     paxosName(machine.service, name),
     procs.map((p) => paxosName(machine.service, p)),
     me,
+    { terms: true }, // Multi-Paxos: the leader runs phase 1 once per term
   );
   link(participant);
 

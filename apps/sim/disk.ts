@@ -1,13 +1,14 @@
 // One simulated node's disk: a write is committed at once (a process crash keeps it) and flushed
 // later, in order, with the other writes of its turn (group commit); power loss keeps the flushed.
 import type { DurableState } from '../paxos/core.ts';
-import type { AcceptorRecord } from '../paxos/messages.ts';
+import type { AcceptorRecord, LeadPromise } from '../paxos/messages.ts';
 import type { Snapshot } from '../rsm/core.ts';
 
 /** The durable writes of the Paxos core's effects, and the replica's snapshots. */
 export type DiskWrite =
   | { type: 'persist'; inst: number; record: AcceptorRecord }
   | { type: 'reserve'; round: number }
+  | { type: 'persist_lead'; lead: LeadPromise }
   | { type: 'learn'; inst: number; value: unknown }
   /** The replica's snapshot (as apps/rsm/store.ts saves it). */
   | { type: 'snapshot'; snapshot: Snapshot }
@@ -57,7 +58,7 @@ interface Group extends PendingFlush {
 }
 
 export function emptyDurable(): NodeDurable {
-  return { records: new Map(), decided: new Map(), reservedRound: 0, floor: 0 };
+  return { records: new Map(), decided: new Map(), reservedRound: 0, floor: 0, lead: null };
 }
 
 function cloneDurable(d: NodeDurable): NodeDurable {
@@ -66,6 +67,7 @@ function cloneDurable(d: NodeDurable): NodeDurable {
     decided: new Map(d.decided),
     reservedRound: d.reservedRound,
     floor: d.floor,
+    lead: d.lead,
     snapshot: d.snapshot,
   };
 }
@@ -77,6 +79,9 @@ function apply(d: NodeDurable, w: DiskWrite): void {
       break;
     case 'reserve':
       d.reservedRound = Math.max(d.reservedRound, w.round);
+      break;
+    case 'persist_lead':
+      d.lead = w.lead;
       break;
     case 'learn':
       d.decided.set(w.inst, w.value);

@@ -91,6 +91,11 @@ export interface SimOptions {
    * node starts a ballot for the lowest instance it does not know decided.
    */
   randomProposer: number;
+  /**
+   * Multi-Paxos terms (phase 1 once per term, as the replicated services run it); false: phase 1
+   * for every instance (the coursework's Paxos).
+   */
+  terms: boolean;
   /** After faults stop, every submitted operation must be acknowledged within this (virtual ms). */
   livenessMs: number;
   /** Most operations per instance. */
@@ -118,6 +123,7 @@ export const DEFAULT_SIM: Omit<SimOptions, 'seed'> = {
   flush: DEFAULT_FLUSH,
   schedule: [],
   randomProposer: 0,
+  terms: true,
   livenessMs: 30_000,
   batchMax: 16,
   snapshotEvery: 25,
@@ -424,7 +430,7 @@ export function simulate(options: SimOptions): SimResult {
       name,
       up: true,
       epoch,
-      paxos: createParticipant(name, names, d, paxosMutations),
+      paxos: createParticipant(name, names, d, paxosMutations, { terms: o.terms }),
       replica: createReplica<InventoryState, InventoryOp, InventoryResult, Token>(
         {
           machine: checkedMachine(name),
@@ -480,7 +486,12 @@ export function simulate(options: SimOptions): SimResult {
     const disk = disks.get(n.name)!;
     for (let i = from; i < effects.length; i++) {
       const e = effects[i]!;
-      if (e.type === 'persist' || e.type === 'reserve' || e.type === 'learn') {
+      if (
+        e.type === 'persist' ||
+        e.type === 'persist_lead' ||
+        e.type === 'reserve' ||
+        e.type === 'learn'
+      ) {
         const flush = disk.write(e satisfies DiskWrite, now, m.events);
         if (flush) schedule(flush.at, { kind: 'flush', node: n.name, id: flush.id });
         if (o.mutate !== 'reply-before-flush') {
@@ -547,8 +558,11 @@ export function simulate(options: SimOptions): SimResult {
           });
         break;
       case 'reserve':
+      case 'persist_lead':
       case 'round_seen':
         break;
+      default:
+        e satisfies never;
     }
   };
 

@@ -24,6 +24,8 @@ export interface SimConfig {
   calmSteps: number;
   /** Test only: deliberately broken roles (apps/paxos/mutations.ts). */
   mutations?: ReadonlySet<PaxosMutation>;
+  /** Multi-Paxos terms (default false: phase 1 per instance). */
+  terms?: boolean;
 }
 
 export interface SimResult {
@@ -49,7 +51,10 @@ export function simulate(cfg: SimConfig): SimResult {
     names.map((n) => [n, { records: new Map(), decided: new Map(), reservedRound: 0 }]),
   );
   const live = new Map<string, ParticipantState>(
-    names.map((n) => [n, createParticipant(n, names, undefined, cfg.mutations)]),
+    names.map((n) => [
+      n,
+      createParticipant(n, names, undefined, cfg.mutations, { terms: cfg.terms }),
+    ]),
   );
   const proposed = new Map<number, Set<unknown>>();
   const learnedBy = new Map<string, Map<number, unknown>>(names.map((n) => [n, new Map()]));
@@ -83,6 +88,9 @@ export function simulate(cfg: SimConfig): SimResult {
           break;
         case 'persist':
           store.records.set(e.inst, e.record);
+          break;
+        case 'persist_lead':
+          store.lead = e.lead;
           break;
         case 'learn': {
           store.decided.set(e.inst, e.value);
@@ -127,8 +135,10 @@ export function simulate(cfg: SimConfig): SimResult {
         records: new Map(d.records),
         decided: new Map(d.decided),
         reservedRound: d.reservedRound,
+        lead: d.lead,
       },
       cfg.mutations,
+      { terms: cfg.terms },
     );
     restarts++;
     for (let inst = 0; inst < cfg.instances; inst++) {
@@ -202,6 +212,8 @@ export interface DuelConfig {
   phase2CrashP: number;
   steps: number;
   mutations?: ReadonlySet<PaxosMutation>;
+  /** Multi-Paxos terms (default false). */
+  terms?: boolean;
 }
 
 /**
@@ -224,6 +236,7 @@ export function duel(cfg: DuelConfig): void {
     const d = disk.get(n)!;
     for (const e of effects) {
       if (e.type === 'persist') d.records.set(e.inst, e.record);
+      else if (e.type === 'persist_lead') d.lead = e.lead;
       else if (e.type === 'reserve') d.reservedRound = Math.max(d.reservedRound, e.round);
       else if (e.type === 'learn') {
         d.decided.set(e.inst, e.value);
@@ -240,8 +253,14 @@ export function duel(cfg: DuelConfig): void {
     const p = createParticipant(
       n,
       names,
-      { records: new Map(d.records), decided: new Map(d.decided), reservedRound: d.reservedRound },
+      {
+        records: new Map(d.records),
+        decided: new Map(d.decided),
+        reservedRound: d.reservedRound,
+        lead: d.lead,
+      },
       cfg.mutations,
+      { terms: cfg.terms },
     );
     step(p, { type: 'propose', inst: 0, value: `${n}${lives++}` });
     live.set(n, p);

@@ -14,6 +14,7 @@ const config = fc.record<SimConfig>({
   crashP: fc.double({ min: 0, max: 0.05, noNaN: true }),
   faultSteps: fc.integer({ min: 50, max: 1500 }),
   calmSteps: fc.constant(20_000),
+  terms: fc.boolean(), // phase 1 per instance, or Multi-Paxos terms
 });
 
 describe('Paxos core under random schedules (fast-check)', () => {

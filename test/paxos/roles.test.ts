@@ -9,7 +9,7 @@ import type { Effect } from '../../apps/paxos/messages.ts';
 import { PAXOS_MUTATIONS, type PaxosMutation } from '../../apps/paxos/mutations.ts';
 import { createProposer, proposerStep } from '../../apps/paxos/proposer.ts';
 import { localEvents, routeMessage } from '../../apps/paxos/roles.ts';
-import { type DuelConfig, duel } from './core-sim.ts';
+import { type DuelConfig, duel, type SimConfig, simulate } from './core-sim.ts';
 
 const three = ['a', 'b', 'c'];
 const ballot = (round: number, leader: string) => ({ round, leader });
@@ -185,10 +185,180 @@ describe('each role applies its own rules', () => {
   });
 });
 
+describe('Multi-Paxos terms (the rules)', () => {
+  const sent = (fx: Effect[]) =>
+    fx.flatMap((e) => (e.type === 'broadcast' || e.type === 'send' ? [e.msg] : []));
+  /** Delivers every message in `fx` to every participant (each reply back to the sender). */
+  const deliverAll = (
+    ps: Record<string, ReturnType<typeof createParticipant>>,
+    from: string,
+    fx: Effect[],
+  ): Effect[] => {
+    const out: Effect[] = [];
+    for (const e of fx) {
+      const targets = e.type === 'broadcast' ? three : e.type === 'send' ? [e.to] : [];
+      for (const to of targets) {
+        const replies = step(ps[to]!, {
+          type: 'receive',
+          from,
+          msg: (e as unknown as { msg: never }).msg,
+        });
+        out.push(...deliverAll(ps, to, replies));
+      }
+      if (e.type !== 'broadcast' && e.type !== 'send') out.push(e);
+    }
+    return out;
+  };
+
+  it('a stable leader runs phase 1 once for the term, then phase 2 alone for every later instance', () => {
+    const ps = Object.fromEntries(
+      three.map((n) => [n, createParticipant(n, three, undefined, undefined, { terms: true })]),
+    );
+    for (let inst = 0; inst < 3; inst++) step(ps.a!, { type: 'propose', inst, value: `v${inst}` });
+    const first = step(ps.a!, { type: 'start_ballot', inst: 0, now: 0 });
+    expect(sent(first)).toEqual([{ type: 'prepare', inst: 0, ballot: ballot(1, 'a'), term: true }]);
+    const settled = deliverAll(ps, 'a', first).filter((e) => e.type === 'settled');
+    expect(settled).toEqual([{ type: 'settled', inst: 0, value: 'v0' }]);
+    for (const inst of [1, 2]) {
+      const fx = step(ps.a!, { type: 'start_ballot', inst, now: 1 });
+      // No prepare: the accept goes out at once, under the term's ballot.
+      expect(sent(fx)).toEqual([
+        { type: 'accept', inst, ballot: ballot(1, 'a'), value: `v${inst}` },
+      ]);
+      expect(deliverAll(ps, 'a', fx).filter((e) => e.type === 'settled')).toEqual([
+        { type: 'settled', inst, value: `v${inst}` },
+      ]);
+    }
+    for (const n of three)
+      expect(ps[n]!.acceptor.lead).toEqual({ from: 0, ballot: ballot(1, 'a') });
+  });
+
+  it("an acceptor's term promise refuses lower ballots in later instances and reports what it accepted there", () => {
+    const a = createAcceptor('a', three);
+    acceptorStep(a, {
+      type: 'receive',
+      from: 'b',
+      msg: { type: 'accept', inst: 5, ballot: ballot(2, 'b'), value: 'x' },
+    });
+    const fx = acceptorStep(a, {
+      type: 'receive',
+      from: 'c',
+      msg: { type: 'prepare', inst: 3, ballot: ballot(4, 'c'), term: true },
+    });
+    expect(fx.map((e) => e.type)).toEqual(['round_seen', 'persist_lead', 'send']);
+    expect(sent(fx)).toEqual([
+      {
+        type: 'promise',
+        inst: 3,
+        ballot: ballot(4, 'c'),
+        accepted: null,
+        later: [[5, { ballot: ballot(2, 'b'), value: 'x' }]],
+      },
+    ]);
+    // instance 9 was never mentioned, yet the term covers it
+    expect(
+      sent(
+        acceptorStep(a, {
+          type: 'receive',
+          from: 'b',
+          msg: { type: 'accept', inst: 9, ballot: ballot(3, 'b'), value: 'y' },
+        }),
+      ),
+    ).toEqual([{ type: 'nack', inst: 9, ballot: ballot(3, 'b'), promised: ballot(4, 'c') }]);
+    // below the term's first instance, a lower ballot is still accepted
+    expect(
+      sent(
+        acceptorStep(a, {
+          type: 'receive',
+          from: 'b',
+          msg: { type: 'accept', inst: 1, ballot: ballot(3, 'b'), value: 'z' },
+        }),
+      ),
+    ).toEqual([{ type: 'accepted', inst: 1, ballot: ballot(3, 'b') }]);
+    // a term below a higher promise in a later instance is refused
+    acceptorStep(a, {
+      type: 'receive',
+      from: 'b',
+      msg: { type: 'prepare', inst: 7, ballot: ballot(9, 'b') },
+    });
+    expect(
+      sent(
+        acceptorStep(a, {
+          type: 'receive',
+          from: 'c',
+          msg: { type: 'prepare', inst: 2, ballot: ballot(6, 'c'), term: true },
+        }),
+      ),
+    ).toEqual([{ type: 'nack', inst: 2, ballot: ballot(6, 'c'), promised: ballot(9, 'b') }]);
+  });
+
+  it('a new leader re-proposes what a promiser accepted in a later instance, not its own value', () => {
+    const ps = Object.fromEntries(
+      three.map((n) => [n, createParticipant(n, three, undefined, undefined, { terms: true })]),
+    );
+    // a has seen round 1 (its next ballot is 2.a); b accepted 'old' at instance 2 under 1.c
+    step(ps.a!, {
+      type: 'receive',
+      from: 'c',
+      msg: { type: 'prepare', inst: 9, ballot: ballot(1, 'c') },
+    });
+    step(ps.b!, {
+      type: 'receive',
+      from: 'c',
+      msg: { type: 'accept', inst: 2, ballot: ballot(1, 'c'), value: 'old' },
+    });
+    step(ps.a!, { type: 'propose', inst: 0, value: 'v0' });
+    step(ps.a!, { type: 'propose', inst: 2, value: 'mine' });
+    deliverAll(ps, 'a', step(ps.a!, { type: 'start_ballot', inst: 0, now: 0 }));
+    const fx = step(ps.a!, { type: 'start_ballot', inst: 2, now: 1 });
+    expect(sent(fx)).toEqual([{ type: 'accept', inst: 2, ballot: ballot(2, 'a'), value: 'old' }]);
+  });
+
+  it('a nack ends the term: every ballot of it gives up, and the next start begins a higher term', () => {
+    const p = createProposer('a', three, undefined, undefined, { terms: true });
+    for (const inst of [0, 1]) proposerStep(p, { type: 'propose', inst, value: inst });
+    const fx0 = proposerStep(p, { type: 'start_ballot', inst: 0, now: 0 });
+    const b = ballot(1, 'a');
+    expect(sent(fx0)).toEqual([{ type: 'prepare', inst: 0, ballot: b, term: true }]);
+    // instance 1 waits for the term's phase 1 (no message of its own)
+    expect(sent(proposerStep(p, { type: 'start_ballot', inst: 1, now: 1 }))).toEqual([]);
+    const aborts = proposerStep(p, {
+      type: 'receive',
+      from: 'b',
+      msg: { type: 'nack', inst: 0, ballot: b, promised: ballot(5, 'c') },
+    });
+    expect(aborts.map((e) => e.type === 'abort' && [e.inst, e.reason])).toEqual([
+      [0, 'preempted'],
+      [1, 'preempted'],
+    ]);
+    expect(sent(proposerStep(p, { type: 'start_ballot', inst: 1, now: 2 }))).toEqual([
+      { type: 'prepare', inst: 1, ballot: ballot(6, 'a'), term: true },
+    ]);
+  });
+
+  it('a retried instance under the same term gets the value it was sent with, never another', () => {
+    const ps = Object.fromEntries(
+      three.map((n) => [n, createParticipant(n, three, undefined, undefined, { terms: true })]),
+    );
+    step(ps.a!, { type: 'propose', inst: 0, value: 'v0' });
+    deliverAll(ps, 'a', step(ps.a!, { type: 'start_ballot', inst: 0, now: 0 }));
+    step(ps.a!, { type: 'propose', inst: 1, value: 'first' });
+    const fx = step(ps.a!, { type: 'start_ballot', inst: 1, now: 1 }); // accept lost
+    expect(sent(fx)).toEqual([{ type: 'accept', inst: 1, ballot: ballot(1, 'a'), value: 'first' }]);
+    step(ps.a!, { type: 'propose', inst: 1, value: 'second' }); // the caller changed its mind
+    const again = step(ps.a!, { type: 'start_ballot', inst: 1, now: 10_000 });
+    expect(sent(again)).toEqual([
+      { type: 'accept', inst: 1, ballot: ballot(1, 'a'), value: 'first' },
+    ]);
+  });
+});
+
 describe('mutations: each broken rule is caught by a randomised duel', () => {
   // Seeded schedules of three duelling participants with reordering and crash/restart (see
-  // core-sim.ts duel). The settings that make each bug likely; the un-mutated core passes both.
-  const settings: Record<PaxosMutation, Omit<DuelConfig, 'seed' | 'mutations'>> = {
+  // core-sim.ts duel), with phase 1 per instance and with Multi-Paxos terms. The settings that
+  // make each bug likely; the un-mutated core passes every sweep.
+  type DuelMutation = Exclude<PaxosMutation, 'forget-later'>;
+  const settings: Record<DuelMutation, Omit<DuelConfig, 'seed' | 'mutations'>> = {
     'ignore-accepted': { proposers: ['a', 'b', 'c'], crashP: 0.03, phase2CrashP: 0, steps: 400 },
     'accept-below-promise': {
       proposers: ['a', 'b', 'c'],
@@ -210,17 +380,58 @@ describe('mutations: each broken rule is caught by a randomised duel', () => {
     }
     return caught;
   };
-
-  it.each(Object.keys(settings).map((m) => [m]))(
-    'the un-mutated core passes the sweep of %s',
-    (mutation) => {
-      expect(sweep(settings[mutation as PaxosMutation])).toEqual([]);
-    },
+  const cases = (Object.keys(settings) as DuelMutation[]).flatMap((m) =>
+    [false, true].map((terms) => [m, terms] as const),
   );
 
-  it.each(PAXOS_MUTATIONS.map((m) => [m]))('%s is caught', (mutation) => {
-    const caught = sweep({ ...settings[mutation], mutations: new Set([mutation]) });
+  it.each(cases)('the un-mutated core passes the sweep of %s (terms: %s)', (mutation, terms) => {
+    expect(sweep({ ...settings[mutation], terms })).toEqual([]);
+  });
+
+  it.each(cases)('%s is caught (terms: %s)', (mutation, terms) => {
+    const caught = sweep({ ...settings[mutation], terms, mutations: new Set([mutation]) });
     expect(caught.length, `no seed of ${SEEDS} caught ${mutation}`).toBeGreaterThan(0);
     expect(caught[0]).toMatch(/agreement|invariant/);
+  });
+
+  it('every mutation has a sweep that catches it', () => {
+    expect([...Object.keys(settings), 'forget-later'].sort()).toEqual([...PAXOS_MUTATIONS].sort());
+  });
+});
+
+describe('Multi-Paxos terms: a promise covers the instances after it', () => {
+  // Several instances, concurrent leaders on random instances, loss, duplication, crashes.
+  const cfg = (seed: number, mutations?: ReadonlySet<PaxosMutation>): SimConfig => ({
+    seed,
+    n: 3,
+    instances: 4,
+    lossP: 0.1,
+    dupP: 0.05,
+    crashP: 0.02,
+    faultSteps: 600,
+    calmSteps: 20_000,
+    terms: true,
+    mutations,
+  });
+  const SEEDS = 600;
+
+  it('the un-mutated core keeps agreement and decides every instance in every seed', () => {
+    for (let seed = 1; seed <= SEEDS; seed++) {
+      const r = simulate(cfg(seed));
+      expect(r.calmStepsUsed, `seed ${seed}`).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it('forget-later (a term promise without the later instances) is caught', () => {
+    const caught: string[] = [];
+    for (let seed = 1; seed <= SEEDS; seed++) {
+      try {
+        simulate(cfg(seed, new Set(['forget-later'])));
+      } catch (err) {
+        caught.push(`seed ${seed}: ${(err as Error).message}`);
+      }
+    }
+    expect(caught.length, `no seed of ${SEEDS} caught forget-later`).toBeGreaterThan(0);
+    expect(caught[0]).toMatch(/agreement/);
   });
 });
