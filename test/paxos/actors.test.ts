@@ -156,5 +156,6 @@ describe('multi-instance API', () => {
     expect(() => Paxos.start('x', ['a', 'b'], self())).toThrow(/including 'x'/);
     expect(() => Paxos.start('a', ['a', 'a'], self())).toThrow(/distinct/);
     expect(() => Paxos.startBallot(self(), -1)).toThrow(/instance/);
+    expect(() => Paxos.start('a', ['a'], self(), { terms: 'yes' as never })).toThrow(/terms/);
   });
 });
