@@ -932,7 +932,11 @@ function tick<S, O extends Op, R, C>(
     if (s.gapSince === undefined) s.gapSince = now;
     if (now - s.gapSince > s.opts.gapMs) startCatchup(s, out, now, false);
     const futile = s.behind && s.catchup !== undefined; // the others' snapshots cover it
-    if (!futile && (s.holesFromDeath || now - s.gapSince > 3 * s.opts.gapMs)) {
+    // Only the leader fills holes: a follower's no-op would start a competing ballot (with
+    // Multi-Paxos terms, a term pre-empting the leader's whole window) on an instance the
+    // leader is still deciding; a follower catches up from the others instead.
+    const leads = leader(s) === s.config.name;
+    if (leads && !futile && (s.holesFromDeath || now - s.gapSince > 3 * s.opts.gapMs)) {
       for (let i = s.applied; i < s.maxDecided && s.inflight.size < s.opts.window; i++) {
         if (!s.decided.has(i) && !s.inflight.has(i)) propose(s, out, i, { ops: [] });
       }

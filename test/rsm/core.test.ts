@@ -130,6 +130,35 @@ describe('replica core: the basics', () => {
     expect(of(down, 'propose').map((e) => e.entry.ops)).toEqual([[add('r1')]]);
   });
 
+  it('a follower with a hole catches up and fills nothing while the leader is up; the leader fills', () => {
+    // A hole at 0 with 1 decided: a follower's no-op at 0 would start a competing ballot (with
+    // Multi-Paxos terms, one pre-empting the leader's whole window) where the leader is at work.
+    const leaderCore = core('a');
+    const b = core('b');
+    start(b, 0, new Map([['a', leaderCore]]));
+    step(b, { type: 'decide', now: 1, inst: 1, value: { ops: [add('r1')] } });
+    const fillers = (r: Core, from: number) => {
+      const fx: Fx[] = [];
+      for (let now = from; now < from + 2000; now += 100)
+        fx.push(...step(r, { type: 'tick', now }));
+      return of(fx, 'propose').filter((e) => e.entry.ops.length === 0);
+    };
+    expect(fillers(b, 2)).toEqual([]);
+    // the leader with the same hole fills it
+    const a = core('a');
+    start(a, 0);
+    step(a, { type: 'decide', now: 1, inst: 1, value: { ops: [add('r1')] } });
+    expect(fillers(a, 2).map((e) => e.inst)).toEqual([0]);
+    // once the leader is gone, the follower leads and fills at once
+    const down = step(b, { type: 'leader_down', now: 3000, name: 'a' });
+    const after = [...down, ...step(b, { type: 'tick', now: 3100 })];
+    expect(
+      of(after, 'propose')
+        .filter((e) => e.entry.ops.length === 0)
+        .map((e) => e.inst),
+    ).toEqual([0]);
+  });
+
   it('an invalid operation is refused with a value, nothing proposed', () => {
     const a = core('a');
     start(a, 0);
