@@ -67,6 +67,22 @@ const MORE: Array<[string, string[], string]> = [
   ['kill-restart', ['--mode', 'explode'], "--mode must be one of actor, node, got 'explode'"],
   ['check:history', [], 'missing the history FILE'],
   [
+    'bench:paxos',
+    ['--only', 'single,everything'],
+    "--only must be a comma-separated list of single, throughput, failure, scale, got 'single,everything'",
+  ],
+  [
+    'bench:paxos',
+    ['--scale', '3,0'],
+    "--scale must be a comma-separated list of cluster sizes from 1 to 15, got '3,0'",
+  ],
+  ['bench:paxos', ['--storage', 'disk'], "--storage must be one of memory, lmdb, both, got 'disk'"],
+  ['bench:paxos', ['--kills', '0'], "--kills must be an integer >= 1, got '0'"],
+  ['bench:paxos', ['--clients', 'many'], "--clients must be an integer >= 1, got 'many'"],
+  ['bench:paxos', ['--duration', '0'], "--duration must be a number > 0, got '0'"],
+  ['bench:paxos', ['--window', '0'], "--window must be an integer >= 1, got '0'"],
+  ['bench:paxos', ['--batch-max', '2.5'], "--batch-max must be an integer >= 1, got '2.5'"],
+  [
     'sim',
     ['--delay', 'gaussian:2'],
     "--delay: bad delay 'gaussian:2': unknown distribution 'gaussian' (expected fixed:MS, uniform:MIN..MAX, exponential:MEAN or long-tail:MEAN)",
