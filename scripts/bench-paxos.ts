@@ -72,7 +72,8 @@ the node processes). Measured --duration seconds after a 2 s warm-up, for each -
 memory (Paxos state in memory) and lmdb (LMDB, every write flushed to disk before the reply
 that depends on it; in a temp dir removed at the end).
 throughput   3 node processes: committed (acknowledged) values/s, latency p50/p99 per value,
-             beside the targets >= 100,000/s in memory and >= 30,000/s flushed
+             beside the targets >= 100,000/s in memory and >= 30,000/s flushed; values per
+             Paxos instance, and the longest pause some node's callers saw no acknowledgement
 failure      the log under steady load; SIGKILL the leader's node process (the replica the
              others forward to), then the time from the kill until a value submitted after it
              is acknowledged at a surviving replica (an upper bound of the interruption: it
@@ -83,7 +84,8 @@ failure      the log under steady load; SIGKILL the leader's node process (the r
              the others see it down at once (a lost machine takes the heartbeat timeout).
 scale        for each cluster size in --scale: values/s, p50/p99, wire messages, ws frames and
              bytes sent by all nodes per Paxos instance (decision) and per value, and CPU time
-             of all node processes and this one per committed value (from /proc)
+             of all node processes and this one per committed value (from /proc), one row
+             per size
 
 Options:
   --only LIST       sections to run, comma-separated: ${SECTIONS.join(', ')}
@@ -447,6 +449,8 @@ interface WindowFigures {
   p99: number;
   errors: number;
   errorSamples: string[];
+  /** The longest time in the window some node's callers saw no acknowledgement, ms. */
+  longestPause: number;
   /** Paxos instances applied at r1 during the window. */
   decisions: number;
   messages: number;
@@ -505,6 +509,7 @@ async function measureWindow(cluster: LocalCluster): Promise<WindowFigures> {
     p99: percentile(h, 99),
     errors: reports.reduce((s, r) => s + r.errors, 0),
     errorSamples: [...new Set(reports.flatMap((r) => r.errorSamples))],
+    longestPause: Math.max(...reports.map((r) => r.longestPause)),
     decisions: after.nodes[0]!.applied - before.nodes[0]!.applied,
     messages: sum((n) => n.messagesOut),
     frames: sum((n) => n.framesOut),
@@ -532,7 +537,7 @@ async function runThroughput(): Promise<void> {
     const target = TARGET[storage];
     rows.push(
       `  ${STORAGE_LABEL[storage].padEnd(26)} ${fmtInt(f.perSecond).padStart(8)} values/s   p50 ${ms(f.p50).padStart(6)} ms   p99 ${ms(f.p99).padStart(7)} ms   target >= ${fmtInt(target)}/s: ${(f.perSecond / target).toFixed(2)}x${f.perSecond >= target ? ' (met)' : ''}`,
-      `  ${''.padEnd(26)} ${(f.values / Math.max(1, f.decisions)).toFixed(1)} values per Paxos instance (${fmtInt(f.decisions / f.seconds)} instances/s)${errorNote(f)}`,
+      `  ${''.padEnd(26)} ${(f.values / Math.max(1, f.decisions)).toFixed(1)} values per Paxos instance (${fmtInt(f.decisions / f.seconds)} instances/s), longest pause ${f.longestPause.toFixed(0)} ms${errorNote(f)}`,
     );
   }
   console.log(
@@ -699,6 +704,7 @@ const SCALE_COLUMNS: Array<[string, number]> = [
   ['B/val', 6],
   ['CPU us/val', 10],
   ['cores', 5],
+  ['pause ms', 8],
 ];
 
 async function runScale(): Promise<void> {
@@ -730,6 +736,7 @@ async function runScale(): Promise<void> {
         fmtInt(perValue(f.bytes)),
         fmtInt((f.cpuSeconds * 1e6) / Math.max(1, f.values)),
         (f.cpuSeconds / f.seconds).toFixed(2),
+        fmtInt(f.longestPause),
       ];
       rows.push(
         `  ${cells.map((c, i) => c.padStart(SCALE_COLUMNS[i]![1])).join(' ')}${errorNote(f)}`,
@@ -744,8 +751,9 @@ async function runScale(): Promise<void> {
     '  messages, frames, bytes: sent by all nodes (every wire message kind, incl. client forwards, replies, heartbeats; bytes of ws frame payloads)',
   );
   console.log(
-    `  inst = Paxos instance applied at r1; CPU: utime+stime of all node processes and the bench (/proc, ${clockTicks} ticks/s)`,
+    `  inst = Paxos instance applied at r1; CPU: utime+stime of all node processes and the bench (/proc, ${clockTicks} ticks/s); cores = CPU s per s`,
   );
+  console.log("  pause = the longest time some node's callers saw no acknowledgement");
   console.log(`  ${SCALE_COLUMNS.map(([title, width]) => title.padStart(width)).join(' ')}`);
   for (const r of rows) console.log(r);
 }

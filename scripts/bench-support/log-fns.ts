@@ -110,6 +110,8 @@ export interface WindowReport {
   latencies: Histogram;
   errors: number;
   errorSamples: string[];
+  /** The longest time within the window without an acknowledgement here, ms. */
+  longestPause: number;
 }
 
 /** A client's answer to `{ type: 'after', t }`: the first acknowledgements after time t. */
@@ -172,6 +174,8 @@ export async function windowClient(
   let acked = 0;
   let errors = 0;
   const samples = new Set<string>();
+  let lastAck = startAt;
+  let longestPause = 0;
   await callers(
     server,
     count,
@@ -183,6 +187,8 @@ export async function windowClient(
       } else if (endedAt >= startAt && endedAt <= endAt) {
         acked++;
         record(latencies, (endedAt - startedAt) * 1000);
+        longestPause = Math.max(longestPause, endedAt - lastAck);
+        lastAck = endedAt;
       }
     },
   );
@@ -193,6 +199,7 @@ export async function windowClient(
     latencies,
     errors,
     errorSamples: [...samples],
+    longestPause: Math.max(longestPause, endAt - lastAck),
   } satisfies WindowReport);
 }
 
