@@ -357,6 +357,7 @@ const split = (total: number, n: number) =>
   Array.from({ length: n }, (_, i) => Math.floor(total / n) + (i < total % n ? 1 : 0));
 const replicaGlobal = (name: string) => `${LOG_SERVICE}:${name}`;
 const fmtInt = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
+const fixed = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 const ms = (us: number) => (Number.isFinite(us) ? (us / 1000).toFixed(1) : 'n/a');
 
 async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>) {
@@ -537,7 +538,7 @@ async function runThroughput(): Promise<void> {
     const target = TARGET[storage];
     rows.push(
       `  ${STORAGE_LABEL[storage].padEnd(26)} ${fmtInt(f.perSecond).padStart(8)} values/s   p50 ${ms(f.p50).padStart(6)} ms   p99 ${ms(f.p99).padStart(7)} ms   target >= ${fmtInt(target)}/s: ${(f.perSecond / target).toFixed(2)}x${f.perSecond >= target ? ' (met)' : ''}`,
-      `  ${''.padEnd(26)} ${(f.values / Math.max(1, f.decisions)).toFixed(1)} values per Paxos instance (${fmtInt(f.decisions / f.seconds)} instances/s), longest pause ${f.longestPause.toFixed(0)} ms${errorNote(f)}`,
+      `  ${''.padEnd(26)} ${fixed(f.decisions > 0 ? f.values / f.decisions : Number.NaN, 1)} values per Paxos instance (${fmtInt(f.decisions / f.seconds)} instances/s), longest pause ${f.longestPause.toFixed(0)} ms${errorNote(f)}`,
     );
   }
   console.log(
@@ -721,20 +722,21 @@ async function runScale(): Promise<void> {
       } finally {
         await stopLogCluster(cluster);
       }
-      const perInst = (x: number) => x / Math.max(1, f.decisions);
-      const perValue = (x: number) => x / Math.max(1, f.values);
+      // Nothing decided or acknowledged (a stalled log): n/a rather than a total passed off as a rate.
+      const perInst = (x: number) => (f.decisions > 0 ? x / f.decisions : Number.NaN);
+      const perValue = (x: number) => (f.values > 0 ? x / f.values : Number.NaN);
       const cells = [
         String(size),
         fmtInt(f.perSecond),
         ms(f.p50),
         ms(f.p99),
-        perInst(f.values).toFixed(1),
-        perInst(f.messages).toFixed(1),
-        perInst(f.frames).toFixed(1),
+        fixed(perInst(f.values), 1),
+        fixed(perInst(f.messages), 1),
+        fixed(perInst(f.frames), 1),
         fmtInt(perInst(f.bytes)),
-        perValue(f.messages).toFixed(2),
+        fixed(perValue(f.messages), 2),
         fmtInt(perValue(f.bytes)),
-        fmtInt((f.cpuSeconds * 1e6) / Math.max(1, f.values)),
+        fmtInt(perValue(f.cpuSeconds * 1e6)),
         (f.cpuSeconds / f.seconds).toFixed(2),
         fmtInt(f.longestPause),
       ];
