@@ -97,6 +97,7 @@ const MORE: Array<[string, string[], string]> = [
     ['--power-loss-rate', 'often'],
     "--power-loss-rate must be a number from 0 to 1000, got 'often'",
   ],
+  ['sim', ['--paxos', 'fast'], "--paxos must be one of terms, classic, got 'fast'"],
 ];
 
 interface Result {
