@@ -1,6 +1,6 @@
 // The wire codec: msgpackr with extensions for Pid and Ref, and record structures shared along
 // each link (one Packr/Unpackr pair per connection, decoded in order). Validation of decoded frames.
-import { Packr, Unpackr } from 'msgpackr';
+import { Packr, REUSE_BUFFER_MODE, Unpackr } from 'msgpackr';
 import { wireOptions as options } from '../actors/codec.ts';
 import { Pid, Ref } from '../actors/pid.ts';
 import type { Signal } from '../actors/signals.ts';
@@ -12,14 +12,88 @@ import { SIGNAL_KINDS, type Wire } from './wire.ts';
  */
 export const RESET_MARKER = '\u0000actorcluster:reset-structures';
 
+/**
+ * The hot message, a `send` to a process of the receiving node, travels as a msgpack array
+ * instead of a record: `[id, msgs]` for a process of the peer's current incarnation, else
+ * `[id, creation, msgs]`. The target's node is the receiver itself, so neither the node name
+ * nor a Pid is encoded, decoded or allocated per message (every other message is a map).
+ * `msgs` is written with a 16-bit count, so consecutive sends to one process in a frame become
+ * one run (see FrameQueue): the receiver gets that process's messages as one decoded array.
+ */
+export type LocalSend =
+  | [id: number, msgs: unknown[]]
+  | [id: number, creation: number, msgs: unknown[]];
+
+/** What a frame holds once decoded and validated. */
+export type Arrival = Wire | LocalSend;
+
+/** Process ids and creations written in the compact form (else the full form is used). */
+const UINT32_MAX = 0xffff_ffff;
+/** The msgpack array16 header of a run of messages (0xdc, then the count, big-endian). */
+export const RUN_HEADER_BYTES = 3;
+/** Messages in one run at most (the array16 count). */
+export const RUN_MESSAGES_MAX = 0xffff;
+
 /** Encoder for one direction of one link. */
 export class Encoder {
   private packr = new Packr(options());
   private static readonly resetBytes = new Packr({ useRecords: false }).pack(RESET_MARKER);
+  /** The bytes of the last encodeWire: `head[0, headBytes)` then `body[bodyStart, bodyEnd)`. */
+  readonly head = Buffer.alloc(16);
+  headBytes = 0;
+  body: Buffer = Encoder.resetBytes;
+  bodyStart = 0;
+  bodyEnd = 0;
+  /** For a compact send: the target process's id and creation (a run's key); else -1. */
+  runId = -1;
+  runCreation = -1;
 
   /** Encodes one wire message (the bytes stay valid: msgpackr does not reuse them). */
   encode(msg: Wire): Buffer {
     return this.packr.pack(msg);
+  }
+
+  /**
+   * Encodes one message for a link to `peer` (incarnation `peerCreation`) and returns its size.
+   * The bytes are valid only until the next call: the caller copies them into its frame (no
+   * Buffer is allocated per message).
+   */
+  encodeWire(msg: Wire, peer: string, peerCreation: number): number {
+    let head = 0;
+    let value: unknown = msg;
+    this.runId = -1;
+    this.runCreation = -1;
+    if (msg.kind === 'send' && msg.to.node === peer) {
+      const { id, creation } = msg.to;
+      if (Number.isInteger(id) && id >= 0 && id <= UINT32_MAX) {
+        if (creation === peerCreation) {
+          this.head[0] = 0x92;
+          head = writeUint(this.head, 1, id);
+        } else if (Number.isInteger(creation) && creation >= 0 && creation <= UINT32_MAX) {
+          this.head[0] = 0x93;
+          head = writeUint(this.head, writeUint(this.head, 1, id), creation);
+        }
+        if (head > 0) {
+          // array16 of one message: FrameQueue counts further messages of a run in place.
+          this.head[head] = 0xdc;
+          this.head[head + 1] = 0;
+          this.head[head + 2] = 1;
+          head += RUN_HEADER_BYTES;
+          value = msg.msg;
+          this.runId = id;
+          this.runCreation = creation;
+        }
+      }
+    }
+    const out = this.packr.pack(value, REUSE_BUFFER_MODE) as Buffer & {
+      start: number;
+      end: number;
+    };
+    this.headBytes = head;
+    this.body = out;
+    this.bodyStart = out.start;
+    this.bodyEnd = out.end;
+    return head + out.end - out.start;
   }
 
   /**
@@ -30,6 +104,27 @@ export class Encoder {
     this.packr = new Packr(options());
     return Encoder.resetBytes;
   }
+}
+
+/** Writes `n` (0..2^32-1) as a msgpack unsigned integer at `at`; returns the end. */
+function writeUint(buf: Buffer, at: number, n: number): number {
+  if (n < 0x80) {
+    buf[at] = n;
+    return at + 1;
+  }
+  if (n < 0x100) {
+    buf[at] = 0xcc;
+    buf[at + 1] = n;
+    return at + 2;
+  }
+  if (n < 0x10000) {
+    buf[at] = 0xcd;
+    buf.writeUInt16BE(n, at + 1);
+    return at + 3;
+  }
+  buf[at] = 0xce;
+  buf.writeUInt32BE(n, at + 1);
+  return at + 5;
 }
 
 /** Decoder for one direction of one link. */
@@ -64,6 +159,26 @@ export class Decoder {
     }
     return this.out;
   }
+}
+
+/** Structural check of a decoded compact send (see LocalSend). */
+export function isLocalSend(value: unknown): value is LocalSend {
+  if (!Array.isArray(value)) return false;
+  const id = value[0];
+  if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) return false;
+  if (value.length === 2) return Array.isArray(value[1]);
+  const creation = value[1];
+  return (
+    value.length === 3 &&
+    typeof creation === 'number' &&
+    Number.isInteger(creation) &&
+    Array.isArray(value[2])
+  );
+}
+
+/** A decoded message, compact or not; anything else makes the frame malformed. */
+export function isArrival(value: unknown): value is Arrival {
+  return Array.isArray(value) ? isLocalSend(value) : isWire(value);
 }
 
 const isPid = (v: unknown): v is Pid => v instanceof Pid;

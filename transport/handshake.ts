@@ -4,7 +4,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { pack, unpack } from 'msgpackr';
 
 /** Bumped whenever the wire format changes; peers of another version are refused. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** A handshake frame is small; anything bigger before authentication is refused. */
 export const HANDSHAKE_FRAME_BYTES_MAX = 1024;

@@ -6,8 +6,9 @@ import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { ActorError } from '../actors/errors.ts';
 import { kernel } from '../actors/kernel.ts';
 import { type Logger, logger } from '../actors/log.ts';
-import type { Pid } from '../actors/pid.ts';
+import { Pid } from '../actors/pid.ts';
 import type { Signal } from '../actors/signals.ts';
+import type { Arrival } from './codec.ts';
 import { resolveCookie } from './cookie.ts';
 import {
   type FaultSpec,
@@ -390,6 +391,10 @@ export class ClusterNode {
       perMessageDeflate: false,
       maxPayload: this.settings.frameBytesMax,
       handshakeTimeout: this.settings.connectTimeoutMs,
+      // A zero masking key: ws then neither copies nor XORs each frame, on either end. Masking
+      // guards HTTP intermediaries against payloads chosen by browser scripts; a link between
+      // two nodes carries neither.
+      generateMask: zeroMask,
     });
     const frames = new FrameReader(ws);
     try {
@@ -666,37 +671,53 @@ export class ClusterNode {
   }
 
   /**
-   * Handles one decoded frame in order. Consecutive messages for one local process are
+   * Handles one decoded frame in order. The messages of a frame for one local process are
    * delivered together (one nact delivery); any other signal first flushes what is pending,
    * so the order between a process's messages and its other signals is kept.
    */
-  private onFrame(link: Link, msgs: Wire[]): void {
-    const pending = this.batches;
+  private onFrame(link: Link, msgs: Arrival[]): void {
     try {
       for (const msg of msgs) {
         if (link.closed) break;
-        if (msg.kind === 'send') {
-          const entry = pending.get(msg.to.key);
-          if (entry) entry.msgs.push(msg.msg);
-          else pending.set(msg.to.key, { pid: msg.to, msgs: [msg.msg] });
+        if (Array.isArray(msg)) {
+          if (msg.length === 2) this.batch(msg[0], this.creation, msg[1]);
+          else this.batch(msg[0], msg[1], msg[2]);
           continue;
         }
-        if (pending.size > 0) this.deliverBatches();
+        if (msg.kind === 'send' && msg.to.node === this.name) {
+          this.batch(msg.to.id, msg.to.creation, [msg.msg]);
+          continue;
+        }
+        if (this.batches.size > 0) this.deliverBatches();
         this.onWire(link, msg);
       }
-      if (pending.size > 0) this.deliverBatches();
+      if (this.batches.size > 0) this.deliverBatches();
     } catch (err) {
-      pending.clear();
+      this.batches.clear();
       this.log.error({ peer: link.peer, err }, 'signal handling failed; closing that link');
       link.close(4003, 'bad signal');
     }
   }
 
-  /** Messages of the frame being handled, grouped by local target, in order (reused). */
-  private readonly batches = new Map<string, { pid: Pid; msgs: unknown[] }>();
+  /** Messages of the frame being handled, grouped by local process id, in order (reused). */
+  private readonly batches = new Map<number, { creation: number; msgs: unknown[] }>();
+
+  /** Adds a run of messages for local process `id` (the decoded array is handed on as is). */
+  private batch(id: number, creation: number, msgs: unknown[]): void {
+    if (msgs.length === 0) return;
+    const entry = this.batches.get(id);
+    if (entry === undefined) this.batches.set(id, { creation, msgs });
+    else if (entry.creation === creation) for (const msg of msgs) entry.msgs.push(msg);
+    else {
+      // Another incarnation's process of the same id (at most one of them is alive here).
+      this.deliverBatches();
+      this.batches.set(id, { creation, msgs });
+    }
+  }
 
   private deliverBatches(): void {
-    for (const { pid, msgs } of this.batches.values()) kernel.deliverMany(pid, msgs);
+    for (const [id, { creation, msgs }] of this.batches)
+      kernel.deliverMany(new Pid(this.name, id, creation), msgs);
     this.batches.clear();
   }
 
@@ -913,6 +934,10 @@ class FrameReader {
     this.ws.off('error', this.onError);
     return this.frames.splice(0);
   }
+}
+
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
 }
 
 function positive(value: number | undefined, fallback: number, what: string): number {
