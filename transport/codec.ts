@@ -106,9 +106,13 @@ export class Encoder {
   }
 }
 
-/** Writes `n` (0..2^32-1) as a msgpack unsigned integer at `at`; returns the end. */
+/**
+ * Writes `n` (0..2^32-1) as a msgpack unsigned integer at `at`; returns the end. Only 0..63 are
+ * written as positive fixints: with records on, msgpackr reads the bytes 0x40-0x7f as references
+ * to record structures (and writes 64..127 as uint8 itself), so they take the 0xcc form here.
+ */
 function writeUint(buf: Buffer, at: number, n: number): number {
-  if (n < 0x80) {
+  if (n < 0x40) {
     buf[at] = n;
     return at + 1;
   }

@@ -74,6 +74,33 @@ describe('compact sends', () => {
     expect(flatten(got).map(([, m]) => m)).toEqual(msgs.map((_, i) => i));
   });
 
+  it('ids and creations in the record range (64-127) are not read as record references', () => {
+    // With records on, msgpackr reads 0x40-0x7f as a reference to a defined structure: a
+    // header written as a positive fixint there decoded as that record (or failed to decode).
+    const encoder = new Encoder();
+    const queue = new FrameQueue(1 << 20);
+    for (let i = 0; i < 100; i++)
+      add(queue, encoder, { kind: 'rpc', id: i, op: 'x', args: { [`k${i}`]: i } });
+    const msgs: Wire[] = [];
+    for (let n = 0; n < 300; n++) {
+      msgs.push({ kind: 'send', to: new Pid(PEER, n, PEER_CREATION), msg: n });
+      msgs.push({ kind: 'send', to: new Pid(PEER, n, n), msg: n + 1000 });
+    }
+    for (const msg of msgs) add(queue, encoder, msg);
+    const got = decodeAll(queue.take()).slice(100);
+    // Creation 77 is the peer's: that message joins the run before it.
+    expect(got).toEqual(
+      Array.from({ length: 300 }, (_, n) =>
+        n === PEER_CREATION
+          ? [[n, [n, n + 1000]]]
+          : [
+              [n, [n]],
+              [n, n, [n + 1000]],
+            ],
+      ).flat(),
+    );
+  });
+
   it('arrays that are not compact sends are malformed', () => {
     for (const bad of [[], [1], ['x', []], [-1, []], [1.5, []], [1, 'c', []], [1, 2], [1, 2, 3]])
       expect(isArrival(bad)).toBe(false);
