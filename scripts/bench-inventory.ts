@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { receive, self, TIMEOUT } from '../actors/index.ts';
+import { status } from '../apps/rsm/client.ts';
 import type { ReplicaOptions } from '../apps/rsm/replica.ts';
 import { Node, spawnOn } from '../transport/index.ts';
 import type { ClientReport } from './bench-support/inventory-fns.ts';
@@ -27,6 +28,8 @@ Options:
   --ops N           operations per node in the timed run (default 20000)
   --concurrency N   operations in flight per node (default 200)
   --durability M    off | on | both (default both)
+  --baseline B      yes | no: also measure the 1-operation-per-instance baseline (default yes)
+  --cpu-prof DIR    profile every node process (node --cpu-prof), profiles written to DIR
   --help            this text`;
 
 const args = cli({
@@ -35,11 +38,17 @@ const args = cli({
     ops: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '200' },
     durability: { type: 'string', default: 'both' },
+    baseline: { type: 'string', default: 'yes' },
+    'cpu-prof': { type: 'string' },
   },
 });
 const ops = args.int('ops', { min: 1 })!;
 const concurrency = args.int('concurrency', { min: 1 })!;
 const durability = args.choice('durability', ['off', 'on', 'both'] as const)!;
+const baseline = args.choice('baseline', ['yes', 'no'] as const) === 'yes';
+const profDir = args.values['cpu-prof'];
+// Profiles are written when a node exits cleanly (the cluster's stop sends SIGTERM).
+const execArgv = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : undefined;
 const progress = (t: string) => process.stderr.write(`  ${t}\n`);
 const pct = (xs: number[], p: number) =>
   xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
@@ -51,6 +60,13 @@ const FNS = `BenchInv=${fileURLToPath(new URL('./bench-support/inventory-fns.ts'
 
 interface Figures {
   opsPerSec: number;
+  /** CPU time per operation (all operations of the run) of each node process, microseconds. */
+  cpuPerOp: number[];
+  /** Paxos instances decided during the run (log positions, no-op fillers included). */
+  instances: number;
+  /** Frames and messages each node sent to the others, per operation. */
+  framesPerOp: number[];
+  msgsPerOp: number[];
   p50: number;
   p99: number;
   errors: number;
@@ -60,6 +76,7 @@ interface Figures {
 /** Runs `perNode` operations from a client on every node; the wall time spans all clients. */
 async function drive(cluster: LocalCluster, perNode: number): Promise<Figures> {
   const me = self();
+  const appliedBefore = (await status('inventory', cluster.names[0])).applied;
   for (const name of cluster.names) {
     const node = cluster.nodes.get(name)!.name;
     await spawnOn(node, 'BenchInv.client', [name, perNode, concurrency, me, name]);
@@ -77,8 +94,14 @@ async function drive(cluster: LocalCluster, perNode: number): Promise<Figures> {
   const end = Math.max(...reports.map((r) => r.endedAt));
   const latencies = reports.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const total = reports.reduce((n, r) => n + r.ops, 0);
+  const byNode = cluster.names.map((n) => reports.find((r) => r.node === n)!);
+  const instances = (await status('inventory', cluster.names[0])).applied - appliedBefore;
   return {
     opsPerSec: Math.round(total / ((end - start) / 1000)),
+    cpuPerOp: byNode.map((r) => Math.round(r.cpuUs / total)),
+    instances,
+    framesPerOp: byNode.map((r) => r.framesOut / total),
+    msgsPerOp: byNode.map((r) => r.msgsOut / total),
     p50: pct(latencies, 50),
     p99: pct(latencies, 99),
     errors: reports.reduce((n, r) => n + r.errors, 0),
@@ -94,6 +117,7 @@ async function measure(durable: boolean, replicaOptions: ReplicaOptions, perNode
     sync: true,
     replicaOptions,
     load: [FNS],
+    execArgv,
   });
   try {
     await drive(cluster, Math.max(200, Math.round(perNode / 10))); // warm-up, not timed
@@ -103,6 +127,7 @@ async function measure(durable: boolean, replicaOptions: ReplicaOptions, perNode
   }
 }
 
+const nodeLabel = (i: number) => ['p1', 'p2', 'p3'][i];
 const modes = durability === 'both' ? [false, true] : [durability === 'on'];
 const rows: string[] = [];
 const fmt = (f: Figures) =>
@@ -110,21 +135,27 @@ const fmt = (f: Figures) =>
 let offFigure: number | undefined;
 for (const durable of modes) {
   const label = durable ? 'durability on (LMDB, synced)' : 'durability off (memory)';
-  progress(`${label}: baseline, 1 operation per instance ...`);
-  const base = await measure(
-    durable,
-    { batchMax: 1, window: 1 },
-    Math.max(100, Math.round(ops / 10)),
-  );
+  let base: Figures | undefined;
+  if (baseline) {
+    progress(`${label}: baseline, 1 operation per instance ...`);
+    base = await measure(durable, { batchMax: 1, window: 1 }, Math.max(100, Math.round(ops / 10)));
+  }
   progress(`${label}: batched and pipelined ...`);
   const batched = await measure(durable, {}, ops);
   if (!durable) offFigure = batched.opsPerSec;
   rows.push(
     `${label}`,
     `  batched + pipelined  ${fmt(batched)}`,
-    `  1 op per instance    ${fmt(base)}`,
-    `  ratio                ${(batched.opsPerSec / base.opsPerSec).toFixed(1)}x the baseline's throughput`,
+    `  node CPU per op      ${batched.cpuPerOp.map((us, i) => `${nodeLabel(i)} ${us} us`).join(', ')} (the leader first)`,
+    `  Paxos instances      ${batched.instances} (${(batched.ops / batched.instances).toFixed(1)} operations per instance)`,
+    `  sent per op          ${batched.framesPerOp.map((f, i) => `${nodeLabel(i)} ${f.toFixed(2)} frames ${batched.msgsPerOp[i]!.toFixed(2)} msgs`).join(', ')}`,
   );
+  if (base) {
+    rows.push(
+      `  1 op per instance    ${fmt(base)}`,
+      `  ratio                ${(batched.opsPerSec / base.opsPerSec).toFixed(1)}x the baseline's throughput`,
+    );
+  }
 }
 
 console.log(

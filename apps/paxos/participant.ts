@@ -1,5 +1,14 @@
 // One Paxos participant as a small supervision tree: a front process (the participant's pid,
 // registered globally) over a supervisor of its BEB layer, acceptor, proposer and learner roles.
+//
+// Routing: a Paxos message goes straight to the role that handles it (roles.ts routeMessage),
+// addressed by the role's local name on the node of the participant it is for: a prepare from
+// the proposer to each acceptor, a promise from an acceptor to the asking proposer, a decision
+// to each learner. No hop through the front or the BEB process (a broadcast is best-effort
+// as before: one send to each participant registered by name, none retransmitted; the front
+// still routes what reaches it, from an older peer or through BEB, to the roles).
+// The front's pid stays the participant: a role takes such a message only while the front is
+// alive, and waits while it is suspended (as the messages waited in the front's mailbox).
 import {
   ActorError,
   type CallMessage,
@@ -12,6 +21,7 @@ import {
   logger,
   nodeName,
   type Pid,
+  processInfo,
   receive,
   recordEvent,
   register,
@@ -21,6 +31,7 @@ import {
   self,
   send,
   sendAfter,
+  sleep,
   spawnLink,
   whereis,
 } from '../../actors/index.ts';
@@ -66,13 +77,100 @@ export type CallRequest =
 const roleName = (name: string, role: 'acceptor' | 'proposer' | 'learner' | 'beb') =>
   `paxos:${name}:${role}`;
 export const bebName = (name: string) => `${name}/beb`;
+/** The local name of a participant's proposer role (registered on the participant's node). */
+export const proposerName = (name: string) => roleName(name, 'proposer');
 
 interface Ctx {
+  /** The participant's front (its pid): its roles act for it only while it is alive. */
+  front: Pid;
   name: string;
   participants: string[];
   upper: Pid;
   store: PaxosStore;
   options: ParticipantOptions;
+  /** What observers see: each role records the Paxos messages it receives. */
+  view: ParticipantView;
+  /** Where the roles of every participant (this one included) are found, by participant. */
+  peers: Map<string, Peer>;
+  /** This participant's roles' local names. */
+  own: Peer;
+}
+
+type RoleName = 'acceptor' | 'proposer' | 'learner';
+
+/** The names a participant's roles are reached by: made once, not per message. */
+interface Peer {
+  /** Its global name (its front's): where the participant is, while it is up. */
+  front: string;
+  /** Its roles' local names, registered on the participant's node. */
+  roles: Record<RoleName, string>;
+}
+
+function peerOf(name: string): Peer {
+  return {
+    front: name,
+    roles: {
+      acceptor: roleName(name, 'acceptor'),
+      proposer: roleName(name, 'proposer'),
+      learner: roleName(name, 'learner'),
+    },
+  };
+}
+
+/**
+ * Sends `msg` to the role registered as `local` on the node of `holder` (a global name's pid).
+ * Resolved on arrival: a role being restarted (or not registered yet) just misses the message.
+ */
+function toRole(holder: Pid | undefined, local: string, msg: unknown): void {
+  if (holder === undefined) return;
+  if (holder.node !== nodeName()) {
+    send([local, holder.node], msg);
+    return;
+  }
+  const pid = whereis(local);
+  if (pid) send(pid, msg);
+}
+
+/** How long a role waits before it looks again whether its suspended front was resumed. */
+const SUSPENDED_POLL_MS = 1;
+
+/**
+ * Whether a role may handle a Paxos message that came to it directly: not once its front is
+ * dead (the participant was killed; its roles are being stopped), and only after its front is
+ * resumed if it is suspended. Synchronous in the common case (alive, running).
+ */
+function admitted(ctx: Ctx): boolean | Promise<boolean> {
+  const info = processInfo(ctx.front);
+  if (!info) return false;
+  if (!info.suspended) return true;
+  return (async () => {
+    for (;;) {
+      await sleep(SUSPENDED_POLL_MS);
+      const now = processInfo(ctx.front);
+      if (!now) return false;
+      if (!now.suspended) return true;
+    }
+  })();
+}
+
+/** A `send` effect: to the role of participant `to` that handles `msg`. */
+function sendTo(ctx: Ctx, to: string, msg: PaxosMsg): void {
+  const peer = ctx.peers.get(to) ?? peerOf(to);
+  const envelope: PaxosEnvelope = { type: 'paxos', from: ctx.name, msg };
+  toRole(Global.whereis(peer.front), peer.roles[routeMessage(ctx.name, msg).role], envelope);
+}
+
+/**
+ * A `broadcast` effect: best-effort to the handling role of every participant (this one
+ * included) that is registered; one envelope for all. By the participant's own name, not its
+ * BEB's: that one is registered later (a cluster-wide transaction of its own, after the roles
+ * are up), and a decision broadcast in between would pass the participant by for good.
+ */
+function broadcast(ctx: Ctx, msg: PaxosMsg): void {
+  const role = routeMessage(ctx.name, msg).role;
+  const envelope: PaxosEnvelope = { type: 'paxos', from: ctx.name, msg };
+  for (const peer of ctx.peers.values())
+    toRole(Global.whereis(peer.front), peer.roles[role], envelope);
 }
 
 /** How a participant runs (Paxos.start's options). */
@@ -93,45 +191,109 @@ interface Hooks {
   onSettled?: (inst: number, value: unknown) => void;
 }
 
+/** The write an effect asks for, issued now: a promise until it is on disk (none in memory). */
+function issueWrite(ctx: Ctx, e: Effect): Promise<unknown> | undefined {
+  return e.type === 'persist'
+    ? ctx.store.persistRecord(e.inst, e.record)
+    : e.type === 'reserve'
+      ? ctx.store.persistReserved(e.round)
+      : e.type === 'learn'
+        ? ctx.store.persistDecision(e.inst, e.value)
+        : e.type === 'persist_lead'
+          ? ctx.store.persistLead(e.lead)
+          : undefined;
+}
+
+/** A role's effects waiting behind writes: past this many, the role waits before stepping on. */
+const HELD_MAX = 1024;
+
+/** What a role sends itself when a write failed: it then crashes with the write's error. */
+interface WriteFailed {
+  type: 'write_failed';
+}
+
 /**
  * Carries out a role's effects in order. A write that is not on disk yet (a promise, a reserved
- * round, a decision) holds every effect after it until it is flushed: nothing that depends on
- * it leaves before. Returns undefined when everything ran synchronously (the in-memory store).
+ * round, a decision) holds every effect after it until it is flushed, this message's and every
+ * later message's: nothing that depends on it leaves before. The role meanwhile steps on to its
+ * next messages: their writes are issued at once (LMDB commits the writes of a turn together and
+ * one flush covers them all: group commit), their effects wait their turn behind the earlier
+ * writes. With the in-memory store nothing waits: everything runs synchronously, in order.
  */
-function run(ctx: Ctx, effects: Effect[], hooks: Hooks = {}, from = 0): Promise<void> | undefined {
-  for (let i = from; i < effects.length; i++) {
-    const e = effects[i]!;
-    const pending =
-      e.type === 'persist'
-        ? ctx.store.persistRecord(e.inst, e.record)
-        : e.type === 'reserve'
-          ? ctx.store.persistReserved(e.round)
-          : e.type === 'learn'
-            ? ctx.store.persistDecision(e.inst, e.value)
-            : e.type === 'persist_lead'
-              ? ctx.store.persistLead(e.lead)
-              : undefined;
-    if (pending)
-      return pending.then(() => {
-        carryOut(ctx, e, hooks);
-        return run(ctx, effects, hooks, i + 1);
-      });
-    carryOut(ctx, e, hooks);
+class Held {
+  /** Settles once every effect handed over so far is carried out; undefined when they all are. */
+  private tail: Promise<void> | undefined;
+  private links = 0;
+  private failure: { err: unknown } | undefined;
+  private readonly me = self();
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly hooks: Hooks = {},
+  ) {}
+
+  /** Issues the writes of `effects` now and carries out each effect after the writes before it. */
+  run(effects: Effect[]): void {
+    for (const e of effects) {
+      const write = issueWrite(this.ctx, e);
+      if (write) {
+        write.catch(() => undefined); // its failure is taken up by the chain, once it is there
+        this.chain(this.tail ? this.tail.then(() => write) : write);
+      }
+      this.after(() => carryOut(this.ctx, e, this.hooks));
+    }
   }
-  return undefined;
+
+  /** Runs `fn` once every effect handed over before is carried out (at once if none waits). */
+  after(fn: () => void): void {
+    if (this.tail) this.chain(this.tail.then(fn));
+    else fn();
+  }
+
+  /** True when so much waits that the role should wait (drained) before stepping on. */
+  get full(): boolean {
+    return this.links > HELD_MAX;
+  }
+
+  /** Resolves once nothing waits. */
+  async drained(): Promise<void> {
+    while (this.tail) await this.tail.catch(() => undefined);
+  }
+
+  /** Throws the error of a failed write (the role crashes with it, as when it awaited it). */
+  check(): void {
+    if (this.failure) throw this.failure.err;
+  }
+
+  private chain(p: Promise<unknown>): void {
+    this.links++;
+    const settled = () => {
+      this.links--;
+      if (this.tail === link) this.tail = undefined;
+    };
+    const link: Promise<void> = p.then(settled, (err: unknown) => {
+      settled();
+      // Nothing after a failed write is carried out: the rest of the chain rejects too.
+      if (!this.failure) {
+        this.failure = { err };
+        send(this.me, { type: 'write_failed' } satisfies WriteFailed);
+      }
+      throw err;
+    });
+    link.catch(() => undefined); // handled: the role crashes from its loop (check)
+    this.tail = link;
+  }
 }
 
 /** An effect once the writes before it are on disk. */
 function carryOut(ctx: Ctx, e: Effect, hooks: Hooks): void {
   switch (e.type) {
-    case 'send': {
-      const to = Global.whereis(e.to);
-      if (to) send(to, { type: 'paxos', from: ctx.name, msg: e.msg } satisfies PaxosEnvelope);
+    case 'send':
+      sendTo(ctx, e.to, e.msg);
       break;
-    }
     case 'broadcast':
       if (e.msg.type === 'prepare') ballotsStarted.inc({ participant: ctx.name });
-      sendLocal(roleName(ctx.name, 'beb'), { type: 'bc_send', msg: e.msg });
+      broadcast(ctx, e.msg);
       break;
     case 'learn':
       decisionsLearned.inc({ participant: ctx.name });
@@ -158,7 +320,7 @@ function carryOut(ctx: Ctx, e: Effect, hooks: Hooks): void {
   // The same wiring as the composed core (core.ts): e.g. a decision on disk goes to the
   // proposer and the acceptor of this participant.
   for (const local of localEvents(e))
-    sendLocal(roleName(ctx.name, local.role), { type: 'local', event: local.event });
+    sendLocal(ctx.own.roles[local.role], { type: 'local', event: local.event });
 }
 
 const ballotsStarted = counter(
@@ -211,12 +373,20 @@ function durable(ctx: Ctx) {
 /** The acceptor role: a shell around acceptorStep (acceptor.ts), which owns its state. */
 async function acceptor(ctx: Ctx): Promise<void> {
   const state = createAcceptor(ctx.name, ctx.participants, durable(ctx));
+  const held = new Held(ctx);
   for (;;) {
-    const m = await receive<PaxosEnvelope | LocalEvent>();
+    const m = await receive<PaxosEnvelope | LocalEvent | WriteFailed>();
+    held.check();
+    if (m.type === 'write_failed') continue;
+    if (m.type === 'paxos') {
+      const ok = admitted(ctx);
+      if (!(ok === true || (ok !== false && (await ok)))) continue;
+      ctx.view.saw(m.from, m.msg);
+    }
     const event =
       m.type === 'local' ? (m.event as AcceptorEvent) : routeMessage(m.from, m.msg).event;
-    const done = run(ctx, acceptorStep(state, event as AcceptorEvent));
-    if (done) await done;
+    held.run(acceptorStep(state, event as AcceptorEvent));
+    if (held.full) await held.drained();
   }
 }
 
@@ -244,11 +414,14 @@ async function proposer(ctx: Ctx): Promise<void> {
       settle(inst, { outcome: 'decided', value });
     },
   };
-  const stepRun = async (event: ProposerEvent): Promise<void> => {
+  const held = new Held(ctx, hooks);
+  /** Steps the core; its effects are carried out in order behind pending writes (Held). */
+  const stepRun = (event: ProposerEvent): Effect[] => {
     if (event.type === 'start_ballot' && !startedAt.has(event.inst))
       startedAt.set(event.inst, performance.now());
-    const done = run(ctx, proposerStep(state, event), hooks);
-    if (done) await done;
+    const effects = proposerStep(state, event);
+    held.run(effects);
+    return effects;
   };
   for (;;) {
     const m = await receive<
@@ -258,34 +431,45 @@ async function proposer(ctx: Ctx): Promise<void> {
       | PaxosEnvelope
       | LocalEvent
       | CallMessage
+      | WriteFailed
     >();
+    held.check();
     if (isCall(m)) {
       const req = m.request as CallRequest;
       if (req.op !== 'propose') continue;
       addWaiter(waiters, req.inst, m.from);
-      await stepRun({ type: 'propose', inst: req.inst, value: req.value });
-      // Settled at once (decided or compacted): no ballot.
-      if (waiters.has(req.inst))
-        await stepRun({ type: 'start_ballot', inst: req.inst, now: performance.now() });
-      continue;
+      const effects = stepRun({ type: 'propose', inst: req.inst, value: req.value });
+      // Settled at once (decided or compacted; its answer may still wait for a write): no ballot.
+      const settled = effects.some(
+        (e) => (e.type === 'settled' || e.type === 'abort') && e.inst === req.inst,
+      );
+      if (!settled) stepRun({ type: 'start_ballot', inst: req.inst, now: performance.now() });
+    } else {
+      switch (m.type) {
+        case 'propose':
+          stepRun({ type: 'propose', inst: m.inst, value: m.value });
+          break;
+        case 'start_ballot':
+          stepRun({ type: 'start_ballot', inst: m.inst, now: performance.now() });
+          break;
+        case 'retry':
+          stepRun({ type: 'retry', inst: m.inst, ballot: m.ballot });
+          break;
+        case 'local':
+          stepRun(m.event as ProposerEvent);
+          break;
+        case 'paxos': {
+          const ok = admitted(ctx);
+          if (!(ok === true || (ok !== false && (await ok)))) break;
+          ctx.view.saw(m.from, m.msg);
+          stepRun(routeMessage(m.from, m.msg).event as ProposerEvent);
+          break;
+        }
+        case 'write_failed':
+          break;
+      }
     }
-    switch (m.type) {
-      case 'propose':
-        await stepRun({ type: 'propose', inst: m.inst, value: m.value });
-        break;
-      case 'start_ballot':
-        await stepRun({ type: 'start_ballot', inst: m.inst, now: performance.now() });
-        break;
-      case 'retry':
-        await stepRun({ type: 'retry', inst: m.inst, ballot: m.ballot });
-        break;
-      case 'local':
-        await stepRun(m.event as ProposerEvent);
-        break;
-      case 'paxos':
-        await stepRun(routeMessage(m.from, m.msg).event as ProposerEvent);
-        break;
-    }
+    if (held.full) await held.drained();
   }
 }
 
@@ -293,24 +477,40 @@ async function proposer(ctx: Ctx): Promise<void> {
 async function learner(ctx: Ctx): Promise<void> {
   const state = createLearner(ctx.participants, durable(ctx));
   const waiters = new Map<number, From[]>();
+  const held = new Held(ctx);
   for (;;) {
-    const m = await receive<PaxosEnvelope | LocalEvent | CallMessage>();
+    const m = await receive<PaxosEnvelope | LocalEvent | CallMessage | WriteFailed>();
+    held.check();
     if (isCall(m)) {
       const req = m.request as CallRequest;
       if (req.op !== 'decision') continue;
-      if (state.decided.has(req.inst)) reply(m.from, state.decided.get(req.inst));
-      else addWaiter(waiters, req.inst, m.from);
+      if (state.decided.has(req.inst)) {
+        // Known here, perhaps not on disk yet: answered once it is.
+        const value = state.decided.get(req.inst);
+        held.after(() => reply(m.from, value));
+      } else addWaiter(waiters, req.inst, m.from);
       continue;
+    }
+    if (m.type === 'write_failed') continue;
+    if (m.type === 'paxos') {
+      const ok = admitted(ctx);
+      if (!(ok === true || (ok !== false && (await ok)))) continue;
+      ctx.view.saw(m.from, m.msg);
     }
     const event =
       m.type === 'local' ? (m.event as LearnerEvent) : routeMessage(m.from, m.msg).event;
-    const done = run(ctx, learnerStep(state, event as LearnerEvent));
-    if (done) await done;
-    if (event.type !== 'receive') continue;
-    const { inst, value } = (event as Extract<LearnerEvent, { type: 'receive' }>).msg;
-    if (!state.decided.has(inst)) continue;
-    for (const from of waiters.get(inst) ?? []) reply(from, value);
-    waiters.delete(inst);
+    held.run(learnerStep(state, event as LearnerEvent));
+    if (event.type === 'receive') {
+      const { inst, value } = (event as Extract<LearnerEvent, { type: 'receive' }>).msg;
+      const list = state.decided.has(inst) ? waiters.get(inst) : undefined;
+      if (list) {
+        waiters.delete(inst);
+        held.after(() => {
+          for (const from of list) reply(from, value);
+        });
+      }
+    }
+    if (held.full) await held.drained();
   }
 }
 
@@ -397,15 +597,21 @@ export async function participant(
   upper: Pid,
   options: ParticipantOptions = {},
 ): Promise<void> {
+  const store = openStore(name);
+  const view = new ParticipantView(name, participants, store);
+  const peers = new Map(participants.map((p) => [p, peerOf(p)]));
+  const me = self();
   const ctx: Ctx = {
+    front: me,
     name,
     participants,
     upper,
-    store: openStore(name),
+    store,
     options,
+    view,
+    peers,
+    own: peers.get(name)!,
   };
-  const me = self();
-  const view = new ParticipantView(name, participants, ctx.store);
   registerProbe('paxos', me, () => view.describe());
   // The name first: a participant refused for a name that is running touches nothing of the
   // running one (its roles have the same local names).
@@ -471,8 +677,8 @@ export async function participant(
       case 'bc_receive': {
         const from = m.type === 'paxos' ? m.from : m.origin.replace(/\/beb$/, '');
         const msg = m.msg;
-        view.saw(from, msg);
-        sendLocal(roleName(name, routeMessage(from, msg).role), {
+        // The role records it for observers (as it does what comes to it directly).
+        sendLocal(ctx.own.roles[routeMessage(from, msg).role], {
           type: 'paxos',
           from,
           msg,

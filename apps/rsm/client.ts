@@ -95,40 +95,48 @@ export function resolveServer(service: string, server: unknown): Pid {
  * Sends an operation to a replica and resolves with its result once the replica has applied
  * it. A timed-out attempt is retried under the same reqId, so it is applied at most once.
  */
-export async function submit<R>(server: Pid, op: Op, options: CallOptions): Promise<R> {
+export function submit<R>(server: Pid, op: Op, options: CallOptions): Promise<R> {
   const attempts = options.attempts ?? 3;
   const timeoutMs = options.timeoutMs ?? CALL_TIMEOUT_MS_DEFAULT;
   if (!Number.isInteger(attempts) || attempts < 1)
-    throw new ActorError('invalid_argument', `attempts must be an integer >= 1, got ${attempts}`);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const result = await call<R | ReplicaError>(
-        server,
-        { rsm: 'op', op } satisfies ReplicaRequest<Op>,
-        timeoutMs,
-      );
+    return Promise.reject(
+      new ActorError('invalid_argument', `attempts must be an integer >= 1, got ${attempts}`),
+    );
+  const request = { rsm: 'op', op } satisfies ReplicaRequest<Op>;
+  // One promise per attempt (operations are the hot path): no async function around the call.
+  const attempt = (n: number): Promise<R> => {
+    const again = (err: unknown): Promise<R> => {
+      if (err instanceof ActorError && err.code === 'timeout' && n < attempts)
+        return attempt(n + 1);
+      throw err;
+    };
+    return call<R | ReplicaError>(server, request, timeoutMs).then((result) => {
       if (typeof result === 'object' && result !== null && 'rsmError' in result) {
         const e = (result as ReplicaError).rsmError;
-        throw new ActorError(e.code as never, e.message);
+        return again(new ActorError(e.code as never, e.message));
       }
       return result as R;
-    } catch (err) {
-      if (!(err instanceof ActorError && err.code === 'timeout' && attempt < attempts)) throw err;
-    }
-  }
+    }, again);
+  };
+  return attempt(1);
 }
 
 /** Resolves the server, validates the operation (before anything is proposed), submits it. */
-export async function runOp<S, O extends Op, R, T = R>(
+export function runOp<S, O extends Op, R, T = R>(
   machine: Machine<S, O, R>,
   server: unknown,
   op: O,
   options: CallOptions,
 ): Promise<T> {
-  const pid = resolveServer(machine.service, server);
-  machine.validate(op);
-  checkValue(op, 'an operation'); // e.g. an item name with a lone surrogate
-  return await submit<T>(pid, op, options);
+  let pid: Pid;
+  try {
+    pid = resolveServer(machine.service, server);
+    machine.validate(op);
+    checkValue(op, 'an operation'); // e.g. an item name with a lone surrogate
+  } catch (err) {
+    return Promise.reject(err); // misuse rejects the returned promise, as from an async function
+  }
+  return submit<T>(pid, op, options);
 }
 
 /** Where a replica stands in the log (applied position, leader, pending requests). */

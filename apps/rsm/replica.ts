@@ -4,6 +4,7 @@
 // Durable: decisions are in the Paxos store; the snapshot in the replica store (store.ts). A
 // restart loads the snapshot, replays the decisions after it, then catches up from the others
 // before it takes the lead (all of that decided by the core).
+import { checkValue } from '../../actors/codec.ts';
 import {
   ActorError,
   type CallMessage,
@@ -27,9 +28,11 @@ import {
   send,
   sendAfter,
   spawnLink,
+  TIMEOUT,
+  whereis,
 } from '../../actors/index.ts';
 import { Paxos, type ProposeOutcome } from '../paxos/index.ts';
-import { bebName } from '../paxos/participant.ts';
+import { bebName, type CallRequest, proposerName } from '../paxos/participant.ts';
 import { decisionsFrom, openStore } from '../paxos/storage.ts';
 import {
   type CatchupReply,
@@ -54,6 +57,8 @@ export type {
 
 /** How often the core gets a `tick`. */
 const TICK_MS = 100;
+/** Forwards to the leader wait for at most this many further messages (see flushForwards). */
+const FORWARD_HOLD_MAX = 64;
 
 export const replicaName = (service: string, name: string) => `${service}:${name}`;
 export const paxosName = (service: string, name: string) => `${service}:${name}/paxos`;
@@ -118,40 +123,123 @@ export async function replica<S, O extends Op, R>(
   );
   link(participant);
 
-  // Who is up, as the registry says: told to the core whenever it changes.
+  // Who is up, as the registry says: told to the core whenever it changes. Looked at before
+  // every event, so it is kept cheap: the global names are made once, and a list is built only
+  // when some name's presence changed since the last look.
   const others = procs.filter((p) => p !== name);
+  const replicaNames = others.map((p) => replicaName(machine.service, p));
   const participantNames = procs.map((p) => bebName(paxosName(machine.service, p)));
-  let peersSeen = '';
+  const replicaUp = others.map(() => false);
+  const participantUp = procs.map(() => false);
+  let peersTold = false;
   const peersEvent = (now: number): ReplicaEvent<O, From> | undefined => {
-    const replicas = others.filter((p) => Global.whereis(replicaName(machine.service, p)));
-    const participants = procs.filter((_, i) => Global.whereis(participantNames[i]!));
-    const key = `${replicas.join(',')}|${participants.join(',')}`;
-    if (key === peersSeen) return undefined;
-    peersSeen = key;
+    let changed = !peersTold;
+    for (let i = 0; i < replicaNames.length; i++) {
+      const up = Global.whereis(replicaNames[i]!) !== undefined;
+      if (up !== replicaUp[i]) {
+        replicaUp[i] = up;
+        changed = true;
+      }
+    }
+    for (let i = 0; i < participantNames.length; i++) {
+      const up = Global.whereis(participantNames[i]!) !== undefined;
+      if (up !== participantUp[i]) {
+        participantUp[i] = up;
+        changed = true;
+      }
+    }
+    if (!changed) return undefined;
+    peersTold = true;
+    const replicas = others.filter((_, i) => replicaUp[i]);
+    const participants = procs.filter((_, i) => participantUp[i]);
     return { type: 'peers', now, replicas, participants };
+  };
+
+  /**
+   * A ballot for `inst`: a call straight to this replica's proposer role (on this node), not
+   * through the participant's front (one process hop less); through the front while the role
+   * is not registered (being restarted). The value is checked as Paxos.proposeInstance does.
+   */
+  const proposer = proposerName(paxosName(machine.service, name));
+  const propose = (inst: number, entry: unknown, timeoutMs: number): Promise<ProposeOutcome> => {
+    const pid = whereis(proposer);
+    if (!pid) return Paxos.proposeInstance(participant, inst, entry, timeoutMs);
+    try {
+      checkValue(entry, 'a Paxos value');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return call<ProposeOutcome>(
+      pid,
+      { op: 'propose', inst, value: entry } satisfies CallRequest,
+      timeoutMs,
+    ).catch((err: unknown) => {
+      if (err instanceof ActorError && err.code === 'timeout')
+        return { outcome: 'timeout' } as const;
+      throw err;
+    });
+  };
+
+  /**
+   * Operations forwarded to the leader wait here until this replica has handled every message
+   * already in its mailbox (or FORWARD_HOLD_MAX of them, if they keep coming), then go as one
+   * message per leader: the leader handles (and batches) them in one step, not one per operation.
+   */
+  const forwards = new Map<Pid, O[]>();
+  let heldFor = 0;
+  const flushForwards = () => {
+    for (const [pid, ops] of forwards) send(pid, { type: 'forward', ops } satisfies Internal);
+    forwards.clear();
+    heldFor = 0;
+  };
+
+  /** Answered operations by kind and outcome, added to the metric once per event. */
+  const answered = new Map<string, { kind: string; outcome: string; n: number }>();
+  const countAnswered = () => {
+    for (const a of answered.values())
+      operations.inc({ service: machine.service, kind: a.kind, outcome: a.outcome }, a.n);
+    answered.clear();
   };
 
   /** The leader this replica forwards to, monitored (the core asks with `watch`). */
   let watched: { name: string; ref: Ref } | undefined;
   const events: Array<ReplicaEvent<O, From>> = [];
 
-  const carry = async (e: ReplicaEffect<O, R, From>): Promise<void> => {
+  /** Registers the replica's name once it is caught up (the one effect that waits). */
+  const becomeReady = async (): Promise<void> => {
+    if (!(await Global.register(replicaName(machine.service, name), me))) {
+      throw new ActorError(
+        'name_taken',
+        `a ${machine.service} replica named '${name}' is already running`,
+      );
+    }
+    log.debug({ applied: core.applied }, 'replica ready');
+  };
+
+  /** Carries out one effect; a promise only for one that must be waited for (`ready`). */
+  const carry = (e: ReplicaEffect<O, R, From>): Promise<void> | undefined => {
     switch (e.type) {
-      case 'answer':
+      case 'answer': {
         for (const from of e.to) reply(from, e.result);
-        operations.inc({
-          service: machine.service,
-          kind: (e.op as { kind?: string }).kind ?? 'op',
-          outcome: outcomeOf(e.result),
-        });
+        const kind = (e.op as { kind?: string }).kind ?? 'op';
+        const outcome = outcomeOf(e.result);
+        const key = `${kind}|${outcome}`;
+        const a = answered.get(key);
+        if (a) a.n++;
+        else answered.set(key, { kind, outcome, n: 1 });
         break;
+      }
       case 'reply':
         reply(e.to, e.message);
         break;
       case 'forward': {
         const pid = Global.whereis(replicaName(machine.service, e.to));
-        if (pid) send(pid, { type: 'forward', ops: e.ops } satisfies Internal);
-        else events.push({ type: 'leader_down', now: Date.now(), name: e.to });
+        if (!pid) events.push({ type: 'leader_down', now: Date.now(), name: e.to });
+        else {
+          const queued = forwards.get(pid);
+          if (queued) for (const op of e.ops) queued.push(op);
+          else forwards.set(pid, [...e.ops]);
+        }
         break;
       }
       case 'watch': {
@@ -164,7 +252,7 @@ export async function replica<S, O extends Op, R>(
       }
       case 'propose': {
         const { inst } = e;
-        Paxos.proposeInstance(participant, inst, e.entry, e.timeoutMs).then(
+        propose(inst, e.entry, e.timeoutMs).then(
           (outcome) => send(me, { type: 'proposed', inst, outcome } satisfies Internal),
           () =>
             send(me, { type: 'proposed', inst, outcome: { outcome: 'error' } } satisfies Internal),
@@ -191,26 +279,44 @@ export async function replica<S, O extends Op, R>(
         sendAfter(me, { type: 'wake' } satisfies Internal, e.afterMs);
         break;
       case 'ready':
-        if (!(await Global.register(replicaName(machine.service, name), me))) {
-          throw new ActorError(
-            'name_taken',
-            `a ${machine.service} replica named '${name}' is already running`,
-          );
-        }
-        log.debug({ applied: core.applied }, 'replica ready');
-        break;
+        return becomeReady();
       default:
         e satisfies never;
     }
+    return undefined;
+  };
+
+  /**
+   * Steps the core with the queued events and carries out their effects, in order. Synchronous
+   * (no promise per event or effect) unless an effect must be waited for: then the rest follows
+   * it, in the same order.
+   */
+  const drain = (): Promise<void> | undefined => {
+    for (let next = events.shift(); next; next = events.shift()) {
+      const effects = replicaStep(core, next);
+      for (let i = 0; i < effects.length; i++) {
+        const pending = carry(effects[i]!);
+        if (pending) return pending.then(() => rest(effects, i + 1));
+      }
+    }
+    if (answered.size > 0) countAnswered();
+    return undefined;
+  };
+  const rest = async (effects: Array<ReplicaEffect<O, R, From>>, from: number): Promise<void> => {
+    for (let i = from; i < effects.length; i++) {
+      const pending = carry(effects[i]!);
+      if (pending) await pending;
+    }
+    const more = drain();
+    if (more) await more;
   };
 
   /** Steps the core with `event` (after a change of peers, if any) and what its effects raise. */
-  const run = async (event: ReplicaEvent<O, From>): Promise<void> => {
+  const run = (event: ReplicaEvent<O, From>): Promise<void> | undefined => {
     const peers = peersEvent(event.now);
     if (peers) events.push(peers);
     events.push(event);
-    for (let next = events.shift(); next; next = events.shift())
-      for (const effect of replicaStep(core, next)) await carry(effect);
+    return drain();
   };
 
   registerProbe('replica', me, () => ({
@@ -219,34 +325,62 @@ export async function replica<S, O extends Op, R>(
     state: machine.describe?.(core.state),
   }));
 
-  await run({ type: 'start', now: Date.now() });
+  const started = run({ type: 'start', now: Date.now() });
+  if (started) await started;
   sendAfter(me, { type: 'tick' } satisfies Internal, TICK_MS);
   for (;;) {
-    const m = await receive<Internal | CallMessage | DownMessage>();
-    const now = Date.now();
-    if (isDown(m)) {
-      if (watched && m.ref.equals(watched.ref)) {
-        const down = watched.name;
-        watched = undefined;
-        await run({ type: 'leader_down', now, name: down });
-      }
+    // With forwards waiting: take what is already in the mailbox, and send them once it is empty.
+    const m =
+      forwards.size > 0
+        ? await receive<Internal | CallMessage | DownMessage>(null, 0)
+        : await receive<Internal | CallMessage | DownMessage>();
+    if (m === TIMEOUT) {
+      flushForwards();
       continue;
+    }
+    if (forwards.size > 0 && ++heldFor >= FORWARD_HOLD_MAX) flushForwards();
+    const now = Date.now();
+    if (isCall(m) && (m.request as ReplicaRequest<O>).rsm === 'status') {
+      // A change of peers is told to the core first, then the status is read.
+      const peers = peersEvent(now);
+      if (peers) {
+        events.push(peers);
+        const pending = drain();
+        if (pending) await pending;
+      }
+      reply(m.from, replicaStatus(core));
+      continue;
+    }
+    const event = eventOf(m, now);
+    if (event) {
+      const pending = run(event);
+      if (pending) await pending;
+    }
+    if (!isCall(m) && !isDown(m) && m.type === 'tick')
+      sendAfter(me, { type: 'tick' } satisfies Internal, TICK_MS);
+  }
+
+  /** The core event a message is (undefined: none). */
+  function eventOf(
+    m: Internal | CallMessage | DownMessage,
+    now: number,
+  ): ReplicaEvent<O, From> | undefined {
+    if (isDown(m)) {
+      if (!watched || !m.ref.equals(watched.ref)) return undefined;
+      const down = watched.name;
+      watched = undefined;
+      return { type: 'leader_down', now, name: down };
     }
     if (isCall(m)) {
       const req = m.request as ReplicaRequest<O>;
-      if (req.rsm === 'op') await run({ type: 'request', now, from: m.from, op: req.op });
-      else if (req.rsm === 'catchup') {
+      if (req.rsm === 'op') return { type: 'request', now, from: m.from, op: req.op };
+      if (req.rsm === 'catchup') {
         const { rsm: _, ...request } = req;
-        await run({ type: 'catchup_request', now, from: m.from, request });
-      } else if (req.rsm === 'status') {
-        const peers = peersEvent(now);
-        if (peers) await run(peers);
-        reply(m.from, replicaStatus(core));
+        return { type: 'catchup_request', now, from: m.from, request };
       }
-      continue;
+      return undefined;
     }
-    await run({ ...m, now } as ReplicaEvent<O, From>);
-    if (m.type === 'tick') sendAfter(me, { type: 'tick' } satisfies Internal, TICK_MS);
+    return { ...m, now } as ReplicaEvent<O, From>;
   }
 }
 

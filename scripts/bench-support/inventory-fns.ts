@@ -1,6 +1,6 @@
 // Loaded on every node by bench:inventory: a client process that drives the local replica with
 // a mix of operations at a fixed concurrency and reports its latencies.
-import { type Pid, send } from '../../actors/index.ts';
+import { metricsText, type Pid, send } from '../../actors/index.ts';
 import { InventoryServer } from '../../apps/inventory/index.ts';
 
 export interface ClientReport {
@@ -14,6 +14,23 @@ export interface ClientReport {
   latencies: number[];
   startedAt: number;
   endedAt: number;
+  /** CPU time (user + system, microseconds) this node's process used during the run. */
+  cpuUs: number;
+  /** Frames and messages this node sent to other nodes during the run. */
+  framesOut: number;
+  msgsOut: number;
+}
+
+/** Frames and messages this node has sent so far (its transport's metrics). */
+async function traffic(): Promise<{ frames: number; msgs: number }> {
+  let frames = 0;
+  let msgs = 0;
+  for (const line of (await metricsText()).split('\n')) {
+    const value = Number(line.split(' ').at(-1));
+    if (line.startsWith('actorcluster_frames_total{direction="out"}')) frames += value;
+    else if (line.startsWith('actorcluster_messages_total{direction="out"')) msgs += value;
+  }
+  return { frames, msgs };
 }
 
 const ITEMS = ['apple', 'pear', 'plum', 'fig', 'kiwi', 'lime', 'date', 'yuzu'];
@@ -30,7 +47,9 @@ export async function client(
   let errors = 0;
   const errorSamples = new Set<string>();
   let issued = 0;
+  const traffic0 = await traffic();
   const startedAt = Date.now();
+  const cpu0 = process.cpuUsage();
   const worker = async (w: number) => {
     while (issued < ops) {
       const n = issued++;
@@ -55,6 +74,9 @@ export async function client(
     }
   };
   await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
+  const cpu = process.cpuUsage(cpu0);
+  const endedAt = Date.now();
+  const traffic1 = await traffic();
   send(to, {
     type: 'client_done',
     node,
@@ -63,6 +85,9 @@ export async function client(
     errorSamples: [...errorSamples],
     latencies,
     startedAt,
-    endedAt: Date.now(),
+    endedAt,
+    cpuUs: cpu.user + cpu.system,
+    framesOut: traffic1.frames - traffic0.frames,
+    msgsOut: traffic1.msgs - traffic0.msgs,
   } satisfies ClientReport);
 }

@@ -6,12 +6,17 @@ import {
   kill,
   type Pid,
   receive,
+  recentEvents,
+  resume,
   self,
+  suspend,
   TIMEOUT,
   whereis,
 } from '../../actors/index.ts';
+import { kernel } from '../../actors/kernel.ts';
 import { BEB } from '../../apps/beb/index.ts';
 import { Paxos } from '../../apps/paxos/index.ts';
+import { openStore } from '../../apps/paxos/storage.ts';
 import { scaledMs } from '../../transport/timeouts.ts';
 import { resetRuntime, untilQuiet, waitUntil } from '../helpers.ts';
 
@@ -103,6 +108,75 @@ describe('Paxos participants (coursework interface)', () => {
     Paxos.propose(pids[0]!, 'v');
     Paxos.startBallot(pids[0]!);
     expect(await decisions(2)).toEqual(['v', 'v']);
+  });
+
+  it('a suspended participant pid holds what its roles are sent until it is resumed', async () => {
+    const ps = names(3);
+    const pids = await started(ps);
+    expect(await suspend(pids[2]!)).toBe(true);
+    expect(await Paxos.proposeInstance(pids[0]!, 0, 'v', scaledMs(3000))).toEqual({
+      outcome: 'decided',
+      value: 'v',
+    });
+    expect(await decisions(2)).toEqual(['v', 'v']);
+    // The decision reached the third participant's learner, which waits for its front.
+    const learner = whereis(`paxos:${ps[2]}:learner`)!;
+    await waitUntil(
+      () => kernel.lookup(learner)?.waiter?.timer != null,
+      'the learner of the suspended participant to hold the decision',
+    );
+    expect(openStore(ps[2]!).decided.has(0)).toBe(false);
+    expect(await receive({ type: 'decide' }, 0)).toBe(TIMEOUT);
+    expect(await resume(pids[2]!)).toBe(true);
+    expect(await decisions(1)).toEqual(['v']);
+    expect(openStore(ps[2]!).decided.get(0)).toBe('v');
+  });
+
+  it('a broadcast reaches every participant registered by name, its BEB name not needed', async () => {
+    // As between a participant's global registration and its BEB's (a cluster-wide lock and
+    // commit of its own, later): a decision broadcast then must not pass the participant by.
+    const ps = names(3);
+    const pids = await started(ps);
+    await Global.unregister(`${ps[2]}/beb`);
+    expect(await Paxos.proposeInstance(pids[0]!, 0, 'v', scaledMs(3000))).toEqual({
+      outcome: 'decided',
+      value: 'v',
+    });
+    expect(await decisions(3)).toEqual(['v', 'v', 'v']);
+  });
+
+  it('a reply waits for the write it depends on; the next messages are stepped meanwhile (their writes issued, their replies in order after)', async () => {
+    const ps = names(3);
+    const pids = await started(ps);
+    // The third participant's disk: every acceptor write stays pending until the test lets it go.
+    const store = openStore(ps[2]!);
+    const writes: Array<{ inst: number; done: () => void }> = [];
+    const persist = store.persistRecord;
+    store.persistRecord = (inst, record) => {
+      persist(inst, record);
+      return new Promise<void>((done) => writes.push({ inst, done }));
+    };
+    const from = (type: string) =>
+      (recentEvents('paxos') as Array<{ participant: string; from: string; type: string }>).some(
+        (e) => e.participant === ps[0] && e.from === ps[2] && e.type === type,
+      );
+    try {
+      // Decided by the other two; the third's acceptor promised and accepted meanwhile.
+      expect(await Paxos.proposeInstance(pids[0]!, 0, 'v', scaledMs(3000))).toEqual({
+        outcome: 'decided',
+        value: 'v',
+      });
+      await waitUntil(() => writes.length === 2, 'both writes of the third acceptor issued');
+      expect(from('promise') || from('accepted')).toBe(false);
+      writes[0]!.done();
+      await waitUntil(() => from('promise'), 'the promise, once its write is on disk');
+      expect(from('accepted')).toBe(false);
+      writes[1]!.done();
+      await waitUntil(() => from('accepted'), 'the acceptance, once its write is on disk');
+    } finally {
+      store.persistRecord = persist;
+      for (const w of writes) w.done();
+    }
   });
 
   it('a killed role is restarted by its supervisor and keeps its promises', async () => {
