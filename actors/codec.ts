@@ -69,13 +69,16 @@ const DEPTH_MAX = 64;
  */
 export function checkValue(value: unknown, what = 'a value'): void {
   const seen = new Set<object>();
-  const walk = (v: unknown, path: string, depth: number): void => {
-    const refuse = (why: string): never => {
-      throw new ActorError(
-        'invalid_argument',
-        `${what} must survive the wire and the disk unchanged: ${path || 'the value'} ${why}`,
-      );
-    };
+  // The path to a part is only put into words when a part is refused: built lazily, as a
+  // function, it costs nothing on the hot path (a batch of values checked per instance).
+  type Path = () => string;
+  const refuse = (path: Path, why: string): never => {
+    throw new ActorError(
+      'invalid_argument',
+      `${what} must survive the wire and the disk unchanged: ${path() || 'the value'} ${why}`,
+    );
+  };
+  const walk = (v: unknown, path: Path, depth: number): void => {
     switch (typeof v) {
       case 'undefined':
       case 'boolean':
@@ -84,44 +87,45 @@ export function checkValue(value: unknown, what = 'a value'): void {
         return;
       case 'string':
         if (!(v as unknown as { isWellFormed(): boolean }).isWellFormed())
-          refuse('is a string with a lone surrogate');
+          refuse(path, 'is a string with a lone surrogate');
         return;
       case 'function':
-        refuse(`is a function (${showValue(v)})`);
+        refuse(path, `is a function (${showValue(v)})`);
         break;
       case 'symbol':
-        refuse(`is a symbol (${showValue(v)})`);
+        refuse(path, `is a symbol (${showValue(v)})`);
         break;
     }
     if (v === null) return;
     const obj = v as object;
-    if (depth > DEPTH_MAX) refuse(`nests deeper than ${DEPTH_MAX} levels`);
-    if (seen.has(obj)) refuse('refers back to itself (a cycle)');
+    if (depth > DEPTH_MAX) refuse(path, `nests deeper than ${DEPTH_MAX} levels`);
+    if (seen.has(obj)) refuse(path, 'refers back to itself (a cycle)');
     const proto = Object.getPrototypeOf(obj);
     if (proto !== Object.prototype && proto !== null) {
       if (!ROUND_TRIP_CLASSES.some((C) => obj instanceof C))
         refuse(
+          path,
           `is an instance of ${proto?.constructor?.name ?? 'a class'}, which arrives as a plain object`,
         );
     }
     seen.add(obj);
     if (obj instanceof Map) {
       for (const [k, x] of obj) {
-        walk(k, `${path}<key>`, depth + 1);
-        walk(x, `${path}.get(${showValue(k)})`, depth + 1);
+        walk(k, () => `${path()}<key>`, depth + 1);
+        walk(x, () => `${path()}.get(${showValue(k)})`, depth + 1);
       }
     } else if (obj instanceof Set) {
-      for (const x of obj) walk(x, `${path}<member>`, depth + 1);
+      for (const x of obj) walk(x, () => `${path()}<member>`, depth + 1);
     } else if (Array.isArray(obj)) {
-      for (let i = 0; i < obj.length; i++) walk(obj[i], `${path}[${i}]`, depth + 1);
+      for (let i = 0; i < obj.length; i++) walk(obj[i], () => `${path()}[${i}]`, depth + 1);
     } else if (proto === Object.prototype || proto === null) {
-      if (Object.getOwnPropertySymbols(obj).length > 0) refuse('has a symbol key');
+      if (Object.getOwnPropertySymbols(obj).length > 0) refuse(path, 'has a symbol key');
       for (const key of Object.keys(obj)) {
-        if (key === '__proto__') refuse('has an own __proto__ key');
-        walk((obj as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
+        if (key === '__proto__') refuse(path, 'has an own __proto__ key');
+        walk((obj as Record<string, unknown>)[key], () => `${path()}.${key}`, depth + 1);
       }
     }
     seen.delete(obj);
   };
-  walk(value, '', 0);
+  walk(value, () => '', 0);
 }
