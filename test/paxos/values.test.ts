@@ -91,6 +91,17 @@ describe('Paxos values', () => {
     for (const value of good) expect(() => checkValue(value), String(value)).not.toThrow();
   });
 
+  it('names the refused part by its path in the value', () => {
+    const cases: Array<[unknown, string]> = [
+      [{ a: [1, { b: () => 1 }] }, '.a[1].b is a function'],
+      [new Map([['k', { x: Symbol('s') }]]), ".get('k').x is a symbol"],
+      [{ s: '\uD800' }, '.s is a string with a lone surrogate'],
+      [new Set([new Date(0), [new (class Point {})()]]), '<member>[0] is an instance of Point'],
+      [() => 1, 'the value is a function'],
+    ];
+    for (const [value, part] of cases) expect(() => checkValue(value)).toThrow(part);
+  });
+
   it('start refuses an upper that is not a pid', () => {
     expect(() => Paxos.start('u1', ['u1'], {} as never)).toThrow(/upper process/);
     expect(() => Paxos.start('u1', ['u1'], 'self' as never)).toThrow(ActorError);
