@@ -4,9 +4,10 @@
 /** Returned by `take` when no message matches. */
 export const NONE: unique symbol = Symbol('none');
 
-export class Mailbox {
-  private items: unknown[] = [];
-  private head = 0;
+/** A FIFO array with a moving head: what Mailbox and Inbox share. */
+class Queue {
+  protected items: unknown[] = [];
+  protected head = 0;
 
   get length(): number {
     return this.items.length - this.head;
@@ -16,6 +17,24 @@ export class Mailbox {
     this.items.push(msg);
   }
 
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+
+  /** Reclaims the consumed prefix once it dominates the array (push/take stay amortised O(1)). */
+  protected compact(): void {
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    } else if (this.head === this.items.length) {
+      this.items.length = 0;
+      this.head = 0;
+    }
+  }
+}
+
+export class Mailbox extends Queue {
   /** Removes and returns the first message that matches (the head if no matcher), else NONE. */
   take(match: ((msg: unknown) => boolean) | null): unknown {
     const items = this.items;
@@ -61,40 +80,13 @@ export class Mailbox {
   toArray(): unknown[] {
     return this.items.slice(this.head);
   }
-
-  clear(): void {
-    this.items = [];
-    this.head = 0;
-  }
-
-  private compact(): void {
-    // Reclaim the consumed prefix once it dominates the array, keeping push/take amortised O(1).
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    } else if (this.head === this.items.length) {
-      this.items.length = 0;
-      this.head = 0;
-    }
-  }
 }
 
 /**
  * Messages on their way to a mailbox: pushed at the back, drained from the front in slices.
  * Plainer than Mailbox (no selective removal), for the path every message takes.
  */
-export class Inbox {
-  private items: unknown[] = [];
-  private head = 0;
-
-  get length(): number {
-    return this.items.length - this.head;
-  }
-
-  push(msg: unknown): void {
-    this.items.push(msg);
-  }
-
+export class Inbox extends Queue {
   /** Hands up to `max` messages, oldest first, to `take`; stops early once it returns false. */
   drain(max: number, take: (msg: unknown) => boolean): void {
     const items = this.items;
@@ -106,19 +98,7 @@ export class Inbox {
       i++;
       if (!take(msg)) break;
     }
-    if (i >= items.length) {
-      this.items = [];
-      this.head = 0;
-    } else if (i > 1024 && i * 2 > items.length) {
-      this.items = items.slice(i);
-      this.head = 0;
-    } else {
-      this.head = i;
-    }
-  }
-
-  clear(): void {
-    this.items = [];
-    this.head = 0;
+    this.head = i;
+    this.compact();
   }
 }
