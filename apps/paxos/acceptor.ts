@@ -117,6 +117,18 @@ export function promisedFor(a: AcceptorState, inst: number): Ballot | null {
   return a.lead !== null && inst >= a.lead.from ? higher(own, a.lead.ballot) : own;
 }
 
+/** The refusal of `ballot`: the acceptor promised `promised`, higher. */
+function nack(
+  effects: Effect[],
+  to: string,
+  inst: number,
+  ballot: Ballot,
+  promised: Ballot,
+): Effect[] {
+  effects.push({ type: 'send', to, msg: { type: 'nack', inst, ballot, promised } });
+  return effects;
+}
+
 /** Phase 1 for one instance: a promise unless a higher ballot was promised for it. */
 function prepare(
   a: AcceptorState,
@@ -126,10 +138,8 @@ function prepare(
   effects: Effect[],
 ): Effect[] {
   const promised = promisedFor(a, inst);
-  if (promised !== null && compareBallots(ballot, promised) < 0) {
-    effects.push({ type: 'send', to: from, msg: { type: 'nack', inst, ballot, promised } });
-    return effects;
-  }
+  if (promised !== null && compareBallots(ballot, promised) < 0)
+    return nack(effects, from, inst, ballot, promised);
   const current = a.records.get(inst);
   const next: AcceptorRecord = { promised: ballot, accepted: current?.accepted ?? null };
   a.records.set(inst, next);
@@ -155,14 +165,8 @@ function prepareTerm(
 ): Effect[] {
   let highest = a.lead?.ballot ?? null; // a term promise covers instances from `inst` on too
   for (const [i, r] of a.records) if (i >= inst) highest = higher(highest, r.promised);
-  if (highest !== null && compareBallots(ballot, highest) < 0) {
-    effects.push({
-      type: 'send',
-      to: from,
-      msg: { type: 'nack', inst, ballot, promised: highest },
-    });
-    return effects;
-  }
+  if (highest !== null && compareBallots(ballot, highest) < 0)
+    return nack(effects, from, inst, ballot, highest);
   const lead = a.lead;
   // Promising more than asked (from the lower of the two starts) is safe: it only refuses more.
   const next: LeadPromise = { from: lead ? Math.min(lead.from, inst) : inst, ballot };
@@ -198,14 +202,8 @@ function accept(
   const current = a.records.get(inst) ?? { promised: null, accepted: null };
   const promised = promisedFor(a, inst);
   const below = promised !== null && compareBallots(ballot, promised) < 0;
-  if (below && !a.mutations.has('accept-below-promise')) {
-    effects.push({
-      type: 'send',
-      to: from,
-      msg: { type: 'nack', inst, ballot, promised: promised! },
-    });
-    return effects;
-  }
+  if (below && !a.mutations.has('accept-below-promise'))
+    return nack(effects, from, inst, ballot, promised!);
   if (
     current.accepted &&
     sameBallot(current.accepted.ballot, ballot) &&

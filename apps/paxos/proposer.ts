@@ -284,12 +284,7 @@ function phase2(p: ProposerState, inst: number, now: number | undefined): Effect
   if (prior !== undefined && sameBallot(prior.ballot, term.ballot) && prior.value !== undefined) {
     value = prior.value; // sent before under this ballot: the same value again
   } else {
-    const own = p.proposals.get(inst);
-    const collected = term.collected.get(inst);
-    value =
-      collected !== undefined && !(p.mutations.has('ignore-accepted') && own !== undefined)
-        ? collected.value
-        : own;
+    value = valueFor(p, inst, term.collected.get(inst));
   }
   const b = newBallot(term.ballot, now);
   p.ballots.set(inst, b);
@@ -369,6 +364,17 @@ function receive(
   }
 }
 
+/**
+ * What phase 2 proposes in `inst`: the value of the highest ballot a promiser reported accepted,
+ * else this proposer's own (undefined: nothing to propose).
+ */
+function valueFor(p: ProposerState, inst: number, reported: Accepted | undefined): unknown {
+  const own = p.proposals.get(inst);
+  if (reported === undefined || (p.mutations.has('ignore-accepted') && own !== undefined))
+    return own;
+  return reported.value;
+}
+
 /** A promise for one instance's own ballot (without terms): with a quorum, its phase 2. */
 function instancePromise(
   p: ProposerState,
@@ -384,12 +390,7 @@ function instancePromise(
   )
     b.highest = msg.accepted;
   if (b.promises.size < p.quorum) return [];
-  // The value of the highest ballot any promiser accepted, else our own proposal.
-  const own = p.proposals.get(msg.inst);
-  const value =
-    b.highest !== null && !(p.mutations.has('ignore-accepted') && own !== undefined)
-      ? b.highest.value
-      : own;
+  const value = valueFor(p, msg.inst, b.highest ?? undefined);
   if (value === undefined) {
     b.phase = 'aborted';
     return [{ type: 'abort', inst: msg.inst, ballot: b.ballot, reason: 'no_value', by: null }];
