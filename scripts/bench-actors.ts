@@ -57,16 +57,9 @@ async function runChild(workload: Workload, count: number): Promise<number> {
     case 'bare-call':
     case 'bare-call-par':
     case 'bare-ping': {
-      const nact = (await import('nact')).default as unknown as {
+      const nact = (await import('nact')).default as unknown as Nact & {
         start(): unknown;
-        spawn(
-          p: unknown,
-          f: (s: number, m: unknown, ctx: { sender: unknown }) => unknown,
-          name: string,
-          props: object,
-        ): unknown;
         spawnStateless(p: unknown, f: (m: { sender: unknown }) => unknown, name: string): unknown;
-        dispatch(ref: unknown, msg: unknown): void;
         query(ref: unknown, f: (sender: unknown) => unknown, timeoutMs: number): Promise<unknown>;
       };
       const system = nact.start();
@@ -172,6 +165,7 @@ async function runChild(workload: Workload, count: number): Promise<number> {
   }
 }
 
+/** The part of nact's API the bare workloads use. */
 type Nact = {
   spawn(
     p: unknown,
