@@ -172,17 +172,22 @@ describe('GenServer taking queued messages without a promise each', () => {
     );
   }
 
-  it('stops taking queued messages when suspended between two of them', async () => {
-    const me = self();
+  /** A gated server busy in its handler of 'hold', with 'a' cast behind it. */
+  async function holding() {
     const gate: { open?: () => void } = {};
-    const server = gated(me, gate);
+    const server = gated(self(), gate);
     cast(server, 'hold');
     await waitUntil(() => gate.open !== undefined, 'the server to hold');
     cast(server, 'a');
+    return { server, open: () => gate.open!() };
+  }
+
+  it('stops taking queued messages when suspended between two of them', async () => {
+    const { server, open } = await holding();
     cast(server, 'b');
     await waitUntil(async () => (await messageQueueLen(server)) === 2, 'two casts queued');
     await suspend(server);
-    gate.open!();
+    open();
     await expectReceive({ handled: 'hold' }, 'the held cast');
     await barrier();
     expect(await receive(null, 0)).toBe(TIMEOUT); // suspended: 'a' and 'b' wait
@@ -193,14 +198,9 @@ describe('GenServer taking queued messages without a promise each', () => {
   });
 
   it('takes nothing more once killed in the middle of a handler', async () => {
-    const me = self();
-    const gate: { open?: () => void } = {};
-    const server = gated(me, gate);
-    cast(server, 'hold');
-    await waitUntil(() => gate.open !== undefined, 'the server to hold');
-    cast(server, 'a');
+    const { server, open } = await holding();
     kill(server);
-    gate.open!(); // the killed handler runs on (nact trap 4) but its sends are dropped
+    open(); // the killed handler runs on (nact trap 4) but its sends are dropped
     await barrier();
     expect(await receive(null, 0)).toBe(TIMEOUT);
   });
