@@ -98,6 +98,7 @@ const MORE: Array<[string, string[], string]> = [
     "--power-loss-rate must be a number from 0 to 1000, got 'often'",
   ],
   ['sim', ['--paxos', 'fast'], "--paxos must be one of terms, classic, got 'fast'"],
+  ['bench:inventory', ['--baseline', 'maybe'], "--baseline must be one of yes, no, got 'maybe'"],
 ];
 
 interface Result {
