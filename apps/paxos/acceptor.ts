@@ -29,7 +29,11 @@ export interface AcceptorState {
 }
 
 export type AcceptorEvent =
-  | { type: 'receive'; from: string; msg: Extract<PaxosMsg, { type: 'prepare' | 'accept' }> }
+  | {
+      type: 'receive';
+      from: string;
+      msg: Extract<PaxosMsg, { type: 'prepare' | 'accept' | 'chosen' }>;
+    }
   /** From this participant's learner, once the decision is on disk. */
   | { type: 'decided'; inst: number; value: unknown }
   | { type: 'compact'; below: number };
@@ -74,17 +78,29 @@ export function acceptorStep(a: AcceptorState, event: AcceptorEvent): Effect[] {
 function receive(
   a: AcceptorState,
   from: string,
-  msg: Extract<PaxosMsg, { type: 'prepare' | 'accept' }>,
+  msg: Extract<PaxosMsg, { type: 'prepare' | 'accept' | 'chosen' }>,
 ): Effect[] {
   const { inst, ballot } = msg;
   if (!a.participants.includes(from)) return []; // not a member: ignored
+  if (msg.type === 'chosen') {
+    const told: Effect[] = [];
+    for (const i of [inst, ...(msg.more ?? [])]) chosen(a, from, i, ballot, told);
+    return told;
+  }
+  const effects: Effect[] = [];
+  if (msg.type === 'accept' && msg.chosen)
+    for (const i of msg.chosen) chosen(a, from, i, ballot, effects);
   if (inst < a.floor) {
     // Compacted: a snapshot covers it, so it was decided. Said, not ignored: a proposer that
     // missed the decision would otherwise retry for ever.
-    return [{ type: 'send', to: from, msg: { type: 'compacted', inst, ballot, floor: a.floor } }];
+    effects.push({
+      type: 'send',
+      to: from,
+      msg: { type: 'compacted', inst, ballot, floor: a.floor },
+    });
+    return effects;
   }
   // The proposer of this participant goes above any round its acceptor has seen.
-  const effects: Effect[] = [];
   if (ballot.round > a.roundTold) {
     a.roundTold = ballot.round;
     effects.push({ type: 'round_seen', round: ballot.round });
@@ -102,6 +118,18 @@ function receive(
   return msg.term
     ? prepareTerm(a, from, inst, ballot, effects)
     : prepare(a, from, inst, ballot, effects);
+}
+
+/**
+ * A piggybacked decision: `ballot` got a quorum in `inst`. The value is the one accepted under
+ * that ballot (a ballot proposes one value per instance), so an acceptor that accepted it there
+ * tells its learner; one that did not (it missed the accept) learns the decision otherwise.
+ */
+function chosen(a: AcceptorState, from: string, inst: number, ballot: Ballot, out: Effect[]): void {
+  if (inst < a.floor || a.decided.has(inst)) return;
+  const accepted = a.records.get(inst)?.accepted;
+  if (accepted && sameBallot(accepted.ballot, ballot))
+    out.push({ type: 'chosen', from, inst, value: accepted.value });
 }
 
 /** The highest of two promises (null: none). */

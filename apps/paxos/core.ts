@@ -43,7 +43,7 @@ export interface DurableState {
 }
 
 export type Event =
-  | Extract<ProposerEvent, { type: 'propose' | 'start_ballot' | 'retry' }>
+  | Extract<ProposerEvent, { type: 'propose' | 'start_ballot' | 'retry' | 'flush' }>
   | { type: 'receive'; from: string; msg: Parameters<typeof routeMessage>[1] }
   /** Instances below `below` are covered by a snapshot: every role forgets them. */
   | { type: 'compact'; below: number };
@@ -100,7 +100,7 @@ function deliver(state: ParticipantState, to: RoleEvent): Effect[] {
         : learnerStep(state.learner, to.event);
   const out: Effect[] = [];
   for (const e of effects) {
-    if (e.type !== 'round_seen') out.push(e);
+    if (e.type !== 'round_seen' && e.type !== 'chosen') out.push(e); // purely local
     for (const local of localEvents(e)) out.push(...deliver(state, local));
   }
   return out;

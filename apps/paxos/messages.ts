@@ -25,8 +25,12 @@ export type PaxosMsg =
       accepted: Accepted | null;
       later?: Array<[number, Accepted]>;
     }
-  /** Phase 2a: a leader with a quorum of promises asks acceptors to accept a value. */
-  | { type: 'accept'; inst: number; ballot: Ballot; value: unknown }
+  /**
+   * Phase 2a: a leader with a quorum of promises asks acceptors to accept a value. A term's
+   * accept carries, in `chosen`, the instances its ballot got a quorum for since the last one
+   * (decisions piggybacked: the value is the one accepted under this same ballot).
+   */
+  | { type: 'accept'; inst: number; ballot: Ballot; value: unknown; chosen?: number[] }
   /** Phase 2b: the acceptor accepted the ballot's value. */
   | { type: 'accepted'; inst: number; ballot: Ballot }
   /** Refusal: the acceptor promised a higher ballot; the stale leader gives up at once. */
@@ -37,7 +41,12 @@ export type PaxosMsg =
    */
   | { type: 'compacted'; inst: number; ballot: Ballot; floor: number }
   /** The value is chosen (a quorum accepted it); every participant learns it. */
-  | { type: 'decided'; inst: number; value: unknown };
+  | { type: 'decided'; inst: number; value: unknown }
+  /**
+   * The term's ballot got a quorum in instance `inst` and the instances in `more`, with no accept
+   * going out to carry the news: each participant learns the value it accepted under `ballot`.
+   */
+  | { type: 'chosen'; inst: number; ballot: Ballot; more?: number[] };
 
 /**
  * An acceptor's promise for a whole term: no ballot below `ballot` in any instance from `from`
@@ -64,6 +73,12 @@ export type Effect =
   | { type: 'persist'; inst: number; record: AcceptorRecord }
   /** Write the acceptor's term promise durably; later effects must wait for it. */
   | { type: 'persist_lead'; lead: LeadPromise }
+  /**
+   * A decision for this participant's learner, as if `from` had sent it: from the proposer whose
+   * term ballot got a quorum in `inst`, or from the acceptor that heard so and had accepted
+   * `value` under that ballot. Purely local: never sent.
+   */
+  | { type: 'chosen'; from: string; inst: number; value: unknown }
   /** A decision is known here for the first time: write it durably, tell the upper layer. */
   | { type: 'learn'; inst: number; value: unknown }
   /** Feed `{ type: 'retry', inst, ballot }` back to the proposer after `afterMs`. */

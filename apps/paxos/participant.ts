@@ -33,6 +33,7 @@ import {
   sendAfter,
   sleep,
   spawnLink,
+  TIMEOUT,
   whereis,
 } from '../../actors/index.ts';
 import { type BcReceive, BEB } from '../beb/index.ts';
@@ -313,6 +314,7 @@ function carryOut(ctx: Ctx, e: Effect, hooks: Hooks): void {
     case 'persist_lead':
     case 'reserve':
     case 'round_seen':
+    case 'chosen': // for this participant's learner (below)
       break;
     default:
       e satisfies never;
@@ -423,17 +425,25 @@ async function proposer(ctx: Ctx): Promise<void> {
     held.run(effects);
     return effects;
   };
+  type ProposerMessage =
+    | { type: 'propose'; inst: number; value: unknown }
+    | { type: 'start_ballot'; inst: number }
+    | { type: 'retry'; inst: number; ballot: Ballot }
+    | PaxosEnvelope
+    | LocalEvent
+    | CallMessage
+    | WriteFailed;
   for (;;) {
-    const m = await receive<
-      | { type: 'propose'; inst: number; value: unknown }
-      | { type: 'start_ballot'; inst: number }
-      | { type: 'retry'; inst: number; ballot: Ballot }
-      | PaxosEnvelope
-      | LocalEvent
-      | CallMessage
-      | WriteFailed
-    >();
+    // With decisions no accept carried yet: take what the mailbox holds, then announce them.
+    const m =
+      state.unannounced !== undefined
+        ? await receive<ProposerMessage>(null, 0)
+        : await receive<ProposerMessage>();
     held.check();
+    if (m === TIMEOUT) {
+      stepRun({ type: 'flush' });
+      continue;
+    }
     if (isCall(m)) {
       const req = m.request as CallRequest;
       if (req.op !== 'propose') continue;
@@ -502,6 +512,7 @@ async function learner(ctx: Ctx): Promise<void> {
     held.run(learnerStep(state, event as LearnerEvent));
     if (event.type === 'receive') {
       const { inst, value } = (event as Extract<LearnerEvent, { type: 'receive' }>).msg;
+      if (state.decided.has(inst)) ctx.view.learned(inst, state.decided.get(inst));
       const list = state.decided.has(inst) ? waiters.get(inst) : undefined;
       if (list) {
         waiters.delete(inst);
@@ -559,18 +570,28 @@ class ParticipantView {
         `paxos ${msg.type} ${from} -> ${this.name} inst ${msg.inst}`,
       );
     }
-    let info = this.instances.get(msg.inst);
+    if (msg.type === 'prepare' && ballot) {
+      const info = this.info(msg.inst);
+      if (!info.ballots.includes(ballot)) info.ballots.push(ballot);
+    }
+  }
+
+  /** Records a decision the participant's learner took (from a message or its own roles). */
+  learned(inst: number, value: unknown): void {
+    this.info(inst).decided = value;
+  }
+
+  private info(inst: number): { ballots: string[]; decided?: unknown } {
+    let info = this.instances.get(inst);
     if (!info) {
       info = { ballots: [] };
-      this.instances.set(msg.inst, info);
+      this.instances.set(inst, info);
       if (this.instances.size > INSTANCES_SHOWN) {
         const oldest = Math.min(...this.instances.keys());
         this.instances.delete(oldest);
       }
     }
-    if (msg.type === 'prepare' && ballot && !info.ballots.includes(ballot))
-      info.ballots.push(ballot);
-    if (msg.type === 'decided') info.decided = msg.value;
+    return info;
   }
 
   describe() {

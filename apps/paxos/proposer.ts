@@ -25,6 +25,8 @@ export interface ProposerBallot {
  * again: a proposer never pre-empts its own ballot in flight. Older, it counts as timed out.
  */
 export const BALLOT_TIMEOUT_MS = 500;
+/** Decisions held for piggybacking at most; more are announced at once in one `chosen`. */
+export const ANNOUNCE_MAX = 64;
 /** A ballot without a quorum retransmits its current phase after this, then twice as long ... */
 export const RETRY_MS_FIRST = 20;
 /** ... up to this. */
@@ -58,6 +60,11 @@ export interface ProposerState {
   ballots: Map<number, ProposerBallot>;
   /** The current (or last) term of this proposer, if it started one. */
   term: Term | undefined;
+  /**
+   * Instances the current term's ballot got a quorum for, not told to the participants yet: the
+   * next accept carries them (piggybacked), or a `chosen` message on `flush`.
+   */
+  unannounced: { ballot: Ballot; insts: number[] } | undefined;
   /** Decisions the learner told this proposer of: a start_ballot for one re-announces it. */
   decided: Map<number, unknown>;
   floor: number;
@@ -90,6 +97,11 @@ export type ProposerEvent =
   | { type: 'round_seen'; round: number }
   /** From this participant's learner, once the decision is on disk. */
   | { type: 'decided'; inst: number; value: unknown }
+  /**
+   * Nothing more to step for now (the shell's mailbox is empty): decisions no accept carried
+   * are announced with a `chosen` message.
+   */
+  | { type: 'flush' }
   | { type: 'compact'; below: number };
 
 export function createProposer(
@@ -117,6 +129,7 @@ export function createProposer(
     proposals: new Map(),
     ballots: new Map(),
     term: undefined,
+    unannounced: undefined,
     decided: new Map(durable?.decided),
     floor: durable?.floor ?? 0,
     terms: options.terms ?? false,
@@ -154,6 +167,8 @@ export function proposerStep(p: ProposerState, event: ProposerEvent): Effect[] {
       p.term?.collected.delete(event.inst);
       return asked ? [{ type: 'settled', inst: event.inst, value: event.value }] : [];
     }
+    case 'flush':
+      return announce(p);
     case 'compact':
       compactBelow(p, event.below, [p.decided, p.proposals, p.ballots]);
       if (p.term)
@@ -258,6 +273,7 @@ function startTerm(p: ProposerState, inst: number, now: number | undefined): Eff
       }
     }
   }
+  effects.push(...announce(p)); // the old term's decisions, before its ballot is left
   p.term = {
     ballot,
     from,
@@ -294,10 +310,27 @@ function phase2(p: ProposerState, inst: number, now: number | undefined): Effect
   }
   b.phase = 'accept';
   b.value = value;
+  const msg: PaxosMsg = { type: 'accept', inst, ballot: term.ballot, value };
+  const told = p.unannounced;
+  if (told !== undefined && sameBallot(told.ballot, term.ballot)) {
+    msg.chosen = told.insts; // decisions piggybacked on the accept
+    p.unannounced = undefined;
+  }
   return [
-    { type: 'broadcast', msg: { type: 'accept', inst, ballot: term.ballot, value } },
+    { type: 'broadcast', msg },
     { type: 'timer', inst, ballot: term.ballot, afterMs: RETRY_MS_FIRST },
   ];
+}
+
+/** The decisions no accept carried, in one `chosen` message (none: nothing to say). */
+function announce(p: ProposerState): Effect[] {
+  const told = p.unannounced;
+  if (told === undefined) return [];
+  p.unannounced = undefined;
+  const [inst, ...more] = told.insts;
+  const msg: PaxosMsg = { type: 'chosen', inst: inst!, ballot: told.ballot };
+  if (more.length > 0) msg.more = more;
+  return [{ type: 'broadcast', msg }];
 }
 
 /**
@@ -359,7 +392,18 @@ function receive(
       b.accepts.add(from);
       if (b.accepts.size < p.quorum) return [];
       b.phase = 'done';
-      return [{ type: 'broadcast', msg: { type: 'decided', inst: msg.inst, value: b.value } }];
+      if (!ofTerm) {
+        return [{ type: 'broadcast', msg: { type: 'decided', inst: msg.inst, value: b.value } }];
+      }
+      // A term's decision: this participant's learner hears it at once; the others with the
+      // next accept (or a flush), without the value, which they accepted under this ballot.
+      const effects: Effect[] = [{ type: 'chosen', from: p.me, inst: msg.inst, value: b.value }];
+      const told = p.unannounced;
+      if (told !== undefined && !sameBallot(told.ballot, msg.ballot)) effects.push(...announce(p));
+      if (p.unannounced === undefined) p.unannounced = { ballot: msg.ballot, insts: [msg.inst] };
+      else p.unannounced.insts.push(msg.inst);
+      if (p.unannounced.insts.length >= ANNOUNCE_MAX) effects.push(...announce(p));
+      return effects;
     }
   }
 }

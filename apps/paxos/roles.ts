@@ -18,6 +18,7 @@ export function routeMessage(from: string, msg: PaxosMsg): RoleEvent {
   switch (msg.type) {
     case 'prepare':
     case 'accept':
+    case 'chosen':
       return { role: 'acceptor', event: { type: 'receive', from, msg } };
     case 'promise':
     case 'accepted':
@@ -37,6 +38,10 @@ export function localEvents(effect: Effect): RoleEvent[] {
   switch (effect.type) {
     case 'round_seen':
       return [{ role: 'proposer', event: { type: 'round_seen', round: effect.round } }];
+    case 'chosen': {
+      const msg = { type: 'decided' as const, inst: effect.inst, value: effect.value };
+      return [{ role: 'learner', event: { type: 'receive', from: effect.from, msg } }];
+    }
     case 'learn': {
       const decided = { type: 'decided' as const, inst: effect.inst, value: effect.value };
       return [

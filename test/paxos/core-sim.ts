@@ -177,6 +177,11 @@ export function simulate(cfg: SimConfig): SimResult {
       const name = pick(names);
       if (live.has(name)) crash(name);
       else restart(name);
+    } else if (r < 0.12 + cfg.crashP) {
+      // A shell's mailbox ran empty: its leader announces the decisions no accept carried.
+      const name = pick(names);
+      const p = live.get(name);
+      if (p) run(name, step(p, { type: 'flush' }));
     } else if (net.length > 0) deliverOne();
   }
 
@@ -192,6 +197,8 @@ export function simulate(cfg: SimConfig): SimResult {
   for (let s = 0; s < cfg.calmSteps; s++) {
     if (allKnow()) return { decided, learnedBy, messages, ballots, calmStepsUsed: s };
     if (net.length === 0) {
+      for (const name of names) run(name, step(live.get(name)!, { type: 'flush' }));
+      if (net.length > 0) continue;
       // The leader retries every instance (re-announcing the ones it knows).
       for (let inst = 0; inst < cfg.instances; inst++)
         run(leader, step(live.get(leader)!, { type: 'start_ballot', inst }));
@@ -278,6 +285,7 @@ export function duel(cfg: DuelConfig): void {
       const q = cfg.proposers[Math.floor(random() * cfg.proposers.length)]!;
       run(q, step(live.get(q)!, { type: 'start_ballot', inst: 0 }));
     } else if (r < 0.1 + cfg.crashP) restart(n);
+    else if (r < 0.14 + cfg.crashP) run(n, step(live.get(n)!, { type: 'flush' }));
     else if (net.length > 0) {
       const m = net.splice(Math.floor(random() * net.length), 1)[0]!;
       run(m.to, step(live.get(m.to)!, { type: 'receive', from: m.from, msg: m.msg }));

@@ -221,9 +221,10 @@ describe('Multi-Paxos terms (the rules)', () => {
     expect(settled).toEqual([{ type: 'settled', inst: 0, value: 'v0' }]);
     for (const inst of [1, 2]) {
       const fx = step(ps.a!, { type: 'start_ballot', inst, now: 1 });
-      // No prepare: the accept goes out at once, under the term's ballot.
+      // No prepare: the accept goes out at once, under the term's ballot, and carries the
+      // decision of the instance before it (piggybacked).
       expect(sent(fx)).toEqual([
-        { type: 'accept', inst, ballot: ballot(1, 'a'), value: `v${inst}` },
+        { type: 'accept', inst, ballot: ballot(1, 'a'), value: `v${inst}`, chosen: [inst - 1] },
       ]);
       expect(deliverAll(ps, 'a', fx).filter((e) => e.type === 'settled')).toEqual([
         { type: 'settled', inst, value: `v${inst}` },
@@ -311,7 +312,9 @@ describe('Multi-Paxos terms (the rules)', () => {
     step(ps.a!, { type: 'propose', inst: 2, value: 'mine' });
     deliverAll(ps, 'a', step(ps.a!, { type: 'start_ballot', inst: 0, now: 0 }));
     const fx = step(ps.a!, { type: 'start_ballot', inst: 2, now: 1 });
-    expect(sent(fx)).toEqual([{ type: 'accept', inst: 2, ballot: ballot(2, 'a'), value: 'old' }]);
+    expect(sent(fx)).toEqual([
+      { type: 'accept', inst: 2, ballot: ballot(2, 'a'), value: 'old', chosen: [0] },
+    ]);
   });
 
   it('a nack ends the term: every ballot of it gives up, and the next start begins a higher term', () => {
@@ -336,6 +339,76 @@ describe('Multi-Paxos terms (the rules)', () => {
     ]);
   });
 
+  /** Three participants with terms, a's term won and instance 0 decided at a only. */
+  const termWon = () => {
+    const ps = Object.fromEntries(
+      three.map((n) => [n, createParticipant(n, three, undefined, undefined, { terms: true })]),
+    );
+    step(ps.a!, { type: 'propose', inst: 0, value: 'v0' });
+    deliverAll(ps, 'a', step(ps.a!, { type: 'start_ballot', inst: 0, now: 0 }));
+    return ps;
+  };
+  const decidedAt = (ps: Record<string, ReturnType<typeof createParticipant>>, inst: number) =>
+    three.filter((n) => ps[n]!.learner.decided.has(inst));
+
+  it("decisions are piggybacked: the leader learns at once, the others with the term's next accept", () => {
+    const ps = termWon();
+    expect(decidedAt(ps, 0)).toEqual(['a']); // no decided message went out
+    step(ps.a!, { type: 'propose', inst: 1, value: 'v1' });
+    const fx = step(ps.a!, { type: 'start_ballot', inst: 1, now: 1 });
+    expect(sent(fx).map((m) => m.type)).toEqual(['accept']);
+    deliverAll(ps, 'a', fx);
+    expect(decidedAt(ps, 0)).toEqual(three);
+    for (const n of three) expect(ps[n]!.learner.decided.get(0)).toBe('v0');
+    // nothing else is coming: a flush announces instance 1 in a value-less `chosen`
+    expect(decidedAt(ps, 1)).toEqual(['a']);
+    const flushed = step(ps.a!, { type: 'flush' });
+    expect(sent(flushed)).toEqual([{ type: 'chosen', inst: 1, ballot: ballot(1, 'a') }]);
+    deliverAll(ps, 'a', flushed);
+    expect(decidedAt(ps, 1)).toEqual(three);
+    expect(step(ps.a!, { type: 'flush' })).toEqual([]); // said once
+  });
+
+  it('a participant that did not accept under the announced ballot learns nothing from it', () => {
+    const ps = termWon();
+    // c accepted another value in instance 1 under an older ballot; a's accept never reaches it
+    step(ps.c!, {
+      type: 'receive',
+      from: 'b',
+      msg: { type: 'accept', inst: 1, ballot: ballot(0, 'b'), value: 'other' },
+    });
+    step(ps.a!, { type: 'propose', inst: 1, value: 'v1' });
+    const fx = step(ps.a!, { type: 'start_ballot', inst: 1, now: 1 });
+    const accept = sent(fx)[0]!;
+    for (const to of ['a', 'b']) {
+      const replies = step(ps[to]!, { type: 'receive', from: 'a', msg: accept });
+      for (const r of sent(replies)) step(ps.a!, { type: 'receive', from: to, msg: r });
+    }
+    expect(decidedAt(ps, 1)).toEqual(['a']);
+    const chosen = sent(step(ps.a!, { type: 'flush' }));
+    expect(chosen).toEqual([{ type: 'chosen', inst: 1, ballot: ballot(1, 'a') }]);
+    for (const to of ['b', 'c']) step(ps[to]!, { type: 'receive', from: 'a', msg: chosen[0]! });
+    expect(decidedAt(ps, 1)).toEqual(['a', 'b']); // c did not accept under 1.a: not 'other'
+    expect(ps.c!.learner.decided.has(1)).toBe(false);
+  });
+
+  it("a new term first announces the old term's decisions no accept carried", () => {
+    const ps = termWon();
+    const nack = {
+      type: 'nack' as const,
+      inst: 0,
+      ballot: ballot(1, 'a'),
+      promised: ballot(5, 'c'),
+    };
+    step(ps.a!, { type: 'receive', from: 'b', msg: nack });
+    step(ps.a!, { type: 'propose', inst: 1, value: 'v1' });
+    const fx = sent(step(ps.a!, { type: 'start_ballot', inst: 1, now: 1 }));
+    expect(fx).toEqual([
+      { type: 'chosen', inst: 0, ballot: ballot(1, 'a') },
+      { type: 'prepare', inst: 1, ballot: ballot(6, 'a'), term: true },
+    ]);
+  });
+
   it('a retried instance under the same term gets the value it was sent with, never another', () => {
     const ps = Object.fromEntries(
       three.map((n) => [n, createParticipant(n, three, undefined, undefined, { terms: true })]),
@@ -344,7 +417,9 @@ describe('Multi-Paxos terms (the rules)', () => {
     deliverAll(ps, 'a', step(ps.a!, { type: 'start_ballot', inst: 0, now: 0 }));
     step(ps.a!, { type: 'propose', inst: 1, value: 'first' });
     const fx = step(ps.a!, { type: 'start_ballot', inst: 1, now: 1 }); // accept lost
-    expect(sent(fx)).toEqual([{ type: 'accept', inst: 1, ballot: ballot(1, 'a'), value: 'first' }]);
+    expect(sent(fx)).toEqual([
+      { type: 'accept', inst: 1, ballot: ballot(1, 'a'), value: 'first', chosen: [0] },
+    ]);
     step(ps.a!, { type: 'propose', inst: 1, value: 'second' }); // the caller changed its mind
     const again = step(ps.a!, { type: 'start_ballot', inst: 1, now: 10_000 });
     expect(sent(again)).toEqual([
