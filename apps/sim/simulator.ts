@@ -224,6 +224,7 @@ type Event =
   | { kind: 'tick'; node: string; epoch: number }
   | { kind: 'wake'; node: string; epoch: number }
   | { kind: 'paxos_timer'; node: string; epoch: number; inst: number; ballot: Ballot }
+  | { kind: 'paxos_flush'; node: string; epoch: number }
   | { kind: 'propose_timeout'; node: string; epoch: number; inst: number; seq: number }
   | { kind: 'catchup_timeout'; node: string; epoch: number; id: number }
   | { kind: 'client_timeout'; client: number; reqId: string; attempt: number }
@@ -289,8 +290,11 @@ function describeMsg(msg: PaxosMsg): string {
     case 'promise':
       return `promise inst=${msg.inst} ${b}${msg.accepted ? ` accepted@${msg.accepted.ballot.round}.${msg.accepted.ballot.leader}` : ''}`;
     case 'accept':
+      return `accept inst=${msg.inst} ${b} ${JSON.stringify(msg.value)}${msg.chosen ? ` chosen=${msg.chosen.join(',')}` : ''}`;
     case 'decided':
-      return `${msg.type} inst=${msg.inst} ${b} ${JSON.stringify(msg.value)}`;
+      return `decided inst=${msg.inst} ${b} ${JSON.stringify(msg.value)}`;
+    case 'chosen':
+      return `chosen inst=${[msg.inst, ...(msg.more ?? [])].join(',')} ${b}`;
     case 'nack':
       return `nack inst=${msg.inst} ${b} promised=${msg.promised.round}.${msg.promised.leader}`;
     default:
@@ -316,6 +320,8 @@ interface SimNode {
   proposing: Map<number, number>;
   /** Catch-up requests out: id -> the peer asked. */
   catchups: Map<number, string>;
+  /** A `paxos_flush` is scheduled (the shell's mailbox-empty moment, for its proposer). */
+  flushing: boolean;
 }
 
 interface Client {
@@ -327,6 +333,8 @@ interface Client {
 }
 
 const ITEMS = ['apple', 'pear', 'plum'];
+/** At most this long (virtual ms) before a proposer's unannounced decisions are flushed. */
+export const PIGGYBACK_FLUSH_MS = 0.5;
 /** The random proposer's period (virtual ms). */
 const TICK_MS = 5;
 /** The replica's periodic tick (the actor shell's is 100 ms; virtual time runs faster here). */
@@ -445,6 +453,7 @@ export function simulate(options: SimOptions): SimResult {
       ready: false,
       proposing: new Map(),
       catchups: new Map(),
+      flushing: false,
     };
   };
 
@@ -483,6 +492,12 @@ export function simulate(options: SimOptions): SimResult {
    * write is committed at once, and the effects after it wait until it is flushed.
    */
   const runPaxos = (n: SimNode, effects: Effect[], from = 0) => {
+    if (n.paxos.proposer.unannounced !== undefined && !n.flushing) {
+      // Decisions no accept carried: the shell announces them once its mailbox is empty, which
+      // is soon, or later when messages keep coming.
+      n.flushing = true;
+      schedule(now + random() * PIGGYBACK_FLUSH_MS, { kind: 'paxos_flush', node: n.name, epoch: n.epoch });
+    }
     const disk = disks.get(n.name)!;
     for (let i = from; i < effects.length; i++) {
       const e = effects[i]!;
@@ -560,6 +575,7 @@ export function simulate(options: SimOptions): SimResult {
       case 'reserve':
       case 'persist_lead':
       case 'round_seen':
+      case 'chosen': // local to the participant: core.ts never hands it out
         break;
       default:
         e satisfies never;
@@ -946,6 +962,13 @@ export function simulate(options: SimOptions): SimResult {
         case 'wake': {
           const n = nodes.get(e.node)!;
           if (n.up && n.epoch === e.epoch) replicaEvent(n, { type: 'wake', now });
+          break;
+        }
+        case 'paxos_flush': {
+          const n = nodes.get(e.node)!;
+          if (!n.up || n.epoch !== e.epoch) break;
+          n.flushing = false;
+          runPaxos(n, step(n.paxos, { type: 'flush' }));
           break;
         }
         case 'paxos_timer': {

@@ -14,7 +14,7 @@ const STYLE = `
   --up: #2f9e5b; --part: #d64545; --down: #9aa0a6; --ink: #1f2328; --muted: #6b7280;
   --line: #e5e7eb; --bg: #f4f5f7; --card: #fff; --accent: #3b6fd8;
   --prepare: #3b6fd8; --promise: #0f9aa8; --accept: #d9822b; --accepted: #a16207;
-  --nack: #d64545; --decided: #2f9e5b;
+  --nack: #d64545; --decided: #2f9e5b; --chosen: #2f9e5b;
 }
 * { box-sizing: border-box; }
 body { margin: 0; font: 13px/1.45 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif;
@@ -198,7 +198,7 @@ const SCRIPT = `
 (function () {
   'use strict';
   var SEQ_MAX = 40;
-  var TYPES = ['prepare', 'promise', 'accept', 'accepted', 'nack', 'decided'];
+  var TYPES = ['prepare', 'promise', 'accept', 'accepted', 'nack', 'decided', 'chosen'];
   var RUNTIME = { 'top-level': 1, observer: 1, dashboard: 1, 'Dashboard.reportObserver': 1 };
   var state = null;
   var lastOk = 0;
