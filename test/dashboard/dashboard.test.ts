@@ -232,7 +232,7 @@ describe(`npm run dashboard: the page in headless Chromium (${browserSource()})`
       .first()
       .waitFor({ timeout: STEP_TIMEOUT_MS });
     await page
-      .locator('[data-testid="seq-msg"][data-type="decided"]')
+      .locator('[data-testid="seq-msg"][data-type="chosen"]')
       .first()
       .waitFor({ timeout: STEP_TIMEOUT_MS });
     for (const n of ['p1', 'p2', 'p3'])
@@ -244,7 +244,7 @@ describe(`npm run dashboard: the page in headless Chromium (${browserSource()})`
       .waitFor({ timeout: STEP_TIMEOUT_MS });
     const s = await state();
     const events = s.nodes.flatMap((n) => n.paxos);
-    for (const t of ['prepare', 'promise', 'accept', 'accepted', 'decided'])
+    for (const t of ['prepare', 'promise', 'accept', 'accepted', 'chosen'])
       expect(events.map((e) => e.type)).toContain(t);
     if (process.env.DASHBOARD_SCREENSHOT === '1') {
       mkdirSync('docs', { recursive: true });

@@ -21,7 +21,7 @@ describe('logs', () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     const paxos = lines.filter((l) => typeof l.type === 'string' && 'inst' in l);
     const types = new Set(paxos.map((l) => l.type));
-    for (const t of ['prepare', 'promise', 'accept', 'accepted', 'decided'])
+    for (const t of ['prepare', 'promise', 'accept', 'accepted', 'chosen'])
       expect(types).toContain(t);
     const prepare = paxos.find((l) => l.type === 'prepare')!;
     expect(prepare).toMatchObject({ node: 'nonode', inst: 0, level: 30 });

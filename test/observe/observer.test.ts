@@ -43,7 +43,7 @@ describe('what a node shows about itself', () => {
       return (
         states.length === 3 &&
         states.every((st) => st === JSON.stringify({ apple: 3 })) &&
-        ['prepare', 'promise', 'accept', 'accepted', 'decided'].every((t) => types.has(t))
+        ['prepare', 'promise', 'accept', 'accepted', 'chosen'].every((t) => types.has(t))
       );
     }, 'every replica to apply the add and every Paxos message type to be recorded');
     const replicas = snap.probes.filter((p) => p.kind === 'replica');
@@ -61,7 +61,7 @@ describe('what a node shows about itself', () => {
       'participants showing the decided add and its ballot',
     ).toBeGreaterThan(0);
     const types = new Set((snap.paxos as Array<{ type: string }>).map((e) => e.type));
-    for (const t of ['prepare', 'promise', 'accept', 'accepted', 'decided'])
+    for (const t of ['prepare', 'promise', 'accept', 'accepted', 'chosen'])
       expect(types).toContain(t);
     // The supervision tree: each participant's supervisor has the participant as parent.
     const supervisors = snap.processes.filter((p) => p.label === 'Supervisor');
