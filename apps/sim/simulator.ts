@@ -496,7 +496,11 @@ export function simulate(options: SimOptions): SimResult {
       // Decisions no accept carried: the shell announces them once its mailbox is empty, which
       // is soon, or later when messages keep coming.
       n.flushing = true;
-      schedule(now + random() * PIGGYBACK_FLUSH_MS, { kind: 'paxos_flush', node: n.name, epoch: n.epoch });
+      schedule(now + random() * PIGGYBACK_FLUSH_MS, {
+        kind: 'paxos_flush',
+        node: n.name,
+        epoch: n.epoch,
+      });
     }
     const disk = disks.get(n.name)!;
     for (let i = from; i < effects.length; i++) {

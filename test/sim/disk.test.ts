@@ -113,7 +113,9 @@ describe('the simulated disk', () => {
     expect(slow.acknowledged).toBe(1);
     // Four flushes of 10 ms; the two runs wait different random times (under
     // PIGGYBACK_FLUSH_MS) for the leader's idle flush that tells the client's replica.
-    expect(slow.opLatencyP50 - instant.opLatencyP50).toBeGreaterThanOrEqual(40 - PIGGYBACK_FLUSH_MS);
+    expect(slow.opLatencyP50 - instant.opLatencyP50).toBeGreaterThanOrEqual(
+      40 - PIGGYBACK_FLUSH_MS,
+    );
     expect(slow.diskWrites).toBeGreaterThan(0);
     expect(slow.flushes).toBeGreaterThan(0);
     // Without the hold, the flushes are off the critical path.
