@@ -33,6 +33,8 @@ export const PREACCEPT_WAIT_MS = 20;
 export const RESEND_MS = 40;
 /** An instance seen but not committed is recovered after this, times one plus the replica's rank. */
 export const RECOVER_MS = 150;
+/** Unknown instances below a known one, watched per event at most. */
+export const GAP_WATCH_MAX = 64;
 
 export class InvariantError extends Error {
   constructor(message: string) {
@@ -85,6 +87,8 @@ export interface ReplicaState {
   leading: Map<InstanceKey, Lead>;
   /** Instances with a recovery timer armed. */
   watched: Set<InstanceKey>;
+  /** Per command leader: every instance number up to this one is known here or watched. */
+  seenUpTo: Map<string, number>;
 }
 
 export type ReplicaEvent =
@@ -127,6 +131,7 @@ export function createReplica(
     waiters: new Map(),
     leading: new Map(),
     watched: new Set(),
+    seenUpTo: new Map(),
   };
   for (const [inst, rec] of durable?.records ?? []) {
     s.records.set(inst, { ...rec, deps: [...rec.deps] });
@@ -213,6 +218,12 @@ export function propose(s: ReplicaState, cmd: Command): { inst: InstanceKey; eff
 }
 
 function receive(s: ReplicaState, from: string, msg: EpaxosMsg): Effect[] {
+  const effects = handle(s, from, msg);
+  effects.push(...watchGaps(s, msg.inst));
+  return effects;
+}
+
+function handle(s: ReplicaState, from: string, msg: EpaxosMsg): Effect[] {
   switch (msg.type) {
     case 'preaccept':
       return onPreaccept(s, from, msg);
@@ -601,6 +612,27 @@ function onWatch(s: ReplicaState, inst: InstanceKey): Effect[] {
   s.watched.delete(inst);
   if (s.committed.has(inst) || s.leading.has(inst)) return [];
   return startRecovery(s, inst);
+}
+
+/**
+ * A leader numbers its instances 0, 1, 2...: knowing R.n, the instances of R below it that
+ * this replica never heard of (a lost commit) are watched, so that they are learned (a
+ * prepare finds them committed) or recovered. At most GAP_WATCH_MAX per event; later
+ * messages from R go on from there.
+ */
+function watchGaps(s: ReplicaState, inst: InstanceKey): Effect[] {
+  const { replica, n } = parseInstance(inst);
+  if (!s.replicas.includes(replica) || replica === s.me) return [];
+  const from = (s.seenUpTo.get(replica) ?? -1) + 1;
+  if (n < from) return [];
+  const to = Math.min(n, from + GAP_WATCH_MAX);
+  s.seenUpTo.set(replica, to === n ? n : to - 1);
+  const effects: Effect[] = [];
+  for (let m = from; m < to; m++) {
+    const gap = instanceKey(replica, m);
+    if (!s.records.has(gap)) effects.push(...watch(s, gap));
+  }
+  return effects;
 }
 
 /** Arms a recovery timer for an instance not committed here (once at a time). */
