@@ -2,13 +2,20 @@
 // and explicit-prepare recovery, each message delivered (or dropped) by hand.
 import { describe, expect, it } from 'vitest';
 import { planExecution } from '../../apps/epaxos/execute.ts';
-import type { Command, Effect, EpaxosMsg, InstanceKey } from '../../apps/epaxos/messages.ts';
+import type {
+  Command,
+  Effect,
+  EpaxosMsg,
+  InstanceKey,
+  InstanceRecord,
+} from '../../apps/epaxos/messages.ts';
 import {
   createReplica,
   fastQuorumSize,
   propose,
   type ReplicaState,
   replicaStep,
+  restartEffects,
 } from '../../apps/epaxos/replica.ts';
 
 interface Pending {
@@ -205,6 +212,7 @@ const SEEDS = Number(process.env.EPAXOS_SEEDS ?? 300);
 
 describe('EPaxos core under random schedules', () => {
   /** One random run: drops, duplicates, any order, timers and recoveries at random moments. */
+  let crashes = 0;
   function randomRun(seed: number, n: number, ops: number) {
     let x = seed * 2654435761 + 1;
     const rnd = () => {
@@ -217,10 +225,16 @@ describe('EPaxos core under random schedules', () => {
     const timers: Array<{ at: string; inst: string; ballot: Parameters<typeof replicaStep>[1] }> =
       [];
     const logs = new Map(names.map((r) => [r, [] as Command[]]));
+    const oldLogs: Command[][] = []; // the execution logs of replicas before they crashed
+    const disks = new Map(
+      names.map((r) => [r, { records: new Map<string, InstanceRecord>(), ballotN: 0 }]),
+    );
     const firstCommit = new Map<string, string>();
     const carry = (at: string, effects: Effect[]) => {
       for (const e of effects) {
-        if (e.type === 'send') {
+        if (e.type === 'persist') disks.get(at)!.records.set(e.inst, e.record);
+        else if (e.type === 'reserve') disks.get(at)!.ballotN = e.ballotN;
+        else if (e.type === 'send') {
           if (!calm && rnd() < 0.1) continue; // lost
           queue.push({ from: at, to: e.to, msg: e.msg });
           if (!calm && rnd() < 0.05) queue.push({ from: at, to: e.to, msg: e.msg });
@@ -256,6 +270,17 @@ describe('EPaxos core under random schedules', () => {
           m!.to,
           replicaStep(nodes.get(m!.to)!, { type: 'receive', from: m!.from, msg: m!.msg }),
         );
+      } else if (r > 0.998) {
+        // A crash and restart from the disk (every write is on it here): timers and the
+        // execution so far are gone; it executes again from the committed instances.
+        const at = names[Math.floor(rnd() * n)]!;
+        crashes++;
+        for (let k = timers.length - 1; k >= 0; k--) if (timers[k]!.at === at) timers.splice(k, 1);
+        oldLogs.push(logs.get(at)!);
+        logs.set(at, []);
+        const replica = createReplica(at, names, disks.get(at)!);
+        nodes.set(at, replica);
+        carry(at, restartEffects(replica));
       } else if (timers.length > 0) {
         const [t] = timers.splice(Math.floor(rnd() * timers.length), 1);
         carry(t!.at, replicaStep(nodes.get(t!.at)!, t!.ballot));
@@ -324,12 +349,10 @@ describe('EPaxos core under random schedules', () => {
     const ids = (r: string) => logs.get(r)!.map((c) => c.id);
     for (const r of names)
       expect(new Set(ids(r)).size, `seed ${seed}: ${r} executed twice`).toBe(ids(r).length);
+    for (const log of oldLogs) expect(new Set(log.map((c) => c.id)).size).toBe(log.length);
     for (const key of ['hot', 'hot2']) {
-      const seqs = names.map((r) =>
-        logs
-          .get(r)!
-          .filter((c) => c.keys.includes(key))
-          .map((c) => c.id),
+      const seqs = [...names.map((r) => logs.get(r)!), ...oldLogs].map((log) =>
+        log.filter((c) => c.keys.includes(key)).map((c) => c.id),
       );
       for (const s of seqs) {
         const common = seqs[0]!.filter((id) => s.includes(id));
@@ -342,10 +365,11 @@ describe('EPaxos core under random schedules', () => {
     return names.map((r) => logs.get(r)!.length);
   }
 
-  it('3, 5 and 7 replicas, 300 seeds: committed attributes agree, interfering commands in one order', () => {
+  it('3, 5 and 7 replicas, 300 seeds with loss, duplication, reordering and crashes: committed attributes agree, interfering commands in one order, everything executes', () => {
     let executed = 0;
     for (let seed = 1; seed <= SEEDS; seed++)
       executed += randomRun(seed, [3, 5, 3, 7][seed % 4]!, 30).reduce((a, b) => a + b, 0);
     expect(executed).toBeGreaterThan(0);
+    expect(crashes).toBeGreaterThan(SEEDS);
   });
 });
