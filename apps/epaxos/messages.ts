@@ -15,8 +15,9 @@ export function parseInstance(key: InstanceKey): { replica: string; n: number } 
 }
 
 /**
- * A client command. Two commands interfere when their key sets meet; a no-op (`keys` empty,
- * `id` empty) interferes with nothing. `op` is the application's, opaque here.
+ * A client command. Two commands interfere when their key sets meet or either holds `'*'`
+ * (ALL_KEYS); a no-op (`keys` empty, `id` empty) interferes with nothing. `op` is the
+ * application's, opaque here.
  */
 export interface Command {
   id: string;

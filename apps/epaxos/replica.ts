@@ -19,6 +19,9 @@ import {
   sameBallot,
 } from './messages.ts';
 
+/** A key that every key interferes with: a command on it (a full read, say) is ordered with all. */
+export const ALL_KEYS = '*';
+
 /** Broken variants, for tests only: each must be caught by the simulator's checks. */
 export type EpaxosMutation = 'majority-fast-quorum' | 'drop-dependency' | 'execute-before-commit';
 export const EPAXOS_MUTATIONS: readonly EpaxosMutation[] = [
@@ -738,7 +741,13 @@ function localAttrs(
 ): { seq: number; deps: InstanceKey[] } {
   const deps = new Set(deps0);
   const local: InstanceKey[] = [];
-  for (const k of cmd.keys) {
+  // ALL_KEYS interferes with every key; every command interferes with ALL_KEYS.
+  const keys = cmd.keys.includes(ALL_KEYS)
+    ? new Set([...s.pendingByKey.keys(), ...s.lastExecutedByKey.keys()])
+    : cmd.keys.length > 0
+      ? [...cmd.keys, ALL_KEYS]
+      : [];
+  for (const k of keys) {
     for (const other of s.pendingByKey.get(k) ?? [])
       if (other !== inst && !deps.has(other)) local.push(other);
     const last = s.lastExecutedByKey.get(k);

@@ -33,7 +33,22 @@ export const inventoryMachine: Machine<InventoryState, InventoryOp, InventoryRes
   restore: (snap) => restore(snap as ReturnType<typeof snapshot>),
   describe: (state) => Object.fromEntries(state.stock),
   forgetResults: (state) => state.results.clear(),
+  keysOf: inventoryKeys,
 };
+
+/** The items an operation touches; a view reads them all. */
+export function inventoryKeys(op: InventoryOp): string[] {
+  switch (op.kind) {
+    case 'add':
+    case 'remove':
+    case 'get':
+      return [op.item];
+    case 'order':
+      return [...new Set(op.lines.map((l) => l.item))];
+    case 'view':
+      return ['*'];
+  }
+}
 
 /** A pid, or the name the replica was started with ('p1'). */
 export type Server = Pid | string;

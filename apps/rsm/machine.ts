@@ -21,6 +21,11 @@ export interface Machine<S, O extends Op, R> {
   /** A serialisable copy of the state; restore(snapshot(s)) behaves exactly like s. */
   snapshot(state: S): unknown;
   restore(snapshot: unknown): S;
+  /**
+   * The keys an operation reads or writes, for EPaxos (`protocol: 'epaxos'`): operations whose
+   * keys meet are ordered with each other, others are not; `'*'` meets every key (a full read).
+   */
+  keysOf?(op: O): string[];
   /** A small readable view of the state, for observers (the live cluster view). */
   describe?(state: S): unknown;
   /** Test only: forgets every remembered result (the replica's forget-snapshot-results mutation). */

@@ -32,6 +32,7 @@ export const seatMachine: Machine<SeatState, SeatOp, SeatResult> = {
   restore: (snap) => restoreHall(snap as ReturnType<typeof snapshotHall>),
   describe: (state) => Object.fromEntries(state.holders),
   forgetResults: (state) => state.results.clear(),
+  keysOf: (op) => (op.kind === 'status_all' ? ['*'] : [`${op.row}.${op.seat}`]),
 };
 
 export type Server = Pid | string;
