@@ -28,7 +28,9 @@ export type ActorErrorCode =
   /** The node that holds the target is not connected. */
   | 'noconnection'
   /** A message is too large to send to another node. */
-  | 'too_large';
+  | 'too_large'
+  /** The operation exists in the API's shape but is not implemented (yet). */
+  | 'not_supported';
 
 export class ActorError extends Error {
   readonly code: ActorErrorCode;

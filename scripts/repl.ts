@@ -8,6 +8,7 @@ import { PassThrough, Transform } from 'node:stream';
 import { inspect } from 'node:util';
 import * as runtime from '../actors/index.ts';
 import { BEB } from '../apps/beb/index.ts';
+import { EPaxos } from '../apps/epaxos/index.ts';
 import { InventoryServer } from '../apps/inventory/index.ts';
 import { Paxos } from '../apps/paxos/index.ts';
 import { SeatReserve } from '../apps/seats/index.ts';
@@ -75,6 +76,7 @@ const context: Record<string, unknown> = {
   spawnOn,
   Faults,
   Paxos,
+  EPaxos,
   BEB,
   InventoryServer,
   SeatReserve,
@@ -150,7 +152,7 @@ console.log(`actorcluster REPL on node ${runtime.nodeName()}: this prompt is the
     ? ''
     : `\nConnected nodes: ${Node.list().join(', ') || 'none yet'}`
 }
-Preloaded: the process runtime, Node, Paxos, BEB, InventoryServer, SeatReserve.
+Preloaded: the process runtime, Node, Paxos, EPaxos, BEB, InventoryServer, SeatReserve.
 ${cluster ? TRY_CLUSTER : TRY_LOCAL}
 h() lists every preloaded name, h(name) explains one; .exit or Ctrl-D leaves.`);
 

@@ -39,6 +39,7 @@ import {
 import { type BcReceive, BEB } from '../beb/index.ts';
 import { type AcceptorEvent, acceptorStep, createAcceptor } from './acceptor.ts';
 import type { Ballot } from './ballot.ts';
+import { Held, type WriteFailed } from './held.ts';
 import { createLearner, type LearnerEvent, learnerStep } from './learner.ts';
 import type { Effect, PaxosMsg } from './messages.ts';
 import { createProposer, type ProposerEvent, proposerStep } from './proposer.ts';
@@ -205,85 +206,12 @@ function issueWrite(ctx: Ctx, e: Effect): Promise<unknown> | undefined {
           : undefined;
 }
 
-/** A role's effects waiting behind writes: past this many, the role waits before stepping on. */
-const HELD_MAX = 1024;
-
-/** What a role sends itself when a write failed: it then crashes with the write's error. */
-interface WriteFailed {
-  type: 'write_failed';
-}
-
-/**
- * Carries out a role's effects in order. A write that is not on disk yet (a promise, a reserved
- * round, a decision) holds every effect after it until it is flushed, this message's and every
- * later message's: nothing that depends on it leaves before. The role meanwhile steps on to its
- * next messages: their writes are issued at once (LMDB commits the writes of a turn together and
- * one flush covers them all: group commit), their effects wait their turn behind the earlier
- * writes. With the in-memory store nothing waits: everything runs synchronously, in order.
- */
-class Held {
-  /** Settles once every effect handed over so far is carried out; undefined when they all are. */
-  private tail: Promise<void> | undefined;
-  private links = 0;
-  private failure: { err: unknown } | undefined;
-  private readonly me = self();
-
-  constructor(
-    private readonly ctx: Ctx,
-    private readonly hooks: Hooks = {},
-  ) {}
-
-  /** Issues the writes of `effects` now and carries out each effect after the writes before it. */
-  run(effects: Effect[]): void {
-    for (const e of effects) {
-      const write = issueWrite(this.ctx, e);
-      if (write) {
-        write.catch(() => undefined); // its failure is taken up by the chain, once it is there
-        this.chain(this.tail ? this.tail.then(() => write) : write);
-      }
-      this.after(() => carryOut(this.ctx, e, this.hooks));
-    }
-  }
-
-  /** Runs `fn` once every effect handed over before is carried out (at once if none waits). */
-  after(fn: () => void): void {
-    if (this.tail) this.chain(this.tail.then(fn));
-    else fn();
-  }
-
-  /** True when so much waits that the role should wait (drained) before stepping on. */
-  get full(): boolean {
-    return this.links > HELD_MAX;
-  }
-
-  /** Resolves once nothing waits. */
-  async drained(): Promise<void> {
-    while (this.tail) await this.tail.catch(() => undefined);
-  }
-
-  /** Throws the error of a failed write (the role crashes with it, as when it awaited it). */
-  check(): void {
-    if (this.failure) throw this.failure.err;
-  }
-
-  private chain(p: Promise<unknown>): void {
-    this.links++;
-    const settled = () => {
-      this.links--;
-      if (this.tail === link) this.tail = undefined;
-    };
-    const link: Promise<void> = p.then(settled, (err: unknown) => {
-      settled();
-      // Nothing after a failed write is carried out: the rest of the chain rejects too.
-      if (!this.failure) {
-        this.failure = { err };
-        send(this.me, { type: 'write_failed' } satisfies WriteFailed);
-      }
-      throw err;
-    });
-    link.catch(() => undefined); // handled: the role crashes from its loop (check)
-    this.tail = link;
-  }
+/** A role's effect runner: each effect after the writes before it (held.ts). */
+function heldFor(ctx: Ctx, hooks: Hooks = {}): Held<Effect> {
+  return new Held<Effect>(
+    (e) => issueWrite(ctx, e),
+    (e) => carryOut(ctx, e, hooks),
+  );
 }
 
 /** An effect once the writes before it are on disk. */
@@ -375,7 +303,7 @@ function durable(ctx: Ctx) {
 /** The acceptor role: a shell around acceptorStep (acceptor.ts), which owns its state. */
 async function acceptor(ctx: Ctx): Promise<void> {
   const state = createAcceptor(ctx.name, ctx.participants, durable(ctx));
-  const held = new Held(ctx);
+  const held = heldFor(ctx);
   for (;;) {
     const m = await receive<PaxosEnvelope | LocalEvent | WriteFailed>();
     held.check();
@@ -416,7 +344,7 @@ async function proposer(ctx: Ctx): Promise<void> {
       settle(inst, { outcome: 'decided', value });
     },
   };
-  const held = new Held(ctx, hooks);
+  const held = heldFor(ctx, hooks);
   /** Steps the core; its effects are carried out in order behind pending writes (Held). */
   const stepRun = (event: ProposerEvent): Effect[] => {
     if (event.type === 'start_ballot' && !startedAt.has(event.inst))
@@ -487,7 +415,7 @@ async function proposer(ctx: Ctx): Promise<void> {
 async function learner(ctx: Ctx): Promise<void> {
   const state = createLearner(ctx.participants, durable(ctx));
   const waiters = new Map<number, From[]>();
-  const held = new Held(ctx);
+  const held = heldFor(ctx);
   for (;;) {
     const m = await receive<PaxosEnvelope | LocalEvent | CallMessage | WriteFailed>();
     held.check();

@@ -1,0 +1,416 @@
+// The EPaxos API in the shape of the seed's Erlang library (eepaxos): init a partition's local
+// replica, start_cluster, call and cast commands; camelCase with the seed's snake_case aliases.
+import { checkValue } from '../../actors/codec.ts';
+import {
+  ActorError,
+  call as callProcess,
+  Global,
+  isAlive,
+  type Pid,
+  Supervisor,
+  showValue,
+  sleep,
+  spawnOpt,
+} from '../../actors/index.ts';
+import type { StorageOptions } from '../paxos/storage.ts';
+import { requestId } from '../rsm/machine.ts';
+import { type EpaxosMachine, kvMachine } from './machine.ts';
+import type { Command } from './messages.ts';
+import {
+  type EpaxosStatus,
+  epaxosServer,
+  type Outcome,
+  type ServerConfig,
+  type ServerRequest,
+  serverName,
+} from './server.ts';
+import { openEpaxosStore, storageOptions } from './storage.ts';
+
+export type { EpaxosMachine, EpaxosStatus, Outcome };
+export { kvMachine, serverName };
+
+/** A command as callers give it: the keys it touches (it interferes with commands sharing one). */
+export interface CommandInput {
+  keys: string[];
+  op: unknown;
+}
+
+export interface InitOptions {
+  /** What commands are executed with (default: kvMachine, a key-value map). */
+  machine?: EpaxosMachine;
+  /** Where the replica keeps its records (default: configureStorage's, see apps/paxos/storage.ts). */
+  storage?: StorageOptions;
+  /** How long call waits for a command to execute, unless the call says (default 5000 ms). */
+  timeoutMs?: number;
+}
+
+export interface CallOptions {
+  /** Which of this node's replicas of the partition proposes (default: the first one started). */
+  replica?: string;
+  timeoutMs?: number;
+}
+
+/** Replicas a partition may have. */
+const REPLICAS_MAX = 64;
+/** Keys one command may touch. */
+const KEYS_MAX = 64;
+const CALL_TIMEOUT_MS = 5000;
+/** How often a call looks whether its restarted replica is registered again. */
+const RESTART_POLL_MS = 5;
+/** How often startCluster looks at the registry. */
+const CLUSTER_POLL_MS = 5;
+/** Cast outcomes kept for outcome()/lookup(): past this many, the oldest settled are dropped. */
+const OUTCOMES_MAX = 10_000;
+
+interface LocalReplica {
+  partitionId: string;
+  me: string;
+  nodeList: string[];
+  machine: EpaxosMachine;
+  timeoutMs: number;
+  sup: Pid;
+}
+
+/** This node's replicas, by partition, then by replica name (several per partition in tests). */
+const local = new Map<string, Map<string, LocalReplica>>();
+
+interface CastEntry {
+  promise: Promise<Outcome>;
+  outcome?: Outcome;
+}
+const casts = new Map<string, CastEntry>();
+
+function invalid(message: string): never {
+  throw new ActorError('invalid_argument', message);
+}
+
+function checkPartitionId(partitionId: unknown): asserts partitionId is string {
+  if (typeof partitionId !== 'string' || partitionId.length === 0 || partitionId.includes(':'))
+    invalid(`a partition id must be a non-empty string without ':', got ${showValue(partitionId)}`);
+}
+
+function checkTimeout(timeoutMs: unknown, what = 'timeoutMs'): asserts timeoutMs is number {
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0))
+    invalid(`${what} must be a number > 0, got ${showValue(timeoutMs)}`);
+}
+
+function checkOptions(options: unknown): asserts options is InitOptions {
+  if (typeof options !== 'object' || options === null) invalid('options must be an object');
+  const { machine, storage, timeoutMs } = options as InitOptions;
+  if (
+    machine !== undefined &&
+    (typeof machine !== 'object' ||
+      machine === null ||
+      typeof machine.empty !== 'function' ||
+      typeof machine.apply !== 'function')
+  )
+    invalid('options.machine must have empty() and apply(state, op, cmd)');
+  if (storage !== undefined) {
+    if (typeof storage !== 'object' || storage === null)
+      invalid('options.storage must be an object');
+    if (storage.kind !== undefined && storage.kind !== 'lmdb' && storage.kind !== 'memory')
+      invalid(`options.storage.kind must be 'lmdb' or 'memory', got ${showValue(storage.kind)}`);
+    if (storage.dir !== undefined && (typeof storage.dir !== 'string' || storage.dir === ''))
+      invalid('options.storage.dir must be a non-empty string');
+    if (storage.sync !== undefined && typeof storage.sync !== 'boolean')
+      invalid('options.storage.sync must be true or false');
+  }
+  if (timeoutMs !== undefined) checkTimeout(timeoutMs, 'options.timeoutMs');
+}
+
+/**
+ * Starts this node's replica number `localNodeId` (1-based) of partition `partitionId`, whose
+ * replicas are `nodeList`: names (several replicas of a partition may run in one process, as
+ * 'r1', 'r2', 'r3') or node names ('name@host:port', one replica per node). The replica is a
+ * supervised process registered globally as `epaxos:<partitionId>:<name>`. Returns 'ok'.
+ */
+function init(
+  partitionId: string,
+  nodeList: string[],
+  localNodeId: number,
+  options: InitOptions = {},
+): 'ok' {
+  checkPartitionId(partitionId);
+  if (
+    !Array.isArray(nodeList) ||
+    nodeList.length === 0 ||
+    nodeList.length > REPLICAS_MAX ||
+    !nodeList.every((n) => typeof n === 'string' && n.length > 0) ||
+    new Set(nodeList).size !== nodeList.length
+  )
+    invalid(
+      `nodeList must be 1..${REPLICAS_MAX} distinct non-empty names, got ${showValue(nodeList)}`,
+    );
+  if (!Number.isInteger(localNodeId) || localNodeId < 1 || localNodeId > nodeList.length)
+    invalid(
+      `localNodeId must be an integer in 1..${nodeList.length} (its 1-based place in nodeList), got ${showValue(localNodeId)}`,
+    );
+  checkOptions(options);
+  const me = nodeList[localNodeId - 1]!;
+  const mine = local.get(partitionId);
+  const running = mine?.get(me);
+  if (running && isAlive(running.sup))
+    throw new ActorError(
+      'already_running',
+      `replica '${me}' of partition '${partitionId}' already runs here; EPaxos.stop it first`,
+    );
+  const sibling = [...(mine?.values() ?? [])].find((r) => isAlive(r.sup));
+  if (
+    sibling &&
+    [...sibling.nodeList].sort().join('\u0000') !== [...nodeList].sort().join('\u0000')
+  )
+    invalid(
+      `partition '${partitionId}' runs here with the node list [${sibling.nodeList.join(', ')}], not [${nodeList.join(', ')}]`,
+    );
+  const holder = Global.whereis(serverName(partitionId, me));
+  if (holder)
+    throw new ActorError(
+      'name_taken',
+      `replica '${me}' of partition '${partitionId}' is already running (${holder})`,
+    );
+  const storage = storageOptions(options.storage);
+  // Data kept for this replica must belong to this node list (throws invalid_argument if not).
+  openEpaxosStore(partitionId, me, storage).claim(nodeList);
+  const config: ServerConfig = {
+    partitionId,
+    me,
+    replicas: [...nodeList],
+    machine: options.machine ?? (kvMachine as EpaxosMachine),
+    storage,
+  };
+  const sup = Supervisor.start(
+    [
+      {
+        id: 'server',
+        start: () =>
+          spawnOpt(epaxosServer, [config], { label: `EPaxos ${serverName(partitionId, me)}` }),
+      },
+    ],
+    { strategy: 'one_for_one', maxRestarts: 10, periodMs: 10_000 },
+  );
+  const entry: LocalReplica = {
+    partitionId,
+    me,
+    nodeList: [...nodeList],
+    machine: config.machine,
+    timeoutMs: options.timeoutMs ?? CALL_TIMEOUT_MS,
+    sup,
+  };
+  if (mine) mine.set(me, entry);
+  else local.set(partitionId, new Map([[me, entry]]));
+  return 'ok';
+}
+
+/** How many of the partition's replicas are registered (reachable by name) now. */
+function registeredCount(nodeList: readonly string[], partitionId: string): number {
+  return nodeList.filter((r) => Global.whereis(serverName(partitionId, r)) !== undefined).length;
+}
+
+const majorityOf = (n: number) => Math.floor(n / 2) + 1;
+
+/**
+ * Resolves 'ok' once, for every partition started on this node, all its replicas ('all') or a
+ * majority of them ('minimum') are registered; { ok: false, error: 'timeout' } after timeoutMs.
+ */
+async function startCluster(
+  available: 'all' | 'minimum',
+  timeoutMs: number,
+): Promise<'ok' | { ok: false; error: 'timeout' }> {
+  if (available !== 'all' && available !== 'minimum')
+    invalid(`available must be 'all' or 'minimum', got ${showValue(available)}`);
+  checkTimeout(timeoutMs);
+  if (local.size === 0) invalid('no partition is started on this node: call EPaxos.init first');
+  const ready = () =>
+    [...local].every(([partitionId, replicas]) => {
+      const nodeList = replicas.values().next().value!.nodeList;
+      const need = available === 'all' ? nodeList.length : majorityOf(nodeList.length);
+      return registeredCount(nodeList, partitionId) >= need;
+    });
+  const deadline = performance.now() + timeoutMs;
+  while (!ready()) {
+    if (performance.now() >= deadline) return { ok: false, error: 'timeout' };
+    await sleep(Math.min(CLUSTER_POLL_MS, Math.max(1, deadline - performance.now())));
+  }
+  return 'ok';
+}
+
+function localReplica(partitionId: string, replica: string | undefined): LocalReplica {
+  checkPartitionId(partitionId);
+  const mine = local.get(partitionId);
+  if (!mine || mine.size === 0)
+    invalid(`partition '${partitionId}' is not started on this node: call EPaxos.init first`);
+  if (replica === undefined) return mine.values().next().value!;
+  const r = mine.get(replica);
+  if (!r)
+    invalid(
+      `no replica '${String(replica)}' of partition '${partitionId}' runs here (here: ${[...mine.keys()].join(', ')})`,
+    );
+  return r;
+}
+
+/** Checks a call's arguments; returns what to run it with. Throws invalid_argument. */
+function prepare(
+  partitionId: string,
+  command: CommandInput,
+  options: CallOptions,
+): { rep: LocalReplica; cmd: Command; timeoutMs: number } {
+  if (typeof options !== 'object' || options === null) invalid('call options must be an object');
+  const rep = localReplica(partitionId, options.replica);
+  if (typeof command !== 'object' || command === null || Array.isArray(command))
+    invalid(`a command is { keys: string[], op }, got ${showValue(command)}`);
+  const { keys, op } = command;
+  if (
+    !Array.isArray(keys) ||
+    keys.length === 0 ||
+    keys.length > KEYS_MAX ||
+    !keys.every((k) => typeof k === 'string' && k.length > 0)
+  )
+    invalid(
+      `a command's keys must be 1..${KEYS_MAX} non-empty strings (commands sharing a key are ordered), got ${showValue(keys)}`,
+    );
+  rep.machine.validate?.(op);
+  checkValue(op, 'an EPaxos op');
+  const timeoutMs = options.timeoutMs ?? rep.timeoutMs;
+  checkTimeout(timeoutMs);
+  return { rep, cmd: { id: requestId(), keys: [...new Set(keys)], op }, timeoutMs };
+}
+
+/**
+ * Proposes at the local replica until the command has executed there, or the time is up. A
+ * replica restarted meanwhile is asked again with the same command id: it waits for the
+ * instance it had written, or proposes it anew (a command is applied once per id).
+ */
+async function run(rep: LocalReplica, cmd: Command, timeoutMs: number): Promise<Outcome> {
+  if (registeredCount(rep.nodeList, rep.partitionId) < majorityOf(rep.nodeList.length))
+    return { ok: false, error: 'exceed_failure_tolerant' };
+  const name = serverName(rep.partitionId, rep.me);
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const left = deadline - performance.now();
+    if (left <= 0) return { ok: false, error: 'timeout' };
+    const pid = Global.whereis(name);
+    if (!pid) {
+      await sleep(Math.min(RESTART_POLL_MS, left)); // being restarted by its supervisor
+      continue;
+    }
+    try {
+      return await callProcess<Outcome>(pid, { op: 'propose', cmd } satisfies ServerRequest, left);
+    } catch (err) {
+      if (!(err instanceof ActorError)) throw err;
+      if (err.code === 'timeout') return { ok: false, error: 'timeout' };
+      if (err.code !== 'exit' && err.code !== 'noproc' && err.code !== 'noconnection') throw err;
+    }
+  }
+}
+
+/**
+ * Proposes `command` ({ keys, op }) at this node's replica of the partition and resolves once
+ * it has executed there: { ok: true, result }; { ok: false, error: 'exceed_failure_tolerant' }
+ * at once when fewer than a majority of the replicas are registered; { ok: false, error:
+ * 'timeout' } after options.timeoutMs (default: init's, 5000 ms). Misuse throws invalid_argument.
+ */
+async function call(
+  partitionId: string,
+  command: CommandInput,
+  options: CallOptions = {},
+): Promise<Outcome> {
+  const { rep, cmd, timeoutMs } = prepare(partitionId, command, options);
+  return await run(rep, cmd, timeoutMs);
+}
+
+/** As call, without waiting: returns a key at once; outcome(key) resolves to what call would. */
+function cast(partitionId: string, command: CommandInput, options: CallOptions = {}): string {
+  const { rep, cmd, timeoutMs } = prepare(partitionId, command, options);
+  const key = cmd.id;
+  let settle: (o: Outcome) => void = () => {};
+  const entry: CastEntry = { promise: new Promise<Outcome>((r) => (settle = r)) };
+  casts.set(key, entry);
+  // Its own process: the caller may exit, or flush its mailbox, meanwhile.
+  spawnOpt(
+    async () => {
+      let outcome: Outcome;
+      try {
+        outcome = await run(rep, cmd, timeoutMs);
+      } catch {
+        outcome = { ok: false, error: 'timeout' };
+      }
+      entry.outcome = outcome;
+      settle(outcome);
+    },
+    [],
+    { label: `EPaxos cast ${key}` },
+  );
+  if (casts.size > OUTCOMES_MAX)
+    for (const [k, e] of casts) {
+      if (casts.size <= OUTCOMES_MAX) break;
+      if (e.outcome) casts.delete(k);
+    }
+  return key;
+}
+
+function checkKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0)
+    invalid(`a cast key is the string cast returned, got ${showValue(key)}`);
+}
+
+export const EPaxos = {
+  init,
+  startCluster,
+  start_cluster: startCluster,
+  call,
+  cast,
+  /** The outcome of a cast: resolves when the command has executed here (or failed, as call). */
+  outcome(key: string): Promise<Outcome> {
+    checkKey(key);
+    const entry = casts.get(key);
+    if (!entry) invalid(`no cast with the key '${key}' is known here`);
+    return entry.promise;
+  },
+  /** The outcome of a cast if it is known, else undefined. */
+  lookup(key: string): Outcome | undefined {
+    checkKey(key);
+    return casts.get(key)?.outcome;
+  },
+  /** A replica's view (options.replica: which of this node's replicas; default the first). */
+  async status(partitionId: string, options: { replica?: string } = {}): Promise<EpaxosStatus> {
+    const rep = localReplica(partitionId, options?.replica);
+    const pid = Global.whereis(serverName(partitionId, rep.me));
+    if (!pid)
+      throw new ActorError(
+        'noproc',
+        `replica '${rep.me}' of partition '${partitionId}' is not running (being restarted?)`,
+      );
+    return await callProcess<EpaxosStatus>(pid, { op: 'status' } satisfies ServerRequest, 5000);
+  },
+  /** This node's replicas of a partition, by name. */
+  replicas(partitionId: string): string[] {
+    checkPartitionId(partitionId);
+    return [...(local.get(partitionId)?.keys() ?? [])];
+  },
+  /**
+   * Stops this node's replica `replica` of the partition, or all of them (their durable state
+   * stays: init starts them again from it).
+   */
+  async stop(partitionId: string, replica?: string): Promise<void> {
+    checkPartitionId(partitionId);
+    const mine = local.get(partitionId);
+    if (!mine) return;
+    for (const [name, rep] of [...mine]) {
+      if (replica !== undefined && name !== replica) continue;
+      mine.delete(name);
+      try {
+        await Supervisor.stop(rep.sup, 'shutdown');
+      } catch (err) {
+        if (!(err instanceof ActorError)) throw err; // already dead
+      }
+    }
+    if (mine.size === 0) local.delete(partitionId);
+  },
+  /** Adding replicas to a running partition (the seed's join): not implemented. */
+  join(nodeList: string[]): never {
+    throw new ActorError(
+      'not_supported',
+      `EPaxos.join(${showValue(nodeList)}): reconfiguration is not implemented yet; start the partitions with their full node lists (EPaxos.init)`,
+    );
+  },
+};

@@ -1,0 +1,244 @@
+// One EPaxos replica as a thin actor around the pure core (replica.ts): receive -> replicaStep ->
+// writes issued, every later effect after their flush (held.ts) -> sends, timers, execution.
+//
+// Registered globally as `epaxos:<partition>:<replica>`: its peers, on this node or others, send
+// to that name; a peer not registered (down, being restarted) misses the message and the core
+// sends it again. A restart (its supervisor's, after a crash or an InvariantError) loads the
+// durable records, builds the core from them and executes every committed command again from
+// the machine's empty state: the results of this incarnation's callers are rebuilt with it.
+import {
+  ActorError,
+  type CallMessage,
+  type From,
+  Global,
+  isCall,
+  logger,
+  receive,
+  registerProbe,
+  reply,
+  self,
+  send,
+  sendAfter,
+} from '../../actors/index.ts';
+import { Held, type WriteFailed } from '../paxos/held.ts';
+import type { StorageOptions } from '../paxos/storage.ts';
+import { remember } from '../rsm/machine.ts';
+import type { EpaxosMachine } from './machine.ts';
+import {
+  type Ballot,
+  type Command,
+  type Effect,
+  type EpaxosMsg,
+  type InstanceKey,
+  isNoop,
+} from './messages.ts';
+import { createReplica, type ReplicaState, replicaStep, restartEffects } from './replica.ts';
+import { durableState, openEpaxosStore } from './storage.ts';
+
+/** The global name of replica `replica` of partition `partitionId`. */
+export const serverName = (partitionId: string, replica: string) =>
+  `epaxos:${partitionId}:${replica}`;
+
+/** Results remembered per replica for callers that ask again (a retry after a restart). */
+const RESULTS_MAX = 100_000;
+
+/** What one replica process runs with (EPaxos.init builds it). */
+export interface ServerConfig {
+  partitionId: string;
+  me: string;
+  replicas: string[];
+  machine: EpaxosMachine;
+  storage: Required<StorageOptions>;
+}
+
+/** A message between replicas of one partition. */
+export interface EpaxosEnvelope {
+  type: 'epaxos';
+  from: string;
+  msg: EpaxosMsg;
+}
+
+interface TimerMessage {
+  type: 'epaxos_timer';
+  inst: InstanceKey;
+  ballot: Ballot | null;
+}
+
+/** Calls a replica answers. */
+export type ServerRequest = { op: 'propose'; cmd: Command } | { op: 'status' };
+
+/** What a command comes to: its result, or why there is none. */
+export type Outcome =
+  | { ok: true; result: unknown }
+  | { ok: false; error: 'exceed_failure_tolerant' | 'timeout' }
+  /** The machine threw (at every replica alike: it is deterministic); the state stays as it left it. */
+  | { ok: false; error: 'apply_failed'; message: string };
+
+/** A replica's view, for observers (counts since this incarnation started, unless noted). */
+export interface EpaxosStatus {
+  partitionId: string;
+  replica: string;
+  replicas: string[];
+  instances: {
+    /** Instances this replica holds a record of (durable, over every incarnation). */
+    known: number;
+    committed: number;
+    executed: number;
+    /** Instances this replica is leading now (its own, or recoveries). */
+    leading: number;
+  };
+  /** Commits led here: on the fast path, on the slow path (Accept); learned from others. */
+  commits: { fast: number; slow: number; learned: number };
+  /** Explicit prepares started here. */
+  recoveries: number;
+  /** Local callers waiting for a command to execute. */
+  waiting: number;
+  /** The machine's describe(state), if it has one. */
+  machine?: unknown;
+}
+
+/** The replica process (its supervisor restarts it). */
+export async function epaxosServer(config: ServerConfig): Promise<void> {
+  const { partitionId, me, replicas, machine } = config;
+  const name = serverName(partitionId, me);
+  const mePid = self();
+  const log = logger().child({ partition: partitionId, replica: me, pid: String(mePid) });
+  const store = openEpaxosStore(partitionId, me, config.storage);
+  const core: ReplicaState = createReplica(me, replicas, durableState(store));
+  const names = new Map(replicas.map((r) => [r, serverName(partitionId, r)]));
+
+  const state = machine.empty();
+  /** Command ids executed here (a command proposed twice, a retry, is applied once). */
+  const executedIds = new Set<string>();
+  const results = new Map<string, Outcome>();
+  /** The instance each command id was last written to here (a retry waits for it). */
+  const instanceOf = new Map<string, InstanceKey>();
+  for (const [inst, rec] of store.records) if (rec.cmd?.id) instanceOf.set(rec.cmd.id, inst);
+  const waiters = new Map<string, From[]>();
+  const counts = { fast: 0, slow: 0, learned: 0, recoveries: 0 };
+
+  const sendTo = (to: string, msg: EpaxosMsg): void => {
+    const envelope: EpaxosEnvelope = { type: 'epaxos', from: me, msg };
+    const pid = to === me ? mePid : Global.whereis(names.get(to) ?? serverName(partitionId, to));
+    if (!pid) return; // not registered (yet): the core sends it again
+    try {
+      send(pid, envelope);
+    } catch (err) {
+      if (!(err instanceof ActorError)) throw err; // unreachable: as lost
+    }
+  };
+
+  const execute = (cmd: Command): void => {
+    if (isNoop(cmd) || cmd.id === '') return;
+    let outcome = results.get(cmd.id);
+    if (!executedIds.has(cmd.id)) {
+      executedIds.add(cmd.id);
+      try {
+        outcome = { ok: true, result: machine.apply(state, cmd.op, cmd) };
+      } catch (err) {
+        outcome = { ok: false, error: 'apply_failed', message: String(err) };
+      }
+      remember(results, cmd.id, outcome, RESULTS_MAX);
+    }
+    const list = waiters.get(cmd.id);
+    if (!list) return;
+    waiters.delete(cmd.id);
+    // A duplicate whose result was forgotten (RESULTS_MAX) answers without one.
+    for (const from of list) reply(from, outcome ?? { ok: true, result: undefined });
+  };
+
+  const issue = (e: Effect): Promise<unknown> | undefined => {
+    if (e.type === 'persist') {
+      if (e.record.cmd?.id) instanceOf.set(e.record.cmd.id, e.inst);
+      return store.persistRecord(e.inst, e.record);
+    }
+    if (e.type === 'reserve') {
+      counts.recoveries++;
+      return store.persistBallot(e.ballotN);
+    }
+    return undefined;
+  };
+
+  const carryOut = (e: Effect): void => {
+    switch (e.type) {
+      case 'send':
+        sendTo(e.to, e.msg);
+        break;
+      case 'timer':
+        sendAfter(
+          mePid,
+          { type: 'epaxos_timer', inst: e.inst, ballot: e.ballot } satisfies TimerMessage,
+          e.afterMs,
+        );
+        break;
+      case 'committed':
+        if (e.fast === true) counts.fast++;
+        else if (e.fast === false) counts.slow++;
+        else counts.learned++;
+        break;
+      case 'execute':
+        execute(e.cmd);
+        break;
+      case 'persist':
+      case 'reserve':
+        break;
+      default:
+        e satisfies never;
+    }
+  };
+
+  const held = new Held<Effect>(issue, carryOut);
+
+  const status = (): EpaxosStatus => ({
+    partitionId,
+    replica: me,
+    replicas: [...replicas],
+    instances: {
+      known: core.records.size,
+      committed: core.committed.size,
+      executed: core.executed.size,
+      leading: core.leading.size,
+    },
+    commits: { fast: counts.fast, slow: counts.slow, learned: counts.learned },
+    recoveries: counts.recoveries,
+    waiting: [...waiters.values()].reduce((n, list) => n + list.length, 0),
+    ...(machine.describe ? { machine: machine.describe(state) } : {}),
+  });
+
+  const propose = (cmd: Command, from: From): void => {
+    if (executedIds.has(cmd.id)) {
+      const outcome = results.get(cmd.id) ?? { ok: true, result: undefined };
+      held.after(() => reply(from, outcome));
+      return;
+    }
+    const list = waiters.get(cmd.id);
+    if (list) list.push(from);
+    else waiters.set(cmd.id, [from]);
+    // Proposed here before (this incarnation or one before it): its instance is committed or
+    // recovered in time; a second instance would only be skipped at execution.
+    const inst = instanceOf.get(cmd.id);
+    if (inst !== undefined && core.records.get(inst)?.cmd?.id === cmd.id) return;
+    held.run(replicaStep(core, { type: 'propose', cmd }));
+  };
+
+  registerProbe('epaxos', mePid, status);
+  if (!(await Global.register(name, mePid)))
+    throw new ActorError('name_taken', `an EPaxos replica named '${name}' is already registered`);
+  log.debug({ records: store.records.size }, 'epaxos replica started');
+  held.run(restartEffects(core));
+
+  for (;;) {
+    const m = await receive<EpaxosEnvelope | TimerMessage | WriteFailed | CallMessage>();
+    held.check();
+    if (isCall(m)) {
+      const req = m.request as ServerRequest;
+      if (req.op === 'propose') propose(req.cmd, m.from);
+      else if (req.op === 'status') reply(m.from, status());
+    } else if (m.type === 'epaxos') {
+      held.run(replicaStep(core, { type: 'receive', from: m.from, msg: m.msg }));
+    } else if (m.type === 'epaxos_timer') {
+      held.run(replicaStep(core, { type: 'timer', inst: m.inst, ballot: m.ballot }));
+    }
+    if (held.full) await held.drained();
+  }
+}
