@@ -30,7 +30,9 @@ export type ActorErrorCode =
   /** A message is too large to send to another node. */
   | 'too_large'
   /** The operation exists in the API's shape but is not implemented (yet). */
-  | 'not_supported';
+  | 'not_supported'
+  /** Fewer than a majority of a replicated service's replicas are reachable (eepaxos's name). */
+  | 'exceed_failure_tolerant';
 
 export class ActorError extends Error {
   readonly code: ActorErrorCode;

@@ -42,6 +42,8 @@ export interface InitOptions {
   storage?: StorageOptions;
   /** How long call waits for a command to execute, unless the call says (default 5000 ms). */
   timeoutMs?: number;
+  /** Link the replica's supervisor to the caller: it stops when the caller exits (default false). */
+  linked?: boolean;
 }
 
 export interface CallOptions {
@@ -116,6 +118,9 @@ function checkOptions(options: unknown): asserts options is InitOptions {
       invalid('options.storage.sync must be true or false');
   }
   if (timeoutMs !== undefined) checkTimeout(timeoutMs, 'options.timeoutMs');
+  const { linked } = options as InitOptions;
+  if (linked !== undefined && typeof linked !== 'boolean')
+    invalid('options.linked must be true or false');
 }
 
 /**
@@ -178,7 +183,7 @@ function init(
     machine: options.machine ?? (kvMachine as EpaxosMachine),
     storage,
   };
-  const sup = Supervisor.start(
+  const sup = (options.linked ? Supervisor.startLink : Supervisor.start)(
     [
       {
         id: 'server',

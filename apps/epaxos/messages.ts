@@ -111,6 +111,8 @@ export type EpaxosMsg =
   | { type: 'commit'; inst: InstanceKey; cmd: Command; seq: number; deps: InstanceKey[] }
   | { type: 'prepare'; inst: InstanceKey; ballot: Ballot }
   | { type: 'prepare_ok'; inst: InstanceKey; ballot: Ballot; report: PrepareReport }
+  /** Is this instance committed where you are? (answered with a `commit`, or not at all) */
+  | { type: 'ask'; inst: InstanceKey }
   /** A refusal: this replica promised `promised`, above the sender's ballot. */
   | { type: 'nack'; inst: InstanceKey; ballot: Ballot; promised: Ballot };
 

@@ -92,6 +92,8 @@ export interface ReplicaState {
   watched: Set<InstanceKey>;
   /** Per command leader: every instance number up to this one is known here or watched. */
   seenUpTo: Map<string, number>;
+  /** Instances asked for (an `ask` sent to the others) and not committed here yet. */
+  asked: Set<InstanceKey>;
 }
 
 export type ReplicaEvent =
@@ -135,6 +137,7 @@ export function createReplica(
     leading: new Map(),
     watched: new Set(),
     seenUpTo: new Map(),
+    asked: new Set(),
   };
   for (const [inst, rec] of durable?.records ?? []) {
     s.records.set(inst, { ...rec, deps: [...rec.deps] });
@@ -236,6 +239,10 @@ function handle(s: ReplicaState, from: string, msg: EpaxosMsg): Effect[] {
       return commitHere(s, msg.inst, msg.cmd, msg.seq, msg.deps, null);
     case 'prepare':
       return onPrepare(s, from, msg);
+    case 'ask': {
+      const rec = s.records.get(msg.inst);
+      return rec?.status === 'committed' ? [commitMsgTo(from, msg.inst, rec)] : [];
+    }
     case 'preaccept_ok': {
       const lead = leadAt(s, msg.inst, msg.ballot, 'preaccept');
       if (!lead || from === s.me) return [];
@@ -613,6 +620,7 @@ function onLeadTimer(s: ReplicaState, inst: InstanceKey, ballot: Ballot): Effect
 
 function onWatch(s: ReplicaState, inst: InstanceKey): Effect[] {
   s.watched.delete(inst);
+  s.asked.delete(inst);
   if (s.committed.has(inst) || s.leading.has(inst)) return [];
   return startRecovery(s, inst);
 }
@@ -633,9 +641,19 @@ function watchGaps(s: ReplicaState, inst: InstanceKey): Effect[] {
   const effects: Effect[] = [];
   for (let m = from; m < to; m++) {
     const gap = instanceKey(replica, m);
-    if (!s.records.has(gap)) effects.push(...watch(s, gap));
+    if (!s.records.has(gap)) effects.push(...ask(s, gap), ...watch(s, gap));
   }
   return effects;
+}
+
+/**
+ * Asks the others for an instance's commit, without a ballot: most instances a replica misses
+ * were committed elsewhere (a lost commit, a restart). The watch recovers it if nobody answers.
+ */
+function ask(s: ReplicaState, inst: InstanceKey): Effect[] {
+  if (s.committed.has(inst) || s.asked.has(inst)) return [];
+  s.asked.add(inst);
+  return others(s).map((to) => ({ type: 'send', to, msg: { type: 'ask', inst } }));
 }
 
 /** Arms a recovery timer for an instance not committed here (once at a time). */
@@ -683,11 +701,15 @@ function commitHere(
   setRecord(s, inst, rec);
   s.committed.set(inst, { cmd, seq, deps });
   s.watched.delete(inst);
+  s.asked.delete(inst);
+  const gaps: Effect[] = [];
+  for (const d of deps) gaps.push(...watchGaps(s, d));
   const lead = s.leading.get(inst);
   if (lead) s.leading.delete(inst);
   return [
     { type: 'persist', inst, record: copy(rec) },
     { type: 'committed', inst, cmd, seq, deps, fast },
+    ...gaps,
     ...tryExecute(s, inst),
   ];
 }
@@ -703,7 +725,7 @@ function tryExecute(s: ReplicaState, inst: InstanceKey): Effect[] {
       const w = s.waiters.get(plan.missing);
       if (w) w.add(start);
       else s.waiters.set(plan.missing, new Set([start]));
-      effects.push(...watch(s, plan.missing));
+      effects.push(...ask(s, plan.missing), ...watch(s, plan.missing));
       continue;
     }
     for (const key of plan.order) {

@@ -64,8 +64,22 @@ interface TimerMessage {
   ballot: Ballot | null;
 }
 
-/** Calls a replica answers. */
-export type ServerRequest = { op: 'propose'; cmd: Command } | { op: 'status' };
+/**
+ * Calls a replica answers. `raw`: answer with the result itself, or `{ rsmError }`, as a
+ * replicated service's replica does (apps/rsm/epaxos-front.ts forwards its callers' calls here).
+ */
+export type ServerRequest = { op: 'propose'; cmd: Command; raw?: boolean } | { op: 'status' };
+
+/** An outcome in the shape the services' client expects (apps/rsm/client.ts submit). */
+function rawOutcome(o: Outcome): unknown {
+  if (o.ok) return o.result;
+  return {
+    rsmError: {
+      code: o.error === 'timeout' ? 'timeout' : 'invalid_argument',
+      message: o.error === 'apply_failed' ? o.message : o.error,
+    },
+  };
+}
 
 /** What a command comes to: its result, or why there is none. */
 export type Outcome =
@@ -114,7 +128,7 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
   /** The instance each command id was last written to here (a retry waits for it). */
   const instanceOf = new Map<string, InstanceKey>();
   for (const [inst, rec] of store.records) if (rec.cmd?.id) instanceOf.set(rec.cmd.id, inst);
-  const waiters = new Map<string, From[]>();
+  const waiters = new Map<string, Array<{ from: From; raw: boolean }>>();
   const counts = { fast: 0, slow: 0, learned: 0, recoveries: 0 };
 
   const sendTo = (to: string, msg: EpaxosMsg): void => {
@@ -144,7 +158,8 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
     if (!list) return;
     waiters.delete(cmd.id);
     // A duplicate whose result was forgotten (RESULTS_MAX) answers without one.
-    for (const from of list) reply(from, outcome ?? { ok: true, result: undefined });
+    const o: Outcome = outcome ?? { ok: true, result: undefined };
+    for (const w of list) reply(w.from, w.raw ? rawOutcome(o) : o);
   };
 
   const issue = (e: Effect): Promise<unknown> | undefined => {
@@ -205,15 +220,15 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
     ...(machine.describe ? { machine: machine.describe(state) } : {}),
   });
 
-  const propose = (cmd: Command, from: From): void => {
+  const propose = (cmd: Command, from: From, raw: boolean): void => {
     if (executedIds.has(cmd.id)) {
       const outcome = results.get(cmd.id) ?? { ok: true, result: undefined };
-      held.after(() => reply(from, outcome));
+      held.after(() => reply(from, raw ? rawOutcome(outcome) : outcome));
       return;
     }
     const list = waiters.get(cmd.id);
-    if (list) list.push(from);
-    else waiters.set(cmd.id, [from]);
+    if (list) list.push({ from, raw });
+    else waiters.set(cmd.id, [{ from, raw }]);
     // Proposed here before (this incarnation or one before it): its instance is committed or
     // recovered in time; a second instance would only be skipped at execution.
     const inst = instanceOf.get(cmd.id);
@@ -232,7 +247,7 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
     held.check();
     if (isCall(m)) {
       const req = m.request as ServerRequest;
-      if (req.op === 'propose') propose(req.cmd, m.from);
+      if (req.op === 'propose') propose(req.cmd, m.from, req.raw === true);
       else if (req.op === 'status') reply(m.from, status());
     } else if (m.type === 'epaxos') {
       held.run(replicaStep(core, { type: 'receive', from: m.from, msg: m.msg }));

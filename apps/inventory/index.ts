@@ -7,7 +7,7 @@
 import type { Pid } from '../../actors/index.ts';
 import { type CallOptions, runOp, startReplica, status } from '../rsm/client.ts';
 import { type Machine, requestId } from '../rsm/machine.ts';
-import type { ReplicaOptions, ReplicaStatus } from '../rsm/replica.ts';
+import type { ReplicaStatus, ServiceOptions } from '../rsm/replica.ts';
 import { replica } from '../rsm/replica.ts';
 import {
   applyOp,
@@ -103,7 +103,7 @@ const removeFromInventory = seedForm('remove');
 
 export const InventoryServer = {
   /** Starts replica `name` of the replicas `procs` (with its Paxos participant); returns its pid. */
-  start(name: string, procs: string[], options?: ReplicaOptions): Pid {
+  start(name: string, procs: string[], options?: ServiceOptions): Pid {
     return startReplica(inventoryMachine, name, procs, options);
   },
   /** Adds qty units of item. Resolves { ok: true, stock: { [item]: newQty } }. */
@@ -148,7 +148,7 @@ export const InventoryServer = {
   remove_from_inventory: removeFromInventory,
   view_inventory: view,
   /** The replica's body, for spawnOn(node, 'Services.inventory', [name, procs]). */
-  replica(name: string, procs: string[], options?: ReplicaOptions): Promise<void> {
+  replica(name: string, procs: string[], options?: ServiceOptions): Promise<void> {
     return replica(inventoryMachine, name, procs, options);
   },
 };

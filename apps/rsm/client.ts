@@ -17,11 +17,11 @@ import { replicaOptionsProblem } from './core.ts';
 import type { Machine, Op } from './machine.ts';
 import {
   type ReplicaError,
-  type ReplicaOptions,
   type ReplicaRequest,
   type ReplicaStatus,
   replica,
   replicaName,
+  type ServiceOptions,
 } from './replica.ts';
 
 /** Per-call options of every client function. */
@@ -50,8 +50,11 @@ export function startReplica<S, O extends Op, R>(
   machine: Machine<S, O, R>,
   name: string,
   procs: string[],
-  options: ReplicaOptions = {},
+  serviceOptions: ServiceOptions = {},
 ): Pid {
+  if (typeof serviceOptions !== 'object' || serviceOptions === null)
+    throw new ActorError('invalid_argument', 'options must be an object');
+  const { protocol, ...options } = serviceOptions;
   checkName('a replica name', name);
   if (!Array.isArray(procs) || procs.length === 0)
     throw new ActorError('invalid_argument', 'procs must be a non-empty array of replica names');
@@ -64,6 +67,13 @@ export function startReplica<S, O extends Op, R>(
   }
   const problem = replicaOptionsProblem(options);
   if (problem) throw new ActorError('invalid_argument', problem);
+  if (protocol !== undefined && protocol !== 'paxos' && protocol !== 'epaxos')
+    throw new ActorError(
+      'invalid_argument',
+      `protocol must be 'paxos' or 'epaxos', got ${showValue(protocol)}`,
+    );
+  if (protocol === 'epaxos' && !machine.keysOf)
+    throw new ActorError('invalid_argument', `the ${machine.service} service cannot run on EPaxos`);
   const holder = Global.whereis(replicaName(machine.service, name));
   if (holder) {
     throw new ActorError(
@@ -71,7 +81,7 @@ export function startReplica<S, O extends Op, R>(
       `a ${machine.service} replica named '${name}' is already running (${holder}); kill it first`,
     );
   }
-  return spawnOpt(replica<S, O, R>, [machine, name, [...procs], options], {
+  return spawnOpt(replica<S, O, R>, [machine, name, [...procs], serviceOptions], {
     label: `${machine.service} ${name}`,
   });
 }

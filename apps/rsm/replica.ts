@@ -45,6 +45,7 @@ import {
   replicaStep,
   type Snapshot,
 } from './core.ts';
+import { epaxosFront, type Protocol } from './epaxos-front.ts';
 import type { Machine, Op } from './machine.ts';
 import { openReplicaStore } from './store.ts';
 
@@ -94,13 +95,21 @@ function outcomeOf(result: unknown): string {
   return r.ok === true ? 'ok' : typeof r.error === 'string' ? r.error : 'refused';
 }
 
+/** A service replica's options: the replica's, and which protocol orders the operations. */
+export type ServiceOptions = ReplicaOptions & {
+  /** 'paxos' (the default: Multi-Paxos, one log) or 'epaxos' (leaderless, by key). */
+  protocol?: Protocol;
+};
+
 /** The replica's body (a process function): `spawn(replica, machine, name, procs, options)`. */
 export async function replica<S, O extends Op, R>(
   machine: Machine<S, O, R>,
   name: string,
   procs: string[],
-  options: ReplicaOptions = {},
+  serviceOptions: ServiceOptions = {},
 ): Promise<void> {
+  const { protocol, ...options } = serviceOptions;
+  if (protocol === 'epaxos') return await epaxosFront(machine, name, procs);
   const me = self();
   const log = logger().child({ service: machine.service, replica: name });
   const store = openReplicaStore(replicaName(machine.service, name));

@@ -6,7 +6,7 @@
 import type { Pid } from '../../actors/index.ts';
 import { type CallOptions, runOp, startReplica, status } from '../rsm/client.ts';
 import { type Machine, requestId } from '../rsm/machine.ts';
-import { type ReplicaOptions, type ReplicaStatus, replica } from '../rsm/replica.ts';
+import { type ReplicaStatus, replica, type ServiceOptions } from '../rsm/replica.ts';
 import {
   applySeatOp,
   emptyHall,
@@ -43,7 +43,7 @@ function run<R>(server: Server, op: SeatOp, options: CallOptions): Promise<R> {
 
 export const SeatReserve = {
   /** Starts replica `name` of the replicas `participants`; returns its pid. */
-  start(name: string, participants: string[], options?: ReplicaOptions): Pid {
+  start(name: string, participants: string[], options?: ServiceOptions): Pid {
     return startReplica(seatMachine, name, participants, options);
   },
   /**
@@ -96,7 +96,7 @@ export const SeatReserve = {
     return SeatReserve.getStatusAll(srs, options);
   },
   /** The replica's body, for spawnOn(node, 'Services.seats', [name, participants]). */
-  replica(name: string, participants: string[], options?: ReplicaOptions): Promise<void> {
+  replica(name: string, participants: string[], options?: ServiceOptions): Promise<void> {
     return replica(seatMachine, name, participants, options);
   },
 };
