@@ -38,6 +38,8 @@ Options:
   --nodes N        3 or 5 (default 3)
   --clients N      concurrent clients (default 6)
   --seed N         the nemesis's and the clients' choices (default: random, printed)
+  --protocol P     paxos (Multi-Paxos, default) or epaxos (the replicas order operations with
+                   EPaxos: leaderless, by item)
   --out FILE       history file (default data/chaos-<time>.jsonl)
   --no-kill, --no-partition, --no-pause
                    leave that kind of fault out
@@ -50,6 +52,7 @@ const args = cli({
     nodes: { type: 'string', default: '3' },
     clients: { type: 'string', default: '6' },
     seed: { type: 'string' },
+    protocol: { type: 'string', default: 'paxos' },
     out: { type: 'string' },
     'no-kill': { type: 'boolean', default: false },
     'no-partition': { type: 'boolean', default: false },
@@ -61,6 +64,7 @@ const durationMs = args.int('duration', { min: 1 })! * 1000;
 const nodeCount = Number(args.choice('nodes', ['3', '5'] as const));
 const clientCount = args.int('clients', { min: 1 })!;
 const seed = args.int('seed', { min: 0 }) ?? Math.floor(Math.random() * 1e9);
+const protocol = args.choice('protocol', ['paxos', 'epaxos'] as const)!;
 const out = resolve(
   values.out ?? `data/chaos-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`,
 );
@@ -83,6 +87,7 @@ const cluster = await LocalCluster.start({
   names,
   cookie,
   services: ['inventory'],
+  replicaOptions: { protocol },
   heartbeatIntervalMs: 200,
   nodeDownAfterMs: 1500,
 });
@@ -96,7 +101,7 @@ const cleanup = async () => {
 };
 process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
 say(
-  `${nodeCount} node processes up (${names.join(', ')}), ${clientCount} clients, seed ${seed}, faults: ${kinds.join(', ') || 'none'}`,
+  `${nodeCount} node processes up (${names.join(', ')}, ${protocol}), ${clientCount} clients, seed ${seed}, faults: ${kinds.join(', ') || 'none'}`,
 );
 
 // ---- clients ----
@@ -262,7 +267,7 @@ if (verdict.ok === false) violations.push(`not linearizable: ${verdict.reason}`)
 await cleanup();
 
 console.log(
-  `chaos: ${durationMs / 1000} s, ${nodeCount} nodes, ${clientCount} clients, seed ${seed}`,
+  `chaos: ${durationMs / 1000} s, ${nodeCount} nodes (${protocol}), ${clientCount} clients, seed ${seed}`,
 );
 console.log(
   `operations: ${stats.ok} ok (${stats.refused} of them refused: insufficient_stock), ${stats.indeterminate} indeterminate, ${stats.retries} retries`,

@@ -26,6 +26,8 @@ Options:
                   node:  SIGKILL the whole node process, then relaunch it on its data
                   (default node)
   --down-ms N     how long the target stays down while the load goes on (default 1500)
+  --protocol P    paxos (Multi-Paxos, default) or epaxos (leaderless: every replica leads its
+                  own adds; "applied" counts executed EPaxos instances)
   --help          this text`;
 
 const args = cli({
@@ -34,12 +36,14 @@ const args = cli({
     target: { type: 'string', default: 'p2' },
     mode: { type: 'string', default: 'node' },
     'down-ms': { type: 'string', default: '1500' },
+    protocol: { type: 'string', default: 'paxos' },
   },
 });
 const names = ['p1', 'p2', 'p3'];
 const target = args.choice('target', names)!;
 const mode = args.choice('mode', ['actor', 'node'] as const)!;
 const downMs = args.int('down-ms', { min: 1 })!;
+const protocol = args.choice('protocol', ['paxos', 'epaxos'] as const)!;
 
 // Runtime log lines (the node-down warning, crash reports) go to stderr, short.
 useShortLogs('error');
@@ -49,8 +53,13 @@ const say = (text: string) =>
 
 const cookie = randomBytes(16).toString('hex');
 await Node.start({ name: 'driver', cookie });
-const cluster = await LocalCluster.start({ names, cookie, services: ['inventory'] });
-say(`3 node processes up, one inventory replica each: ${names.join(', ')}`);
+const cluster = await LocalCluster.start({
+  names,
+  cookie,
+  services: ['inventory'],
+  replicaOptions: { protocol },
+});
+say(`3 node processes up, one inventory replica each (${protocol}): ${names.join(', ')}`);
 
 // The load: one client per replica, adding one unit at a time. An add that fails (its replica
 // down, or no answer in time) is retried at the next live replica under the same request id, so
@@ -109,7 +118,9 @@ if (mode === 'actor') await cluster.startReplica('inventory', target);
 else await cluster.startNode(target);
 const restarted = inventory(target) as Pid;
 say(
-  `restarted ${target} (${restarted}); it caught up from its data and the others before taking requests (${acked - beforeRestart} adds acknowledged meanwhile)`,
+  protocol === 'paxos'
+    ? `restarted ${target} (${restarted}); it caught up from its data and the others before taking requests (${acked - beforeRestart} adds acknowledged meanwhile)`
+    : `restarted ${target} (${restarted}) from its data; it learns what it missed as it runs (${acked - beforeRestart} adds acknowledged meanwhile)`,
 );
 // Caught up: the restarted replica has applied at least what the live one had applied just
 // before, and has no decided instance waiting for a gap (the load goes on, so both keep moving).

@@ -29,6 +29,8 @@ An interactive session where the prompt is an Elixir-style process.
   --cluster N         start N (1..16) node processes p1..pN, each running an inventory and a seat
                       replica (durable, in a temp dir), with this session as a node of that
                       cluster; procs, pids (inventory) and srs (seats) are predefined
+  --protocol P        with --cluster: paxos (Multi-Paxos, default) or epaxos (the replicas
+                      order operations with EPaxos: leaderless, by item or seat)
   --log-level LEVEL   runtime log level shown in the session (default: warn)
   --help              this text
 
@@ -45,11 +47,15 @@ const args = cli({
     join: { type: 'string', multiple: true, default: [] },
     cookie: { type: 'string' },
     cluster: { type: 'string' },
+    protocol: { type: 'string' },
   },
 });
 const { values } = args;
 const clusterSize = args.int('cluster', { min: 1, max: 16 }) ?? 0;
 const port = args.int('port', { min: 0, max: 65_535 }) ?? 0;
+const protocol = args.choice('protocol', ['paxos', 'epaxos'] as const);
+if (protocol !== undefined && clusterSize === 0)
+  args.fail('--protocol goes with --cluster (in a session, say it to start: { protocol })');
 if (values.join.length > 0 && values.name === undefined)
   args.fail('--join needs --name (a session joins a cluster as a named node)');
 
@@ -125,6 +131,7 @@ if (values.name !== undefined || clusterSize > 0) {
       cluster = await LocalCluster.start({
         names,
         cookie: cookie ?? process.env.ACTORCLUSTER_COOKIE ?? '',
+        replicaOptions: { protocol: protocol ?? 'paxos' },
       });
       Object.assign(context, {
         cluster,

@@ -10,6 +10,7 @@
 import {
   ActorError,
   type CallMessage,
+  call,
   Global,
   isCall,
   receive,
@@ -20,7 +21,8 @@ import {
 } from '../../actors/index.ts';
 import { EPaxos } from '../epaxos/index.ts';
 import type { EpaxosMachine } from '../epaxos/machine.ts';
-import { type ServerRequest, serverName } from '../epaxos/server.ts';
+import { type EpaxosStatus, type ServerRequest, serverName } from '../epaxos/server.ts';
+import type { ReplicaStatus } from './core.ts';
 import type { Machine, Op } from './machine.ts';
 import { replicaName } from './replica.ts';
 
@@ -31,6 +33,29 @@ export type Protocol = 'paxos' | 'epaxos';
 const RESTART_WAIT_MS = 5_000;
 /** How long a starting front waits for a majority of the partition's replicas. */
 const STARTUP_WAIT_MS = 2_000;
+
+/**
+ * The replica status the services' callers know (apps/rsm/core.ts ReplicaStatus), from the
+ * EPaxos replica's: positions are counts of executed instances (there is no single log), every
+ * replica leads its own commands; the EPaxos view itself rides along.
+ */
+export function asReplicaStatus(
+  name: string,
+  st: EpaxosStatus,
+): ReplicaStatus & { protocol: 'epaxos'; epaxos: EpaxosStatus } {
+  return {
+    name,
+    applied: st.instances.executed,
+    waiting: st.instances.committed - st.instances.executed,
+    leader: name,
+    pending: st.waiting,
+    inflight: st.instances.leading,
+    snapshotAt: 0,
+    ready: true,
+    protocol: 'epaxos',
+    epaxos: st,
+  };
+}
 
 /** The service's machine as EPaxos executes it: a retried operation returns its first result. */
 export function epaxosMachine<S, O extends Op, R>(machine: Machine<S, O, R>): EpaxosMachine<S, R> {
@@ -118,11 +143,10 @@ export async function epaxosFront<S, O extends Op, R>(
       };
       send(pid, { type: '$call', from: m.from, request } satisfies CallMessage<ServerRequest>);
     } else if (req.rsm === 'status' && pid) {
-      send(pid, {
-        type: '$call',
-        from: m.from,
-        request: { op: 'status' },
-      } satisfies CallMessage<ServerRequest>);
+      const st = await call<EpaxosStatus>(pid, { op: 'status' } satisfies ServerRequest).catch(
+        () => undefined,
+      );
+      if (st) reply(m.from, asReplicaStatus(name, st));
     }
   }
 }

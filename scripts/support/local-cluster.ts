@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Global, type Pid, sleep } from '../../actors/index.ts';
-import type { ReplicaOptions } from '../../apps/rsm/replica.ts';
+import type { ServiceOptions } from '../../apps/rsm/replica.ts';
 import { type LaunchedNode, launchNode, Node, spawnOn } from '../../transport/index.ts';
 import { scaledMs } from '../../transport/timeouts.ts';
 
@@ -23,7 +23,8 @@ export interface LocalClusterOptions {
   /** false: LMDB without waiting for the disk (unsafe; for benchmarks). */
   sync?: boolean;
   services?: Service[];
-  replicaOptions?: ReplicaOptions;
+  /** The replicas' options, protocol included ({ protocol: 'epaxos' }). */
+  replicaOptions?: ServiceOptions;
   heartbeatIntervalMs?: number;
   nodeDownAfterMs?: number;
   /** LOG_LEVEL of the nodes (default warn). */

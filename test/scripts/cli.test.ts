@@ -99,6 +99,13 @@ const MORE: Array<[string, string[], string]> = [
   ],
   ['sim', ['--paxos', 'fast'], "--paxos must be one of terms, classic, got 'fast'"],
   ['bench:inventory', ['--baseline', 'maybe'], "--baseline must be one of yes, no, got 'maybe'"],
+  ['chaos', ['--protocol', 'raft'], "--protocol must be one of paxos, epaxos, got 'raft'"],
+  ['kill-restart', ['--protocol', 'raft'], "--protocol must be one of paxos, epaxos, got 'raft'"],
+  [
+    'start',
+    ['--protocol', 'epaxos'],
+    '--protocol goes with --cluster (in a session, say it to start: { protocol })',
+  ],
 ];
 
 interface Result {
