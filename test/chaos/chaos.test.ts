@@ -66,4 +66,49 @@ describe('npm run chaos (short)', () => {
     },
     scaledMs(120_000),
   );
+
+  it(
+    'the same on EPaxos (--protocol epaxos): faults injected, linearizable, 0 violations',
+    () => {
+      const out = join(dir, 'history-epaxos.jsonl');
+      const run = spawnSync(
+        process.execPath,
+        [
+          ...TSX,
+          'scripts/chaos.ts',
+          '--protocol',
+          'epaxos',
+          '--duration',
+          '10',
+          '--seed',
+          '11',
+          '--out',
+          out,
+        ],
+        {
+          encoding: 'utf8',
+          timeout: scaledMs(110_000),
+          env: { ...process.env, LOG_LEVEL: 'error' },
+        },
+      );
+      expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
+      expect(run.stdout).toContain('3 nodes (epaxos)');
+      const ops = /operations: (\d+) ok \(\d+ of them refused[^)]*\), (\d+) indeterminate/.exec(
+        run.stdout,
+      );
+      expect(ops, run.stdout).not.toBeNull();
+      const [ok, indeterminate] = ops!.slice(1).map(Number) as [number, number];
+      expect(ok, run.stdout).toBeGreaterThan(0);
+      const faults = /faults injected: (\d+) kills, (\d+) partitions, (\d+) pauses/.exec(
+        run.stdout,
+      );
+      const [kills, partitions, pauses] = faults!.slice(1).map(Number) as [number, number, number];
+      expect(kills + partitions + pauses, run.stdout).toBeGreaterThan(0);
+      expect(run.stdout).toContain('linearizability: OK');
+      expect(run.stdout).toContain('violations: 0');
+      const lines = readFileSync(out, 'utf8').trim().split('\n');
+      expect(lines.length, run.stdout).toBe(ok + indeterminate + 1);
+    },
+    scaledMs(120_000),
+  );
 });
