@@ -1,8 +1,17 @@
-// `npm run sim`: the deterministic simulation of the replicated inventory (apps/sim). One seed
-// prints its metrics; --seeds N sweeps N seeds with a progress bar. On a violation it prints
-// the seed, the violated invariant and the trace of the instance concerned, and exits 1.
+// `npm run sim`: the deterministic simulation of the replicated inventory (apps/sim), or with
+// --protocol epaxos of the EPaxos core (apps/sim/epaxos-sim.ts). One seed prints its metrics;
+// --seeds N sweeps N seeds with a progress bar. On a violation it prints the seed, the violated
+// invariant and the trace of the instance concerned, and exits 1.
 import { readFileSync } from 'node:fs';
+import { EPAXOS_MUTATIONS } from '../apps/epaxos/replica.ts';
 import { formatFlushTiming, parseFlushTiming } from '../apps/sim/disk.ts';
+import {
+  DEFAULT_EPAXOS_SIM,
+  type EpaxosSimMetrics,
+  type EpaxosSimOptions,
+  emptyEpaxosMetrics,
+  simulateEpaxos,
+} from '../apps/sim/epaxos-sim.ts';
 import { type DelayDist, formatDelay, parseDelay } from '../apps/sim/network.ts';
 import {
   type FaultEvent,
@@ -38,13 +47,27 @@ replica, identical states at equal log positions, stock never negative, every re
 acknowledged operation lost; and liveness: every operation acknowledged within --liveness-ms
 after faults stop. Same seed, same run: the digest printed is equal for equal seeds and options.
 
+With --protocol epaxos it simulates the EPaxos core instead (apps/epaxos/replica.ts, one replica
+per node) under the same network, disks and faults: clients submit commands to random replicas,
+some touching a hot key (so they interfere), and resubmit the same command elsewhere when their
+replica goes down or nothing happens for a while. Checked at every step: an instance committed
+with the same command and attributes everywhere, only submitted commands committed, interfering
+commands executed in the same order at every replica, nothing executed before it is committed
+here, no instance executed twice in one life of a replica; and liveness: every command executed
+where it was last submitted within --liveness-ms after faults stop.
+
 Options:
+  --protocol NAME       paxos: the replicated inventory over Multi-Paxos (default); epaxos:
+                        the EPaxos core (--batch, --snapshot-every, --random-proposer and
+                        --paxos are Paxos's; --conflict is EPaxos's)
   --seed N              the seed (default 1); with --seeds, the first of the sweep
   --seeds N             sweep N seeds (seed, seed+1, ...) with a progress bar
   --nodes N             replicas (default ${D.nodes})
   --ops N               client operations (default ${D.ops})
   --clients N           concurrent clients (default ${D.clients})
   --batch N             most operations per instance (default ${D.batchMax})
+  --conflict P          epaxos: the probability a command touches the hot key (default ${DEFAULT_EPAXOS_SIM.conflict});
+                        10% of the commands touch a second key
   --snapshot-every N    each replica snapshots (and compacts) every N instances (default ${D.snapshotEvery})
 Network:
   --delay DIST          one-way message delay, virtual ms (default ${formatDelay(D.delay)}):
@@ -89,6 +112,17 @@ Checks:
                                               --power-loss-nodes 2 --flush-ms 1..5)
                           and the Paxos roles' (apps/paxos/mutations.ts):
                           ${SIM_MUTATIONS.slice(3).join(', ')}
+                        with --protocol epaxos, the EPaxos core's:
+                          majority-fast-quorum   the fast path commits with a majority (differs
+                                                 from the real fast quorum for 7 nodes or more;
+                                                 caught when a partition hides a fast commit
+                                                 from a recovery: try --nodes 7 --conflict 0.3
+                                                 --flush-ms 5..20 --seeds 5 --at '200 partition
+                                                 n1,n2,n3,n4 | n5,n6,n7 for 100' --at '300
+                                                 partition n1,n3,n4 | n2,n5,n6,n7')
+                          drop-dependency        one interfering instance left out of the
+                                                 dependencies (try --nodes 3 --seeds 5)
+                          execute-before-commit  a leader executes its command as it proposes
   --bug NAME            the same as --mutate NAME
   --help                this text`;
 
@@ -114,13 +148,16 @@ const args = cli({
     'no-crashes': { type: 'boolean', default: false },
     at: { type: 'string', multiple: true },
     schedule: { type: 'string' },
-    'random-proposer': { type: 'string', default: '0' },
-    paxos: { type: 'string', default: 'terms' },
+    // Paxos's only: no default here, so that one given with --protocol epaxos is refused.
+    'random-proposer': { type: 'string' },
+    paxos: { type: 'string' },
     'liveness-ms': { type: 'string', default: String(D.livenessMs) },
-    batch: { type: 'string', default: String(D.batchMax) },
-    'snapshot-every': { type: 'string', default: String(D.snapshotEvery) },
+    batch: { type: 'string' },
+    'snapshot-every': { type: 'string' },
     mutate: { type: 'string' },
     bug: { type: 'string' },
+    protocol: { type: 'string', default: 'paxos' },
+    conflict: { type: 'string' },
   },
 });
 const { values } = args;
@@ -187,6 +224,17 @@ const flush = (() => {
   }
 })();
 
+const protocol = args.choice('protocol', ['paxos', 'epaxos'] as const)!;
+const PAXOS_ONLY = ['random-proposer', 'paxos', 'batch', 'snapshot-every'] as const;
+if (protocol === 'epaxos') {
+  for (const flag of PAXOS_ONLY)
+    if (values[flag] !== undefined)
+      args.fail(`--${flag} is a Paxos option: not with --protocol epaxos`);
+  runEpaxos();
+}
+if (values.conflict !== undefined)
+  args.fail('--conflict is an EPaxos option: give --protocol epaxos');
+
 const base: Omit<SimOptions, 'seed'> = {
   nodes,
   ops: args.int('ops', { min: 1 })!,
@@ -201,11 +249,11 @@ const base: Omit<SimOptions, 'seed'> = {
   powerLossNodes: args.int('power-loss-nodes', { min: 1, max: nodes })!,
   flush,
   schedule,
-  randomProposer: args.number('random-proposer', { min: 0, max: 1 })!,
-  terms: args.choice('paxos', ['terms', 'classic'] as const) !== 'classic',
+  randomProposer: args.number('random-proposer', { min: 0, max: 1 }) ?? D.randomProposer,
+  terms: (args.choice('paxos', ['terms', 'classic'] as const) ?? 'terms') !== 'classic',
   livenessMs: args.int('liveness-ms', { min: 1 })!,
-  batchMax: args.int('batch', { min: 1 })!,
-  snapshotEvery: args.int('snapshot-every', { min: 1 })!,
+  batchMax: args.int('batch', { min: 1 }) ?? D.batchMax,
+  snapshotEvery: args.int('snapshot-every', { min: 1 }) ?? D.snapshotEvery,
   mutate: args.choice(mutateFlag, SIM_MUTATIONS),
 };
 const first = args.int('seed', { min: 0, max: 2 ** 32 - 1 })!;
@@ -286,40 +334,166 @@ if (count === undefined) {
   process.exit(0);
 }
 
-const total = emptyMetrics();
 const started = Date.now();
-const tty = process.stderr.isTTY;
-let lastDraw = 0;
-const draw = (done: number) => {
-  const width = 30;
-  const filled = Math.round((done / count) * width);
-  const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${count} seeds, ${((Date.now() - started) / 1000).toFixed(1)} s`;
-  if (tty) process.stderr.write(`\r${line}`);
-  else if (Date.now() - lastDraw > 2000 || done === count) {
-    process.stderr.write(`${line}\n`);
-    lastDraw = Date.now();
-  }
-};
 console.log(`sim sweep: seeds ${first}..${first + count - 1}, ${describe(base)}`);
-for (let i = 0; i < count; i++) {
-  const seed = first + i;
-  const r = simulate({ ...base, seed });
-  const m = r.metrics;
-  for (const k of Object.keys(total) as Array<keyof SimMetrics>) {
-    if (k.endsWith('P50') || k.endsWith('P99') || k === 'settleMs')
-      total[k] = Math.max(total[k], m[k]);
-    else total[k] += m[k];
-  }
-  draw(i + 1);
-  if (!r.ok) {
-    if (tty) process.stderr.write('\n');
-    report(seed, r);
-    process.exit(1);
-  }
-}
-if (tty) process.stderr.write('\n');
+const total = sweep(first, count, (seed) => simulate({ ...base, seed }), emptyMetrics(), report);
 console.log(
   `${count} seeds, 0 violations, ${((Date.now() - started) / 1000).toFixed(1)} s. Totals (latency and settle figures: the worst seed's):`,
 );
 printMetrics(total);
 process.exit(0);
+
+/**
+ * Runs `count` seeds from `first` with a progress bar on stderr and returns the metrics added
+ * up (latency and settle figures: the worst seed's); on a violation `report` prints it, exit 1.
+ */
+function sweep<M extends object, R extends { ok: boolean; metrics: M }>(
+  first: number,
+  count: number,
+  run: (seed: number) => R,
+  total: M,
+  report: (seed: number, r: R) => void,
+): M {
+  const started = Date.now();
+  const tty = process.stderr.isTTY;
+  let lastDraw = 0;
+  const draw = (done: number) => {
+    const width = 30;
+    const filled = Math.round((done / count) * width);
+    const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${count} seeds, ${((Date.now() - started) / 1000).toFixed(1)} s`;
+    if (tty) process.stderr.write(`\r${line}`);
+    else if (Date.now() - lastDraw > 2000 || done === count) {
+      process.stderr.write(`${line}\n`);
+      lastDraw = Date.now();
+    }
+  };
+  const sum = total as unknown as Record<string, number>;
+  for (let i = 0; i < count; i++) {
+    const seed = first + i;
+    const r = run(seed);
+    const m = r.metrics as unknown as Record<string, number>;
+    for (const k of Object.keys(sum)) {
+      if (k.endsWith('P50') || k.endsWith('P99') || k === 'settleMs')
+        sum[k] = Math.max(sum[k]!, m[k]!);
+      else sum[k]! += m[k]!;
+    }
+    draw(i + 1);
+    if (!r.ok) {
+      if (tty) process.stderr.write('\n');
+      report(seed, r);
+      process.exit(1);
+    }
+  }
+  if (tty) process.stderr.write('\n');
+  return total;
+}
+
+// ---- --protocol epaxos ----
+
+/** The EPaxos simulation's run: the options shared with Paxos's, and --conflict. Exits. */
+function runEpaxos(): never {
+  const E = DEFAULT_EPAXOS_SIM;
+  const eb: Omit<EpaxosSimOptions, 'seed'> = {
+    nodes,
+    ops: args.int('ops', { min: 1 })!,
+    clients: args.int('clients', { min: 1 })!,
+    conflict: args.number('conflict', { min: 0, max: 1 }) ?? E.conflict,
+    delay: delayOption(),
+    lossP: args.number('loss', { min: 0, max: 0.9 })!,
+    dupP: args.number('dup', { min: 0, max: 0.9 })!,
+    faultMs,
+    crashRate: values['no-crashes'] ? 0 : rate('crash-rate', E.crashRate),
+    partitionRate: values['no-partitions'] ? 0 : rate('partition-rate', E.partitionRate),
+    powerLossRate: rate('power-loss-rate', E.powerLossRate),
+    powerLossNodes: args.int('power-loss-nodes', { min: 1, max: nodes })!,
+    flush,
+    schedule,
+    livenessMs: args.int('liveness-ms', { min: 1 })!,
+    mutate: args.choice(mutateFlag, EPAXOS_MUTATIONS),
+  };
+  const seed0 = args.int('seed', { min: 0, max: 2 ** 32 - 1 })!;
+  const seeds = args.int('seeds', { min: 1 });
+  if (seeds === undefined) {
+    const r = simulateEpaxos({ ...eb, seed: seed0 });
+    console.log(`sim seed=${seed0} ${describeEpaxos(eb)}`);
+    printEpaxosMetrics(r.metrics);
+    if (!r.ok) {
+      reportEpaxos(eb, seed0, r);
+      process.exit(1);
+    }
+    console.log(
+      'invariants: committed (one command and attributes per instance), validity, order (interfering commands alike everywhere), executed only once committed, once per instance, liveness: OK',
+    );
+    console.log(`digest ${r.digest}`);
+    process.exit(0);
+  }
+  const started = Date.now();
+  console.log(`sim sweep: seeds ${seed0}..${seed0 + seeds - 1}, ${describeEpaxos(eb)}`);
+  const total = sweep(
+    seed0,
+    seeds,
+    (seed) => simulateEpaxos({ ...eb, seed }),
+    emptyEpaxosMetrics(),
+    (seed, r) => reportEpaxos(eb, seed, r),
+  );
+  console.log(
+    `${seeds} seeds, 0 violations, ${((Date.now() - started) / 1000).toFixed(1)} s. Totals (latency and settle figures: the worst seed's):`,
+  );
+  printEpaxosMetrics(total);
+  process.exit(0);
+}
+
+function describeEpaxos(o: Omit<EpaxosSimOptions, 'seed'>): string {
+  const random = [
+    o.crashRate > 0 && `crashes ${o.crashRate}/s`,
+    o.partitionRate > 0 && `partitions ${o.partitionRate}/s`,
+    o.powerLossRate > 0 &&
+      `power losses ${o.powerLossRate}/s (${o.powerLossNodes} node${o.powerLossNodes > 1 ? 's' : ''} each)`,
+    o.schedule.length > 0 && `${o.schedule.length} scheduled`,
+  ].filter(Boolean);
+  return `protocol=epaxos nodes=${o.nodes} ops=${o.ops} clients=${o.clients} conflict=${o.conflict} delay=${formatDelay(o.delay)} loss=${o.lossP} dup=${o.dupP} flush=${formatFlushTiming(o.flush)} ms, faults for ${o.faultMs} ms (${random.join(', ') || 'no crashes, partitions or power losses'})${o.mutate ? ` MUTATION=${o.mutate}` : ''}`;
+}
+
+function printEpaxosMetrics(m: EpaxosSimMetrics): void {
+  console.log(
+    `virtual time ${(m.virtualMs / 1000).toFixed(2)} s, ${m.events} events
+commands: ${m.submitted} submitted, ${m.executed} executed where submitted, ${m.retries} client retries (${m.duplicateExecutions} executions of a retried command skipped as duplicates); execution latency p50 ${m.latencyP50} ms, p99 ${m.latencyP99} ms (virtual)
+instances: ${m.committed} committed, ${m.fastPath} on the fast path, ${m.slowPath} on the slow path (Accept), ${m.noops} no-ops; ${m.recoveries} recoveries (prepare phases started); ${(m.messages / (m.submitted || 1)).toFixed(1)} messages per command
+disk: ${m.diskWrites} writes in ${m.flushes} flushes (${(m.diskWrites / (m.flushes || 1)).toFixed(2)} writes per flush), ${m.lostWrites} committed writes lost to power losses before their flush
+faults: ${m.dropped} messages dropped, ${m.duplicated} duplicated, ${m.partitions} partitions, ${m.crashes} crashes and ${m.powerLosses} power losses (node restarts follow); all executed ${m.settleMs} ms (virtual) after faults stopped`,
+  );
+}
+
+function reportEpaxos(
+  o: Omit<EpaxosSimOptions, 'seed'>,
+  seed: number,
+  r: ReturnType<typeof simulateEpaxos>,
+): void {
+  const v = r.violation!;
+  console.log(`VIOLATION (${v.kind}) with seed ${seed}: ${v.message}`);
+  const parts = [
+    '--protocol epaxos',
+    `--seed ${seed}`,
+    `--nodes ${o.nodes}`,
+    `--ops ${o.ops}`,
+    `--clients ${o.clients}`,
+    `--conflict ${o.conflict}`,
+    `--delay ${formatDelay(o.delay)}`,
+    `--loss ${o.lossP}`,
+    `--dup ${o.dupP}`,
+    `--flush-ms ${formatFlushTiming(o.flush)}`,
+    `--fault-ms ${o.faultMs}`,
+    `--crash-rate ${o.crashRate}`,
+    `--partition-rate ${o.partitionRate}`,
+    `--power-loss-rate ${o.powerLossRate}`,
+    `--power-loss-nodes ${o.powerLossNodes}`,
+    `--liveness-ms ${o.livenessMs}`,
+  ];
+  for (const e of o.schedule) parts.push(`--at '${formatFaultEvent(e).replace(/^at /, '')}'`);
+  if (o.mutate) parts.push(`--mutate ${o.mutate}`);
+  console.log(`replay: npm run sim -- ${parts.join(' ')}`);
+  console.log(
+    `trace${v.inst !== undefined ? ` of instance ${v.inst}` : v.kind === 'order' ? ' of the commands concerned' : ' (last events)'}:`,
+  );
+  for (const line of v.trace) console.log(`  ${line}`);
+}

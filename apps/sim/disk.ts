@@ -50,9 +50,9 @@ export interface PendingFlush {
   at: number;
 }
 
-interface Group extends PendingFlush {
+interface Group<W> extends PendingFlush {
   turn: number;
-  writes: DiskWrite[];
+  writes: W[];
   /** What waits for this flush (the effects after a write, as the actor shell holds them). */
   held: Array<() => void>;
 }
@@ -72,7 +72,7 @@ function cloneDurable(d: NodeDurable): NodeDurable {
   };
 }
 
-function apply(d: NodeDurable, w: DiskWrite): void {
+function applyWrite(d: NodeDurable, w: DiskWrite): void {
   switch (w.type) {
     case 'persist':
       d.records.set(w.inst, w.record);
@@ -98,28 +98,51 @@ function apply(d: NodeDurable, w: DiskWrite): void {
   }
 }
 
-export class Disk {
-  private committedState = emptyDurable();
-  private flushedState = emptyDurable();
+/**
+ * What a disk holds and how a write changes it: the Paxos node's by default, another core's
+ * (apps/sim/epaxos-sim.ts) otherwise, so both simulators share one model of commit and flush.
+ */
+export interface DiskFormat<S, W> {
+  empty(): S;
+  clone(state: S): S;
+  apply(state: S, write: W): void;
+}
+
+export const PAXOS_DISK: DiskFormat<NodeDurable, DiskWrite> = {
+  empty: emptyDurable,
+  clone: cloneDurable,
+  apply: applyWrite,
+};
+
+export class Disk<S = NodeDurable, W = DiskWrite> {
+  private committedState: S;
+  private flushedState: S;
   /** Committed, not flushed yet, oldest first; they flush in this order. */
-  private groups: Group[] = [];
+  private groups: Group<W>[] = [];
   private nextId = 0;
   /** Counters for the metrics. */
   readonly stats = { writes: 0, flushes: 0, lostWrites: 0 };
 
-  /** `random` draws each flush's duration (the simulation's one seeded generator). */
+  /**
+   * `random` draws each flush's duration (the simulation's one seeded generator); `format` is
+   * the Paxos node's unless given (the cast: S and W default to its types).
+   */
   constructor(
     private readonly random: () => number,
     private readonly timing: FlushTiming = DEFAULT_FLUSH,
-  ) {}
+    private readonly format: DiskFormat<S, W> = PAXOS_DISK as unknown as DiskFormat<S, W>,
+  ) {
+    this.committedState = format.empty();
+    this.flushedState = format.empty();
+  }
 
   /**
    * Commits a write. The writes of one `turn` (one simulated event) share a flush; the first
    * write of a turn opens one and returns it for the caller to schedule. A flush never ends
    * before an earlier one: what is flushed is always a prefix of what was committed.
    */
-  write(w: DiskWrite, now: number, turn: number): PendingFlush | null {
-    apply(this.committedState, w);
+  write(w: W, now: number, turn: number): PendingFlush | null {
+    this.format.apply(this.committedState, w);
     this.stats.writes++;
     const last = this.groups.at(-1);
     if (last && last.turn === turn) {
@@ -128,7 +151,7 @@ export class Disk {
     }
     const took = this.timing.minMs + this.random() * (this.timing.maxMs - this.timing.minMs);
     const at = Math.max(now + took, last?.at ?? 0);
-    const group: Group = { id: this.nextId++, at, turn, writes: [w], held: [] };
+    const group: Group<W> = { id: this.nextId++, at, turn, writes: [w], held: [] };
     this.groups.push(group);
     return { id: group.id, at };
   }
@@ -148,7 +171,7 @@ export class Disk {
     const held: Array<() => void> = [];
     while (this.groups.length > 0 && this.groups[0]!.id <= id) {
       const g = this.groups.shift()!;
-      for (const w of g.writes) apply(this.flushedState, w);
+      for (const w of g.writes) this.format.apply(this.flushedState, w);
       this.stats.flushes++;
       held.push(...g.held);
     }
@@ -164,7 +187,7 @@ export class Disk {
   powerLoss(): number {
     const lost = this.groups.reduce((n, g) => n + g.writes.length, 0);
     this.groups = [];
-    this.committedState = cloneDurable(this.flushedState);
+    this.committedState = this.format.clone(this.flushedState);
     this.stats.lostWrites += lost;
     return lost;
   }
@@ -172,18 +195,18 @@ export class Disk {
   /** Test only (the `amnesia` mutation): the disk forgets everything. */
   wipe(): void {
     this.groups = [];
-    this.committedState = emptyDurable();
-    this.flushedState = emptyDurable();
+    this.committedState = this.format.empty();
+    this.flushedState = this.format.empty();
   }
 
   /** What a restarted process reads: every committed write. */
-  committed(): NodeDurable {
-    return cloneDurable(this.committedState);
+  committed(): S {
+    return this.format.clone(this.committedState);
   }
 
   /** What survives a power loss. */
-  flushed(): NodeDurable {
-    return cloneDurable(this.flushedState);
+  flushed(): S {
+    return this.format.clone(this.flushedState);
   }
 
   /** Writes committed and not flushed yet. */

@@ -239,19 +239,19 @@ type Event =
   | { kind: 'random_ballot' }
   | { kind: 'faults_end' };
 
-interface Scheduled {
+interface Scheduled<E> {
   at: number;
   seq: number;
-  event: Event;
+  event: E;
 }
 
 /** A binary min-heap on (at, seq): deterministic order for equal times. */
-class Queue {
-  private heap: Scheduled[] = [];
+export class Queue<E = Event> {
+  private heap: Scheduled<E>[] = [];
   get size(): number {
     return this.heap.length;
   }
-  push(item: Scheduled): void {
+  push(item: Scheduled<E>): void {
     const h = this.heap;
     h.push(item);
     let i = h.length - 1;
@@ -262,7 +262,7 @@ class Queue {
       i = parent;
     }
   }
-  pop(): Scheduled | undefined {
+  pop(): Scheduled<E> | undefined {
     const h = this.heap;
     const top = h[0];
     const last = h.pop();
@@ -302,7 +302,8 @@ function describeMsg(msg: PaxosMsg): string {
   }
 }
 
-const before = (a: Scheduled, b: Scheduled) => a.at < b.at || (a.at === b.at && a.seq < b.seq);
+const before = <E>(a: Scheduled<E>, b: Scheduled<E>) =>
+  a.at < b.at || (a.at === b.at && a.seq < b.seq);
 
 type Rep = ReplicaState<InventoryState, InventoryOp, InventoryResult, Token>;
 
@@ -348,6 +349,51 @@ const REPLICA_OPTIONS: ReplicaOptions = {
   gapMs: 20,
   snapshotChunkBytes: 512,
 };
+
+/** The knobs of the random faults (shared with apps/sim/epaxos-sim.ts). */
+export type FaultRates = Pick<
+  SimOptions,
+  'faultMs' | 'crashRate' | 'partitionRate' | 'powerLossRate' | 'powerLossNodes'
+>;
+
+/**
+ * The random faults of one run, in time order, drawn from `random`: a mean gap of 1000 / rate
+ * ms, each of a kind in proportion to its rate, each lasting 20-220 ms.
+ */
+export function randomFaults(
+  o: FaultRates,
+  names: readonly string[],
+  random: () => number,
+): FaultEvent[] {
+  const events: FaultEvent[] = [];
+  const rates = o.crashRate + o.partitionRate + o.powerLossRate;
+  if (rates > 0) {
+    const scale = 4 / rates; // gaps of 100..400 ms at 4 events per second
+    for (let t = 50 + random() * 200; t < o.faultMs; t += (100 + random() * 300) * scale) {
+      const x = random() * rates;
+      if (x < o.crashRate) {
+        const node = names[Math.floor(random() * names.length)]!;
+        events.push({ atMs: t, kind: 'crash', nodes: [node], forMs: 20 + random() * 200 });
+      } else if (x < o.crashRate + o.partitionRate) {
+        const side = names.filter(() => random() < 0.5);
+        events.push({
+          atMs: t,
+          kind: 'partition',
+          groups: [side],
+          forMs: 20 + random() * 200,
+        });
+      } else {
+        const pool = [...names];
+        const nodes = Array.from(
+          { length: Math.min(o.powerLossNodes, names.length) },
+          () => pool.splice(Math.floor(random() * pool.length), 1)[0]!,
+        );
+        events.push({ atMs: t, kind: 'power-loss', nodes, forMs: 20 + random() * 200 });
+      }
+    }
+  }
+  return events;
+}
 
 /** Runs one simulation. Never throws for a broken invariant: it reports it as a violation. */
 export function simulate(options: SimOptions): SimResult {
@@ -848,33 +894,7 @@ export function simulate(options: SimOptions): SimResult {
     if (end !== undefined) for (const node of e.nodes) schedule(end, { kind: 'restart', node, id });
   };
   for (const e of o.schedule) scheduleFault(e.atMs, e);
-  // Random faults: a mean gap of 1000 / rate ms, each of a kind in proportion to its rate.
-  const rates = o.crashRate + o.partitionRate + o.powerLossRate;
-  if (rates > 0) {
-    const scale = 4 / rates; // gaps of 100..400 ms at 4 events per second
-    for (let t = 50 + random() * 200; t < o.faultMs; t += (100 + random() * 300) * scale) {
-      const x = random() * rates;
-      if (x < o.crashRate) {
-        const node = names[Math.floor(random() * names.length)]!;
-        scheduleFault(t, { atMs: t, kind: 'crash', nodes: [node], forMs: 20 + random() * 200 });
-      } else if (x < o.crashRate + o.partitionRate) {
-        const side = names.filter(() => random() < 0.5);
-        scheduleFault(t, {
-          atMs: t,
-          kind: 'partition',
-          groups: [side],
-          forMs: 20 + random() * 200,
-        });
-      } else {
-        const pool = [...names];
-        const nodes = Array.from(
-          { length: Math.min(o.powerLossNodes, names.length) },
-          () => pool.splice(Math.floor(random() * pool.length), 1)[0]!,
-        );
-        scheduleFault(t, { atMs: t, kind: 'power-loss', nodes, forMs: 20 + random() * 200 });
-      }
-    }
-  }
+  for (const e of randomFaults(o, names, random)) scheduleFault(e.atMs, e);
   if (o.randomProposer > 0) schedule(random() * TICK_MS, { kind: 'random_ballot' });
   schedule(o.faultMs, { kind: 'faults_end' });
   for (let c = 0; c < o.clients; c++) schedule(random(), { kind: 'client_next', client: c });

@@ -98,6 +98,12 @@ const MORE: Array<[string, string[], string]> = [
     "--power-loss-rate must be a number from 0 to 1000, got 'often'",
   ],
   ['sim', ['--paxos', 'fast'], "--paxos must be one of terms, classic, got 'fast'"],
+  ['sim', ['--protocol', 'raft'], "--protocol must be one of paxos, epaxos, got 'raft'"],
+  [
+    'sim',
+    ['--protocol', 'epaxos', '--conflict', '2'],
+    "--conflict must be a number from 0 to 1, got '2'",
+  ],
   ['bench:inventory', ['--baseline', 'maybe'], "--baseline must be one of yes, no, got 'maybe'"],
   ['chaos', ['--protocol', 'raft'], "--protocol must be one of paxos, epaxos, got 'raft'"],
   ['kill-restart', ['--protocol', 'raft'], "--protocol must be one of paxos, epaxos, got 'raft'"],
