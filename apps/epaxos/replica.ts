@@ -70,9 +70,9 @@ interface Lead {
 export interface ReplicaState {
   readonly me: string;
   readonly replicas: readonly string[];
-  /** Failures tolerated: floor((N - 1) / 2). */
+  /** Failures tolerated: N - majority. */
   readonly f: number;
-  /** F + floor((F + 1) / 2), the command leader included. */
+  /** fastQuorumSize(N): F + floor((F + 1) / 2) (at least a majority), the leader included. */
   readonly fastQuorum: number;
   readonly majority: number;
   readonly mutations: ReadonlySet<EpaxosMutation>;
@@ -103,9 +103,18 @@ export type ReplicaEvent =
   /** Start an explicit prepare for this instance now (the executor or an operator asks). */
   | { type: 'recover'; inst: InstanceKey };
 
+/** A strict majority of n replicas. */
+export function majorityOf(n: number): number {
+  return Math.floor(n / 2) + 1;
+}
+
+/**
+ * F + floor((F+1)/2) with F = n - majority (the failures tolerated), the leader included; never
+ * below a majority (with an even n, F + floor((F+1)/2) alone would not meet every majority).
+ */
 export function fastQuorumSize(n: number): number {
-  const f = Math.floor((n - 1) / 2);
-  return f + Math.floor((f + 1) / 2);
+  const f = n - majorityOf(n);
+  return Math.max(majorityOf(n), f + Math.floor((f + 1) / 2));
 }
 
 export function createReplica(
@@ -118,13 +127,13 @@ export function createReplica(
     throw new Error(`${me} is not one of the replicas ${replicas.join(', ')}`);
   if (new Set(replicas).size !== replicas.length) throw new Error('replica names must be distinct');
   const n = replicas.length;
-  const f = Math.floor((n - 1) / 2);
+  const majority = majorityOf(n);
   const s: ReplicaState = {
     me,
     replicas: [...replicas],
-    f,
-    fastQuorum: Math.max(1, fastQuorumSize(n)),
-    majority: f + 1,
+    f: n - majority,
+    fastQuorum: fastQuorumSize(n),
+    majority,
     mutations,
     records: new Map(),
     nextN: 0,
@@ -481,9 +490,9 @@ function startRecovery(s: ReplicaState, inst: InstanceKey): Effect[] {
  * 1. a committed report: commit it; 2. accepted reports: the highest ballot's, through Accept;
  * 3. U = replicas other than the command leader L that pre-accepted under L's first ballot
  *    without changing its attributes. |U| >= F: those attributes are safe, through Accept.
- * 4. Fewer than could have made a fast commit (R - F + floor((F+1)/2) - 1 of the R replies from
- *    replicas other than L): not committed anywhere; PreAccept again (never fast) with the
- *    command, or Accept a no-op if no report knows the command.
+ * 4. Fewer than could have made a fast commit (R - (N - FQ) of the R replies from replicas
+ *    other than L, FQ the fast quorum): not committed anywhere; PreAccept again (never fast)
+ *    with the command, or Accept a no-op if no report knows the command.
  * 5. Otherwise wait for more reports (each one more replica narrows it down).
  */
 function decideRecovery(
@@ -527,12 +536,13 @@ function decideRecovery(
       r.unchanged &&
       r.cmd,
   );
-  const h = Math.floor((s.f + 1) / 2);
   if (u.length >= s.f && u.length > 0) {
     const r = u[0]![1];
     return startAccept(s, inst, lead, r.cmd!, r.seq, r.deps);
   }
-  if (u.length < fromOthers.length - s.f + h - 1 || (s.f === 0 && u.length === 0)) {
+  // At least fastQuorum - 1 replicas other than L pre-accepted unchanged if C was committed
+  // fast; at most N - 1 - R of them did not report.
+  if (u.length < fromOthers.length - (s.replicas.length - s.fastQuorum)) {
     const known = reports.find(([, r]) => r.cmd)?.[1].cmd ?? null;
     if (known === null) return startAccept(s, inst, lead, NOOP, 0, []);
     return preacceptAgain(s, inst, lead, known);

@@ -83,6 +83,8 @@ const cmd = (id: string, ...keys: string[]): Command => ({ id, keys, op: { id } 
 describe('EPaxos core', () => {
   it('fast quorum is F + floor((F+1)/2), the leader included', () => {
     expect([3, 5, 7, 9, 11].map(fastQuorumSize)).toEqual([2, 3, 5, 6, 8]);
+    // With an even N, never below a strict majority (quorums must meet).
+    expect([1, 2, 4, 6].map(fastQuorumSize)).toEqual([1, 2, 3, 4]);
   });
 
   it('a command without conflicts commits on the fast path and executes everywhere', () => {
