@@ -40,7 +40,8 @@ Measured --duration seconds after a --warmup (2 s more for a fresh cluster's fir
 row: operations/s, client-observed latency p50/p99 (call until the answer, sent once the
 operation executed), CPU time of all the node processes per operation (utime + stime from /proc;
 the clients run in those processes too), wire messages sent per operation, and for EPaxos the
-share of its commits on the fast path and the mean dependencies per instance.
+share of its commits on the fast path, the mean dependencies per instance and the recoveries
+(explicit prepares of instances not committed in time) started.
 Then per size and conflict rate the ratios EPaxos / Multi-Paxos, with the target: throughput
 >= 1.0x at ${CONFLICTS_DEFAULT.filter((c) => c <= LOW_CONFLICT).join(' and ')}% conflicts.
 
@@ -247,6 +248,8 @@ interface Row {
   /** EPaxos: commits led during the window on the fast path, on the slow path. */
   fast: number;
   slow: number;
+  /** EPaxos: explicit prepares (recoveries of instances not committed in time) started. */
+  recoveries: number;
   /** EPaxos: mean and most dependencies of the instances started during the window. */
   meanDeps: number;
   maxDeps: number;
@@ -264,8 +267,9 @@ const commits = (all: Array<EpaxosReplicaStatus | undefined>) =>
     (s, st) => ({
       fast: s.fast + (st?.epaxos?.commits.fast ?? Number.NaN),
       slow: s.slow + (st?.epaxos?.commits.slow ?? Number.NaN),
+      recoveries: s.recoveries + (st?.epaxos?.recoveries ?? Number.NaN),
     }),
-    { fast: 0, slow: 0 },
+    { fast: 0, slow: 0, recoveries: 0 },
   );
 
 /** The first row of a fresh cluster warms up this much longer (its code is not optimized yet). */
@@ -341,6 +345,7 @@ async function measure(
     cpuPerOp: (((ticks1 - ticks0) / clockTicks) * 1e6) / acked,
     fast: c1.fast - c0.fast,
     slow: c1.slow - c0.slow,
+    recoveries: c1.recoveries - c0.recoveries,
     meanDeps: deps && deps.instances > 0 ? deps.deps / deps.instances : Number.NaN,
     maxDeps: deps ? deps.maxDeps : Number.NaN,
     msgsPerOp: sent((n) => n.messagesOut) / acked,
@@ -363,9 +368,9 @@ const share = (r: Row) =>
     : '-';
 const ratio = (a: number, b: number) => (b > 0 && Number.isFinite(a / b) ? a / b : Number.NaN);
 
-const HEAD = `  ${'protocol'.padEnd(11)} ${'nodes'.padStart(5)} ${'conflict'.padStart(8)} ${'ops/s'.padStart(9)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'CPU us/op'.padStart(9)} ${'msgs/op'.padStart(7)} ${'fast path'.padStart(9)} ${'deps'.padStart(11)} ${'errors'.padStart(6)}`;
+const HEAD = `  ${'protocol'.padEnd(11)} ${'nodes'.padStart(5)} ${'conflict'.padStart(8)} ${'ops/s'.padStart(9)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'CPU us/op'.padStart(9)} ${'msgs/op'.padStart(7)} ${'fast path'.padStart(9)} ${'deps'.padStart(11)} ${'recov'.padStart(6)} ${'errors'.padStart(6)}`;
 const line = (r: Row) =>
-  `  ${PROTOCOL_LABEL[r.protocol].padEnd(11)} ${String(r.nodes).padStart(5)} ${`${r.conflict}%`.padStart(8)} ${fmtInt(r.opsPerSec).padStart(9)} ${ms(r.p50).padStart(7)} ${ms(r.p99).padStart(7)} ${fmtInt(r.cpuPerOp).padStart(9)} ${fixed(r.msgsPerOp, 2).padStart(7)} ${share(r).padStart(9)} ${(r.protocol === 'epaxos' ? `${fixed(r.meanDeps, 2)} (${fmtInt(r.maxDeps)})` : '-').padStart(11)} ${String(r.errors).padStart(6)}`;
+  `  ${PROTOCOL_LABEL[r.protocol].padEnd(11)} ${String(r.nodes).padStart(5)} ${`${r.conflict}%`.padStart(8)} ${fmtInt(r.opsPerSec).padStart(9)} ${ms(r.p50).padStart(7)} ${ms(r.p99).padStart(7)} ${fmtInt(r.cpuPerOp).padStart(9)} ${fixed(r.msgsPerOp, 2).padStart(7)} ${share(r).padStart(9)} ${(r.protocol === 'epaxos' ? `${fixed(r.meanDeps, 2)} (${fmtInt(r.maxDeps)})` : '-').padStart(11)} ${(r.protocol === 'epaxos' ? fmtInt(r.recoveries) : '-').padStart(6)} ${String(r.errors).padStart(6)}`;
 const errorNote = (r: Row) =>
   r.errors > 0
     ? [
@@ -472,7 +477,7 @@ console.log(
   `inventory service, ${storage === 'memory' ? 'state in memory' : 'LMDB, every write flushed'}; one node process per replica, a fresh cluster per protocol and size; ${concurrency} operations in flight per node at its local replica; ${durationMs / 1000} s measured after a ${warmupMs / 1000} s warm-up per row`,
 );
 console.log(
-  `operation: add 1 to 'hot' with the conflict probability, else to an item of its own; CPU: all node processes (clients included) per operation; msgs: wire messages all nodes sent per operation; fast path: EPaxos commits led on the fast path / all led; deps: mean (max) dependencies per EPaxos instance started in the window, as the first client node's replica holds them`,
+  `operation: add 1 to 'hot' with the conflict probability, else to an item of its own; CPU: all node processes (clients included) per operation; msgs: wire messages all nodes sent per operation; fast path: EPaxos commits led on the fast path / all led; deps: mean (max) dependencies per EPaxos instance started in the window, as the first client node's replica holds them; recov: EPaxos recoveries (explicit prepares) started in the window, all replicas`,
 );
 console.log('');
 console.log(HEAD);
