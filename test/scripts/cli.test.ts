@@ -42,6 +42,7 @@ const MALFORMED: Record<string, [string[], string] | null> = {
     "--concurrency must be an integer >= 1, got 'lots'",
   ],
   'bench:paxos': [['--inflight', '1.5'], "--inflight must be an integer >= 1, got '1.5'"],
+  'bench:epaxos': [['--duration', '0'], "--duration must be a number > 0, got '0'"],
   'bench:transport': [['--pings', '0'], "--pings must be an integer >= 1, got '0'"],
   chaos: [['--duration', '0'], "--duration must be an integer >= 1, got '0'"],
   course: [['--runs', 'x'], "--runs must be an integer >= 1, got 'x'"],
@@ -105,6 +106,17 @@ const MORE: Array<[string, string[], string]> = [
     "--conflict must be a number from 0 to 1, got '2'",
   ],
   ['bench:inventory', ['--baseline', 'maybe'], "--baseline must be one of yes, no, got 'maybe'"],
+  [
+    'bench:epaxos',
+    ['--conflicts', '0,200'],
+    "--conflicts must be a comma-separated list of percentages from 0 to 100, got '0,200'",
+  ],
+  [
+    'bench:epaxos',
+    ['--nodes', '2'],
+    "--nodes must be a comma-separated list of cluster sizes from 3 to 9, got '2'",
+  ],
+  ['bench:epaxos', ['--storage', 'disk'], "--storage must be one of memory, lmdb, got 'disk'"],
   ['chaos', ['--protocol', 'raft'], "--protocol must be one of paxos, epaxos, got 'raft'"],
   ['kill-restart', ['--protocol', 'raft'], "--protocol must be one of paxos, epaxos, got 'raft'"],
   [
