@@ -178,7 +178,7 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
       type: msg.type,
       inst: msg.inst,
       ...('ballot' in msg ? { ballot: `${msg.ballot.n}.${msg.ballot.replica}` } : {}),
-      ...('seq' in msg ? { seq: msg.seq } : {}),
+      ...('seq' in msg ? { instSeq: msg.seq } : {}), // not 'seq': the ring's own field
       ...('deps' in msg
         ? { deps: msg.deps.slice(0, EVENT_DEPS_MAX), depsCount: msg.deps.length }
         : {}),
