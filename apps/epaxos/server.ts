@@ -13,7 +13,9 @@ import {
   Global,
   isCall,
   logger,
+  nodeName,
   receive,
+  recordEvent,
   registerProbe,
   reply,
   self,
@@ -41,6 +43,21 @@ export const serverName = (partitionId: string, replica: string) =>
 
 /** Results remembered per replica for callers that ask again (a retry after a restart). */
 const RESULTS_MAX = 100_000;
+/** Recent commits a replica shows observers (the live cluster view). */
+export const RECENT_MAX = 50;
+/** Dependencies shown per message event (the rest are counted). */
+const EVENT_DEPS_MAX = 8;
+
+/** An operation as observers show it: JSON, cut to 80 characters. */
+function shortOp(op: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(op) ?? String(op);
+  } catch {
+    text = String(op);
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
 
 /** What one replica process runs with (EPaxos.init builds it). */
 export interface ServerConfig {
@@ -88,6 +105,21 @@ export type Outcome =
   /** The machine threw (at every replica alike: it is deterministic); the state stays as it left it. */
   | { ok: false; error: 'apply_failed'; message: string };
 
+/** A commit this replica saw, as observers show it. */
+export interface RecentCommit {
+  inst: InstanceKey;
+  /** The command's id, keys and operation (JSON, cut to 80 characters). */
+  id: string;
+  keys: string[];
+  op: string;
+  seq: number;
+  deps: InstanceKey[];
+  /** Led here, on the fast path or the slow one (Accept); or learned from another replica. */
+  path: 'fast' | 'slow' | 'learned';
+  /** When it was committed here (ms since the epoch). */
+  at: number;
+}
+
 /** A replica's view, for observers (counts since this incarnation started, unless noted). */
 export interface EpaxosStatus {
   partitionId: string;
@@ -107,6 +139,8 @@ export interface EpaxosStatus {
   recoveries: number;
   /** Local callers waiting for a command to execute. */
   waiting: number;
+  /** The last RECENT_MAX commits seen here (this incarnation), oldest first. */
+  recent: RecentCommit[];
   /** The machine's describe(state), if it has one. */
   machine?: unknown;
 }
@@ -130,8 +164,26 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
   for (const [inst, rec] of store.records) if (rec.cmd?.id) instanceOf.set(rec.cmd.id, inst);
   const waiters = new Map<string, Array<{ from: From; raw: boolean }>>();
   const counts = { fast: 0, slow: 0, learned: 0, recoveries: 0 };
+  /** The recent commits, operations kept as they are (made text when an observer asks). */
+  const recent: Array<Omit<RecentCommit, 'op'> & { op: unknown }> = [];
+  const node = nodeName();
 
   const sendTo = (to: string, msg: EpaxosMsg): void => {
+    // For the live view's sequence diagram: one small event per message, in a bounded ring.
+    recordEvent('epaxos', {
+      node,
+      partition: partitionId,
+      from: me,
+      to,
+      type: msg.type,
+      inst: msg.inst,
+      ...('ballot' in msg ? { ballot: `${msg.ballot.n}.${msg.ballot.replica}` } : {}),
+      ...('seq' in msg ? { instSeq: msg.seq } : {}), // not 'seq': the ring's own field
+      ...('deps' in msg
+        ? { deps: msg.deps.slice(0, EVENT_DEPS_MAX), depsCount: msg.deps.length }
+        : {}),
+      ...('cmd' in msg ? { cmd: msg.cmd.id } : {}),
+    });
     const envelope: EpaxosEnvelope = { type: 'epaxos', from: me, msg };
     const pid = to === me ? mePid : Global.whereis(names.get(to) ?? serverName(partitionId, to));
     if (!pid) return; // not registered (yet): the core sends it again
@@ -186,11 +238,22 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
           e.afterMs,
         );
         break;
-      case 'committed':
-        if (e.fast === true) counts.fast++;
-        else if (e.fast === false) counts.slow++;
-        else counts.learned++;
+      case 'committed': {
+        const path = e.fast === true ? 'fast' : e.fast === false ? 'slow' : 'learned';
+        counts[path]++;
+        recent.push({
+          inst: e.inst,
+          id: e.cmd.id,
+          keys: e.cmd.keys,
+          op: e.cmd.op,
+          seq: e.seq,
+          deps: e.deps,
+          path,
+          at: Date.now(),
+        });
+        if (recent.length > RECENT_MAX) recent.shift();
         break;
+      }
       case 'execute':
         execute(e.cmd);
         break;
@@ -217,6 +280,7 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
     commits: { fast: counts.fast, slow: counts.slow, learned: counts.learned },
     recoveries: counts.recoveries,
     waiting: [...waiters.values()].reduce((n, list) => n + list.length, 0),
+    recent: recent.map((c) => ({ ...c, op: shortOp(c.op) })),
     ...(machine.describe ? { machine: machine.describe(state) } : {}),
   });
 

@@ -4,7 +4,10 @@
 // Stable data-testid attributes: node-p1, link-p1-p2 (data-state up|down|partitioned),
 // kill-node-p1, start-node-p1, partition-p1-p2, heal-p1-p2, replica-inventory-p1 (data-state
 // up|absent, data-pid), replica-state-inventory-p1, restart-inventory-p1, proc-<pid>,
-// kill-<pid>, paxos-row, paxos-decided, seq-diagram, seq-msg, add-form, action-log.
+// kill-<pid>, paxos-row, paxos-decided, seq-diagram, seq-msg (data-type, data-proto paxos|epaxos),
+// add-form, action-log; with EPaxos replicas: epaxos-card, epaxos-row (data-inst,
+// data-partition, data-path), epaxos-deps, epaxos-path (data-path fast|slow|learned),
+// epaxos-counts-<partition>-<replica>.
 //
 // The script is plain ES2017 inside a template literal: no backticks, no dollar-brace and no
 // backslashes in it.
@@ -15,6 +18,8 @@ const STYLE = `
   --line: #e5e7eb; --bg: #f4f5f7; --card: #fff; --accent: #3b6fd8;
   --prepare: #3b6fd8; --promise: #0f9aa8; --accept: #d9822b; --accepted: #a16207;
   --nack: #d64545; --decided: #2f9e5b; --chosen: #2f9e5b;
+  --preaccept: #7c3aed; --preaccept_ok: #0f9aa8; --accept_ok: #a16207; --commit: #2f9e5b;
+  --prepare_ok: #0e7490; --ask: #6b7280;
 }
 * { box-sizing: border-box; }
 body { margin: 0; font: 13px/1.45 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif;
@@ -34,8 +39,15 @@ header h1 span { font-weight: 400; color: #aab4c3; }
 main { display: grid; gap: 14px; padding: 14px 18px;
   grid-template-columns: minmax(360px, 5fr) minmax(0, 7fr);
   grid-template-areas: 'graph replicas' 'paxos seq' 'trees trees'; }
+/* EPaxos replicas: their card takes the Paxos card's place, or a row of its own beside it */
+main.ep-only { grid-template-areas: 'graph replicas' 'epaxos seq' 'trees trees'; }
+main.ep-both { grid-template-areas: 'graph replicas' 'paxos seq' 'epaxos epaxos' 'trees trees'; }
+main.ep-only #paxos-card { display: none; }
+main:not(.ep-only):not(.ep-both) #epaxos-card { display: none; }
 @media (max-width: 1050px) {
   main { grid-template-columns: 1fr; grid-template-areas: 'graph' 'replicas' 'paxos' 'seq' 'trees'; }
+  main.ep-only { grid-template-areas: 'graph' 'replicas' 'epaxos' 'seq' 'trees'; }
+  main.ep-both { grid-template-areas: 'graph' 'replicas' 'paxos' 'epaxos' 'seq' 'trees'; }
 }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 8px;
   padding: 11px 14px 13px; min-width: 0; }
@@ -106,6 +118,16 @@ tr.absent td { color: var(--muted); }
 .who .yes { color: #17733f; }
 .who .no { color: var(--muted); }
 td.val { max-width: 260px; overflow-wrap: anywhere; }
+/* epaxos */
+.path { display: inline-block; padding: 0 7px; border-radius: 9px; font-size: 11px; line-height: 17px; font-weight: 600; }
+.path.fast { background: #e3f4ea; color: #17733f; }
+.path.slow { background: #fff1dc; color: #b45309; }
+.path.learned { background: #eef0f3; color: #6b7280; font-weight: 400; }
+td.deps { max-width: 170px; overflow-wrap: anywhere; }
+td.cmd { max-width: 240px; overflow-wrap: anywhere; }
+.cmd .id { color: var(--muted); font-size: 11px; }
+.keys span { background: #f1f5f9; border-radius: 4px; padding: 0 4px; font-size: 11.5px; margin-right: 3px; }
+.ep-part { font-size: 12px; font-weight: 600; margin: 8px 0 3px; }
 .svc { font-size: 11px; color: var(--muted); }
 /* sequence diagram */
 #seq-wrap { max-height: 520px; overflow: auto; border: 1px solid var(--line); border-radius: 6px; }
@@ -130,10 +152,12 @@ select.small { font: inherit; font-size: 12px; padding: 0 4px; }
 .proc.k-replica .proc-lbl { color: #1d4ed8; }
 .proc.k-paxos .proc-lbl { color: #6d28d9; }
 .proc.k-supervisor .proc-lbl { color: #b45309; }
+.proc.k-epaxos .proc-lbl { color: #7c3aed; }
 .proc.k-runtime .proc-lbl { color: var(--muted); font-weight: 400; }
 .k-badge-replica { background: #e0eaff; color: #1d4ed8; }
 .k-badge-paxos { background: #efe7ff; color: #6d28d9; }
 .k-badge-supervisor { background: #fff1dc; color: #b45309; }
+.k-badge-epaxos { background: #f1e9ff; color: #7c3aed; }
 .dot { width: 7px; height: 7px; border-radius: 50%; display: inline-block; background: #b8c2d0; flex: none; }
 .dot.running { background: var(--up); }
 .dot.suspended { background: #e0a800; }
@@ -155,7 +179,7 @@ const BODY = `
   <div id="last-action" data-testid="last-action"></div>
   <div id="conn" class="conn" data-testid="conn">live</div>
 </header>
-<main>
+<main id="main">
   <section class="card" style="grid-area: graph">
     <h2>Nodes and links <span class="right legend"><span><i style="background: var(--up)"></i>up</span><span><i style="background: var(--part)"></i>partitioned</span><span><i style="background: var(--down)"></i>down</span></span></h2>
     <div id="graph" data-testid="graph"></div>
@@ -175,12 +199,16 @@ const BODY = `
     <h2 style="margin-top: 14px">Actions</h2>
     <div id="log" data-testid="action-log"><div class="muted">Buttons act at once: kill a process, kill (SIGKILL) or start a node, restart a replica, partition or heal a link. Add inventory and watch the Paxos instance it takes.</div></div>
   </section>
-  <section class="card" style="grid-area: paxos">
+  <section class="card" id="paxos-card" style="grid-area: paxos">
     <h2>Paxos instances <span class="right muted" id="paxos-note"></span></h2>
     <div id="paxos"></div>
   </section>
+  <section class="card" id="epaxos-card" style="grid-area: epaxos" data-testid="epaxos-card">
+    <h2>EPaxos instances <span class="right legend" id="epaxos-note"></span></h2>
+    <div id="epaxos"></div>
+  </section>
   <section class="card" style="grid-area: seq">
-    <h2>Paxos messages <span class="right"><label class="opt">service
+    <h2><span id="seq-title">Paxos messages</span> <span class="right"><label class="opt">service
       <select id="seq-service" class="small" data-testid="seq-service">
         <option value="all">all</option><option value="inventory">inventory</option><option value="seats">seats</option>
       </select></label></span></h2>
@@ -198,7 +226,9 @@ const SCRIPT = `
 (function () {
   'use strict';
   var SEQ_MAX = 40;
-  var TYPES = ['prepare', 'promise', 'accept', 'accepted', 'nack', 'decided', 'chosen'];
+  var TYPES = ['prepare', 'promise', 'accept', 'accepted', 'nack', 'decided', 'chosen',
+    'preaccept', 'preaccept_ok', 'accept_ok', 'commit', 'prepare_ok', 'ask'];
+  var EPAXOS_SHOWN = 12;
   var RUNTIME = { 'top-level': 1, observer: 1, dashboard: 1, 'Dashboard.reportObserver': 1 };
   var state = null;
   var lastOk = 0;
@@ -294,14 +324,33 @@ const SCRIPT = `
     m.up = function (n) { return !!m.snaps[n] && (!s.cluster || !!s.cluster.nodes[n]); };
     m.replicas = [];
     m.paxos = [];
+    m.epaxos = [];
     m.events = [];
     s.nodes.forEach(function (n) {
       (n.probes || []).forEach(function (p) {
         var d = p.data || {};
         if (p.kind === 'replica') m.replicas.push({ node: n.node, owner: p.owner, d: d });
         if (p.kind === 'paxos') m.paxos.push({ node: n.node, owner: p.owner, d: d });
+        if (p.kind === 'epaxos' && d.partitionId) m.epaxos.push({ node: n.node, owner: p.owner, d: d });
       });
       (n.paxos || []).forEach(function (e) { m.events.push(e); });
+      // EPaxos messages are recorded where they are sent: lifelines are partition:replica
+      (n.epaxos || []).forEach(function (e) {
+        m.events.push({ proto: 'epaxos', node: e.node, t: e.t, seq: e.seq, type: e.type, inst: e.inst,
+          ballot: e.ballot, participant: e.partition + ':' + e.to, from: e.partition + ':' + e.from,
+          cmd: e.cmd, instSeq: e.instSeq, deps: e.deps, depsCount: e.depsCount });
+      });
+    });
+    // A service replica on EPaxos shows through its EPaxos replica's probe.
+    m.epaxos.forEach(function (r) {
+      var d = r.d;
+      var has = m.replicas.some(function (x) { return x.d.service === d.partitionId && x.d.name === d.replica; });
+      if (has) return;
+      var i = d.instances || {};
+      m.replicas.push({ node: r.node, owner: r.owner, d: {
+        service: d.partitionId, name: d.replica, protocol: 'epaxos', applied: i.executed,
+        waiting: (i.committed || 0) - (i.executed || 0), leader: null, pending: d.waiting,
+        inflight: i.leading, ready: true, state: d.machine } });
     });
     m.replicas.forEach(function (r) { if (m.services.indexOf(r.d.service) < 0) m.services.push(r.d.service); });
     m.events.sort(function (a, b) {
@@ -329,6 +378,11 @@ const SCRIPT = `
     return out;
   }
 
+  function protoWord(m) {
+    if (m.epaxos.length === 0) return 'Paxos';
+    return m.paxos.length === 0 ? 'EPaxos' : 'Paxos and EPaxos';
+  }
+
   // ---- sections ----
   function renderSummary(m) {
     var up = m.names.filter(m.up).length;
@@ -337,7 +391,7 @@ const SCRIPT = `
     m.replicas.forEach(function (r) { if (r.d.leader) leaders[r.d.service] = r.d.leader; });
     var text = '<b>' + up + '/' + m.names.length + '</b> nodes up · <b>' + parts + '</b> link' + (parts === 1 ? '' : 's') + ' partitioned';
     Object.keys(leaders).sort().forEach(function (svc) { text += ' · ' + esc(svc) + ' leader <b>' + esc(leaders[svc]) + '</b>'; });
-    text += ' · <span class="muted">' + esc(m.events.length) + ' recent Paxos messages</span>';
+    text += ' · <span class="muted">' + esc(m.events.length) + ' recent ' + protoWord(m) + ' messages</span>';
     set('summary', text);
   }
 
@@ -448,7 +502,8 @@ const SCRIPT = `
           '<td><b>' + esc(name) + '</b> <span class="svc">' + esc(svc) + '</span></td>' +
           '<td class="mono muted">' + esc(r.owner) + '</td>' +
           '<td class="num">' + esc(d.applied) + (d.waiting ? ' <span class="muted">+' + esc(d.waiting) + '</span>' : '') + '</td>' +
-          '<td>' + (d.leader === name ? '<span class="leader">' + esc(d.leader) + '</span>' : esc(d.leader || '–')) + '</td>' +
+          '<td>' + (d.protocol === 'epaxos' ? '<span class="muted" title="EPaxos: every replica leads its own commands">none (EPaxos)</span>'
+            : d.leader === name ? '<span class="leader">' + esc(d.leader) + '</span>' : esc(d.leader || '–')) + '</td>' +
           '<td class="num">' + esc(d.pending) + ' / ' + esc(d.inflight) + '</td>' +
           '<td>' + (d.ready ? '<span class="badge s-up">ready</span>' : '<span class="badge s-busy">catching up</span>') + '</td>' +
           '<td data-testid="replica-state-' + esc(id) + '">' + stockHtml(d.state) + '</td><td>' + action + '</td></tr>');
@@ -508,6 +563,73 @@ const SCRIPT = `
         rows.join('') + '</tbody></table>'));
   }
 
+  function opShort(op) {
+    try { return opText(JSON.parse(op)); } catch (e) { return String(op == null ? '' : op); }
+  }
+
+  function renderEpaxos(m) {
+    var main = $('main');
+    var cls = m.epaxos.length === 0 ? '' : m.paxos.length === 0 ? 'ep-only' : 'ep-both';
+    if (main.className !== cls) main.className = cls;
+    if (m.epaxos.length === 0) return;
+    var reps = m.epaxos.slice().sort(function (a, b) {
+      var ka = a.d.partitionId + ':' + a.d.replica, kb = b.d.partitionId + ':' + b.d.replica;
+      return ka < kb ? -1 : ka > kb ? 1 : 0;
+    });
+    var chips = reps.map(function (r) {
+      var c = r.d.commits || {};
+      return '<span class="chip"' + attrs({ 'data-testid': 'epaxos-counts-' + r.d.partitionId + '-' + r.d.replica,
+        title: 'commits led here on the fast path, on the slow path (Accept), learned from others; recoveries started here' }) + '>' +
+        esc(r.d.partitionId + ':' + r.d.replica) + ' · <span class="decided">fast <b>' + esc(c.fast || 0) + '</b></span>' +
+        ' · slow <b>' + esc(c.slow || 0) + '</b> · learned <b>' + esc(c.learned || 0) + '</b>' +
+        ' · recoveries <b>' + esc(r.d.recoveries || 0) + '</b></span>';
+    });
+    // the instances across replicas, one row per instance key; the path is the leader's
+    var byKey = {};
+    reps.forEach(function (r) {
+      var part = r.d.partitionId;
+      (r.d.recent || []).forEach(function (c) {
+        var k = part + '|' + c.inst;
+        var row = byKey[k] || (byKey[k] = { part: part, inst: c.inst, c: c, path: 'learned', at: c.at, seen: {} });
+        if (c.path !== 'learned') { row.path = c.path; row.by = r.d.replica; }
+        if (c.at < row.at) row.at = c.at;
+        row.seen[r.d.replica] = c.path;
+      });
+    });
+    var perPart = {};
+    Object.keys(byKey).forEach(function (k) { var r = byKey[k]; (perPart[r.part] = perPart[r.part] || []).push(r); });
+    var out = '<div class="chips">' + chips.join('') + '</div>';
+    var parts = Object.keys(perPart).sort();
+    if (parts.length === 0) out += '<div class="empty">no instances yet: add inventory to see one committed</div>';
+    parts.forEach(function (part) {
+      var rows = perPart[part].sort(function (a, b) { return b.at - a.at || (a.inst < b.inst ? 1 : -1); }).slice(0, EPAXOS_SHOWN);
+      out += '<div class="ep-part">' + esc(part) + ' <span class="muted" style="font-weight: 400">(latest ' + rows.length + ')</span></div>';
+      out += '<table><thead><tr><th>instance</th><th>command</th><th class="num">seq</th><th>deps</th><th>path</th><th title="the replicas that saw it committed (hover: the path each took)">replicas</th></tr></thead><tbody>';
+      rows.forEach(function (r) {
+        var c = r.c;
+        var deps = c.deps || [];
+        var seen = Object.keys(r.seen).sort().map(function (p) {
+          return '<span class="yes" title="' + esc(p + ': ' + r.seen[p]) + '">' + esc(p) + '✓</span>';
+        }).join('');
+        out += '<tr' + attrs({ 'data-testid': 'epaxos-row', 'data-partition': part, 'data-inst': r.inst, 'data-path': r.path }) + '>' +
+          '<td class="mono">' + esc(r.inst) + '</td>' +
+          '<td class="cmd" title="' + esc(c.op) + '"><div>' + esc(opShort(c.op)) + '</div><div class="keys">' +
+            (c.keys || []).map(function (k) { return '<span>' + esc(k) + '</span>'; }).join('') +
+            '<span class="id mono" style="background: none">' + esc(c.id) + '</span></div></td>' +
+          '<td class="num">' + esc(c.seq) + '</td>' +
+          '<td class="deps mono" data-testid="epaxos-deps"' + attrs({ 'data-deps': deps.join(' ') }) + '>' +
+            (deps.length ? esc(deps.join(', ')) : '<span class="muted">none</span>') + '</td>' +
+          '<td data-testid="epaxos-path"' + attrs({ 'data-path': r.path, title: r.by ? 'committed by ' + r.by + ' on the ' + r.path + ' path'
+            : 'learned: the leader did not report it' }) + '><span class="path ' + esc(r.path) + '">' + esc(r.path) + '</span></td>' +
+          '<td class="who">' + seen + '</td></tr>';
+      });
+      out += '</tbody></table>';
+    });
+    set('epaxos-note', '<span><span class="path fast">fast</span> fast quorum, no Accept</span>' +
+      '<span><span class="path slow">slow</span> Accept round</span><span>' + esc(reps.length) + ' replicas</span>');
+    set('epaxos', out);
+  }
+
   function renderSeq(m) {
     var svc = $('seq-service').value;
     var events = m.events.filter(function (e) { return svc === 'all' || svcOf(e.participant) === svc; }).slice(-SEQ_MAX);
@@ -517,6 +639,12 @@ const SCRIPT = `
       if (svc !== 'all' && svcOf(p.d.name) !== svc) return;
       if (svc === 'all' && events.length > 0 && !events.some(function (e) { return svcOf(e.participant) === svcOf(p.d.name); })) return;
       lane(p.d.name);
+    });
+    m.epaxos.forEach(function (r) {
+      var part = r.d.partitionId;
+      if (svc !== 'all' && part !== svc) return;
+      if (svc === 'all' && events.length > 0 && !events.some(function (e) { return svcOf(e.participant) === part; })) return;
+      lane(part + ':' + r.d.replica);
     });
     events.forEach(function (e) { lane(e.participant); lane(e.from); });
     lanes.sort();
@@ -540,16 +668,22 @@ const SCRIPT = `
       var lx = L + i * CW + CW / 2;
       out += '<line x1="' + lx + '" y1="0" x2="' + lx + '" y2="' + H + '" stroke="#cfd5de" stroke-dasharray="4 3"/>';
     });
-    if (events.length === 0) out += '<text x="' + L + '" y="' + (TOP + 14) + '" fill="#6b7280" font-style="italic">no Paxos messages yet</text>';
+    if (events.length === 0) out += '<text x="' + L + '" y="' + (TOP + 14) + '" fill="#6b7280" font-style="italic">no ' + protoWord(m) + ' messages yet</text>';
     var t0 = events.length ? events[0].t : 0;
     events.forEach(function (e, i) {
       var y = TOP + i * RH + 12;
       var x1 = x(e.from), x2 = x(e.participant);
       var color = 'var(--' + (TYPES.indexOf(e.type) >= 0 ? e.type : 'prepare') + ')';
-      var label = e.type + ' #' + e.inst + (e.ballot ? ' b' + ballotShort(e.ballot) : '');
+      var ep = e.proto === 'epaxos';
+      var label = ep
+        ? e.type + ' ' + e.inst + (e.ballot && e.ballot.indexOf('0.') !== 0 ? ' b' + e.ballot : '') + (e.instSeq != null ? ' seq ' + e.instSeq : '')
+        : e.type + ' #' + e.inst + (e.ballot ? ' b' + ballotShort(e.ballot) : '');
       var title = lifeName(e.from) + ' → ' + lifeName(e.participant) + ': ' + e.type + ' inst ' + e.inst +
-        (e.ballot ? ' ballot ' + e.ballot : '') + (e.value ? ' value ' + valueText(e.value) : '') + ' (at ' + short(e.node) + ', ' + clock(e.t) + ')';
-      out += '<g' + attrs({ 'data-testid': 'seq-msg', 'data-type': e.type, 'data-inst': e.inst }) + '><title>' + esc(title) + '</title>';
+        (e.ballot ? ' ballot ' + e.ballot : '') + (e.value ? ' value ' + valueText(e.value) : '') +
+        (e.cmd ? ' command ' + e.cmd : '') + (e.instSeq != null ? ' seq ' + e.instSeq : '') +
+        (e.deps ? ' deps [' + e.deps.join(', ') + (e.depsCount > e.deps.length ? ', +' + (e.depsCount - e.deps.length) : '') + ']' : '') +
+        ' (' + (ep ? 'sent at ' : 'at ') + short(e.node) + ', ' + clock(e.t) + ')';
+      out += '<g' + attrs({ 'data-testid': 'seq-msg', 'data-type': e.type, 'data-inst': e.inst, 'data-proto': ep ? 'epaxos' : 'paxos' }) + '><title>' + esc(title) + '</title>';
       out += '<text x="4" y="' + (y + 3) + '" fill="#9aa0a6">' + since(e.t - t0) + '</text>';
       if (x1 === x2) {
         out += '<path d="M' + x1 + ',' + (y - 4) + ' h16 v8 h-14" fill="none" stroke="' + color + '" stroke-width="1.5" marker-end="url(#ah-' + e.type + ')"/>';
@@ -571,6 +705,7 @@ const SCRIPT = `
     var o = owners[p.pid];
     if (o === 'replica' || p.label.indexOf('Services.') === 0) return 'replica';
     if (o === 'paxos' || p.label === 'Paxos') return 'paxos';
+    if (o === 'epaxos' || p.label.indexOf('EPaxos ') === 0) return 'epaxos';
     if (p.label === 'Supervisor') return 'supervisor';
     if (RUNTIME[p.label]) return 'runtime';
     return 'worker';
@@ -590,6 +725,7 @@ const SCRIPT = `
       (snap.probes || []).forEach(function (p) {
         owners[p.owner] = p.kind;
         if (p.data && p.data.name) probeName[p.owner] = p.kind === 'replica' ? p.data.service + ':' + p.data.name : p.data.name;
+        if (p.kind === 'epaxos' && p.data && p.data.partitionId) probeName[p.owner] = p.data.partitionId + ':' + p.data.replica;
       });
       var byPid = {};
       snap.processes.forEach(function (p) { byPid[p.pid] = p; });
@@ -616,7 +752,7 @@ const SCRIPT = `
           var last = i === list.length - 1;
           var k = kindOf(p, owners);
           var glyph = prefix === null ? '' : prefix + (last ? '└─ ' : '├─ ');
-          var badge = k === 'replica' || k === 'paxos' || k === 'supervisor' ? '<span class="badge k-badge-' + k + '">' + k + '</span>' : '';
+          var badge = k === 'replica' || k === 'paxos' || k === 'epaxos' || k === 'supervisor' ? '<span class="badge k-badge-' + k + '">' + k + '</span>' : '';
           var nm = probeName[p.pid] || p.name || '';
           if (nm && p.label.indexOf(nm) >= 0) nm = '';
           rows.push('<div class="proc k-' + k + '"' + attrs({ 'data-testid': 'proc-' + p.pid, 'data-kind': k }) + '>' +
@@ -653,6 +789,8 @@ const SCRIPT = `
     renderGraph(m);
     renderReplicas(m);
     renderPaxos(m);
+    renderEpaxos(m);
+    set('seq-title', protoWord(m) + ' messages');
     renderSeq(m);
     renderTrees(m);
     renderLog();

@@ -2,7 +2,8 @@
 // `observer:<node's full name>`, that answers `{ observe: true }` calls with a snapshot of the
 // node, in plain JSON:
 // its links, fault rules, processes (with their parent: the supervision tree), what live
-// probes say (Paxos participants, replicas) and the recent Paxos messages it saw.
+// probes say (Paxos participants, replicas, EPaxos replicas), the recent Paxos messages it saw
+// and the recent EPaxos messages it sent.
 import {
   call,
   Global,
@@ -45,6 +46,8 @@ export interface NodeSnapshot {
   processes: ProcessView[];
   probes: Array<{ kind: string; owner: string; data: unknown }>;
   paxos: unknown[];
+  /** EPaxos messages sent from this node: { partition, from, to, type, inst, ballot?, ... }. */
+  epaxos: unknown[];
 }
 
 const pidView = (pid: Pid) => String(pid);
@@ -88,6 +91,8 @@ export function snapshot(): NodeSnapshot {
       const event = e as { value?: unknown };
       return event.value === undefined ? e : { ...event, value: shortValue(event.value) };
     }),
+    // Small already (instance keys, a command id): as they are.
+    epaxos: recentEvents('epaxos'),
   };
 }
 

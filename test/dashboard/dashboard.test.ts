@@ -2,7 +2,9 @@
 // with its node processes), and a headless Chromium drives the page as a user would: it sees
 // the nodes and links, adds inventory and watches the decision, kills a replica process, kills
 // and restarts a node, partitions and heals a link. The JSON API is checked directly too.
-// DASHBOARD_SCREENSHOT=1 also saves docs/dashboard.png.
+// A second dashboard runs its services on EPaxos (--protocol epaxos): the page shows the
+// instances with their deps and the path taken, and the EPaxos messages.
+// DASHBOARD_SCREENSHOT=1 also saves docs/dashboard.png and docs/dashboard-epaxos.png.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { get } from 'node:http';
@@ -30,6 +32,7 @@ interface NodeSnapshot {
   processes: ProcessView[];
   probes: Array<{ kind: string; owner: string; data: Record<string, unknown> }>;
   paxos: Array<{ type: string; inst: number; participant: string }>;
+  epaxos: Array<{ type: string; inst: string; partition: string; from: string; to: string }>;
 }
 interface State {
   self: string;
@@ -43,10 +46,10 @@ let url = '';
 let browser: Browser | undefined;
 let page: Page;
 
-function killGroup(): void {
-  if (!child?.pid) return;
+function killGroup(proc = child): void {
+  if (!proc?.pid) return;
   try {
-    process.kill(-child.pid, 'SIGKILL');
+    process.kill(-proc.pid, 'SIGKILL');
   } catch {
     // the group is gone already
   }
@@ -67,8 +70,8 @@ async function until<T>(
   }
 }
 
-async function state(): Promise<State> {
-  const res = await fetch(`${url}api/state`);
+async function state(at = url): Promise<State> {
+  const res = await fetch(`${at}api/state`);
   expect(res.status).toBe(200);
   return (await res.json()) as State;
 }
@@ -91,29 +94,39 @@ const shows = (id: string, state: string) =>
 
 const snapOf = (s: State, short: string) => s.nodes.find((n) => n.node.startsWith(`${short}@`));
 
-beforeAll(async () => {
-  child = spawn(
+/** Starts `npm run dashboard` (its own process group) with `extra` options; `tag` marks its output. */
+function spawnDashboard(extra: string[], tag = ''): { proc: ChildProcess; url: Promise<string> } {
+  const proc = spawn(
     process.execPath,
-    [...TSX, 'scripts/dashboard.ts', '--port', '0', '--exit-with-parent'],
+    [...TSX, 'scripts/dashboard.ts', '--port', '0', '--exit-with-parent', ...extra],
     {
       env: { ...process.env, LOG_LEVEL: 'warn' },
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     },
   );
+  let own = '';
   const collect = (chunk: Buffer) => {
-    output += chunk.toString();
+    own += chunk.toString();
+    output += tag ? chunk.toString().replace(/^(?=.)/gm, tag) : chunk.toString();
   };
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
-  url = await until(
-    'the dashboard prints its address',
+  proc.stdout!.on('data', collect);
+  proc.stderr!.on('data', collect);
+  const address = until(
+    `the dashboard ${tag}prints its address`,
     () => {
-      if (child?.exitCode !== null) throw new Error(`the dashboard exited:\n${output}`);
-      return output.match(/dashboard on (http:\/\/127\.0\.0\.1:\d+\/)/)?.[1];
+      if (proc.exitCode !== null) throw new Error(`the dashboard ${tag}exited:\n${output}`);
+      return own.match(/dashboard on (http:\/\/127\.0\.0\.1:\d+\/)/)?.[1];
     },
     START_TIMEOUT_MS,
   );
+  return { proc, url: address };
+}
+
+beforeAll(async () => {
+  const started = spawnDashboard([]);
+  child = started.proc;
+  url = await started.url;
 }, START_TIMEOUT_MS + 20_000);
 
 afterAll(async () => {
@@ -322,6 +335,128 @@ describe(`npm run dashboard: the page in headless Chromium (${browserSource()})`
     expect(snapOf(healed, 'p1')!.faults[healed.cluster.nodes.p2!]?.partitioned ?? false).toBe(
       false,
     );
+  }, 60_000);
+});
+
+describe(`npm run dashboard -- --protocol epaxos: the EPaxos view (${browserSource()})`, () => {
+  let epChild: ChildProcess | undefined;
+  let epUrl = '';
+  let ep: Page;
+  const epId = (id: string) => ep.locator(`[data-testid="${id}"]`);
+
+  beforeAll(async () => {
+    const started = spawnDashboard(['--protocol', 'epaxos'], '[epaxos] ');
+    epChild = started.proc;
+    // the browser starts while the cluster does (it may be up already: the page tests')
+    browser ??= await launchBrowser();
+    ep = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    ep.on('pageerror', (err) => {
+      output += `\n[epaxos page error] ${err.message}\n`;
+    });
+    epUrl = await started.url;
+  }, START_TIMEOUT_MS + BROWSER_START_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await ep?.close().catch(() => {});
+    killGroup(epChild);
+    if (epChild?.pid) {
+      const pgid = epChild.pid;
+      await until(
+        'the EPaxos dashboard group is gone',
+        () => liveInGroup(pgid).length === 0,
+        10_000,
+      );
+    }
+  });
+
+  it('adding inventory: its instance with deps and the fast or slow path, the EPaxos messages, every replica', async () => {
+    const s0 = await state(epUrl);
+    for (const name of s0.cluster.names) {
+      const kinds = snapOf(s0, name)!
+        .probes.map((p) => `${p.kind}:${p.data.partitionId}`)
+        .sort();
+      expect(kinds).toEqual(['epaxos:inventory', 'epaxos:seats']);
+    }
+    await ep.goto(epUrl);
+    await epId('epaxos-card').waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    // the replicas table shows the EPaxos replicas
+    for (const n of ['p1', 'p2', 'p3'])
+      await ep
+        .locator(`[data-testid="replica-inventory-${n}"][data-state="up"]`)
+        .waitFor({ state: 'attached', timeout: STEP_TIMEOUT_MS });
+
+    const item = `plum${Date.now() % 100_000}`;
+    const add = async (at: string, qty: number) => {
+      const form = epId('add-form');
+      await form.locator('select[name="replica"]').selectOption(at);
+      await form.locator('input[name="item"]').fill(item);
+      await form.locator('input[name="qty"]').fill(String(qty));
+      await form.locator('button[type="submit"]').click();
+      await ep
+        .locator('[data-testid="add-result"]', { hasText: 'decided' })
+        .waitFor({ timeout: STEP_TIMEOUT_MS });
+      await epId('add-result').evaluate((el) => {
+        el.textContent = '';
+      });
+    };
+    const rowOf = (leader: string) =>
+      ep.locator(
+        `[data-testid="epaxos-row"][data-partition="inventory"][data-inst^="${leader}."]`,
+        {
+          hasText: item,
+        },
+      );
+
+    // the first command on the item: led by p3, no dependencies
+    await add('p3', 4);
+    const first = rowOf('p3');
+    await first
+      .locator(
+        '[data-testid="epaxos-path"][data-path="fast"], [data-testid="epaxos-path"][data-path="slow"]',
+      )
+      .waitFor({ timeout: STEP_TIMEOUT_MS });
+    await first.locator('[data-testid="epaxos-deps"]').waitFor({ timeout: STEP_TIMEOUT_MS });
+    const inst = (await first.getAttribute('data-inst'))!;
+    expect(inst).toMatch(/^p3\.\d+$/);
+    await ep
+      .locator(
+        `[data-testid="seq-msg"][data-proto="epaxos"][data-type="preaccept"][data-inst="${inst}"]`,
+      )
+      .first()
+      .waitFor({ timeout: STEP_TIMEOUT_MS });
+    for (const n of ['p1', 'p2', 'p3'])
+      await ep
+        .locator(`[data-testid="replica-state-inventory-${n}"]`, { hasText: `${item} 4` })
+        .waitFor({ timeout: STEP_TIMEOUT_MS });
+
+    // a second one on the same item, led by p1: it depends on the first
+    await add('p1', 2);
+    const second = rowOf('p1');
+    await second
+      .locator(`[data-testid="epaxos-deps"][data-deps~="${inst}"]`)
+      .waitFor({ timeout: STEP_TIMEOUT_MS });
+    await second
+      .locator(
+        '[data-testid="epaxos-path"][data-path="fast"], [data-testid="epaxos-path"][data-path="slow"]',
+      )
+      .waitFor({ timeout: STEP_TIMEOUT_MS });
+    for (const n of ['p1', 'p2', 'p3'])
+      await ep
+        .locator(`[data-testid="replica-state-inventory-${n}"]`, { hasText: `${item} 6` })
+        .waitFor({ timeout: STEP_TIMEOUT_MS });
+    await ep
+      .locator('[data-testid="epaxos-counts-inventory-p1"]', { hasText: /(fast|slow) 1/ })
+      .waitFor({ timeout: STEP_TIMEOUT_MS });
+
+    const s = await state(epUrl);
+    const types = new Set(s.nodes.flatMap((n) => n.epaxos ?? []).map((e) => e.type));
+    for (const t of ['preaccept', 'preaccept_ok', 'commit']) expect([...types]).toContain(t);
+    expect(s.nodes.flatMap((n) => n.paxos)).toEqual([]);
+    if (process.env.DASHBOARD_SCREENSHOT === '1') {
+      mkdirSync('docs', { recursive: true });
+      await ep.evaluate('window.scrollTo(0, 0)');
+      await ep.screenshot({ path: 'docs/dashboard-epaxos.png', fullPage: true });
+    }
   }, 60_000);
 });
 

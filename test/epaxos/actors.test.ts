@@ -75,6 +75,12 @@ describe('EPaxos replicas (in one runtime)', () => {
       waiting: 0,
     });
     expect(status.commits.fast + status.commits.slow).toBe(1);
+    // the recent commits, for the live view: the command, its attributes and the path taken
+    expect(status.recent).toHaveLength(1);
+    expect(status.recent[0]).toMatchObject({ id: expect.any(String), keys: ['k'], op: '"a"' });
+    expect(status.recent[0]!.inst).toMatch(/^r1\.\d+$/);
+    expect(['fast', 'slow']).toContain(status.recent[0]!.path);
+    expect(Array.isArray(status.recent[0]!.deps)).toBe(true);
     expect(EPaxos.replicas(p)).toEqual(NODES);
   });
 

@@ -100,6 +100,7 @@ const MORE: Array<[string, string[], string]> = [
   ],
   ['sim', ['--paxos', 'fast'], "--paxos must be one of terms, classic, got 'fast'"],
   ['sim', ['--protocol', 'raft'], "--protocol must be one of paxos, epaxos, got 'raft'"],
+  ['dashboard', ['--protocol', 'raft'], "--protocol must be one of paxos, epaxos, got 'raft'"],
   [
     'sim',
     ['--protocol', 'epaxos', '--conflict', '2'],
