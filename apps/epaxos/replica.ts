@@ -34,6 +34,14 @@ export const EPAXOS_MUTATIONS: readonly EpaxosMutation[] = [
 export const PREACCEPT_WAIT_MS = 20;
 /** A phase's messages are sent again to the silent replicas after this long. */
 export const RESEND_MS = 40;
+/** Resends back off, doubling up to this (an overloaded peer is not helped by more). */
+export const RESEND_MAX_MS = 1_000;
+/**
+ * A watched instance whose leader was heard from since the watch was armed is left to that
+ * leader (it finishes its own instances, and recovers them after a restart) this many times,
+ * each wait twice the one before, before this replica recovers it anyway.
+ */
+export const WATCH_PATIENCE = 4;
 /** An instance seen but not committed is recovered after this, times one plus the replica's rank. */
 export const RECOVER_MS = 150;
 /** Unknown instances below a known one, watched per event at most. */
@@ -63,6 +71,8 @@ interface Lead {
   allUnchanged: boolean;
   /** Replicas other than this one that answered the current phase. */
   oks: Set<string>;
+  /** Resends of the current phase so far (each waits twice as long as the one before). */
+  resends: number;
   /** Prepare phase: every report, this replica's included. */
   reports: Map<string, PrepareReport>;
 }
@@ -94,6 +104,10 @@ export interface ReplicaState {
   seenUpTo: Map<string, number>;
   /** Instances asked for (an `ask` sent to the others) and not committed here yet. */
   asked: Set<InstanceKey>;
+  /** Messages received per replica: a leader heard from is alive and finishes its instances. */
+  heard: Map<string, number>;
+  /** Per watched instance: its leader's `heard` count when armed, and the waits so far. */
+  patience: Map<InstanceKey, { heard: number; tries: number }>;
 }
 
 export type ReplicaEvent =
@@ -147,6 +161,8 @@ export function createReplica(
     watched: new Set(),
     seenUpTo: new Map(),
     asked: new Set(),
+    heard: new Map(),
+    patience: new Map(),
   };
   for (const [inst, rec] of durable?.records ?? []) {
     s.records.set(inst, { ...rec, deps: [...rec.deps] });
@@ -216,6 +232,7 @@ export function propose(s: ReplicaState, cmd: Command): { inst: InstanceKey; eff
     original: { seq: attrs.seq, deps: attrs.deps },
     allUnchanged: true,
     oks: new Set(),
+    resends: 0,
     reports: new Map(),
   };
   s.leading.set(inst, lead);
@@ -233,6 +250,7 @@ export function propose(s: ReplicaState, cmd: Command): { inst: InstanceKey; eff
 }
 
 function receive(s: ReplicaState, from: string, msg: EpaxosMsg): Effect[] {
+  s.heard.set(from, (s.heard.get(from) ?? 0) + 1);
   const effects = handle(s, from, msg);
   effects.push(...watchGaps(s, msg.inst));
   return effects;
@@ -425,6 +443,7 @@ function startAccept(
     return watch(s, inst);
   }
   lead.phase = 'accept';
+  lead.resends = 0;
   lead.cmd = cmd;
   lead.seq = seq;
   lead.deps = sortedUnique(deps);
@@ -475,6 +494,7 @@ function startRecovery(s: ReplicaState, inst: InstanceKey): Effect[] {
     original: null,
     allUnchanged: false,
     oks: new Set(),
+    resends: 0,
     reports: new Map(),
   };
   s.leading.set(inst, lead);
@@ -560,6 +580,7 @@ function preacceptAgain(s: ReplicaState, inst: InstanceKey, lead: Lead, cmd: Com
   }
   const attrs = localAttrs(s, inst, cmd, 0, []);
   lead.phase = 'preaccept';
+  lead.resends = 0;
   lead.cmd = cmd;
   lead.seq = attrs.seq;
   lead.deps = attrs.deps;
@@ -624,7 +645,9 @@ function onLeadTimer(s: ReplicaState, inst: InstanceKey, ballot: Ballot): Effect
       if (!lead.reports.has(r))
         effects.push({ type: 'send', to: r, msg: { type: 'prepare', inst, ballot } });
   }
-  effects.push({ type: 'timer', inst, ballot, afterMs: RESEND_MS });
+  const afterMs = Math.min(RESEND_MS * 2 ** lead.resends, RESEND_MAX_MS);
+  lead.resends++;
+  effects.push({ type: 'timer', inst, ballot, afterMs });
   return effects;
 }
 
@@ -632,6 +655,13 @@ function onWatch(s: ReplicaState, inst: InstanceKey): Effect[] {
   s.watched.delete(inst);
   s.asked.delete(inst);
   if (s.committed.has(inst) || s.leading.has(inst)) return [];
+  const owner = parseInstance(inst).replica;
+  const p = s.patience.get(inst);
+  if (p && owner !== s.me && (s.heard.get(owner) ?? 0) > p.heard && p.tries < WATCH_PATIENCE) {
+    p.tries++; // its leader is alive: let it finish, ask again meanwhile
+    return [...ask(s, inst), ...watch(s, inst)];
+  }
+  if (p) p.tries++;
   return startRecovery(s, inst);
 }
 
@@ -646,10 +676,12 @@ function watchGaps(s: ReplicaState, inst: InstanceKey): Effect[] {
   if (!s.replicas.includes(replica) || replica === s.me) return [];
   const from = (s.seenUpTo.get(replica) ?? -1) + 1;
   if (n < from) return [];
-  const to = Math.min(n, from + GAP_WATCH_MAX);
-  s.seenUpTo.set(replica, to === n ? n : to - 1);
+  // Up to n itself: a message may name an instance without leaving a record of it here (a
+  // stale reply, another replica's ask).
+  const to = Math.min(n, from + GAP_WATCH_MAX - 1);
+  s.seenUpTo.set(replica, to);
   const effects: Effect[] = [];
-  for (let m = from; m < to; m++) {
+  for (let m = from; m <= to; m++) {
     const gap = instanceKey(replica, m);
     if (!s.records.has(gap)) effects.push(...ask(s, gap), ...watch(s, gap));
   }
@@ -674,7 +706,11 @@ function watch(s: ReplicaState, inst: InstanceKey): Effect[] {
   const i = s.replicas.indexOf(s.me);
   const o = Math.max(0, s.replicas.indexOf(owner));
   const rank = (i - o + s.replicas.length) % s.replicas.length;
-  return [{ type: 'timer', inst, ballot: null, afterMs: RECOVER_MS * (1 + rank) }];
+  const p = s.patience.get(inst) ?? { heard: 0, tries: 0 };
+  p.heard = s.heard.get(owner) ?? 0;
+  s.patience.set(inst, p);
+  const afterMs = RECOVER_MS * (1 + rank) * 2 ** Math.min(p.tries, WATCH_PATIENCE);
+  return [{ type: 'timer', inst, ballot: null, afterMs }];
 }
 
 // --- commit and execution ----------------------------------------------------------------
@@ -712,6 +748,7 @@ function commitHere(
   s.committed.set(inst, { cmd, seq, deps });
   s.watched.delete(inst);
   s.asked.delete(inst);
+  s.patience.delete(inst);
   const gaps: Effect[] = [];
   for (const d of deps) gaps.push(...watchGaps(s, d));
   const lead = s.leading.get(inst);

@@ -343,6 +343,17 @@ describe('EPaxos core under random schedules', () => {
         );
         for (const [k, rec] of st.records)
           if (rec.cmd?.id === '' || rec.cmd === null) console.log('  noop/unknown', k, rec.status);
+        const all = new Set([...nodes.values()].flatMap((x) => [...x.records.keys()]));
+        for (const k of all)
+          if (!st.records.has(k))
+            console.log(
+              '  missing',
+              k,
+              JSON.stringify([...st.seenUpTo]),
+              st.watched.has(k),
+              st.asked.has(k),
+              JSON.stringify(st.patience.get(k)),
+            );
         for (const [k, rec] of pending)
           console.log(
             ' ',
