@@ -30,12 +30,19 @@ export const EPAXOS_MUTATIONS: readonly EpaxosMutation[] = [
   'execute-before-commit',
 ];
 
-/** A leader waits this long for the fast quorum before it settles for a majority (slow path). */
+/**
+ * Where the fast quorum is larger than a majority (7 replicas or more), a leader waits this long
+ * for it before it settles for a majority (slow path).
+ */
 export const PREACCEPT_WAIT_MS = 20;
-/** A phase's messages are sent again to the silent replicas after this long. */
-export const RESEND_MS = 40;
-/** Resends back off, doubling up to this (an overloaded peer is not helped by more). */
-export const RESEND_MAX_MS = 1_000;
+/**
+ * A phase's messages are sent again to the silent replicas after this long (links are ordered
+ * and reliable while up: a resend only helps after a reconnection or a restart, and a busy peer
+ * is not helped by more).
+ */
+export const RESEND_MS = 200;
+/** Resends back off, doubling up to this. */
+export const RESEND_MAX_MS = 2_000;
 /**
  * A watched instance whose leader was heard from since the watch was armed is left to that
  * leader (it finishes its own instances, and recovers them after a restart) this many times,
@@ -244,7 +251,8 @@ export function propose(s: ReplicaState, cmd: Command): { inst: InstanceKey; eff
       to: r,
       msg: { type: 'preaccept', inst, ballot, cmd, seq: attrs.seq, deps: attrs.deps },
     });
-  effects.push({ type: 'timer', inst, ballot, afterMs: PREACCEPT_WAIT_MS });
+  const waitMs = s.fastQuorum > s.majority ? PREACCEPT_WAIT_MS : RESEND_MS;
+  effects.push({ type: 'timer', inst, ballot, afterMs: waitMs });
   effects.push(...afterPreacceptReply(s, inst, lead));
   return { inst, effects };
 }

@@ -21,10 +21,11 @@ import {
   self,
   send,
   sendAfter,
+  TIMEOUT,
 } from '../../actors/index.ts';
 import { Held, type WriteFailed } from '../paxos/held.ts';
 import type { StorageOptions } from '../paxos/storage.ts';
-import { remember } from '../rsm/machine.ts';
+import { remember, requestId } from '../rsm/machine.ts';
 import type { EpaxosMachine } from './machine.ts';
 import {
   type Ballot,
@@ -40,6 +41,19 @@ import { durableState, openEpaxosStore } from './storage.ts';
 /** The global name of replica `replica` of partition `partitionId`. */
 export const serverName = (partitionId: string, replica: string) =>
   `epaxos:${partitionId}:${replica}`;
+
+/** Commands proposed in one burst share an instance: at most this many. */
+const BATCH_MAX = 256;
+/** The id of an instance's command that carries several (`op: { $batch: [...] }`). */
+const BATCH_PREFIX = 'batch:';
+interface BatchOp {
+  $batch: Command[];
+}
+
+/** The commands a batch carries, or undefined for a single command. */
+export function batchOf(cmd: Command): Command[] | undefined {
+  return cmd.id.startsWith(BATCH_PREFIX) ? (cmd.op as BatchOp).$batch : undefined;
+}
 
 /** Results remembered per replica for callers that ask again (a retry after a restart). */
 const RESULTS_MAX = 100_000;
@@ -163,6 +177,9 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
   const instanceOf = new Map<string, InstanceKey>();
   for (const [inst, rec] of store.records) if (rec.cmd?.id) instanceOf.set(rec.cmd.id, inst);
   const waiters = new Map<string, Array<{ from: From; raw: boolean }>>();
+  /** Commands proposed here that wait for the mailbox to run empty, to share one instance. */
+  const batch: Command[] = [];
+  const batchIds = new Set<string>();
   const counts = { fast: 0, slow: 0, learned: 0, recoveries: 0 };
   /** The recent commits, operations kept as they are (made text when an observer asks). */
   const recent: Array<Omit<RecentCommit, 'op'> & { op: unknown }> = [];
@@ -195,6 +212,12 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
   };
 
   const execute = (cmd: Command): void => {
+    const subs = batchOf(cmd);
+    if (subs) for (const sub of subs) executeOne(sub);
+    else executeOne(cmd);
+  };
+
+  const executeOne = (cmd: Command): void => {
     if (isNoop(cmd) || cmd.id === '') return;
     let outcome = results.get(cmd.id);
     if (!executedIds.has(cmd.id)) {
@@ -216,7 +239,9 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
 
   const issue = (e: Effect): Promise<unknown> | undefined => {
     if (e.type === 'persist') {
-      if (e.record.cmd?.id) instanceOf.set(e.record.cmd.id, e.inst);
+      const cmd = e.record.cmd;
+      if (cmd?.id) instanceOf.set(cmd.id, e.inst);
+      for (const sub of (cmd && batchOf(cmd)) ?? []) instanceOf.set(sub.id, e.inst);
       return store.persistRecord(e.inst, e.record);
     }
     if (e.type === 'reserve') {
@@ -296,7 +321,30 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
     // Proposed here before (this incarnation or one before it): its instance is committed or
     // recovered in time; a second instance would only be skipped at execution.
     const inst = instanceOf.get(cmd.id);
-    if (inst !== undefined && core.records.get(inst)?.cmd?.id === cmd.id) return;
+    const there = inst === undefined ? undefined : core.records.get(inst)?.cmd;
+    if (there && (there.id === cmd.id || batchOf(there)?.some((c) => c.id === cmd.id))) return;
+    if (batchIds.has(cmd.id)) return;
+    batch.push(cmd);
+    batchIds.add(cmd.id);
+    if (batch.length >= BATCH_MAX) proposeBatch();
+  };
+
+  /**
+   * The commands proposed since the mailbox was last empty, in one instance: its keys are all
+   * of theirs (so it is ordered with whatever interferes with any of them), its op the list.
+   */
+  const proposeBatch = (): void => {
+    if (batch.length === 0) return;
+    const cmds = batch.splice(0);
+    batchIds.clear();
+    const cmd: Command =
+      cmds.length === 1
+        ? cmds[0]!
+        : {
+            id: `${BATCH_PREFIX}${requestId()}`,
+            keys: [...new Set(cmds.flatMap((c) => c.keys))],
+            op: { $batch: cmds } satisfies BatchOp,
+          };
     held.run(replicaStep(core, { type: 'propose', cmd }));
   };
 
@@ -307,8 +355,16 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
   held.run(restartEffects(core));
 
   for (;;) {
-    const m = await receive<EpaxosEnvelope | TimerMessage | WriteFailed | CallMessage>();
+    // With commands waiting for a batch: take what the mailbox holds, then propose them.
+    const m =
+      batch.length > 0
+        ? await receive<EpaxosEnvelope | TimerMessage | WriteFailed | CallMessage>(null, 0)
+        : await receive<EpaxosEnvelope | TimerMessage | WriteFailed | CallMessage>();
     held.check();
+    if (m === TIMEOUT) {
+      proposeBatch();
+      continue;
+    }
     if (isCall(m)) {
       const req = m.request as ServerRequest;
       if (req.op === 'propose') propose(req.cmd, m.from, req.raw === true);
