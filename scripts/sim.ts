@@ -117,7 +117,7 @@ Checks:
                                                  from the real fast quorum for 7 nodes or more;
                                                  caught when a partition hides a fast commit
                                                  from a recovery: try --nodes 7 --conflict 0.3
-                                                 --flush-ms 5..20 --seeds 20 --at '200 partition
+                                                 --flush-ms 5..20 --seeds 50 --at '200 partition
                                                  n1,n2,n3,n4 | n5,n6,n7 for 100' --at '300
                                                  partition n1,n3,n4 | n2,n5,n6,n7')
                           drop-dependency        one interfering instance left out of the

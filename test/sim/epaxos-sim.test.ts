@@ -133,7 +133,7 @@ describe('the EPaxos simulation (the shipping core under faults)', () => {
       expect(dropped!.trace.length).toBeGreaterThan(0);
       // A fast path on a majority of 7: the leader commits with 4, and a recovery that sees
       // only one of those 3 acceptors commits otherwise.
-      const fast = caught('majority-fast-quorum', 20, SEVEN); // seed 18 (4 of 60 seeds catch it)
+      const fast = caught('majority-fast-quorum', 50, SEVEN); // seed 45 (3 of 60 seeds catch it)
       expect(fast?.kind).toMatch(/^(committed|invariant)$/);
       expect(fast!.trace.some((l) => l.includes(`inst=${fast!.inst} `))).toBe(true);
       // The same options without the mutation: clean.
