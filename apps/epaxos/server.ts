@@ -35,7 +35,13 @@ import {
   type InstanceKey,
   isNoop,
 } from './messages.ts';
-import { createReplica, type ReplicaState, replicaStep, restartEffects } from './replica.ts';
+import {
+  ALL_KEYS,
+  createReplica,
+  type ReplicaState,
+  replicaStep,
+  restartEffects,
+} from './replica.ts';
 import { durableState, openEpaxosStore } from './storage.ts';
 
 /** The global name of replica `replica` of partition `partitionId`. */
@@ -330,22 +336,31 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
   };
 
   /**
-   * The commands proposed since the mailbox was last empty, in one instance: its keys are all
-   * of theirs (so it is ordered with whatever interferes with any of them), its op the list.
+   * The commands proposed since the mailbox was last empty, in at most two instances: those
+   * whose keys no instance pending here touches, and the others. An instance's keys are all of
+   * its commands' (it is ordered with whatever interferes with any of them), its op the list:
+   * kept apart, the commands on contended keys do not drag the rest off the fast path.
    */
   const proposeBatch = (): void => {
     if (batch.length === 0) return;
     const cmds = batch.splice(0);
     batchIds.clear();
-    const cmd: Command =
-      cmds.length === 1
-        ? cmds[0]!
-        : {
-            id: `${BATCH_PREFIX}${requestId()}`,
-            keys: [...new Set(cmds.flatMap((c) => c.keys))],
-            op: { $batch: cmds } satisfies BatchOp,
-          };
-    held.run(replicaStep(core, { type: 'propose', cmd }));
+    const contended = (c: Command) =>
+      c.keys.some((k) => k === ALL_KEYS || (core.pendingByKey.get(k)?.size ?? 0) > 0);
+    const busy = cmds.filter(contended);
+    const free = busy.length === 0 ? cmds : cmds.filter((c) => !contended(c));
+    for (const group of [free, busy]) {
+      if (group.length === 0) continue;
+      const cmd: Command =
+        group.length === 1
+          ? group[0]!
+          : {
+              id: `${BATCH_PREFIX}${requestId()}`,
+              keys: [...new Set(group.flatMap((c) => c.keys))],
+              op: { $batch: group } satisfies BatchOp,
+            };
+      held.run(replicaStep(core, { type: 'propose', cmd }));
+    }
   };
 
   registerProbe('epaxos', mePid, status);
