@@ -6,7 +6,7 @@
 // random choice comes from one seeded generator, and events at the same virtual time run in the
 // order they were scheduled: same seed, same run.
 
-import { hash32, seededRandom } from '../../transport/faults.ts';
+import { seededRandom } from '../../transport/faults.ts';
 import {
   type Ballot,
   type Command,
@@ -31,6 +31,7 @@ import { Disk, type DiskFormat, type FlushTiming } from './disk.ts';
 import { type DelayDist, Partitions, sampleDelay } from './network.ts';
 import type { FaultEvent } from './schedule.ts';
 import { DEFAULT_SIM, Queue, randomFaults } from './simulator.ts';
+import { addDiskStats, percentile, runDigest } from './summary.ts';
 
 export interface EpaxosSimOptions {
   seed: number;
@@ -756,26 +757,14 @@ export function simulateEpaxos(options: EpaxosSimOptions): EpaxosSimResult {
     violation = { kind: err.kind, message: err.message, inst: err.inst, trace: relevant };
   }
 
-  const pct = (xs: number[], p: number) => {
-    if (xs.length === 0) return 0;
-    const s = [...xs].sort((a, b) => a - b);
-    return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! * 100) / 100;
-  };
   m.virtualMs = Math.round(now);
-  m.latencyP50 = pct(latency, 50);
-  m.latencyP99 = pct(latency, 99);
+  m.latencyP50 = percentile(latency, 50);
+  m.latencyP99 = percentile(latency, 99);
   m.settleMs = Math.round(m.settleMs);
-  for (const d of disks.values()) {
-    m.diskWrites += d.stats.writes;
-    m.flushes += d.stats.flushes;
-    m.lostWrites += d.stats.lostWrites;
-  }
-  const log = [...committed.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([i, v]) => `${i}:${v}`)
-    .join('\n');
-  const digest = hash32(`${log}\n${JSON.stringify(m)}`)
-    .toString(16)
-    .padStart(8, '0');
+  addDiskStats(m, disks.values());
+  const digest = runDigest(
+    [...committed.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    m,
+  );
   return { ok: violation === undefined, violation, metrics: m, digest };
 }

@@ -43,6 +43,7 @@ import type { Machine } from '../rsm/machine.ts';
 import { DEFAULT_FLUSH, Disk, type DiskWrite, type FlushTiming, type NodeDurable } from './disk.ts';
 import { type DelayDist, Partitions, sampleDelay } from './network.ts';
 import type { FaultEvent } from './schedule.ts';
+import { addDiskStats, percentile, runDigest } from './summary.ts';
 
 /**
  * Deliberately broken variants, to show the checks can fail: the simulator's own (a crash loses
@@ -1131,28 +1132,16 @@ export function simulate(options: SimOptions): SimResult {
     violation = { kind: err.kind, message: err.message, inst: err.inst, trace: relevant };
   }
 
-  const pct = (xs: number[], p: number) => {
-    if (xs.length === 0) return 0;
-    const s = [...xs].sort((a, b) => a - b);
-    return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! * 100) / 100;
-  };
   m.virtualMs = Math.round(now);
-  m.opLatencyP50 = pct(opLatency, 50);
-  m.opLatencyP99 = pct(opLatency, 99);
-  m.decisionLatencyP50 = pct(decisionLatency, 50);
-  m.decisionLatencyP99 = pct(decisionLatency, 99);
+  m.opLatencyP50 = percentile(opLatency, 50);
+  m.opLatencyP99 = percentile(opLatency, 99);
+  m.decisionLatencyP50 = percentile(decisionLatency, 50);
+  m.decisionLatencyP99 = percentile(decisionLatency, 99);
   m.settleMs = Math.round(m.settleMs);
-  for (const d of disks.values()) {
-    m.diskWrites += d.stats.writes;
-    m.flushes += d.stats.flushes;
-    m.lostWrites += d.stats.lostWrites;
-  }
-  const log = [...decided.entries()]
-    .sort(([a], [b]) => a - b)
-    .map(([i, v]) => `${i}:${v}`)
-    .join('\n');
-  const digest = hash32(`${log}\n${JSON.stringify(m)}`)
-    .toString(16)
-    .padStart(8, '0');
+  addDiskStats(m, disks.values());
+  const digest = runDigest(
+    [...decided.entries()].sort(([a], [b]) => a - b),
+    m,
+  );
   return { ok: violation === undefined, violation, metrics: m, digest };
 }
