@@ -293,12 +293,35 @@ function report(seed: number, r: ReturnType<typeof simulate>): void {
   for (const line of v.trace) console.log(`  ${line}`);
 }
 
-/** The options that replay this run (an explicit schedule as --at events). */
-function argsFor(o: Omit<SimOptions, 'seed'>): string {
+/** What both simulators are run with: the cluster, the clients, the network and the faults. */
+type CommonOptions = Pick<
+  SimOptions,
+  | 'nodes'
+  | 'ops'
+  | 'clients'
+  | 'delay'
+  | 'lossP'
+  | 'dupP'
+  | 'flush'
+  | 'faultMs'
+  | 'crashRate'
+  | 'partitionRate'
+  | 'powerLossRate'
+  | 'powerLossNodes'
+  | 'livenessMs'
+  | 'schedule'
+>;
+
+/**
+ * The replay options both simulators share, in order (`clientArgs` after --clients,
+ * `protocolArgs` before the explicit schedule, written as --at events).
+ */
+function commonArgs(o: CommonOptions, clientArgs: string[], protocolArgs: string[]): string[] {
   const parts = [
     `--nodes ${o.nodes}`,
     `--ops ${o.ops}`,
     `--clients ${o.clients}`,
+    ...clientArgs,
     `--delay ${formatDelay(o.delay)}`,
     `--loss ${o.lossP}`,
     `--dup ${o.dupP}`,
@@ -309,10 +332,15 @@ function argsFor(o: Omit<SimOptions, 'seed'>): string {
     `--power-loss-rate ${o.powerLossRate}`,
     `--power-loss-nodes ${o.powerLossNodes}`,
     `--liveness-ms ${o.livenessMs}`,
-    `--batch ${o.batchMax}`,
-    `--snapshot-every ${o.snapshotEvery}`,
+    ...protocolArgs,
   ];
   for (const e of o.schedule) parts.push(`--at '${formatFaultEvent(e).replace(/^at /, '')}'`);
+  return parts;
+}
+
+/** The options that replay this run (an explicit schedule as --at events). */
+function argsFor(o: Omit<SimOptions, 'seed'>): string {
+  const parts = commonArgs(o, [], [`--batch ${o.batchMax}`, `--snapshot-every ${o.snapshotEvery}`]);
   if (o.randomProposer > 0) parts.push(`--random-proposer ${o.randomProposer}`);
   if (!o.terms) parts.push('--paxos classic');
   if (o.mutate) parts.push(`--mutate ${o.mutate}`);
@@ -474,22 +502,8 @@ function reportEpaxos(
   const parts = [
     '--protocol epaxos',
     `--seed ${seed}`,
-    `--nodes ${o.nodes}`,
-    `--ops ${o.ops}`,
-    `--clients ${o.clients}`,
-    `--conflict ${o.conflict}`,
-    `--delay ${formatDelay(o.delay)}`,
-    `--loss ${o.lossP}`,
-    `--dup ${o.dupP}`,
-    `--flush-ms ${formatFlushTiming(o.flush)}`,
-    `--fault-ms ${o.faultMs}`,
-    `--crash-rate ${o.crashRate}`,
-    `--partition-rate ${o.partitionRate}`,
-    `--power-loss-rate ${o.powerLossRate}`,
-    `--power-loss-nodes ${o.powerLossNodes}`,
-    `--liveness-ms ${o.livenessMs}`,
+    ...commonArgs(o, [`--conflict ${o.conflict}`], []),
   ];
-  for (const e of o.schedule) parts.push(`--at '${formatFaultEvent(e).replace(/^at /, '')}'`);
   if (o.mutate) parts.push(`--mutate ${o.mutate}`);
   console.log(`replay: npm run sim -- ${parts.join(' ')}`);
   console.log(
