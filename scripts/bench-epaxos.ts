@@ -2,9 +2,9 @@
 // cluster, same run: throughput, client-observed latency and CPU per operation over cluster sizes
 // and conflict rates, the EPaxos fast-path share, and the distant-leader scenario (the Multi-Paxos
 // leader's node 5 ms away from the others, clients only on the others).
-import { execFileSync } from 'node:child_process';
+
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import type { ReplicaStatus } from '../apps/rsm/core.ts';
 import { Faults, Node, spawnOn } from '../transport/index.ts';
 import type { EpClientReport, NodeStats } from './bench-support/epaxos-client.ts';
 import { type Histogram, merge, percentile, wallMs } from './bench-support/log-fns.ts';
+import { clockTicks, cpuTicks } from './bench-support/proc-cpu.ts';
 import { cli } from './support/cli.ts';
 import { LocalCluster } from './support/local-cluster.ts';
 import { useShortLogs } from './support/short-log.ts';
@@ -207,26 +208,6 @@ const nodeName = (cluster: LocalCluster, name: string) => {
 };
 
 // ---- CPU time from /proc --------------------------------------------------------------------
-
-const clockTicks = (() => {
-  try {
-    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-    return Number.isInteger(n) && n > 0 ? n : 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** utime + stime of process `pid`, in clock ticks (NaN where /proc cannot be read). */
-function cpuTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]); // fields 14 and 15 of proc(5)
-  } catch {
-    return Number.NaN;
-  }
-}
 
 const nodeTicks = (cluster: LocalCluster) =>
   [...cluster.nodes.values()].reduce((s, n) => s + cpuTicks(n.osPid), 0);

@@ -2,9 +2,10 @@
 // beside a bare two-round quorum exchange over ws measured in the same run (the floor); then
 // Multi-Paxos as the replicated services use it (apps/rsm): committed values/s of a replicated
 // log, the interruption when its leader's node is killed, and the cost curve over cluster sizes.
-import { type ChildProcess, execFileSync, spawn as spawnChild } from 'node:child_process';
+
+import { type ChildProcess, spawn as spawnChild } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +39,7 @@ import {
   type WindowReport,
   wallMs,
 } from './bench-support/log-fns.ts';
+import { clockTicks, cpuTicks } from './bench-support/proc-cpu.ts';
 import { cli } from './support/cli.ts';
 import { LocalCluster } from './support/local-cluster.ts';
 import { useShortLogs } from './support/short-log.ts';
@@ -412,26 +414,6 @@ async function stopLogCluster(cluster: LocalCluster): Promise<void> {
 }
 
 // ---- CPU time from /proc --------------------------------------------------------------------
-
-const clockTicks = (() => {
-  try {
-    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-    return Number.isInteger(n) && n > 0 ? n : 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** utime + stime of process `pid`, in clock ticks (NaN where /proc cannot be read). */
-function cpuTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]); // fields 14 and 15 of proc(5)
-  } catch {
-    return Number.NaN;
-  }
-}
 
 // ---- a timed window of client load ----------------------------------------------------------
 
