@@ -311,6 +311,21 @@ function handle(s: ReplicaState, from: string, msg: EpaxosMsg): Effect[] {
 
 // --- acceptor side -----------------------------------------------------------------------
 
+/**
+ * What an acceptor answers instead of taking a message for `inst` under `ballot`: the commit,
+ * if it is committed here; a nack, if a higher ballot was promised; nothing to refuse otherwise.
+ */
+function refusal(
+  from: string,
+  inst: InstanceKey,
+  ballot: Ballot,
+  rec: InstanceRecord | undefined,
+): Effect[] | undefined {
+  if (rec?.status === 'committed') return [commitMsgTo(from, inst, rec)];
+  if (rec && compareBallots(rec.bal, ballot) > 0) return [nack(from, inst, ballot, rec.bal)];
+  return undefined;
+}
+
 function onPreaccept(
   s: ReplicaState,
   from: string,
@@ -319,8 +334,8 @@ function onPreaccept(
   const { inst, ballot } = msg;
   if (ballot.replica !== from) return [];
   const rec = s.records.get(inst);
-  if (rec?.status === 'committed') return [commitMsgTo(from, inst, rec)];
-  if (rec && compareBallots(rec.bal, ballot) > 0) return [nack(from, inst, ballot, rec.bal)];
+  const refused = refusal(from, inst, ballot, rec);
+  if (refused) return refused;
   if (rec?.vbal && sameBallot(rec.vbal, ballot)) {
     // A duplicate: the same answer again (an accept under this ballot makes it stale).
     if (rec.status !== 'preaccepted') return [];
@@ -373,8 +388,8 @@ function onAccept(
   const { inst, ballot } = msg;
   if (ballot.replica !== from) return [];
   const rec = s.records.get(inst);
-  if (rec?.status === 'committed') return [commitMsgTo(from, inst, rec)];
-  if (rec && compareBallots(rec.bal, ballot) > 0) return [nack(from, inst, ballot, rec.bal)];
+  const refused = refusal(from, inst, ballot, rec);
+  if (refused) return refused;
   const next: InstanceRecord = {
     cmd: msg.cmd,
     seq: msg.seq,
@@ -400,8 +415,8 @@ function onPrepare(
   const { inst, ballot } = msg;
   if (ballot.replica !== from || ballot.n === 0) return [];
   const rec = s.records.get(inst);
-  if (rec?.status === 'committed') return [commitMsgTo(from, inst, rec)];
-  if (rec && compareBallots(rec.bal, ballot) > 0) return [nack(from, inst, ballot, rec.bal)];
+  const refused = refusal(from, inst, ballot, rec);
+  if (refused) return refused;
   const next: InstanceRecord = rec
     ? { ...rec, bal: ballot }
     : { cmd: null, seq: 0, deps: [], status: null, bal: ballot, vbal: null, unchanged: false };
