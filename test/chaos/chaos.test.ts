@@ -11,6 +11,34 @@ const dir = mkdtempSync(join(tmpdir(), 'chaos-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const TSX = ['--import', 'tsx'];
 
+/** Runs `npm run chaos` for 10 s with seed 11 (and `extra`); its output's figures. */
+function chaos(out: string, extra: string[] = []) {
+  const run = spawnSync(
+    process.execPath,
+    [...TSX, 'scripts/chaos.ts', ...extra, '--duration', '10', '--seed', '11', '--out', out],
+    { encoding: 'utf8', timeout: scaledMs(110_000), env: { ...process.env, LOG_LEVEL: 'error' } },
+  );
+  expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
+  const ops = /operations: (\d+) ok \(\d+ of them refused[^)]*\), (\d+) indeterminate/.exec(
+    run.stdout,
+  );
+  expect(ops, run.stdout).not.toBeNull();
+  const [ok, indeterminate] = ops!.slice(1).map(Number) as [number, number];
+  expect(ok, run.stdout).toBeGreaterThan(0);
+  const faults = /faults injected: (\d+) kills, (\d+) partitions, (\d+) pauses/.exec(run.stdout);
+  expect(faults, run.stdout).not.toBeNull();
+  const [kills, partitions, pauses] = faults!.slice(1).map(Number) as [number, number, number];
+  expect(kills + partitions + pauses, run.stdout).toBeGreaterThan(0);
+  expect(run.stdout).toContain('linearizability: OK');
+  expect(run.stdout).toContain('violations: 0');
+  // Every operation recorded (not a count that depends on the machine's speed): each ok or
+  // indeterminate one, plus the final read of every replica; all of them checked.
+  const lines = readFileSync(out, 'utf8').trim().split('\n');
+  expect(lines.length, run.stdout).toBe(ok + indeterminate + 1);
+  expect(run.stdout).toContain(`(${lines.length} operations checked`);
+  return { stdout: run.stdout, lines };
+}
+
 describe('npm run chaos (short)', () => {
   // The nemesis draws each fault's kind from the same seeded stream as the clients, so which
   // kinds a 10 s run gets depends on timing; that it injects faults does not (the first comes
@@ -19,35 +47,7 @@ describe('npm run chaos (short)', () => {
     'random faults injected, every operation recorded, linearizable, 0 violations',
     () => {
       const out = join(dir, 'history.jsonl');
-      const run = spawnSync(
-        process.execPath,
-        [...TSX, 'scripts/chaos.ts', '--duration', '10', '--seed', '11', '--out', out],
-        {
-          encoding: 'utf8',
-          timeout: scaledMs(110_000),
-          env: { ...process.env, LOG_LEVEL: 'error' },
-        },
-      );
-      expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
-      const ops = /operations: (\d+) ok \(\d+ of them refused[^)]*\), (\d+) indeterminate/.exec(
-        run.stdout,
-      );
-      expect(ops, run.stdout).not.toBeNull();
-      const [ok, indeterminate] = ops!.slice(1).map(Number) as [number, number];
-      expect(ok, run.stdout).toBeGreaterThan(0);
-      const faults = /faults injected: (\d+) kills, (\d+) partitions, (\d+) pauses/.exec(
-        run.stdout,
-      );
-      expect(faults, run.stdout).not.toBeNull();
-      const [kills, partitions, pauses] = faults!.slice(1).map(Number) as [number, number, number];
-      expect(kills + partitions + pauses, run.stdout).toBeGreaterThan(0);
-      expect(run.stdout).toContain('linearizability: OK');
-      expect(run.stdout).toContain('violations: 0');
-      // Every operation recorded (not a count that depends on the machine's speed): each ok or
-      // indeterminate one, plus the final read of every replica; all of them checked.
-      const lines = readFileSync(out, 'utf8').trim().split('\n');
-      expect(lines.length, run.stdout).toBe(ok + indeterminate + 1);
-      expect(run.stdout).toContain(`(${lines.length} operations checked`);
+      const { lines } = chaos(out);
       // The saved history checks again on its own, and a tampered one is rejected.
       const again = spawnSync(process.execPath, [...TSX, 'scripts/check-history.ts', out], {
         encoding: 'utf8',
@@ -70,44 +70,8 @@ describe('npm run chaos (short)', () => {
   it(
     'the same on EPaxos (--protocol epaxos): faults injected, linearizable, 0 violations',
     () => {
-      const out = join(dir, 'history-epaxos.jsonl');
-      const run = spawnSync(
-        process.execPath,
-        [
-          ...TSX,
-          'scripts/chaos.ts',
-          '--protocol',
-          'epaxos',
-          '--duration',
-          '10',
-          '--seed',
-          '11',
-          '--out',
-          out,
-        ],
-        {
-          encoding: 'utf8',
-          timeout: scaledMs(110_000),
-          env: { ...process.env, LOG_LEVEL: 'error' },
-        },
-      );
-      expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
-      expect(run.stdout).toContain('3 nodes (epaxos)');
-      const ops = /operations: (\d+) ok \(\d+ of them refused[^)]*\), (\d+) indeterminate/.exec(
-        run.stdout,
-      );
-      expect(ops, run.stdout).not.toBeNull();
-      const [ok, indeterminate] = ops!.slice(1).map(Number) as [number, number];
-      expect(ok, run.stdout).toBeGreaterThan(0);
-      const faults = /faults injected: (\d+) kills, (\d+) partitions, (\d+) pauses/.exec(
-        run.stdout,
-      );
-      const [kills, partitions, pauses] = faults!.slice(1).map(Number) as [number, number, number];
-      expect(kills + partitions + pauses, run.stdout).toBeGreaterThan(0);
-      expect(run.stdout).toContain('linearizability: OK');
-      expect(run.stdout).toContain('violations: 0');
-      const lines = readFileSync(out, 'utf8').trim().split('\n');
-      expect(lines.length, run.stdout).toBe(ok + indeterminate + 1);
+      const { stdout } = chaos(join(dir, 'history-epaxos.jsonl'), ['--protocol', 'epaxos']);
+      expect(stdout).toContain('3 nodes (epaxos)');
     },
     scaledMs(120_000),
   );
