@@ -23,6 +23,7 @@ import {
 import {
   DEFAULT_SIM,
   emptyMetrics,
+  type FaultOptions,
   SIM_MUTATIONS,
   type SimMetrics,
   type SimOptions,
@@ -293,24 +294,7 @@ function report(seed: number, r: ReturnType<typeof simulate>): void {
   for (const line of v.trace) console.log(`  ${line}`);
 }
 
-/** What both simulators are run with: the cluster, the clients, the network and the faults. */
-type CommonOptions = Pick<
-  SimOptions,
-  | 'nodes'
-  | 'ops'
-  | 'clients'
-  | 'delay'
-  | 'lossP'
-  | 'dupP'
-  | 'flush'
-  | 'faultMs'
-  | 'crashRate'
-  | 'partitionRate'
-  | 'powerLossRate'
-  | 'powerLossNodes'
-  | 'livenessMs'
-  | 'schedule'
->;
+type CommonOptions = Omit<FaultOptions, 'seed'>;
 
 /**
  * The replay options both simulators share, in order (`clientArgs` after --clients,

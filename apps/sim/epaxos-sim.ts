@@ -27,36 +27,15 @@ import {
   replicaStep,
   restartEffects,
 } from '../epaxos/replica.ts';
-import { Disk, type DiskFormat, type FlushTiming } from './disk.ts';
-import { type DelayDist, Partitions, sampleDelay } from './network.ts';
+import { Disk, type DiskFormat } from './disk.ts';
+import { Partitions, sampleDelay } from './network.ts';
 import type { FaultEvent } from './schedule.ts';
-import { DEFAULT_SIM, Queue, randomFaults } from './simulator.ts';
+import { DEFAULT_SIM, type FaultOptions, Queue, randomFaults } from './simulator.ts';
 import { addDiskStats, percentile, runDigest } from './summary.ts';
 
-export interface EpaxosSimOptions {
-  seed: number;
-  nodes: number;
-  /** Client commands in all. */
-  ops: number;
-  clients: number;
+export interface EpaxosSimOptions extends FaultOptions {
   /** The probability a command touches the hot key (and so interferes with the others that do). */
   conflict: number;
-  /** One-way delay of every message between two nodes (virtual ms). */
-  delay: DelayDist;
-  lossP: number;
-  dupP: number;
-  /** Faults happen during the fault phase (virtual ms), then stop. */
-  faultMs: number;
-  /** Random faults: mean events per virtual second of the fault phase. */
-  crashRate: number;
-  partitionRate: number;
-  powerLossRate: number;
-  powerLossNodes: number;
-  flush: FlushTiming;
-  /** Explicit faults, besides the random ones. */
-  schedule: FaultEvent[];
-  /** After faults stop, every command must be executed where it was submitted within this. */
-  livenessMs: number;
   /** Test only: a deliberately broken core (apps/epaxos/replica.ts), to see it caught. */
   mutate?: EpaxosMutation;
   /** Keep the last N events for a trace on a violation (default 5000). */

@@ -65,7 +65,8 @@ export const SIM_MUTATIONS: readonly SimMutation[] = [
   'forget-snapshot-results',
 ];
 
-export interface SimOptions {
+/** What both simulators share: the cluster, the clients, the network, the disks, the faults. */
+export interface FaultOptions {
   seed: number;
   nodes: number;
   /** Client operations in all. */
@@ -87,6 +88,11 @@ export interface SimOptions {
   flush: FlushTiming;
   /** Explicit faults, besides the random ones. */
   schedule: FaultEvent[];
+  /** After faults stop, every operation must be done (acknowledged, executed) within this (virtual ms). */
+  livenessMs: number;
+}
+
+export interface SimOptions extends FaultOptions {
   /**
    * Duelling proposers during the fault phase: every tick, with this probability, a random up
    * node starts a ballot for the lowest instance it does not know decided.
@@ -97,8 +103,6 @@ export interface SimOptions {
    * for every instance (the coursework's Paxos).
    */
   terms: boolean;
-  /** After faults stop, every submitted operation must be acknowledged within this (virtual ms). */
-  livenessMs: number;
   /** Most operations per instance. */
   batchMax: number;
   /** Each replica saves a snapshot (and compacts its Paxos store) every this many instances. */
