@@ -29,8 +29,13 @@ import {
 } from '../epaxos/replica.ts';
 import { Disk, type DiskFormat } from './disk.ts';
 import { Partitions, sampleDelay } from './network.ts';
-import type { FaultEvent } from './schedule.ts';
-import { DEFAULT_SIM, type FaultOptions, Queue, randomFaults } from './simulator.ts';
+import {
+  DEFAULT_SIM,
+  type FaultOptions,
+  type FaultSimEvent,
+  Queue,
+  scheduleFaults,
+} from './simulator.ts';
 import { addDiskStats, percentile, runDigest } from './summary.ts';
 
 export interface EpaxosSimOptions extends FaultOptions {
@@ -167,12 +172,7 @@ type Event =
   | { kind: 'client_next'; client: number }
   | { kind: 'request'; client: number; to: string; cmd: Command }
   | { kind: 'client_timeout'; client: number; attempt: number }
-  | { kind: 'crash'; nodes: string[]; id: number }
-  | { kind: 'power_loss'; nodes: string[]; id: number }
-  | { kind: 'restart'; node: string; id?: number }
-  | { kind: 'partition'; groups: string[][]; id: number }
-  | { kind: 'heal'; id: number }
-  | { kind: 'faults_end' };
+  | FaultSimEvent;
 
 /** One key's commands in the order one life of one replica executed them (first execution). */
 interface KeySeq {
@@ -292,7 +292,6 @@ export function simulateEpaxos(options: EpaxosSimOptions): EpaxosSimResult {
   let faultsOn = true;
   let faultsEndedAt = 0;
   const partitions = new Partitions();
-  let outageIds = 0;
   const downBy = new Map<string, number>();
 
   const disks = new Map(names.map((n) => [n, new Disk(random, o.flush, EPAXOS_DISK)]));
@@ -570,19 +569,7 @@ export function simulateEpaxos(options: EpaxosSimOptions): EpaxosSimResult {
   };
 
   // ---- faults ----
-  const scheduleFault = (at: number, e: FaultEvent) => {
-    const id = outageIds++;
-    const end = e.forMs === undefined ? undefined : at + e.forMs;
-    if (e.kind === 'partition') {
-      schedule(at, { kind: 'partition', groups: e.groups, id });
-      if (end !== undefined) schedule(end, { kind: 'heal', id });
-      return;
-    }
-    schedule(at, { kind: e.kind === 'crash' ? 'crash' : 'power_loss', nodes: e.nodes, id });
-    if (end !== undefined) for (const node of e.nodes) schedule(end, { kind: 'restart', node, id });
-  };
-  for (const e of o.schedule) scheduleFault(e.atMs, e);
-  for (const e of randomFaults(o, names, random)) scheduleFault(e.atMs, e);
+  scheduleFaults(o, names, random, schedule);
   schedule(o.faultMs, { kind: 'faults_end' });
   for (let c = 0; c < o.clients; c++) schedule(random(), { kind: 'client_next', client: c });
 

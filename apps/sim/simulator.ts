@@ -233,16 +233,9 @@ type Event =
   | { kind: 'propose_timeout'; node: string; epoch: number; inst: number; seq: number }
   | { kind: 'catchup_timeout'; node: string; epoch: number; id: number }
   | { kind: 'client_timeout'; client: number; reqId: string; attempt: number }
-  /** `id` names this outage: only its own restart ends it. */
-  | { kind: 'crash'; nodes: string[]; id: number }
-  | { kind: 'power_loss'; nodes: string[]; id: number }
-  /** Without an id: at the end of faults, whatever took the node down. */
-  | { kind: 'restart'; node: string; id?: number }
-  | { kind: 'partition'; groups: string[][]; id: number }
-  | { kind: 'heal'; id: number }
+  | FaultSimEvent
   | { kind: 'flush'; node: string; id: number }
-  | { kind: 'random_ballot' }
-  | { kind: 'faults_end' };
+  | { kind: 'random_ballot' };
 
 interface Scheduled<E> {
   at: number;
@@ -365,6 +358,43 @@ export type FaultRates = Pick<
  * The random faults of one run, in time order, drawn from `random`: a mean gap of 1000 / rate
  * ms, each of a kind in proportion to its rate, each lasting 20-220 ms.
  */
+/** The fault events both simulators schedule. */
+export type FaultSimEvent =
+  /** `id` names this outage: only its own restart ends it. */
+  | { kind: 'crash'; nodes: string[]; id: number }
+  | { kind: 'power_loss'; nodes: string[]; id: number }
+  /** Without an id: at the end of faults, whatever took the node down. */
+  | { kind: 'restart'; node: string; id?: number }
+  | { kind: 'partition'; groups: string[][]; id: number }
+  | { kind: 'heal'; id: number }
+  | { kind: 'faults_end' };
+
+/**
+ * Schedules the explicit faults, then the random ones, each with its end (a fault without
+ * `forMs` lasts until the faults end).
+ */
+export function scheduleFaults(
+  o: FaultOptions,
+  names: readonly string[],
+  random: () => number,
+  schedule: (at: number, e: FaultSimEvent) => void,
+): void {
+  let ids = 0;
+  const one = (e: FaultEvent) => {
+    const id = ids++;
+    const end = e.forMs === undefined ? undefined : e.atMs + e.forMs;
+    if (e.kind === 'partition') {
+      schedule(e.atMs, { kind: 'partition', groups: e.groups, id });
+      if (end !== undefined) schedule(end, { kind: 'heal', id });
+      return;
+    }
+    schedule(e.atMs, { kind: e.kind === 'crash' ? 'crash' : 'power_loss', nodes: e.nodes, id });
+    if (end !== undefined) for (const node of e.nodes) schedule(end, { kind: 'restart', node, id });
+  };
+  for (const e of o.schedule) one(e);
+  for (const e of randomFaults(o, names, random)) one(e);
+}
+
 export function randomFaults(
   o: FaultRates,
   names: readonly string[],
@@ -430,7 +460,6 @@ export function simulate(options: SimOptions): SimResult {
   let faultsOn = true;
   let faultsEndedAt = 0;
   const partitions = new Partitions();
-  let outageIds = 0;
   /** The outage that took a node down: its restart is the one that brings it back. */
   const downBy = new Map<string, number>();
 
@@ -886,20 +915,7 @@ export function simulate(options: SimOptions): SimResult {
   };
 
   // ---- faults ----
-  /** Schedules a fault and its end; `forMs` undefined: it lasts until the faults end. */
-  const scheduleFault = (at: number, e: FaultEvent) => {
-    const id = outageIds++;
-    const end = e.forMs === undefined ? undefined : at + e.forMs;
-    if (e.kind === 'partition') {
-      schedule(at, { kind: 'partition', groups: e.groups, id });
-      if (end !== undefined) schedule(end, { kind: 'heal', id });
-      return;
-    }
-    schedule(at, { kind: e.kind === 'crash' ? 'crash' : 'power_loss', nodes: e.nodes, id });
-    if (end !== undefined) for (const node of e.nodes) schedule(end, { kind: 'restart', node, id });
-  };
-  for (const e of o.schedule) scheduleFault(e.atMs, e);
-  for (const e of randomFaults(o, names, random)) scheduleFault(e.atMs, e);
+  scheduleFaults(o, names, random, schedule);
   if (o.randomProposer > 0) schedule(random() * TICK_MS, { kind: 'random_ballot' });
   schedule(o.faultMs, { kind: 'faults_end' });
   for (let c = 0; c < o.clients; c++) schedule(random(), { kind: 'client_next', client: c });
