@@ -325,54 +325,21 @@ describe('EPaxos core under random schedules', () => {
         carry(t.at, replicaStep(nodes.get(t.at)!, t.ballot));
       }
     }
-    if (!done() && process.env.EPAXOS_DEBUG) {
-      for (const [r, st] of nodes) {
-        const pending = [...st.records].filter(([k]) => !st.executed.has(k));
-        console.log(
-          r,
-          'timers',
-          timers.filter((t) => t.at === r).length,
-          'queue',
-          queue.length,
-          'records',
-          st.records.size,
-          'executed',
-          st.executed.size,
-          'log',
-          logs.get(r)!.length,
-        );
-        for (const [k, rec] of st.records)
-          if (rec.cmd?.id === '' || rec.cmd === null) console.log('  noop/unknown', k, rec.status);
-        const all = new Set([...nodes.values()].flatMap((x) => [...x.records.keys()]));
-        for (const k of all)
-          if (!st.records.has(k))
-            console.log(
-              '  missing',
-              k,
-              JSON.stringify([...st.seenUpTo]),
-              st.watched.has(k),
-              st.asked.has(k),
-              JSON.stringify(st.patience.get(k)),
-            );
-        for (const [k, rec] of pending)
-          console.log(
-            ' ',
-            k,
-            rec.status,
-            rec.cmd?.id,
-            rec.deps.join(' '),
-            JSON.stringify(rec.bal),
-            'lead',
-            st.leading.get(k)?.phase,
-            'watched',
-            st.watched.has(k),
-            'waiting on',
-            [...st.waiters].filter(([, w]) => w.has(k)).map(([m]) => m),
-          );
-      }
-    }
+    // On a stall, where each replica stands goes into the failure message.
+    const stands = () =>
+      [...nodes]
+        .map(([r, st]) => {
+          const all = new Set([...nodes.values()].flatMap((x) => [...x.records.keys()]));
+          const missing = [...all].filter((k) => !st.records.has(k));
+          const waiting = [...st.records.keys()].filter((k) => !st.executed.has(k));
+          return `${r}: ${st.records.size} records, ${st.executed.size} executed, missing [${missing}], not executed [${waiting}], watched [${[...st.watched]}]`;
+        })
+        .join('\n');
     for (const r of names)
-      expect(logs.get(r)!.length + replaced(), `seed ${seed}: ${r} executed all`).toBe(ops);
+      expect(
+        logs.get(r)!.length + replaced(),
+        `seed ${seed}: ${r} executed all\n${done() ? '' : stands()}`,
+      ).toBe(ops);
     // Every replica executed the same commands, and interfering ones in the same order.
     const ids = (r: string) => logs.get(r)!.map((c) => c.id);
     for (const r of names)
