@@ -225,6 +225,26 @@ const flush = (() => {
   }
 })();
 
+/** The options both simulators take from the command line (`d`: the protocol's defaults). */
+function faultOptions(d: Omit<FaultOptions, 'seed'>): Omit<FaultOptions, 'seed'> {
+  return {
+    nodes,
+    ops: args.int('ops', { min: 1 })!,
+    clients: args.int('clients', { min: 1 })!,
+    delay: delayOption(),
+    lossP: args.number('loss', { min: 0, max: 0.9 })!,
+    dupP: args.number('dup', { min: 0, max: 0.9 })!,
+    faultMs,
+    crashRate: values['no-crashes'] ? 0 : rate('crash-rate', d.crashRate),
+    partitionRate: values['no-partitions'] ? 0 : rate('partition-rate', d.partitionRate),
+    powerLossRate: rate('power-loss-rate', d.powerLossRate),
+    powerLossNodes: args.int('power-loss-nodes', { min: 1, max: nodes })!,
+    flush,
+    schedule,
+    livenessMs: args.int('liveness-ms', { min: 1 })!,
+  };
+}
+
 const protocol = args.choice('protocol', ['paxos', 'epaxos'] as const)!;
 const PAXOS_ONLY = ['random-proposer', 'paxos', 'batch', 'snapshot-every'] as const;
 if (protocol === 'epaxos') {
@@ -237,22 +257,9 @@ if (values.conflict !== undefined)
   args.fail('--conflict is an EPaxos option: give --protocol epaxos');
 
 const base: Omit<SimOptions, 'seed'> = {
-  nodes,
-  ops: args.int('ops', { min: 1 })!,
-  clients: args.int('clients', { min: 1 })!,
-  delay: delayOption(),
-  lossP: args.number('loss', { min: 0, max: 0.9 })!,
-  dupP: args.number('dup', { min: 0, max: 0.9 })!,
-  faultMs,
-  crashRate: values['no-crashes'] ? 0 : rate('crash-rate', D.crashRate),
-  partitionRate: values['no-partitions'] ? 0 : rate('partition-rate', D.partitionRate),
-  powerLossRate: rate('power-loss-rate', D.powerLossRate),
-  powerLossNodes: args.int('power-loss-nodes', { min: 1, max: nodes })!,
-  flush,
-  schedule,
+  ...faultOptions(D),
   randomProposer: args.number('random-proposer', { min: 0, max: 1 }) ?? D.randomProposer,
   terms: (args.choice('paxos', ['terms', 'classic'] as const) ?? 'terms') !== 'classic',
-  livenessMs: args.int('liveness-ms', { min: 1 })!,
   batchMax: args.int('batch', { min: 1 }) ?? D.batchMax,
   snapshotEvery: args.int('snapshot-every', { min: 1 }) ?? D.snapshotEvery,
   mutate: args.choice(mutateFlag, SIM_MUTATIONS),
@@ -406,21 +413,8 @@ function sweep<M extends object, R extends { ok: boolean; metrics: M }>(
 function runEpaxos(): never {
   const E = DEFAULT_EPAXOS_SIM;
   const eb: Omit<EpaxosSimOptions, 'seed'> = {
-    nodes,
-    ops: args.int('ops', { min: 1 })!,
-    clients: args.int('clients', { min: 1 })!,
+    ...faultOptions(E),
     conflict: args.number('conflict', { min: 0, max: 1 }) ?? E.conflict,
-    delay: delayOption(),
-    lossP: args.number('loss', { min: 0, max: 0.9 })!,
-    dupP: args.number('dup', { min: 0, max: 0.9 })!,
-    faultMs,
-    crashRate: values['no-crashes'] ? 0 : rate('crash-rate', E.crashRate),
-    partitionRate: values['no-partitions'] ? 0 : rate('partition-rate', E.partitionRate),
-    powerLossRate: rate('power-loss-rate', E.powerLossRate),
-    powerLossNodes: args.int('power-loss-nodes', { min: 1, max: nodes })!,
-    flush,
-    schedule,
-    livenessMs: args.int('liveness-ms', { min: 1 })!,
     mutate: args.choice(mutateFlag, EPAXOS_MUTATIONS),
   };
   const seed0 = args.int('seed', { min: 0, max: 2 ** 32 - 1 })!;
