@@ -267,17 +267,36 @@ const base: Omit<SimOptions, 'seed'> = {
 const first = args.int('seed', { min: 0, max: 2 ** 32 - 1 })!;
 const count = args.int('seeds', { min: 1 });
 
-function describe(o: Omit<SimOptions, 'seed'>): string {
+/**
+ * A run's options in one line: `head` (protocol and its own), the shared ones with `clients`
+ * (clients and what they do), the faults with `faults` (a protocol's own), and the mutation.
+ */
+function describeRun(
+  o: Omit<FaultOptions, 'seed'>,
+  head: string,
+  clients: string,
+  faults: Array<string | false>,
+  mutate: string | undefined,
+): string {
   const random = [
     o.crashRate > 0 && `crashes ${o.crashRate}/s`,
     o.partitionRate > 0 && `partitions ${o.partitionRate}/s`,
     o.powerLossRate > 0 &&
       `power losses ${o.powerLossRate}/s (${o.powerLossNodes} node${o.powerLossNodes > 1 ? 's' : ''} each)`,
     o.schedule.length > 0 && `${o.schedule.length} scheduled`,
-    o.randomProposer > 0 && `random proposer ${o.randomProposer}`,
+    ...faults,
   ].filter(Boolean);
-  const paxos = o.terms ? 'terms' : 'classic';
-  return `paxos=${paxos} nodes=${o.nodes} ops=${o.ops} clients=${o.clients} delay=${formatDelay(o.delay)} loss=${o.lossP} dup=${o.dupP} flush=${formatFlushTiming(o.flush)} ms, faults for ${o.faultMs} ms (${random.join(', ') || 'no crashes, partitions or power losses'})${o.mutate ? ` MUTATION=${o.mutate}` : ''}`;
+  return `${head} nodes=${o.nodes} ops=${o.ops} ${clients} delay=${formatDelay(o.delay)} loss=${o.lossP} dup=${o.dupP} flush=${formatFlushTiming(o.flush)} ms, faults for ${o.faultMs} ms (${random.join(', ') || 'no crashes, partitions or power losses'})${mutate ? ` MUTATION=${mutate}` : ''}`;
+}
+
+function describe(o: Omit<SimOptions, 'seed'>): string {
+  return describeRun(
+    o,
+    `paxos=${o.terms ? 'terms' : 'classic'}`,
+    `clients=${o.clients}`,
+    [o.randomProposer > 0 && `random proposer ${o.randomProposer}`],
+    o.mutate,
+  );
 }
 
 function printMetrics(m: SimMetrics, perDecision = m.decisions || 1): void {
@@ -338,29 +357,53 @@ function argsFor(o: Omit<SimOptions, 'seed'>): string {
   return parts.join(' ');
 }
 
-if (count === undefined) {
-  const r = simulate({ ...base, seed: first });
-  console.log(`sim seed=${first} ${describe(base)}`);
-  printMetrics(r.metrics);
-  if (!r.ok) {
-    report(first, r);
-    process.exit(1);
+runSeeds(first, count, {
+  describe: describe(base),
+  run: (seed) => simulate({ ...base, seed }),
+  print: printMetrics,
+  empty: emptyMetrics,
+  report,
+  invariants:
+    'agreement, validity, identical logs and states, stock >= 0, same results, no acknowledged operation lost, liveness',
+});
+
+/**
+ * One seed (its metrics, the invariants and the digest), or with `count` a sweep (the totals);
+ * a violation is reported, exit 1. Exits.
+ */
+function runSeeds<M extends object, R extends { ok: boolean; metrics: M; digest: string }>(
+  first: number,
+  count: number | undefined,
+  s: {
+    describe: string;
+    run: (seed: number) => R;
+    print: (m: M) => void;
+    empty: () => M;
+    report: (seed: number, r: R) => void;
+    invariants: string;
+  },
+): never {
+  if (count === undefined) {
+    const r = s.run(first);
+    console.log(`sim seed=${first} ${s.describe}`);
+    s.print(r.metrics);
+    if (!r.ok) {
+      s.report(first, r);
+      process.exit(1);
+    }
+    console.log(`invariants: ${s.invariants}: OK`);
+    console.log(`digest ${r.digest}`);
+    process.exit(0);
   }
+  const started = Date.now();
+  console.log(`sim sweep: seeds ${first}..${first + count - 1}, ${s.describe}`);
+  const total = sweep(first, count, s.run, s.empty(), s.report);
   console.log(
-    'invariants: agreement, validity, identical logs and states, stock >= 0, same results, no acknowledged operation lost, liveness: OK',
+    `${count} seeds, 0 violations, ${((Date.now() - started) / 1000).toFixed(1)} s. Totals (latency and settle figures: the worst seed's):`,
   );
-  console.log(`digest ${r.digest}`);
+  s.print(total);
   process.exit(0);
 }
-
-const started = Date.now();
-console.log(`sim sweep: seeds ${first}..${first + count - 1}, ${describe(base)}`);
-const total = sweep(first, count, (seed) => simulate({ ...base, seed }), emptyMetrics(), report);
-console.log(
-  `${count} seeds, 0 violations, ${((Date.now() - started) / 1000).toFixed(1)} s. Totals (latency and settle figures: the worst seed's):`,
-);
-printMetrics(total);
-process.exit(0);
 
 /**
  * Runs `count` seeds from `first` with a progress bar on stderr and returns the metrics added
@@ -417,47 +460,25 @@ function runEpaxos(): never {
     conflict: args.number('conflict', { min: 0, max: 1 }) ?? E.conflict,
     mutate: args.choice(mutateFlag, EPAXOS_MUTATIONS),
   };
-  const seed0 = args.int('seed', { min: 0, max: 2 ** 32 - 1 })!;
-  const seeds = args.int('seeds', { min: 1 });
-  if (seeds === undefined) {
-    const r = simulateEpaxos({ ...eb, seed: seed0 });
-    console.log(`sim seed=${seed0} ${describeEpaxos(eb)}`);
-    printEpaxosMetrics(r.metrics);
-    if (!r.ok) {
-      reportEpaxos(eb, seed0, r);
-      process.exit(1);
-    }
-    console.log(
-      'invariants: committed (one command and attributes per instance), validity, order (interfering commands alike everywhere), executed only once committed, once per instance, liveness: OK',
-    );
-    console.log(`digest ${r.digest}`);
-    process.exit(0);
-  }
-  const started = Date.now();
-  console.log(`sim sweep: seeds ${seed0}..${seed0 + seeds - 1}, ${describeEpaxos(eb)}`);
-  const total = sweep(
-    seed0,
-    seeds,
-    (seed) => simulateEpaxos({ ...eb, seed }),
-    emptyEpaxosMetrics(),
-    (seed, r) => reportEpaxos(eb, seed, r),
-  );
-  console.log(
-    `${seeds} seeds, 0 violations, ${((Date.now() - started) / 1000).toFixed(1)} s. Totals (latency and settle figures: the worst seed's):`,
-  );
-  printEpaxosMetrics(total);
-  process.exit(0);
+  return runSeeds(args.int('seed', { min: 0, max: 2 ** 32 - 1 })!, args.int('seeds', { min: 1 }), {
+    describe: describeEpaxos(eb),
+    run: (seed) => simulateEpaxos({ ...eb, seed }),
+    print: printEpaxosMetrics,
+    empty: emptyEpaxosMetrics,
+    report: (seed, r) => reportEpaxos(eb, seed, r),
+    invariants:
+      'committed (one command and attributes per instance), validity, order (interfering commands alike everywhere), executed only once committed, once per instance, liveness',
+  });
 }
 
 function describeEpaxos(o: Omit<EpaxosSimOptions, 'seed'>): string {
-  const random = [
-    o.crashRate > 0 && `crashes ${o.crashRate}/s`,
-    o.partitionRate > 0 && `partitions ${o.partitionRate}/s`,
-    o.powerLossRate > 0 &&
-      `power losses ${o.powerLossRate}/s (${o.powerLossNodes} node${o.powerLossNodes > 1 ? 's' : ''} each)`,
-    o.schedule.length > 0 && `${o.schedule.length} scheduled`,
-  ].filter(Boolean);
-  return `protocol=epaxos nodes=${o.nodes} ops=${o.ops} clients=${o.clients} conflict=${o.conflict} delay=${formatDelay(o.delay)} loss=${o.lossP} dup=${o.dupP} flush=${formatFlushTiming(o.flush)} ms, faults for ${o.faultMs} ms (${random.join(', ') || 'no crashes, partitions or power losses'})${o.mutate ? ` MUTATION=${o.mutate}` : ''}`;
+  return describeRun(
+    o,
+    'protocol=epaxos',
+    `clients=${o.clients} conflict=${o.conflict}`,
+    [],
+    o.mutate,
+  );
 }
 
 function printEpaxosMetrics(m: EpaxosSimMetrics): void {
