@@ -4,7 +4,7 @@
 // leader's node 5 ms away from the others, clients only on the others).
 
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,7 @@ import { Faults, Node, spawnOn } from '../transport/index.ts';
 import type { EpClientReport, NodeStats } from './bench-support/epaxos-client.ts';
 import { type Histogram, merge, percentile, wallMs } from './bench-support/log-fns.ts';
 import { clockTicks, cpuTicks } from './bench-support/proc-cpu.ts';
+import { stopEverythingOnExit } from './bench-support/teardown.ts';
 import { cli } from './support/cli.ts';
 import { LocalCluster } from './support/local-cluster.ts';
 import { useShortLogs } from './support/short-log.ts';
@@ -121,16 +122,7 @@ const PROTOCOL_LABEL: Record<Protocol, string> = { paxos: 'Multi-Paxos', epaxos:
 // ---- everything this run starts is stopped at the end, also on error or Ctrl-C ---------------
 const tmpRoot = mkdtempSync(join(tmpdir(), 'bench-epaxos-'));
 const clusters = new Set<LocalCluster>();
-process.on('exit', () => {
-  for (const c of clusters) for (const n of c.nodes.values()) n.kill('SIGKILL');
-  rmSync(tmpRoot, { recursive: true, force: true });
-});
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    process.stderr.write(`\n  ${signal}: stopping every node\n`);
-    process.exit(130);
-  });
-}
+stopEverythingOnExit(clusters, tmpRoot);
 
 useShortLogs('error');
 const cookie = randomBytes(12).toString('hex');

@@ -5,7 +5,7 @@
 
 import { type ChildProcess, spawn as spawnChild } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +40,7 @@ import {
   wallMs,
 } from './bench-support/log-fns.ts';
 import { clockTicks, cpuTicks } from './bench-support/proc-cpu.ts';
+import { stopEverythingOnExit } from './bench-support/teardown.ts';
 import { cli } from './support/cli.ts';
 import { LocalCluster } from './support/local-cluster.ts';
 import { useShortLogs } from './support/short-log.ts';
@@ -179,17 +180,7 @@ const LOG_FNS = `BenchLog=${here('./bench-support/log-fns.ts')}`;
 const tmpRoot = mkdtempSync(join(tmpdir(), 'bench-paxos-'));
 const clusters = new Set<LocalCluster>();
 const bareChildren = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of clusters) for (const n of c.nodes.values()) n.kill('SIGKILL');
-  for (const child of bareChildren) child.kill('SIGKILL');
-  rmSync(tmpRoot, { recursive: true, force: true });
-});
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    process.stderr.write(`\n  ${signal}: stopping every node\n`);
-    process.exit(130);
-  });
-}
+stopEverythingOnExit(clusters, tmpRoot, bareChildren);
 
 useShortLogs('error');
 configureStorage({ kind: 'memory' });
