@@ -16,6 +16,7 @@ import type { StorageOptions } from '../paxos/storage.ts';
 import { requestId } from '../rsm/machine.ts';
 import { type EpaxosMachine, kvMachine } from './machine.ts';
 import type { Command } from './messages.ts';
+import { majorityOf } from './replica.ts';
 import {
   type EpaxosStatus,
   epaxosServer,
@@ -98,7 +99,7 @@ function checkTimeout(timeoutMs: unknown, what = 'timeoutMs'): asserts timeoutMs
 
 function checkOptions(options: unknown): asserts options is InitOptions {
   if (typeof options !== 'object' || options === null) invalid('options must be an object');
-  const { machine, storage, timeoutMs } = options as InitOptions;
+  const { machine, storage, timeoutMs, linked } = options as InitOptions;
   if (
     machine !== undefined &&
     (typeof machine !== 'object' ||
@@ -118,7 +119,6 @@ function checkOptions(options: unknown): asserts options is InitOptions {
       invalid('options.storage.sync must be true or false');
   }
   if (timeoutMs !== undefined) checkTimeout(timeoutMs, 'options.timeoutMs');
-  const { linked } = options as InitOptions;
   if (linked !== undefined && typeof linked !== 'boolean')
     invalid('options.linked must be true or false');
 }
@@ -210,8 +210,6 @@ function init(
 function registeredCount(nodeList: readonly string[], partitionId: string): number {
   return nodeList.filter((r) => Global.whereis(serverName(partitionId, r)) !== undefined).length;
 }
-
-const majorityOf = (n: number) => Math.floor(n / 2) + 1;
 
 /**
  * Resolves 'ok' once, for every partition started on this node, all its replicas ('all') or a

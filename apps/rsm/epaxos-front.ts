@@ -21,15 +21,16 @@ import {
 } from '../../actors/index.ts';
 import { EPaxos } from '../epaxos/index.ts';
 import type { EpaxosMachine } from '../epaxos/machine.ts';
+import { majorityOf } from '../epaxos/replica.ts';
 import { type EpaxosStatus, type ServerRequest, serverName } from '../epaxos/server.ts';
 import type { ReplicaStatus } from './core.ts';
 import type { Machine, Op } from './machine.ts';
-import { replicaName } from './replica.ts';
+import { replicaName, waitUntilGone } from './replica.ts';
 
 /** Which replication protocol a service replica runs. */
 export type Protocol = 'paxos' | 'epaxos';
 
-/** How long a restarted front waits for its previous EPaxos replica to be gone. */
+/** How long calls wait while the supervisor restarts the EPaxos replica. */
 const RESTART_WAIT_MS = 5_000;
 /** How long a starting front waits for a majority of the partition's replicas. */
 const STARTUP_WAIT_MS = 2_000;
@@ -86,8 +87,7 @@ export async function epaxosFront<S, O extends Op, R>(
   const partition = machine.service;
   const server = serverName(partition, name);
   // A previous incarnation's replica stops with its front; wait until it has.
-  const deadline = performance.now() + RESTART_WAIT_MS;
-  while (Global.whereis(server) && performance.now() < deadline) await sleep(5);
+  await waitUntilGone(server);
   await EPaxos.stop(partition, name).catch(() => undefined);
   EPaxos.init(partition, procs, procs.indexOf(name) + 1, {
     machine: epaxosMachine(machine),
@@ -98,7 +98,7 @@ export async function epaxosFront<S, O extends Op, R>(
       'name_taken',
       `a ${machine.service} replica named '${name}' is already registered`,
     );
-  const majority = Math.floor(procs.length / 2) + 1;
+  const majority = majorityOf(procs.length);
   const names = procs.map((p) => serverName(partition, p));
   // Replicas started together come up together: calls wait in the mailbox until a majority is
   // registered (or STARTUP_WAIT_MS passed), rather than being refused while they start.

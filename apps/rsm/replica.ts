@@ -394,7 +394,8 @@ export async function replica<S, O extends Op, R>(
 }
 
 /** Waits (up to 5 s) until no process holds global `name`. */
-async function waitUntilGone(name: string): Promise<void> {
+/** Waits (up to 5 s) until the process registered as `name`, if any, is gone. */
+export async function waitUntilGone(name: string): Promise<void> {
   const holder = Global.whereis(name);
   if (!holder) return;
   const ref = monitor(holder);
