@@ -28,7 +28,7 @@ import {
   restartEffects,
 } from '../epaxos/replica.ts';
 import { Disk, type DiskFormat } from './disk.ts';
-import { Partitions, sampleDelay } from './network.ts';
+import { lossyNetwork, Partitions, sampleDelay } from './network.ts';
 import {
   DEFAULT_SIM,
   type FaultOptions,
@@ -319,18 +319,9 @@ export function simulateEpaxos(options: EpaxosSimOptions): EpaxosSimResult {
   // ---- network ----
   const delay = () => sampleDelay(o.delay, random);
   /** One message over the lossy network (loss and duplication only while faults are on). */
-  const transmit = (from: string, to: string, msg: EpaxosMsg) => {
-    m.messages++;
-    if (faultsOn && random() < o.lossP) {
-      m.dropped++;
-      return;
-    }
-    schedule(now + delay(), { kind: 'msg', from, to, msg });
-    if (faultsOn && random() < o.dupP) {
-      m.duplicated++;
-      schedule(now + delay(), { kind: 'msg', from, to, msg });
-    }
-  };
+  const network = lossyNetwork<Event>(o, random, m, () => ({ now, faultsOn }), schedule);
+  const transmit = (from: string, to: string, msg: EpaxosMsg) =>
+    network({ kind: 'msg', from, to, msg });
 
   // ---- the replica core ----
   /** Steps the node's core: checks what it produced, then carries the effects out. */

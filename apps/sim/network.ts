@@ -111,3 +111,29 @@ export class Partitions {
     return this.groupOf === null || (this.groupOf.get(a) ?? -1) === (this.groupOf.get(b) ?? -1);
   }
 }
+
+/**
+ * The lossy network both simulators send through: each message arrives after a sampled delay,
+ * and while faults are on it may be lost or duplicated (each copy with its own delay).
+ */
+export function lossyNetwork<E>(
+  o: { delay: DelayDist; lossP: number; dupP: number },
+  random: () => number,
+  m: { messages: number; dropped: number; duplicated: number },
+  clock: () => { now: number; faultsOn: boolean },
+  schedule: (at: number, event: E) => void,
+): (event: E) => void {
+  return (event) => {
+    const { now, faultsOn } = clock();
+    m.messages++;
+    if (faultsOn && random() < o.lossP) {
+      m.dropped++;
+      return;
+    }
+    schedule(now + sampleDelay(o.delay, random), event);
+    if (faultsOn && random() < o.dupP) {
+      m.duplicated++;
+      schedule(now + sampleDelay(o.delay, random), event);
+    }
+  };
+}

@@ -41,7 +41,7 @@ import {
 } from '../rsm/core.ts';
 import type { Machine } from '../rsm/machine.ts';
 import { DEFAULT_FLUSH, Disk, type DiskWrite, type FlushTiming, type NodeDurable } from './disk.ts';
-import { type DelayDist, Partitions, sampleDelay } from './network.ts';
+import { type DelayDist, lossyNetwork, Partitions, sampleDelay } from './network.ts';
 import type { FaultEvent } from './schedule.ts';
 import { addDiskStats, percentile, runDigest } from './summary.ts';
 
@@ -549,18 +549,7 @@ export function simulate(options: SimOptions): SimResult {
   // ---- network ----
   const delay = () => sampleDelay(o.delay, random);
   /** One message over the lossy network (loss and duplication only while faults are on). */
-  const transmit = (event: Event & { from: string; to: string }) => {
-    m.messages++;
-    if (faultsOn && random() < o.lossP) {
-      m.dropped++;
-      return;
-    }
-    schedule(now + delay(), event);
-    if (faultsOn && random() < o.dupP) {
-      m.duplicated++;
-      schedule(now + delay(), event);
-    }
-  };
+  const transmit = lossyNetwork<Event>(o, random, m, () => ({ now, faultsOn }), schedule);
   const sendMsg = (from: string, to: string, msg: PaxosMsg) =>
     transmit({ kind: 'msg', from, to, msg });
   const sendReplica = (from: string, to: string, msg: ReplicaMsg) =>
