@@ -60,7 +60,7 @@ where it was last submitted within --liveness-ms after faults stop.
 Options:
   --protocol NAME       paxos: the replicated inventory over Multi-Paxos (default); epaxos:
                         the EPaxos core (--batch, --snapshot-every, --random-proposer and
-                        --paxos are Paxos's; --conflict is EPaxos's)
+                        --paxos are Paxos's; --conflict and --checkpoint-every are EPaxos's)
   --seed N              the seed (default 1); with --seeds, the first of the sweep
   --seeds N             sweep N seeds (seed, seed+1, ...) with a progress bar
   --nodes N             replicas (default ${D.nodes})
@@ -69,6 +69,9 @@ Options:
   --batch N             most operations per instance (default ${D.batchMax})
   --conflict P          epaxos: the probability a command touches the hot key (default ${DEFAULT_EPAXOS_SIM.conflict});
                         10% of the commands touch a second key
+  --checkpoint-every N  epaxos: each replica checkpoints its state machine every N executions
+                        and trims the records every replica's checkpoint covers (default
+                        ${DEFAULT_EPAXOS_SIM.checkpointEvery}; 0: never)
   --snapshot-every N    each replica snapshots (and compacts) every N instances (default ${D.snapshotEvery})
 Network:
   --delay DIST          one-way message delay, virtual ms (default ${formatDelay(D.delay)}):
@@ -124,6 +127,9 @@ Checks:
                           drop-dependency        one interfering instance left out of the
                                                  dependencies (try --nodes 3 --seeds 5)
                           execute-before-commit  a leader executes its command as it proposes
+                          trim-own-checkpoint    records trimmed once the replica's own
+                                                 checkpoint covers them, not every replica's
+                                                 (try --nodes 3 --seeds 3)
   --bug NAME            the same as --mutate NAME
   --help                this text`;
 
@@ -159,6 +165,7 @@ const args = cli({
     bug: { type: 'string' },
     protocol: { type: 'string', default: 'paxos' },
     conflict: { type: 'string' },
+    'checkpoint-every': { type: 'string' },
   },
 });
 const { values } = args;
@@ -253,8 +260,9 @@ if (protocol === 'epaxos') {
       args.fail(`--${flag} is a Paxos option: not with --protocol epaxos`);
   runEpaxos();
 }
-if (values.conflict !== undefined)
-  args.fail('--conflict is an EPaxos option: give --protocol epaxos');
+for (const flag of ['conflict', 'checkpoint-every'] as const)
+  if (values[flag] !== undefined)
+    args.fail(`--${flag} is an EPaxos option: give --protocol epaxos`);
 
 const base: Omit<SimOptions, 'seed'> = {
   ...faultOptions(D),
@@ -458,6 +466,7 @@ function runEpaxos(): never {
   const eb: Omit<EpaxosSimOptions, 'seed'> = {
     ...faultOptions(E),
     conflict: args.number('conflict', { min: 0, max: 1 }) ?? E.conflict,
+    checkpointEvery: args.int('checkpoint-every', { min: 0 }) ?? E.checkpointEvery,
     mutate: args.choice(mutateFlag, EPAXOS_MUTATIONS),
   };
   return runSeeds(args.int('seed', { min: 0, max: 2 ** 32 - 1 })!, args.int('seeds', { min: 1 }), {
@@ -467,7 +476,7 @@ function runEpaxos(): never {
     empty: emptyEpaxosMetrics,
     report: (seed, r) => reportEpaxos(eb, seed, r),
     invariants:
-      'committed (one command and attributes per instance), validity, order (interfering commands alike everywhere), executed only once committed, once per instance, liveness',
+      'committed (one command and attributes per instance), validity, order (interfering commands alike everywhere), executed only once committed, once per instance, checkpoint (the snapshot holds exactly what it says is executed), liveness',
   });
 }
 
@@ -475,7 +484,7 @@ function describeEpaxos(o: Omit<EpaxosSimOptions, 'seed'>): string {
   return describeRun(
     o,
     'protocol=epaxos',
-    `clients=${o.clients} conflict=${o.conflict}`,
+    `clients=${o.clients} conflict=${o.conflict} checkpoint-every=${o.checkpointEvery}`,
     [],
     o.mutate,
   );
@@ -486,6 +495,7 @@ function printEpaxosMetrics(m: EpaxosSimMetrics): void {
     `virtual time ${(m.virtualMs / 1000).toFixed(2)} s, ${m.events} events
 commands: ${m.submitted} submitted, ${m.executed} executed where submitted, ${m.retries} client retries (${m.duplicateExecutions} executions of a retried command skipped as duplicates); execution latency p50 ${m.latencyP50} ms, p99 ${m.latencyP99} ms (virtual)
 instances: ${m.committed} committed, ${m.fastPath} on the fast path, ${m.slowPath} on the slow path (Accept), ${m.noops} no-ops; ${m.recoveries} recoveries (prepare phases started); ${(m.messages / (m.submitted || 1)).toFixed(1)} messages per command
+checkpoints: ${m.checkpoints} written, ${m.trimmed} records trimmed after them, ${m.restored} restarts restored one
 disk: ${m.diskWrites} writes in ${m.flushes} flushes (${(m.diskWrites / (m.flushes || 1)).toFixed(2)} writes per flush), ${m.lostWrites} committed writes lost to power losses before their flush
 faults: ${m.dropped} messages dropped, ${m.duplicated} duplicated, ${m.partitions} partitions, ${m.crashes} crashes and ${m.powerLosses} power losses (node restarts follow); all executed ${m.settleMs} ms (virtual) after faults stopped`,
   );
@@ -501,7 +511,7 @@ function reportEpaxos(
   const parts = [
     '--protocol epaxos',
     `--seed ${seed}`,
-    ...commonArgs(o, [`--conflict ${o.conflict}`], []),
+    ...commonArgs(o, [`--conflict ${o.conflict}`, `--checkpoint-every ${o.checkpointEvery}`], []),
   ];
   if (o.mutate) parts.push(`--mutate ${o.mutate}`);
   console.log(`replay: npm run sim -- ${parts.join(' ')}`);

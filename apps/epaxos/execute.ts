@@ -30,7 +30,7 @@ export function compareInComponent(
 export function planExecution(
   start: InstanceKey,
   committed: ReadonlyMap<InstanceKey, Committed>,
-  executed: ReadonlySet<InstanceKey>,
+  executed: { has(inst: InstanceKey): boolean },
 ): ExecutionPlan {
   if (executed.has(start)) return { ok: true, order: [] };
   const index = new Map<InstanceKey, number>();

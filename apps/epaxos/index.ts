@@ -45,6 +45,12 @@ export interface InitOptions {
   timeoutMs?: number;
   /** Link the replica's supervisor to the caller: it stops when the caller exits (default false). */
   linked?: boolean;
+  /**
+   * Checkpoint every this many executed instances (default 1000; 0: never): the machine's
+   * snapshot (it needs snapshot() and restore()) is saved with what it covers, a restart restores
+   * it, and records every replica's checkpoint covers are dropped.
+   */
+  checkpointEvery?: number;
 }
 
 export interface CallOptions {
@@ -58,6 +64,7 @@ const REPLICAS_MAX = 64;
 /** Keys one command may touch. */
 const KEYS_MAX = 64;
 const CALL_TIMEOUT_MS = 5000;
+const CHECKPOINT_EVERY = 1000;
 /** How often a call looks whether its restarted replica is registered again. */
 const RESTART_POLL_MS = 5;
 /** How often startCluster looks at the registry. */
@@ -99,7 +106,7 @@ function checkTimeout(timeoutMs: unknown, what = 'timeoutMs'): asserts timeoutMs
 
 function checkOptions(options: unknown): asserts options is InitOptions {
   if (typeof options !== 'object' || options === null) invalid('options must be an object');
-  const { machine, storage, timeoutMs, linked } = options as InitOptions;
+  const { machine, storage, timeoutMs, linked, checkpointEvery } = options as InitOptions;
   if (
     machine !== undefined &&
     (typeof machine !== 'object' ||
@@ -121,6 +128,13 @@ function checkOptions(options: unknown): asserts options is InitOptions {
   if (timeoutMs !== undefined) checkTimeout(timeoutMs, 'options.timeoutMs');
   if (linked !== undefined && typeof linked !== 'boolean')
     invalid('options.linked must be true or false');
+  if (
+    checkpointEvery !== undefined &&
+    !(Number.isSafeInteger(checkpointEvery) && (checkpointEvery as number) >= 0)
+  )
+    invalid(`options.checkpointEvery must be an integer >= 0, got ${showValue(checkpointEvery)}`);
+  if (machine !== undefined && (machine.snapshot === undefined) !== (machine.restore === undefined))
+    invalid('options.machine must have both snapshot(state) and restore(snapshot), or neither');
 }
 
 /**
@@ -182,6 +196,7 @@ function init(
     replicas: [...nodeList],
     machine: options.machine ?? (kvMachine as EpaxosMachine),
     storage,
+    checkpointEvery: options.checkpointEvery ?? CHECKPOINT_EVERY,
   };
   const sup = (options.linked ? Supervisor.startLink : Supervisor.start)(
     [

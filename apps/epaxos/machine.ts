@@ -15,6 +15,13 @@ export interface EpaxosMachine<S = unknown, R = unknown> {
   apply(state: S, op: unknown, cmd: Command): R;
   /** A small serialisable view of the state, for status() and observers. */
   describe?(state: S): unknown;
+  /**
+   * A serialisable copy of the state, and the state back from it. With both, the replica
+   * checkpoints (InitOptions.checkpointEvery) and a restart restores the last checkpoint instead
+   * of executing every command again; without them, it executes every command again.
+   */
+  snapshot?(state: S): unknown;
+  restore?(snapshot: unknown): S;
 }
 
 /** The default machine's ops: read, write or add to every key of the command. */
@@ -59,4 +66,6 @@ export const kvMachine: EpaxosMachine<Map<string, unknown>, Record<string, unkno
     return out;
   },
   describe: (state) => Object.fromEntries(state),
+  snapshot: (state) => [...state],
+  restore: (snapshot) => new Map(snapshot as Array<[string, unknown]>),
 };

@@ -114,7 +114,36 @@ export type EpaxosMsg =
   /** Is this instance committed where you are? (answered with a `commit`, or not at all) */
   | { type: 'ask'; inst: InstanceKey }
   /** A refusal: this replica promised `promised`, above the sender's ballot. */
-  | { type: 'nack'; inst: InstanceKey; ballot: Ballot; promised: Ballot };
+  | { type: 'nack'; inst: InstanceKey; ballot: Ballot; promised: Ballot }
+  /**
+   * From a restarted replica: send me (as `commit`s) every instance committed where you are that
+   * `executed` does not cover. `inst` is unused ('').
+   */
+  | { type: 'sync'; inst: ''; executed: ExecutedSummary }
+  /**
+   * The sender's last durable checkpoint covers, per command leader, every instance up to
+   * `upTo[leader]`: once every replica's does, their records may be dropped. `inst` is unused.
+   */
+  | { type: 'checkpointed'; inst: ''; upTo: Record<string, number> };
+
+/**
+ * A set of instances in a few numbers: per command leader every instance numbered up to
+ * `upTo[leader]` (-1: none), plus the instances in `above` (executed out of order).
+ */
+export interface ExecutedSummary {
+  upTo: Record<string, number>;
+  above: InstanceKey[];
+}
+
+/**
+ * What a replica's checkpoint holds besides the application's snapshot: the instances executed
+ * (the snapshot reflects exactly these), and per key the last of them that touches it (a new
+ * command's dependencies start there).
+ */
+export interface Checkpoint {
+  executed: ExecutedSummary;
+  lastByKey: Record<string, InstanceKey>;
+}
 
 export type Effect =
   | { type: 'send'; to: string; msg: EpaxosMsg }
@@ -134,4 +163,11 @@ export type Effect =
       fast: boolean | null;
     }
   /** Execute the command now: every replica executes interfering commands in the same order. */
-  | { type: 'execute'; inst: InstanceKey; cmd: Command };
+  | { type: 'execute'; inst: InstanceKey; cmd: Command }
+  /**
+   * Snapshot the application now (it reflects exactly `checkpoint.executed`: every execute
+   * before this effect, none after) and write both durably; later effects wait for the write.
+   */
+  | { type: 'checkpoint'; checkpoint: Checkpoint }
+  /** Drop these records from the disk (every replica's checkpoint covers them). */
+  | { type: 'trim'; insts: InstanceKey[] };

@@ -3,12 +3,15 @@
 // recoverer (explicit prepare) of instances that stall, and executor (execute.ts).
 import { isDeepStrictEqual } from 'node:util';
 import { type Committed, planExecution } from './execute.ts';
+import { ExecutedSet } from './executed.ts';
 import {
   type Ballot,
+  type Checkpoint,
   type Command,
   compareBallots,
   type Effect,
   type EpaxosMsg,
+  type ExecutedSummary,
   type InstanceKey,
   type InstanceRecord,
   instanceKey,
@@ -23,11 +26,16 @@ import {
 export const ALL_KEYS = '*';
 
 /** Broken variants, for tests only: each must be caught by the simulator's checks. */
-export type EpaxosMutation = 'majority-fast-quorum' | 'drop-dependency' | 'execute-before-commit';
+export type EpaxosMutation =
+  | 'majority-fast-quorum'
+  | 'drop-dependency'
+  | 'execute-before-commit'
+  | 'trim-own-checkpoint';
 export const EPAXOS_MUTATIONS: readonly EpaxosMutation[] = [
   'majority-fast-quorum',
   'drop-dependency',
   'execute-before-commit',
+  'trim-own-checkpoint',
 ];
 
 /**
@@ -61,10 +69,22 @@ export class InvariantError extends Error {
   }
 }
 
-/** What survives a crash: every instance record, and the highest recovery ballot reserved. */
+/**
+ * What survives a crash: the instance records (those the last checkpoint does not cover, at
+ * least), the highest recovery ballot reserved, and the last checkpoint (the application's
+ * snapshot beside it reflects exactly the instances it says are executed).
+ */
 export interface DurableState {
   records: ReadonlyMap<InstanceKey, InstanceRecord>;
   ballotN: number;
+  checkpoint?: Checkpoint;
+}
+
+export interface ReplicaOptions {
+  /** Checkpoint after this many instances executed since the last one (0: never, the default). */
+  checkpointEvery?: number;
+  /** Test only: deliberately broken behaviour, to see the simulator catch it. */
+  mutations?: ReadonlySet<EpaxosMutation>;
 }
 
 interface Lead {
@@ -100,8 +120,9 @@ export interface ReplicaState {
   pendingByKey: Map<string, Set<InstanceKey>>;
   /** Per key: the last instance executed here that touches it. */
   lastExecutedByKey: Map<string, InstanceKey>;
+  /** Committed instances whose record is kept (a trimmed one is only in `executed`). */
   committed: Map<InstanceKey, Committed>;
-  executed: Set<InstanceKey>;
+  executed: ExecutedSet;
   /** Committed instances waiting for a missing dependency, by that dependency. */
   waiters: Map<InstanceKey, Set<InstanceKey>>;
   leading: Map<InstanceKey, Lead>;
@@ -115,6 +136,16 @@ export interface ReplicaState {
   heard: Map<string, number>;
   /** Per watched instance: its leader's `heard` count when armed, and the waits so far. */
   patience: Map<InstanceKey, { heard: number; tries: number }>;
+  /** Checkpoint after this many executions (0: never). */
+  readonly checkpointEvery: number;
+  /** Instances executed since the last checkpoint. */
+  sinceCheckpoint: number;
+  /** Per replica (this one too): what its last durable checkpoint covers, per command leader. */
+  checkpointed: Map<string, Record<string, number>>;
+  /** Per command leader: the records up to this instance number are dropped here. */
+  trimmedUpTo: Map<string, number>;
+  /** Started from a disk (a restart): asks the others for what it missed (`sync`). */
+  readonly restarted: boolean;
 }
 
 export type ReplicaEvent =
@@ -142,7 +173,7 @@ export function createReplica(
   me: string,
   replicas: readonly string[],
   durable?: DurableState,
-  mutations: ReadonlySet<EpaxosMutation> = new Set(),
+  options: ReplicaOptions = {},
 ): ReplicaState {
   if (!replicas.includes(me))
     throw new Error(`${me} is not one of the replicas ${replicas.join(', ')}`);
@@ -155,14 +186,14 @@ export function createReplica(
     f: n - majority,
     fastQuorum: fastQuorumSize(n),
     majority,
-    mutations,
+    mutations: options.mutations ?? new Set(),
     records: new Map(),
     nextN: 0,
     ballotN: durable?.ballotN ?? 0,
     pendingByKey: new Map(),
-    lastExecutedByKey: new Map(),
+    lastExecutedByKey: new Map(Object.entries(durable?.checkpoint?.lastByKey ?? {})),
     committed: new Map(),
-    executed: new Set(),
+    executed: ExecutedSet.from(durable?.checkpoint?.executed),
     waiters: new Map(),
     leading: new Map(),
     watched: new Set(),
@@ -170,7 +201,20 @@ export function createReplica(
     asked: new Set(),
     heard: new Map(),
     patience: new Map(),
+    checkpointEvery: options.checkpointEvery ?? 0,
+    sinceCheckpoint: 0,
+    checkpointed: new Map(),
+    trimmedUpTo: new Map(),
+    restarted: durable !== undefined,
   };
+  const cp = durable?.checkpoint;
+  if (cp) s.checkpointed.set(me, cp.executed.upTo);
+  for (const r of replicas) {
+    // Never reuse an instance number, nor watch the checkpoint's instances as gaps.
+    const top = s.executed.highest(r);
+    if (r === me) s.nextN = top + 1;
+    else if (top >= 0) s.seenUpTo.set(r, s.executed.frontier(r));
+  }
   for (const [inst, rec] of durable?.records ?? []) {
     s.records.set(inst, { ...rec, deps: [...rec.deps] });
     if (rec.cmd) index(s, inst, rec.cmd);
@@ -184,14 +228,23 @@ export function createReplica(
 }
 
 /**
- * After a restart: execution starts over (the application's state is rebuilt from the
- * committed instances), and every instance not committed is watched. Returns the effects.
+ * After a restart: execution goes on from the checkpoint (the application's state restored
+ * from the snapshot beside it) through the committed instances on disk; the others are asked
+ * for every commit the checkpoint does not cover (`sync`); every instance not committed is
+ * watched (explicit prepare fills what is still missing). Returns the effects.
  */
 export function restartEffects(s: ReplicaState): Effect[] {
   const effects: Effect[] = [];
+  if (s.restarted)
+    for (const to of others(s))
+      effects.push({
+        type: 'send',
+        to,
+        msg: { type: 'sync', inst: '', executed: s.executed.summary() },
+      });
   for (const inst of s.committed.keys()) effects.push(...tryExecute(s, inst));
   for (const [inst, rec] of s.records)
-    if (rec.status !== 'committed') effects.push(...watch(s, inst));
+    if (rec.status !== 'committed' && !s.executed.has(inst)) effects.push(...watch(s, inst));
   return effects;
 }
 
@@ -208,9 +261,7 @@ export function replicaStep(s: ReplicaState, event: ReplicaEvent): Effect[] {
         ? onWatch(s, event.inst)
         : onLeadTimer(s, event.inst, event.ballot);
     case 'recover':
-      return s.committed.has(event.inst) || s.leading.has(event.inst)
-        ? []
-        : startRecovery(s, event.inst);
+      return done(s, event.inst) || s.leading.has(event.inst) ? [] : startRecovery(s, event.inst);
   }
 }
 
@@ -259,6 +310,14 @@ export function propose(s: ReplicaState, cmd: Command): { inst: InstanceKey; eff
 
 function receive(s: ReplicaState, from: string, msg: EpaxosMsg): Effect[] {
   s.heard.set(from, (s.heard.get(from) ?? 0) + 1);
+  if (msg.type === 'sync') return onSync(s, from, msg.executed);
+  if (msg.type === 'checkpointed') {
+    s.checkpointed.set(from, msg.upTo);
+    return trim(s);
+  }
+  // An instance executed and trimmed here is executed by every replica (their checkpoints all
+  // cover it): whatever still comes for it (a late duplicate) is stale.
+  if (!s.records.has(msg.inst) && s.executed.has(msg.inst)) return [];
   const effects = handle(s, from, msg);
   effects.push(...watchGaps(s, msg.inst));
   return effects;
@@ -306,7 +365,25 @@ function handle(s: ReplicaState, from: string, msg: EpaxosMsg): Effect[] {
       s.leading.delete(msg.inst); // pre-empted: whoever holds the higher ballot finishes it
       return watch(s, msg.inst);
     }
+    case 'sync':
+    case 'checkpointed':
+      return []; // taken in receive
   }
+}
+
+/**
+ * A restarted replica's `sync`: every commit here that its executed set does not cover, and
+ * what this replica's last checkpoint covers (what it told the others while that one was down;
+ * durable by now: this reply leaves after every write handed over before it).
+ */
+function onSync(s: ReplicaState, from: string, summary: ExecutedSummary): Effect[] {
+  const theirs = ExecutedSet.from(summary);
+  const effects: Effect[] = [];
+  for (const [inst, rec] of s.records)
+    if (rec.status === 'committed' && !theirs.has(inst)) effects.push(commitMsgTo(from, inst, rec));
+  const upTo = s.checkpointed.get(s.me);
+  if (upTo) effects.push({ type: 'send', to: from, msg: { type: 'checkpointed', inst: '', upTo } });
+  return effects;
 }
 
 // --- acceptor side -----------------------------------------------------------------------
@@ -677,7 +754,7 @@ function onLeadTimer(s: ReplicaState, inst: InstanceKey, ballot: Ballot): Effect
 function onWatch(s: ReplicaState, inst: InstanceKey): Effect[] {
   s.watched.delete(inst);
   s.asked.delete(inst);
-  if (s.committed.has(inst) || s.leading.has(inst)) return [];
+  if (done(s, inst) || s.leading.has(inst)) return [];
   const owner = parseInstance(inst).replica;
   const p = s.patience.get(inst);
   if (p && owner !== s.me && (s.heard.get(owner) ?? 0) > p.heard && p.tries < WATCH_PATIENCE) {
@@ -706,7 +783,7 @@ function watchGaps(s: ReplicaState, inst: InstanceKey): Effect[] {
   const effects: Effect[] = [];
   for (let m = from; m <= to; m++) {
     const gap = instanceKey(replica, m);
-    if (!s.records.has(gap)) effects.push(...ask(s, gap), ...watch(s, gap));
+    if (!s.records.has(gap) && !s.executed.has(gap)) effects.push(...ask(s, gap), ...watch(s, gap));
   }
   return effects;
 }
@@ -716,14 +793,14 @@ function watchGaps(s: ReplicaState, inst: InstanceKey): Effect[] {
  * were committed elsewhere (a lost commit, a restart). The watch recovers it if nobody answers.
  */
 function ask(s: ReplicaState, inst: InstanceKey): Effect[] {
-  if (s.committed.has(inst) || s.asked.has(inst)) return [];
+  if (done(s, inst) || s.asked.has(inst)) return [];
   s.asked.add(inst);
   return others(s).map((to) => ({ type: 'send', to, msg: { type: 'ask', inst } }));
 }
 
 /** Arms a recovery timer for an instance not committed here (once at a time). */
 function watch(s: ReplicaState, inst: InstanceKey): Effect[] {
-  if (s.committed.has(inst) || s.watched.has(inst)) return [];
+  if (done(s, inst) || s.watched.has(inst)) return [];
   s.watched.add(inst);
   const owner = parseInstance(inst).replica;
   const i = s.replicas.indexOf(s.me);
@@ -757,6 +834,7 @@ function commitHere(
       throw new InvariantError(`instance ${inst} committed twice with different attributes`);
     return [];
   }
+  if (s.executed.has(inst)) return []; // executed before the last restart, record trimmed or not
   const prev = s.records.get(inst);
   const rec: InstanceRecord = {
     cmd,
@@ -813,8 +891,59 @@ function tryExecute(s: ReplicaState, inst: InstanceKey): Effect[] {
         for (const w of waiting) if (!s.executed.has(w)) queue.push(w);
       }
     }
+    s.sinceCheckpoint += plan.order.length;
   }
+  if (s.checkpointEvery > 0 && s.sinceCheckpoint >= s.checkpointEvery)
+    effects.push(...checkpoint(s));
   return effects;
+}
+
+/**
+ * A checkpoint of what is executed now (the application snapshots its state beside it), then,
+ * once it is durable, the others are told what it covers, and what every replica's covers is
+ * trimmed.
+ */
+function checkpoint(s: ReplicaState): Effect[] {
+  s.sinceCheckpoint = 0;
+  const cp: Checkpoint = {
+    executed: s.executed.summary(),
+    lastByKey: Object.fromEntries(s.lastExecutedByKey),
+  };
+  s.checkpointed.set(s.me, cp.executed.upTo);
+  const effects: Effect[] = [{ type: 'checkpoint', checkpoint: cp }];
+  for (const to of others(s))
+    effects.push({
+      type: 'send',
+      to,
+      msg: { type: 'checkpointed', inst: '', upTo: cp.executed.upTo },
+    });
+  effects.push(...trim(s));
+  return effects;
+}
+
+/**
+ * Drops the records every replica's durable checkpoint covers: no replica needs them again (a
+ * restarted one starts from its checkpoint, at least as recent). One that never told its
+ * checkpoint holds the trimming back.
+ */
+function trim(s: ReplicaState): Effect[] {
+  const own = s.checkpointed.get(s.me);
+  if (!own) return [];
+  const mine = s.mutations.has('trim-own-checkpoint'); // broken on purpose: others may lag
+  if (!mine && s.replicas.some((r) => !s.checkpointed.has(r))) return [];
+  const insts: InstanceKey[] = [];
+  for (const leader of s.replicas) {
+    let bound = own[leader] ?? -1;
+    if (!mine)
+      for (const r of s.replicas) bound = Math.min(bound, s.checkpointed.get(r)![leader] ?? -1);
+    for (let n = (s.trimmedUpTo.get(leader) ?? -1) + 1; n <= bound; n++) {
+      const inst = instanceKey(leader, n);
+      if (s.records.delete(inst)) insts.push(inst);
+      s.committed.delete(inst);
+    }
+    if (bound > (s.trimmedUpTo.get(leader) ?? -1)) s.trimmedUpTo.set(leader, bound);
+  }
+  return insts.length > 0 ? [{ type: 'trim', insts }] : [];
 }
 
 // --- attributes --------------------------------------------------------------------------
@@ -907,6 +1036,11 @@ function leadAt(
   const lead = s.leading.get(inst);
   if (!lead || lead.phase !== phase || !sameBallot(lead.ballot, ballot)) return undefined;
   return lead;
+}
+
+/** Committed here, or executed before a restart (its record maybe trimmed since). */
+function done(s: ReplicaState, inst: InstanceKey): boolean {
+  return s.committed.has(inst) || s.executed.has(inst);
 }
 
 function others(s: ReplicaState): string[] {

@@ -4,8 +4,13 @@
 // Registered globally as `epaxos:<partition>:<replica>`: its peers, on this node or others, send
 // to that name; a peer not registered (down, being restarted) misses the message and the core
 // sends it again. A restart (its supervisor's, after a crash or an InvariantError) loads the
-// durable records, builds the core from them and executes every committed command again from
-// the machine's empty state: the results of this incarnation's callers are rebuilt with it.
+// durable records and the last checkpoint, restores the machine from the checkpoint's snapshot
+// (or starts from its empty state without one) and executes the committed commands the
+// checkpoint does not cover.
+//
+// Commands are applied to the machine as the core's `execute` effects are handed over, in the
+// core's order; their callers are answered once the writes before them are flushed. So a
+// `checkpoint` effect snapshots exactly what the core says is executed.
 import {
   ActorError,
   type CallMessage,
@@ -26,6 +31,7 @@ import {
 import { Held, type WriteFailed } from '../paxos/held.ts';
 import type { StorageOptions } from '../paxos/storage.ts';
 import { remember, requestId } from '../rsm/machine.ts';
+import { ExecutedSet } from './executed.ts';
 import type { EpaxosMachine } from './machine.ts';
 import {
   type Ballot,
@@ -42,7 +48,7 @@ import {
   replicaStep,
   restartEffects,
 } from './replica.ts';
-import { durableState, openEpaxosStore } from './storage.ts';
+import { durableState, openEpaxosStore, type StoredCheckpoint } from './storage.ts';
 
 /** The global name of replica `replica` of partition `partitionId`. */
 export const serverName = (partitionId: string, replica: string) =>
@@ -86,6 +92,16 @@ export interface ServerConfig {
   replicas: string[];
   machine: EpaxosMachine;
   storage: Required<StorageOptions>;
+  /** Checkpoint every this many executions (0: never; also never for a machine without snapshot). */
+  checkpointEvery: number;
+}
+
+/** What the replica snapshots beside the core's checkpoint. */
+interface ShellSnapshot {
+  machine: unknown;
+  /** Command ids executed (a retry of one is not applied again) and the results remembered. */
+  ids: string[];
+  results: Array<[string, Outcome]>;
 }
 
 /** A message between replicas of one partition. */
@@ -157,6 +173,11 @@ export interface EpaxosStatus {
   commits: { fast: number; slow: number; learned: number };
   /** Explicit prepares started here. */
   recoveries: number;
+  /**
+   * Checkpoints written and records trimmed (this incarnation), and how many instances the
+   * last durable checkpoint (of any incarnation) covers.
+   */
+  checkpoints: { written: number; trimmed: number; covers: number };
   /** Local callers waiting for a command to execute. */
   waiting: number;
   /** The last RECENT_MAX commits seen here (this incarnation), oldest first. */
@@ -172,13 +193,15 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
   const mePid = self();
   const log = logger().child({ partition: partitionId, replica: me, pid: String(mePid) });
   const store = openEpaxosStore(partitionId, me, config.storage);
-  const core: ReplicaState = createReplica(me, replicas, durableState(store));
+  const checkpointEvery = machine.snapshot && machine.restore ? config.checkpointEvery : 0;
+  const core: ReplicaState = createReplica(me, replicas, durableState(store), { checkpointEvery });
   const names = new Map(replicas.map((r) => [r, serverName(partitionId, r)]));
 
-  const state = machine.empty();
+  const saved = store.checkpoint?.snapshot as ShellSnapshot | undefined;
+  const state = saved && machine.restore ? machine.restore(saved.machine) : machine.empty();
   /** Command ids executed here (a command proposed twice, a retry, is applied once). */
-  const executedIds = new Set<string>();
-  const results = new Map<string, Outcome>();
+  const executedIds = new Set<string>(saved?.ids);
+  const results = new Map<string, Outcome>(saved?.results);
   /** The instance each command id was last written to here (a retry waits for it). */
   const instanceOf = new Map<string, InstanceKey>();
   for (const [inst, rec] of store.records) if (rec.cmd?.id) instanceOf.set(rec.cmd.id, inst);
@@ -186,7 +209,7 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
   /** Commands proposed here that wait for the mailbox to run empty, to share one instance. */
   const batch: Command[] = [];
   const batchIds = new Set<string>();
-  const counts = { fast: 0, slow: 0, learned: 0, recoveries: 0 };
+  const counts = { fast: 0, slow: 0, learned: 0, recoveries: 0, checkpoints: 0, trimmed: 0 };
   /** The recent commits, operations kept as they are (made text when an observer asks). */
   const recent: Array<Omit<RecentCommit, 'op'> & { op: unknown }> = [];
   const node = nodeName();
@@ -217,29 +240,30 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
     }
   };
 
-  const execute = (cmd: Command): void => {
-    const subs = batchOf(cmd);
-    if (subs) for (const sub of subs) executeOne(sub);
-    else executeOne(cmd);
+  /** The commands an instance carries: one, a batch's, or none (a no-op). */
+  const commandsOf = (cmd: Command): Command[] =>
+    isNoop(cmd) || cmd.id === '' ? [] : (batchOf(cmd) ?? [cmd]);
+
+  /** Applies the command to the machine (once per id), as the core hands its execution over. */
+  const apply = (cmd: Command): void => {
+    if (executedIds.has(cmd.id)) return;
+    executedIds.add(cmd.id);
+    let outcome: Outcome;
+    try {
+      outcome = { ok: true, result: machine.apply(state, cmd.op, cmd) };
+    } catch (err) {
+      outcome = { ok: false, error: 'apply_failed', message: String(err) };
+    }
+    remember(results, cmd.id, outcome, RESULTS_MAX);
   };
 
-  const executeOne = (cmd: Command): void => {
-    if (isNoop(cmd) || cmd.id === '') return;
-    let outcome = results.get(cmd.id);
-    if (!executedIds.has(cmd.id)) {
-      executedIds.add(cmd.id);
-      try {
-        outcome = { ok: true, result: machine.apply(state, cmd.op, cmd) };
-      } catch (err) {
-        outcome = { ok: false, error: 'apply_failed', message: String(err) };
-      }
-      remember(results, cmd.id, outcome, RESULTS_MAX);
-    }
+  /** Answers the command's callers (once the writes before its execution are flushed). */
+  const answer = (cmd: Command): void => {
     const list = waiters.get(cmd.id);
     if (!list) return;
     waiters.delete(cmd.id);
     // A duplicate whose result was forgotten (RESULTS_MAX) answers without one.
-    const o: Outcome = outcome ?? { ok: true, result: undefined };
+    const o: Outcome = results.get(cmd.id) ?? { ok: true, result: undefined };
     for (const w of list) reply(w.from, w.raw ? rawOutcome(o) : o);
   };
 
@@ -253,6 +277,26 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
     if (e.type === 'reserve') {
       counts.recoveries++;
       return store.persistBallot(e.ballotN);
+    }
+    if (e.type === 'execute') {
+      for (const cmd of commandsOf(e.cmd)) apply(cmd);
+      return undefined;
+    }
+    if (e.type === 'checkpoint') {
+      counts.checkpoints++;
+      const snapshot: ShellSnapshot = {
+        machine: machine.snapshot!(state),
+        ids: [...executedIds],
+        results: [...results],
+      };
+      return store.persistCheckpoint({
+        checkpoint: e.checkpoint,
+        snapshot,
+      } satisfies StoredCheckpoint);
+    }
+    if (e.type === 'trim') {
+      counts.trimmed += e.insts.length;
+      return store.trim(e.insts);
     }
     return undefined;
   };
@@ -286,10 +330,12 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
         break;
       }
       case 'execute':
-        execute(e.cmd);
+        for (const cmd of commandsOf(e.cmd)) answer(cmd);
         break;
       case 'persist':
       case 'reserve':
+      case 'checkpoint':
+      case 'trim':
         break;
       default:
         e satisfies never;
@@ -310,6 +356,11 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
     },
     commits: { fast: counts.fast, slow: counts.slow, learned: counts.learned },
     recoveries: counts.recoveries,
+    checkpoints: {
+      written: counts.checkpoints,
+      trimmed: counts.trimmed,
+      covers: ExecutedSet.from(store.checkpoint?.checkpoint.executed).size,
+    },
     waiting: [...waiters.values()].reduce((n, list) => n + list.length, 0),
     recent: recent.map((c) => ({ ...c, op: shortOp(c.op) })),
     ...(machine.describe ? { machine: machine.describe(state) } : {}),

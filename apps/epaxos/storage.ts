@@ -10,25 +10,40 @@ import {
   flushedAfter,
   type StorageOptions,
 } from '../paxos/storage.ts';
-import type { InstanceKey, InstanceRecord } from './messages.ts';
+import type { Checkpoint, InstanceKey, InstanceRecord } from './messages.ts';
 import type { DurableState } from './replica.ts';
+
+/** A checkpoint as kept: the core's, and the shell's snapshot of the application beside it. */
+export interface StoredCheckpoint {
+  checkpoint: Checkpoint;
+  snapshot: unknown;
+}
 
 export interface EpaxosStore {
   /** As last persisted (kept in step in memory: a restarted replica reads it from here). */
   readonly records: Map<InstanceKey, InstanceRecord>;
   ballotN: number;
+  /** The last checkpoint written, if any. */
+  checkpoint: StoredCheckpoint | undefined;
   /** The replicas this store's partition was started with (kept with the data), once started. */
   members: string[] | undefined;
   /** A promise means: carry out nothing that depends on the write before it settles. */
   persistRecord(inst: InstanceKey, record: InstanceRecord): Promise<unknown> | undefined;
   persistBallot(ballotN: number): Promise<unknown> | undefined;
+  persistCheckpoint(checkpoint: StoredCheckpoint): Promise<unknown> | undefined;
+  /** Drops these records (every replica's checkpoint covers them). */
+  trim(insts: readonly InstanceKey[]): Promise<unknown> | undefined;
   /** Records the membership on first use; throws invalid_argument if it differs from the kept one. */
   claim(replicas: readonly string[]): void;
 }
 
 /** What createReplica (replica.ts) starts from. */
 export function durableState(store: EpaxosStore): DurableState {
-  return { records: store.records, ballotN: store.ballotN };
+  return {
+    records: store.records,
+    ballotN: store.ballotN,
+    checkpoint: store.checkpoint?.checkpoint,
+  };
 }
 
 /** Storage options for one replica: `override`'s fields over the configured ones (configureStorage). */
@@ -97,6 +112,7 @@ function memoryStore(partitionId: string, replica: string): EpaxosStore {
   const s: EpaxosStore = {
     records,
     ballotN: 0,
+    checkpoint: undefined,
     members: undefined,
     persistRecord: (inst, record) => {
       records.set(inst, record);
@@ -106,6 +122,14 @@ function memoryStore(partitionId: string, replica: string): EpaxosStore {
       s.ballotN = Math.max(s.ballotN, ballotN);
       return undefined;
     },
+    persistCheckpoint: (checkpoint) => {
+      s.checkpoint = checkpoint;
+      return undefined;
+    },
+    trim: (insts) => {
+      for (const inst of insts) records.delete(inst);
+      return undefined;
+    },
     claim: (replicas) => {
       checkMembers(s, partitionId, replica, 'this process (in memory)', replicas);
     },
@@ -113,7 +137,10 @@ function memoryStore(partitionId: string, replica: string): EpaxosStore {
   return s;
 }
 
-/** Keys: ['epaxos', partition, replica, 'rec', instance] | [..., 'ballot'] | [..., 'members']. */
+/**
+ * Keys: ['epaxos', partition, replica, 'rec', instance] | [..., 'ballot'] | [..., 'members'] |
+ * [..., 'checkpoint'].
+ */
 function lmdbStore(
   db: RootDatabase,
   options: Required<StorageOptions>,
@@ -133,6 +160,7 @@ function lmdbStore(
   const s: EpaxosStore = {
     records,
     ballotN: (db.get([...prefix, 'ballot']) as number | undefined) ?? 0,
+    checkpoint: db.get([...prefix, 'checkpoint']) as StoredCheckpoint | undefined,
     members: db.get([...prefix, 'members']) as string[] | undefined,
     persistRecord: (inst, record) => {
       records.set(inst, record);
@@ -141,6 +169,19 @@ function lmdbStore(
     persistBallot: (ballotN) => {
       s.ballotN = Math.max(s.ballotN, ballotN);
       return durable(db.put([...prefix, 'ballot'], s.ballotN));
+    },
+    persistCheckpoint: (checkpoint) => {
+      s.checkpoint = checkpoint;
+      return durable(db.put([...prefix, 'checkpoint'], checkpoint));
+    },
+    trim: (insts) => {
+      for (const inst of insts) records.delete(inst);
+      // One transaction: written after the checkpoint that covers them (LMDB keeps the order).
+      return durable(
+        db.transaction(() => {
+          for (const inst of insts) void db.remove([...prefix, 'rec', inst]);
+        }),
+      );
     },
     claim: (replicas) => {
       const where = `the data directory ${resolve(options.dir)}`;

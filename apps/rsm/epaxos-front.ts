@@ -69,6 +69,8 @@ export function epaxosMachine<S, O extends Op, R>(machine: Machine<S, O, R>): Ep
       return earlier !== undefined ? earlier : machine.apply(state, o);
     },
     describe: machine.describe ? (state) => machine.describe!(state) : undefined,
+    snapshot: (state) => machine.snapshot(state),
+    restore: (snapshot) => machine.restore(snapshot),
   };
 }
 

@@ -7,8 +7,10 @@
 // order they were scheduled: same seed, same run.
 
 import { seededRandom } from '../../transport/faults.ts';
+import { ExecutedSet } from '../epaxos/executed.ts';
 import {
   type Ballot,
+  type Checkpoint,
   type Command,
   type Effect,
   type EpaxosMsg,
@@ -41,6 +43,8 @@ import { addDiskStats, percentile, runDigest } from './summary.ts';
 export interface EpaxosSimOptions extends FaultOptions {
   /** The probability a command touches the hot key (and so interferes with the others that do). */
   conflict: number;
+  /** Each replica checkpoints after this many executions (0: never), and trims records. */
+  checkpointEvery: number;
   /** Test only: a deliberately broken core (apps/epaxos/replica.ts), to see it caught. */
   mutate?: EpaxosMutation;
   /** Keep the last N events for a trace on a violation (default 5000). */
@@ -52,6 +56,7 @@ export const DEFAULT_EPAXOS_SIM: Omit<EpaxosSimOptions, 'seed'> = {
   ops: DEFAULT_SIM.ops,
   clients: DEFAULT_SIM.clients,
   conflict: 0.25,
+  checkpointEvery: 20,
   delay: DEFAULT_SIM.delay,
   lossP: DEFAULT_SIM.lossP,
   dupP: DEFAULT_SIM.dupP,
@@ -84,6 +89,11 @@ export interface EpaxosSimMetrics {
   noops: number;
   /** Explicit prepare phases started. */
   recoveries: number;
+  /** Checkpoints written (the state machine snapshotted), and records trimmed after them. */
+  checkpoints: number;
+  trimmed: number;
+  /** Restarts that restored a checkpoint (instead of executing everything again). */
+  restored: number;
   /** Messages between nodes (a node's messages to itself not counted). */
   messages: number;
   dropped: number;
@@ -114,6 +124,9 @@ export function emptyEpaxosMetrics(): EpaxosSimMetrics {
     slowPath: 0,
     noops: 0,
     recoveries: 0,
+    checkpoints: 0,
+    trimmed: 0,
+    restored: 0,
     messages: 0,
     dropped: 0,
     duplicated: 0,
@@ -136,6 +149,7 @@ export type EpaxosInvariant =
   | 'order'
   | 'executed-uncommitted'
   | 'executed-twice'
+  | 'checkpoint'
   | 'liveness';
 
 export interface EpaxosSimResult {
@@ -146,20 +160,43 @@ export interface EpaxosSimResult {
   digest: string;
 }
 
-/** The durable writes of the core's effects, and what a node's disk holds. */
-type EpaxosWrite = Extract<Effect, { type: 'persist' | 'reserve' }>;
+/** A node's state machine as a checkpoint saves it: what it executed, per key in what order. */
+interface MachineSnapshot {
+  insts: InstanceKey[];
+  ids: string[];
+  orders: Array<[string, string[]]>;
+}
+
+/** The core's effects that write to the disk (a checkpoint with the machine's snapshot). */
+type EpaxosEffectWrite = Extract<Effect, { type: 'persist' | 'reserve' | 'checkpoint' | 'trim' }>;
+type EpaxosWrite =
+  | Exclude<EpaxosEffectWrite, { type: 'checkpoint' }>
+  | { type: 'checkpoint'; checkpoint: Checkpoint; machine: MachineSnapshot };
 interface EpaxosDurable {
   records: Map<InstanceKey, InstanceRecord>;
   ballotN: number;
+  checkpoint?: { checkpoint: Checkpoint; machine: MachineSnapshot };
 }
 
-/** Records by instance, the last write winning; the highest ballot number reserved. */
+/** Records by instance, the last write winning; the highest ballot number reserved; the last checkpoint. */
 const EPAXOS_DISK: DiskFormat<EpaxosDurable, EpaxosWrite> = {
   empty: () => ({ records: new Map(), ballotN: 0 }),
-  clone: (d) => ({ records: new Map(d.records), ballotN: d.ballotN }),
+  clone: (d) => ({ records: new Map(d.records), ballotN: d.ballotN, checkpoint: d.checkpoint }),
   apply: (d, w) => {
-    if (w.type === 'persist') d.records.set(w.inst, w.record);
-    else d.ballotN = Math.max(d.ballotN, w.ballotN);
+    switch (w.type) {
+      case 'persist':
+        d.records.set(w.inst, w.record);
+        break;
+      case 'reserve':
+        d.ballotN = Math.max(d.ballotN, w.ballotN);
+        break;
+      case 'checkpoint':
+        d.checkpoint = { checkpoint: w.checkpoint, machine: w.machine };
+        break;
+      case 'trim':
+        for (const inst of w.insts) d.records.delete(inst);
+        break;
+    }
   },
 };
 
@@ -195,6 +232,8 @@ interface SimNode {
   state: ReplicaState;
   /** This life's state machine: instances and command ids executed, per key the order. */
   executedInsts: Set<InstanceKey>;
+  /** Instances this life committed (a 'committed' effect) or found committed on its disk. */
+  committedHere: Set<InstanceKey>;
   executedIds: Set<string>;
   keySeqs: Map<string, KeySeq>;
 }
@@ -300,8 +339,9 @@ export function simulateEpaxos(options: EpaxosSimOptions): EpaxosSimResult {
     name,
     up: true,
     epoch,
-    state: createReplica(name, names, durable, mutations),
+    state: createReplica(name, names, durable, { mutations, checkpointEvery: o.checkpointEvery }),
     executedInsts: new Set(),
+    committedHere: new Set(),
     executedIds: new Set(),
     keySeqs: new Map(),
   });
@@ -335,7 +375,8 @@ export function simulateEpaxos(options: EpaxosSimOptions): EpaxosSimResult {
   const observe = (n: SimNode, effects: readonly Effect[]) => {
     for (const e of effects) {
       if (e.type === 'reserve') m.recoveries++;
-      else if (e.type === 'execute' && !n.state.committed.has(e.inst))
+      else if (e.type === 'committed') n.committedHere.add(e.inst);
+      else if (e.type === 'execute' && !n.committedHere.has(e.inst))
         throw new Violation(
           'executed-uncommitted',
           `${n.name} executes ${e.inst} (${cmdText(e.cmd)}) before committing it`,
@@ -385,24 +426,54 @@ export function simulateEpaxos(options: EpaxosSimOptions): EpaxosSimResult {
   };
 
   /**
-   * Carries out effects in order, as an actor shell does: a durable write is committed at once,
-   * and every effect after it in the same step waits until it is flushed (a crash drops them).
+   * Hands effects over as the actor shell (apps/epaxos/server.ts, with apps/paxos/held.ts) does:
+   * a durable write is committed at once, a command is applied to the state machine at once (in
+   * the core's order, so a checkpoint snapshots exactly what it says is executed), and every
+   * effect is carried out only after every write handed over before it, by this step or an
+   * earlier one, is flushed (a crash drops what waits).
    */
-  const run = (n: SimNode, effects: readonly Effect[], from = 0) => {
+  const run = (n: SimNode, effects: readonly Effect[]) => {
     const disk = disks.get(n.name)!;
-    for (let i = from; i < effects.length; i++) {
-      const e = effects[i]!;
-      if (e.type === 'persist' || e.type === 'reserve') {
-        const flush = disk.write(e, now, m.events);
-        if (flush) schedule(flush.at, { kind: 'flush', node: n.name, id: flush.id });
-        disk.afterFlush(() => run(n, effects, i + 1));
-        return;
+    for (const e of effects) {
+      if (e.type === 'persist' || e.type === 'reserve' || e.type === 'trim') write(n, disk, e);
+      else if (e.type === 'checkpoint')
+        write(n, disk, { ...e, machine: snapshotMachine(n, e.checkpoint) });
+      else {
+        if (e.type === 'execute') apply(n, e.inst, e.cmd);
+        disk.afterFlush(() => carryOut(n, e));
       }
-      carryOut(n, e);
     }
   };
 
-  const carryOut = (n: SimNode, e: Exclude<Effect, EpaxosWrite>) => {
+  const write = (n: SimNode, disk: Disk<EpaxosDurable, EpaxosWrite>, w: EpaxosWrite) => {
+    if (w.type === 'trim') m.trimmed += w.insts.length;
+    const flush = disk.write(w, now, m.events);
+    if (flush) schedule(flush.at, { kind: 'flush', node: n.name, id: flush.id });
+  };
+
+  /**
+   * 'checkpoint': the machine's state when the core checkpoints is exactly what the checkpoint
+   * says is executed (the snapshot and the executed set a restart restores agree).
+   */
+  const snapshotMachine = (n: SimNode, cp: Checkpoint): MachineSnapshot => {
+    m.checkpoints++;
+    const said = ExecutedSet.from(cp.executed);
+    const extra = [...n.executedInsts].find((inst) => !said.has(inst));
+    if (extra !== undefined || said.size !== n.executedInsts.size)
+      throw new Violation(
+        'checkpoint',
+        `${n.name}'s checkpoint says ${said.size} instances are executed, its machine executed ${n.executedInsts.size}${extra === undefined ? '' : ` (${extra} among them, not in the checkpoint)`}`,
+        extra,
+      );
+    note(() => `${n.name} checkpoints (${said.size} instances executed)`);
+    return {
+      insts: [...n.executedInsts],
+      ids: [...n.executedIds],
+      orders: [...n.keySeqs].map(([key, x]) => [key, [...x.pos.keys()]]),
+    };
+  };
+
+  const carryOut = (n: SimNode, e: Exclude<Effect, EpaxosEffectWrite>) => {
     switch (e.type) {
       case 'send':
         note(() => `${n.name} -> ${e.to} ${describeMsg(e.msg)}`);
@@ -432,7 +503,7 @@ export function simulateEpaxos(options: EpaxosSimOptions): EpaxosSimResult {
         );
         break;
       case 'execute':
-        execute(n, e.inst, e.cmd);
+        answer(n, e.cmd);
         break;
       default:
         e satisfies never;
@@ -440,12 +511,24 @@ export function simulateEpaxos(options: EpaxosSimOptions): EpaxosSimResult {
   };
 
   /** The node's state machine step: recorded in this life's execution order, per key. */
-  const execute = (n: SimNode, inst: InstanceKey, cmd: Command) => {
+  const apply = (n: SimNode, inst: InstanceKey, cmd: Command) => {
     note(() => `${n.name} executes inst=${inst} ${cmdText(cmd)}`);
     if (n.executedInsts.has(inst))
       throw new Violation('executed-twice', `${n.name} executed ${inst} twice`, inst);
     n.executedInsts.add(inst);
     if (cmd.id === '') return; // a no-op changes nothing
+    // A retried command in a second instance runs twice: the first execution is the one ordered.
+    if (n.executedIds.has(cmd.id)) {
+      m.duplicateExecutions++;
+      return;
+    }
+    n.executedIds.add(cmd.id);
+    for (const key of cmd.keys) appendOrder(n, key, cmd.id);
+  };
+
+  /** The client waiting for the command here has its answer (the writes before it flushed). */
+  const answer = (n: SimNode, cmd: Command) => {
+    if (cmd.id === '') return;
     const c = clientOf.get(cmd.id);
     const cl = c === undefined ? undefined : clients[c];
     if (cl && cl.cmd?.id === cmd.id && cl.target === n.name) {
@@ -455,13 +538,6 @@ export function simulateEpaxos(options: EpaxosSimOptions): EpaxosSimResult {
       cl.cmd = null;
       schedule(now, { kind: 'client_next', client: c! });
     }
-    // A retried command in a second instance runs twice: the first execution is the one ordered.
-    if (n.executedIds.has(cmd.id)) {
-      m.duplicateExecutions++;
-      return;
-    }
-    n.executedIds.add(cmd.id);
-    for (const key of cmd.keys) appendOrder(n, key, cmd.id);
   };
 
   /** 'order': every two lives that executed two commands of one key did so in the same order. */
@@ -567,18 +643,37 @@ export function simulateEpaxos(options: EpaxosSimOptions): EpaxosSimResult {
   /** A new life from what the disk kept: the core rebuilt, then its restart effects. */
   const restart = (name: string, epoch: number) => {
     const d = disks.get(name)!.committed();
-    const n = boot(name, epoch, d);
+    const n = boot(name, epoch, { ...d, checkpoint: d.checkpoint?.checkpoint });
+    if (d.checkpoint) {
+      // The machine restored from the snapshot: this life's order starts with the saved one.
+      m.restored++;
+      const snap = d.checkpoint.machine;
+      n.executedInsts = new Set(snap.insts);
+      n.executedIds = new Set(snap.ids);
+      for (const [key, ids] of snap.orders) for (const id of ids) appendOrder(n, key, id);
+    }
     for (const [inst, r] of d.records)
-      if (r.status === 'committed' && r.cmd)
+      if (r.status === 'committed' && r.cmd) {
+        n.committedHere.add(inst);
         commit(n, inst, r.cmd, r.seq, r.deps, ' (on its disk at a restart)');
+      }
     nodes.set(name, n);
-    note(() => `${name} restarts (${d.records.size} records on disk, ballot ${d.ballotN})`);
+    note(
+      () =>
+        `${name} restarts (${d.records.size} records on disk, ballot ${d.ballotN}${d.checkpoint ? `, a checkpoint of ${d.checkpoint.machine.insts.length} instances` : ''})`,
+    );
     const effects = restartEffects(n.state);
     observe(n, effects);
     run(n, effects);
   };
 
   // ---- the loop ----
+  const clientsDone = () => m.executed === m.submitted && m.submitted >= o.ops;
+  /**
+   * 'liveness' of every replica, not only of those clients wait on: each one up, and none with a
+   * committed command it cannot execute (a dependency it never learns, say).
+   */
+  const caughtUp = () => [...nodes.values()].every((n) => n.up && n.state.waiters.size === 0);
   let violation: EpaxosSimResult['violation'];
   const deadline = () => o.faultMs + o.livenessMs;
   try {
@@ -591,7 +686,9 @@ export function simulateEpaxos(options: EpaxosSimOptions): EpaxosSimResult {
       if (!faultsOn && now > deadline())
         throw new Violation(
           'liveness',
-          `commands still not executed ${o.livenessMs} ms (virtual) after faults stopped; ${whereNodesStand()}`,
+          clientsDone()
+            ? `replicas still waiting to execute committed commands ${o.livenessMs} ms (virtual) after faults stopped; ${whereNodesStand()}`
+            : `commands still not executed ${o.livenessMs} ms (virtual) after faults stopped; ${whereNodesStand()}`,
         );
       switch (e.kind) {
         case 'msg': {
@@ -684,12 +781,12 @@ export function simulateEpaxos(options: EpaxosSimOptions): EpaxosSimResult {
           note(() => 'faults end');
           break;
       }
-      if (!faultsOn && m.executed === m.submitted && m.submitted >= o.ops) break;
+      if (!faultsOn && clientsDone() && caughtUp()) break;
     }
-    if (m.executed < m.submitted || m.submitted < o.ops)
+    if (!clientsDone() || !caughtUp())
       throw new Violation(
         'liveness',
-        `${o.ops - m.executed} commands never executed; ${whereNodesStand()}`,
+        `${o.ops - m.executed} commands never executed where submitted, and ${[...nodes.values()].filter((n) => !n.up || n.state.waiters.size > 0).length} replicas not caught up; ${whereNodesStand()}`,
       );
   } catch (thrown) {
     // The core asserts its own invariants too: a broken one is a violation like the others.

@@ -106,6 +106,16 @@ const MORE: Array<[string, string[], string]> = [
     ['--protocol', 'epaxos', '--conflict', '2'],
     "--conflict must be a number from 0 to 1, got '2'",
   ],
+  [
+    'sim',
+    ['--protocol', 'epaxos', '--checkpoint-every', 'x'],
+    "--checkpoint-every must be an integer >= 0, got 'x'",
+  ],
+  [
+    'sim',
+    ['--checkpoint-every', '5'],
+    '--checkpoint-every is an EPaxos option: give --protocol epaxos',
+  ],
   ['bench:inventory', ['--baseline', 'maybe'], "--baseline must be one of yes, no, got 'maybe'"],
   [
     'bench:epaxos',
