@@ -32,7 +32,9 @@ export type ActorErrorCode =
   /** The operation exists in the API's shape but is not implemented (yet). */
   | 'not_supported'
   /** Fewer than a majority of a replicated service's replicas are reachable (eepaxos's name). */
-  | 'exceed_failure_tolerant';
+  | 'exceed_failure_tolerant'
+  /** A reconfiguration went only part of the way (EPaxos.join): the message says what is left. */
+  | 'incomplete';
 
 export class ActorError extends Error {
   readonly code: ActorErrorCode;

@@ -20,12 +20,13 @@ import { majorityOf } from './replica.ts';
 import {
   type EpaxosStatus,
   epaxosServer,
+  type FenceReply,
   type Outcome,
   type ServerConfig,
   type ServerRequest,
   serverName,
 } from './server.ts';
-import { openEpaxosStore, storageOptions } from './storage.ts';
+import { openEpaxosStore, type StoredCheckpoint, storageOptions } from './storage.ts';
 
 export type { EpaxosMachine, EpaxosStatus, Outcome };
 export { kvMachine, serverName };
@@ -65,6 +66,10 @@ const REPLICAS_MAX = 64;
 const KEYS_MAX = 64;
 const CALL_TIMEOUT_MS = 5000;
 const CHECKPOINT_EVERY = 1000;
+/** How long a join may take, unless its options say (default). */
+const JOIN_TIMEOUT_MS = 10_000;
+/** How often a join looks whether every replica has executed up to the fences. */
+const DRAIN_POLL_MS = 5;
 /** How often a call looks whether its restarted replica is registered again. */
 const RESTART_POLL_MS = 5;
 /** How often startCluster looks at the registry. */
@@ -75,7 +80,9 @@ const OUTCOMES_MAX = 10_000;
 interface LocalReplica {
   partitionId: string;
   me: string;
+  /** The node list it was started with (a join since may have added replicas: membersOf). */
   nodeList: string[];
+  storage: Required<StorageOptions>;
   machine: EpaxosMachine;
   timeoutMs: number;
   sup: Pid;
@@ -137,6 +144,36 @@ function checkOptions(options: unknown): asserts options is InitOptions {
     invalid('options.machine must have both snapshot(state) and restore(snapshot), or neither');
 }
 
+/** init's and join's arguments; throws invalid_argument. */
+function checkInit(
+  partitionId: unknown,
+  nodeList: unknown,
+  localNodeId: unknown,
+  options: unknown,
+): asserts nodeList is string[] {
+  checkPartitionId(partitionId);
+  if (
+    !Array.isArray(nodeList) ||
+    nodeList.length === 0 ||
+    nodeList.length > REPLICAS_MAX ||
+    !nodeList.every((n) => typeof n === 'string' && n.length > 0) ||
+    new Set(nodeList).size !== nodeList.length
+  )
+    invalid(
+      `nodeList must be 1..${REPLICAS_MAX} distinct non-empty names, got ${showValue(nodeList)}`,
+    );
+  if (
+    typeof localNodeId !== 'number' ||
+    !Number.isInteger(localNodeId) ||
+    localNodeId < 1 ||
+    localNodeId > nodeList.length
+  )
+    invalid(
+      `localNodeId must be an integer in 1..${nodeList.length} (its 1-based place in nodeList), got ${showValue(localNodeId)}`,
+    );
+  checkOptions(options);
+}
+
 /**
  * Starts this node's replica number `localNodeId` (1-based) of partition `partitionId`, whose
  * replicas are `nodeList`: names (several replicas of a partition may run in one process, as
@@ -149,22 +186,7 @@ function init(
   localNodeId: number,
   options: InitOptions = {},
 ): 'ok' {
-  checkPartitionId(partitionId);
-  if (
-    !Array.isArray(nodeList) ||
-    nodeList.length === 0 ||
-    nodeList.length > REPLICAS_MAX ||
-    !nodeList.every((n) => typeof n === 'string' && n.length > 0) ||
-    new Set(nodeList).size !== nodeList.length
-  )
-    invalid(
-      `nodeList must be 1..${REPLICAS_MAX} distinct non-empty names, got ${showValue(nodeList)}`,
-    );
-  if (!Number.isInteger(localNodeId) || localNodeId < 1 || localNodeId > nodeList.length)
-    invalid(
-      `localNodeId must be an integer in 1..${nodeList.length} (its 1-based place in nodeList), got ${showValue(localNodeId)}`,
-    );
-  checkOptions(options);
+  checkInit(partitionId, nodeList, localNodeId, options);
   const me = nodeList[localNodeId - 1]!;
   const mine = local.get(partitionId);
   const running = mine?.get(me);
@@ -174,12 +196,10 @@ function init(
       `replica '${me}' of partition '${partitionId}' already runs here; EPaxos.stop it first`,
     );
   const sibling = [...(mine?.values() ?? [])].find((r) => isAlive(r.sup));
-  if (
-    sibling &&
-    [...sibling.nodeList].sort().join('\u0000') !== [...nodeList].sort().join('\u0000')
-  )
+  const siblingList = sibling && membersOf(sibling);
+  if (siblingList && [...siblingList].sort().join('\u0000') !== [...nodeList].sort().join('\u0000'))
     invalid(
-      `partition '${partitionId}' runs here with the node list [${sibling.nodeList.join(', ')}], not [${nodeList.join(', ')}]`,
+      `partition '${partitionId}' runs here with the node list [${siblingList.join(', ')}], not [${nodeList.join(', ')}]`,
     );
   const holder = Global.whereis(serverName(partitionId, me));
   if (holder)
@@ -212,6 +232,7 @@ function init(
     partitionId,
     me,
     nodeList: [...nodeList],
+    storage,
     machine: config.machine,
     timeoutMs: options.timeoutMs ?? CALL_TIMEOUT_MS,
     sup,
@@ -298,8 +319,14 @@ function prepare(
  * replica restarted meanwhile is asked again with the same command id: it waits for the
  * instance it had written, or proposes it anew (a command is applied once per id).
  */
+/** The partition's replicas now: as kept with the replica's data (a join changes them). */
+function membersOf(rep: LocalReplica): string[] {
+  return openEpaxosStore(rep.partitionId, rep.me, rep.storage).members ?? rep.nodeList;
+}
+
 async function run(rep: LocalReplica, cmd: Command, timeoutMs: number): Promise<Outcome> {
-  if (registeredCount(rep.nodeList, rep.partitionId) < majorityOf(rep.nodeList.length))
+  const members = membersOf(rep);
+  if (registeredCount(members, rep.partitionId) < majorityOf(members.length))
     return { ok: false, error: 'exceed_failure_tolerant' };
   const name = serverName(rep.partitionId, rep.me);
   const deadline = performance.now() + timeoutMs;
@@ -424,11 +451,99 @@ export const EPaxos = {
     }
     if (mine.size === 0) local.delete(partitionId);
   },
-  /** Adding replicas to a running partition (the seed's join): not implemented. */
-  join(nodeList: string[]): never {
-    throw new ActorError(
-      'not_supported',
-      `EPaxos.join(${showValue(nodeList)}): reconfiguration is not implemented yet; start the partitions with their full node lists (EPaxos.init)`,
-    );
-  },
+  join,
 };
+
+/**
+ * Adds this node's replica `nodeList[localNodeId - 1]` to the running partition whose replicas
+ * are the rest of `nodeList` (the seed's join). Every current replica must be up. They stop
+ * proposing (their callers wait), learn or recover every instance up to each one's last, and
+ * execute them all; one of them checkpoints, and the new replica starts from that checkpoint.
+ * Then each takes the new configuration (a restart in it), and proposing goes on, the new
+ * replica counting in every quorum. Before the switch, a failure (a replica down, the time up)
+ * undoes the fence and throws: nothing changed. Resolves 'ok'; misuse throws invalid_argument.
+ */
+async function join(
+  partitionId: string,
+  nodeList: string[],
+  localNodeId: number,
+  options: InitOptions = {},
+): Promise<'ok'> {
+  checkInit(partitionId, nodeList, localNodeId, options);
+  const me = nodeList[localNodeId - 1]!;
+  const members = nodeList.filter((r) => r !== me);
+  if (members.length === 0)
+    invalid("nodeList must hold the partition's replicas and the joining one");
+  const machine = options.machine ?? (kvMachine as EpaxosMachine);
+  if (!machine.snapshot || !machine.restore)
+    invalid('a joining replica starts from a snapshot: the machine needs snapshot() and restore()');
+  const storage = storageOptions(options.storage);
+  const store = openEpaxosStore(partitionId, me, storage);
+  if (store.records.size > 0 || store.checkpoint || store.members)
+    invalid(
+      `replica '${me}' of partition '${partitionId}' has data here already: a joining replica starts empty (join under a new name, or use another data directory)`,
+    );
+  const timeoutMs = options.timeoutMs ?? JOIN_TIMEOUT_MS;
+  const deadline = performance.now() + timeoutMs;
+  const ask = async <T>(r: string, req: ServerRequest): Promise<T> => {
+    const pid = Global.whereis(serverName(partitionId, r));
+    if (!pid)
+      throw new ActorError(
+        'noproc',
+        `replica '${r}' of partition '${partitionId}' is not running: every current replica must be up for one to join`,
+      );
+    return await callProcess<T>(pid, req, Math.max(1, deadline - performance.now()));
+  };
+  let cp: StoredCheckpoint;
+  try {
+    const fences: FenceReply[] = [];
+    for (const r of members) fences.push(await ask<FenceReply>(r, { op: 'fence' }));
+    for (const f of fences)
+      if (f.replicas.length !== members.length || f.replicas.some((r) => !members.includes(r)))
+        invalid(
+          `nodeList must be the partition's replicas [${f.replicas.join(', ')}] and the joining one, got [${nodeList.join(', ')}]`,
+        );
+    const upTo = Object.fromEntries(members.map((r, i) => [r, fences[i]!.frontier]));
+    for (const r of members) await ask(r, { op: 'drain', upTo });
+    for (const r of members)
+      while (!(await ask<boolean>(r, { op: 'drained', upTo }))) {
+        if (performance.now() >= deadline)
+          throw new ActorError('timeout', `replica '${r}' did not execute every instance in time`);
+        await sleep(DRAIN_POLL_MS);
+      }
+    const got = await ask<StoredCheckpoint | { error: string } | undefined>(members[0]!, {
+      op: 'checkpoint',
+    });
+    if (!got || 'error' in got)
+      throw new ActorError(
+        'not_supported',
+        `replica '${members[0]}' could not checkpoint: ${got?.error ?? 'no checkpoint written'}`,
+      );
+    cp = got;
+  } catch (err) {
+    for (const r of members)
+      try {
+        await ask(r, { op: 'unfence' });
+      } catch {
+        // down or slow: it unfences when its supervisor restarts it
+      }
+    throw err;
+  }
+  // From here on the join goes forward: the new replica's data first, then the switch.
+  store.claim(nodeList);
+  await store.persistCheckpoint(cp);
+  const failed: string[] = [];
+  for (const r of members)
+    try {
+      await ask(r, { op: 'switch', replicas: [...nodeList] });
+    } catch {
+      failed.push(r);
+    }
+  init(partitionId, nodeList, localNodeId, options);
+  if (failed.length > 0)
+    throw new ActorError(
+      'incomplete',
+      `replica '${me}' joined, but [${failed.join(', ')}] did not take the new configuration: they stay fenced (passive) until restarted with the node list [${nodeList.join(', ')}]`,
+    );
+  return 'ok';
+}

@@ -146,6 +146,12 @@ export interface ReplicaState {
   trimmedUpTo: Map<string, number>;
   /** Started from a disk (a restart): asks the others for what it missed (`sync`). */
   readonly restarted: boolean;
+  /**
+   * While a replica joins (EPaxos.join): per command leader, the last instance of the current
+   * configuration. Nothing above it is recovered here (it belongs to the next configuration,
+   * whose quorums this replica does not know yet); null when not fenced.
+   */
+  fence: Record<string, number> | null;
 }
 
 export type ReplicaEvent =
@@ -153,7 +159,16 @@ export type ReplicaEvent =
   | { type: 'receive'; from: string; msg: EpaxosMsg }
   | { type: 'timer'; inst: InstanceKey; ballot: Ballot | null }
   /** Start an explicit prepare for this instance now (the executor or an operator asks). */
-  | { type: 'recover'; inst: InstanceKey };
+  | { type: 'recover'; inst: InstanceKey }
+  /**
+   * A replica joins (EPaxos.join): every replica has stopped proposing, and `upTo` holds each
+   * leader's last instance. Learn (or recover) every one of them, and recover nothing above.
+   */
+  | { type: 'drain'; upTo: Record<string, number> }
+  /** The join was given up: back to normal. */
+  | { type: 'unfence' }
+  /** Checkpoint now (for a joining replica to start from), whatever checkpointEvery says. */
+  | { type: 'checkpoint_now' };
 
 /** A strict majority of n replicas. */
 export function majorityOf(n: number): number {
@@ -206,6 +221,7 @@ export function createReplica(
     checkpointed: new Map(),
     trimmedUpTo: new Map(),
     restarted: durable !== undefined,
+    fence: null,
   };
   const cp = durable?.checkpoint;
   if (cp) s.checkpointed.set(me, cp.executed.upTo);
@@ -261,8 +277,47 @@ export function replicaStep(s: ReplicaState, event: ReplicaEvent): Effect[] {
         ? onWatch(s, event.inst)
         : onLeadTimer(s, event.inst, event.ballot);
     case 'recover':
-      return done(s, event.inst) || s.leading.has(event.inst) ? [] : startRecovery(s, event.inst);
+      return done(s, event.inst) || s.leading.has(event.inst) || beyondFence(s, event.inst)
+        ? []
+        : startRecovery(s, event.inst);
+    case 'drain':
+      return drain(s, event.upTo);
+    case 'unfence':
+      s.fence = null;
+      return [];
+    case 'checkpoint_now':
+      return checkpoint(s);
   }
+}
+
+/** Whether every instance up to `upTo[leader]`, for every leader, is executed here. */
+export function drained(s: ReplicaState, upTo: Readonly<Record<string, number>>): boolean {
+  for (const [leader, top] of Object.entries(upTo))
+    for (let n = s.executed.frontier(leader) + 1; n <= top; n++)
+      if (!s.executed.has(instanceKey(leader, n))) return false;
+  return true;
+}
+
+function drain(s: ReplicaState, upTo: Record<string, number>): Effect[] {
+  s.fence = { ...upTo };
+  const effects: Effect[] = [];
+  for (const [leader, top] of Object.entries(upTo)) {
+    if (!s.replicas.includes(leader)) continue;
+    for (let n = s.executed.frontier(leader) + 1; n <= top; n++) {
+      const inst = instanceKey(leader, n);
+      if (done(s, inst)) continue;
+      effects.push(...ask(s, inst), ...watch(s, inst));
+    }
+    if (leader !== s.me && top > (s.seenUpTo.get(leader) ?? -1)) s.seenUpTo.set(leader, top);
+  }
+  return effects;
+}
+
+/** Fenced, and `inst` is above its leader's last instance of the configuration that ends. */
+function beyondFence(s: ReplicaState, inst: InstanceKey): boolean {
+  if (!s.fence) return false;
+  const { replica, n } = parseInstance(inst);
+  return n > (s.fence[replica] ?? -1);
 }
 
 /** Leads a new instance for `cmd`; returns its key and the effects. */
@@ -757,6 +812,7 @@ function onWatch(s: ReplicaState, inst: InstanceKey): Effect[] {
   if (done(s, inst) || s.leading.has(inst)) return [];
   const owner = parseInstance(inst).replica;
   const p = s.patience.get(inst);
+  if (beyondFence(s, inst)) return [...ask(s, inst), ...watch(s, inst)]; // the next configuration's
   if (p && owner !== s.me && (s.heard.get(owner) ?? 0) > p.heard && p.tries < WATCH_PATIENCE) {
     p.tries++; // its leader is alive: let it finish, ask again meanwhile
     return [...ask(s, inst), ...watch(s, inst)];

@@ -44,6 +44,7 @@ import {
 import {
   ALL_KEYS,
   createReplica,
+  drained,
   type ReplicaState,
   replicaStep,
   restartEffects,
@@ -121,7 +122,26 @@ interface TimerMessage {
  * Calls a replica answers. `raw`: answer with the result itself, or `{ rsmError }`, as a
  * replicated service's replica does (apps/rsm/epaxos-front.ts forwards its callers' calls here).
  */
-export type ServerRequest = { op: 'propose'; cmd: Command; raw?: boolean } | { op: 'status' };
+export type ServerRequest =
+  | { op: 'propose'; cmd: Command; raw?: boolean }
+  | { op: 'status' }
+  // A replica joins (EPaxos.join, index.ts): stop proposing (callers wait), and answer with the
+  // last instance this replica led and its configuration...
+  | { op: 'fence' }
+  // ...learn or recover every instance up to the fences, and say when all are executed...
+  | { op: 'drain'; upTo: Record<string, number> }
+  | { op: 'drained'; upTo: Record<string, number> }
+  // ...checkpoint now (the joining replica starts from it)...
+  | { op: 'checkpoint' }
+  // ...then either take the new configuration (the replica restarts in it) or go back.
+  | { op: 'switch'; replicas: string[] }
+  | { op: 'unfence' };
+
+/** The answer to `fence`. */
+export interface FenceReply {
+  frontier: number;
+  replicas: string[];
+}
 
 /** An outcome in the shape the services' client expects (apps/rsm/client.ts submit). */
 function rawOutcome(o: Outcome): unknown {
@@ -188,12 +208,19 @@ export interface EpaxosStatus {
 
 /** The replica process (its supervisor restarts it). */
 export async function epaxosServer(config: ServerConfig): Promise<void> {
-  const { partitionId, me, replicas, machine } = config;
+  const { partitionId, me, machine } = config;
   const name = serverName(partitionId, me);
   const mePid = self();
   const log = logger().child({ partition: partitionId, replica: me, pid: String(mePid) });
   const store = openEpaxosStore(partitionId, me, config.storage);
   const checkpointEvery = machine.snapshot && machine.restore ? config.checkpointEvery : 0;
+  // A replica joined since this one was started: the configuration kept with the data wins.
+  const kept = store.members;
+  const replicas =
+    kept &&
+    (kept.length !== config.replicas.length || kept.some((r) => !config.replicas.includes(r)))
+      ? kept
+      : config.replicas;
   const core: ReplicaState = createReplica(me, replicas, durableState(store), { checkpointEvery });
   const names = new Map(replicas.map((r) => [r, serverName(partitionId, r)]));
 
@@ -366,7 +393,14 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
     ...(machine.describe ? { machine: machine.describe(state) } : {}),
   });
 
+  /** While a replica joins: the commands proposed here, proposed once the join is over. */
+  let fenced: Array<{ cmd: Command; from: From; raw: boolean }> | null = null;
+
   const propose = (cmd: Command, from: From, raw: boolean): void => {
+    if (fenced && !executedIds.has(cmd.id)) {
+      fenced.push({ cmd, from, raw });
+      return;
+    }
     if (executedIds.has(cmd.id)) {
       const outcome = results.get(cmd.id) ?? { ok: true, result: undefined };
       held.after(() => reply(from, raw ? rawOutcome(outcome) : outcome));
@@ -435,6 +469,41 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
       const req = m.request as ServerRequest;
       if (req.op === 'propose') propose(req.cmd, m.from, req.raw === true);
       else if (req.op === 'status') reply(m.from, status());
+      else if (req.op === 'fence') {
+        proposeBatch(); // what was asked before the fence is in this configuration
+        fenced ??= [];
+        reply(m.from, {
+          frontier: core.nextN - 1,
+          replicas: [...core.replicas],
+        } satisfies FenceReply);
+      } else if (req.op === 'drain') {
+        held.run(replicaStep(core, { type: 'drain', upTo: req.upTo }));
+        reply(m.from, 'ok');
+      } else if (req.op === 'drained') {
+        reply(m.from, drained(core, req.upTo));
+      } else if (req.op === 'checkpoint') {
+        if (checkpointEvery === 0 && !(machine.snapshot && machine.restore))
+          reply(m.from, { error: 'the machine has no snapshot() and restore()' });
+        else {
+          held.run(replicaStep(core, { type: 'checkpoint_now' }));
+          const from = m.from;
+          held.after(() => reply(from, store.checkpoint));
+        }
+      } else if (req.op === 'unfence') {
+        held.run(replicaStep(core, { type: 'unfence' }));
+        const waiting = fenced ?? [];
+        fenced = null;
+        for (const w of waiting) propose(w.cmd, w.from, w.raw);
+        reply(m.from, 'ok');
+      } else if (req.op === 'switch') {
+        // Durably in the new configuration, then a restart in it (the supervisor's): callers
+        // waiting here see this process exit and ask its next incarnation.
+        await store.reconfigure(req.replicas);
+        await held.drained();
+        log.info({ replicas: req.replicas }, 'epaxos replica reconfigured; restarting in it');
+        reply(m.from, 'ok');
+        return;
+      }
     } else if (m.type === 'epaxos') {
       held.run(replicaStep(core, { type: 'receive', from: m.from, msg: m.msg }));
     } else if (m.type === 'epaxos_timer') {

@@ -35,6 +35,8 @@ export interface EpaxosStore {
   trim(insts: readonly InstanceKey[]): Promise<unknown> | undefined;
   /** Records the membership on first use; throws invalid_argument if it differs from the kept one. */
   claim(replicas: readonly string[]): void;
+  /** The partition's replicas are these from now on (EPaxos.join), durably. */
+  reconfigure(replicas: readonly string[]): Promise<unknown> | undefined;
 }
 
 /** What createReplica (replica.ts) starts from. */
@@ -133,6 +135,10 @@ function memoryStore(partitionId: string, replica: string): EpaxosStore {
     claim: (replicas) => {
       checkMembers(s, partitionId, replica, 'this process (in memory)', replicas);
     },
+    reconfigure: (replicas) => {
+      s.members = [...replicas].sort();
+      return undefined;
+    },
   };
   return s;
 }
@@ -187,6 +193,10 @@ function lmdbStore(
       const where = `the data directory ${resolve(options.dir)}`;
       const first = checkMembers(s, partitionId, replica, where, replicas);
       if (first) void durable(db.put([...prefix, 'members'], first));
+    },
+    reconfigure: (replicas) => {
+      s.members = [...replicas].sort();
+      return durable(db.put([...prefix, 'members'], s.members));
     },
   };
   return s;

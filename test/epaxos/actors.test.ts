@@ -36,6 +36,13 @@ const listMachine: EpaxosMachine<string[], number> = {
   describe: (state) => [...state],
 };
 
+/** listMachine with snapshots (checkpoints, and a joining replica's start). */
+const snapList = {
+  ...listMachine,
+  snapshot: (state: string[]) => [...state],
+  restore: (saved: unknown) => [...(saved as string[])],
+} as EpaxosMachine;
+
 async function startAll(p: string, options: Parameters<typeof EPaxos.init>[3] = {}) {
   for (let i = 1; i <= NODES.length; i++)
     expect(EPaxos.init(p, NODES, i, { machine: listMachine as EpaxosMachine, ...options })).toBe(
@@ -44,9 +51,9 @@ async function startAll(p: string, options: Parameters<typeof EPaxos.init>[3] = 
   expect(await EPaxos.startCluster('all', scaledMs(5000))).toBe('ok');
 }
 
-async function lists(p: string): Promise<string[][]> {
+async function lists(p: string, replicas = NODES): Promise<string[][]> {
   const out: string[][] = [];
-  for (const r of NODES) out.push((await EPaxos.status(p, { replica: r })).machine as string[]);
+  for (const r of replicas) out.push((await EPaxos.status(p, { replica: r })).machine as string[]);
   return out;
 }
 
@@ -226,7 +233,25 @@ describe('EPaxos replicas (in one runtime)', () => {
     );
     expect(code(() => EPaxos.cast(p, { keys: 'k' as never, op: 'a' }))).toBe('invalid_argument');
     expect(await acode(() => EPaxos.startCluster('some' as never, 100))).toBe('invalid_argument');
-    expect(code(() => EPaxos.join(['r4']))).toBe('not_supported');
+    // A joining replica needs a machine that snapshots, and no data of its own.
+    const lists3 = await lists(p);
+    expect(
+      await acode(() =>
+        EPaxos.join(p, [...NODES, 'r4'], 4, { machine: listMachine as EpaxosMachine }),
+      ),
+    ).toBe('invalid_argument');
+    // This partition's machine cannot checkpoint: refused once asked, and undone.
+    expect(await acode(() => EPaxos.join(p, [...NODES, 'r4'], 4, { machine: snapList }))).toBe(
+      'not_supported',
+    );
+    expect(await lists(p)).toEqual(lists3);
+    expect(await acode(() => EPaxos.join(p, NODES, 1, { machine: snapList }))).toBe(
+      'invalid_argument',
+    );
+    // The node list must be the partition's replicas and the new one: refused, and undone.
+    expect(await acode(() => EPaxos.join(p, ['r1', 'r2', 'r4'], 3, { machine: snapList }))).toBe(
+      'invalid_argument',
+    );
     // The default machine validates its ops before anything is proposed.
     const q = partition();
     EPaxos.init(q, ['solo'], 1);
@@ -241,6 +266,47 @@ describe('EPaxos replicas (in one runtime)', () => {
     // State intact: the partition still answers, and executed nothing refused.
     expect(await EPaxos.call(p, { keys: ['k'], op: 'after' })).toEqual({ ok: true, result: 2 });
     expect(await converged(p, 2)).toEqual(NODES.map(() => ['ok', 'after']));
+  });
+});
+
+describe('EPaxos.join', () => {
+  it('a replica joins a running partition under load, catches up, and counts in quorums', async () => {
+    const p = partition();
+    await startAll(p, { machine: snapList });
+    for (let i = 0; i < 10; i++) await EPaxos.call(p, { keys: ['list'], op: `before${i}` });
+    // Calls go on from the three replicas while r4 joins: they wait out the fence.
+    const load = Array.from({ length: 30 }, (_, i) =>
+      EPaxos.call(
+        p,
+        { keys: ['list'], op: `during${i}` },
+        { replica: NODES[i % 3], timeoutMs: scaledMs(20_000) },
+      ),
+    );
+    expect(await EPaxos.join(p, [...NODES, 'r4'], 4, { machine: snapList })).toBe('ok');
+    expect((await Promise.all(load)).every((o) => o.ok)).toBe(true);
+    const all = [...NODES, 'r4'];
+    await waitUntil(async () => {
+      const ls = await lists(p, all);
+      return ls.every((l) => l.length === 40);
+    }, 'every replica, r4 too, to hold the 40 commands');
+    const ls = await lists(p, all);
+    for (const l of ls) expect(l).toEqual(ls[0]);
+    for (const r of all)
+      expect((await EPaxos.status(p, { replica: r })).replicas.sort(), r).toEqual(all);
+    // With r3 stopped, r1 needs 3 of the 4: itself, r2 and r4. It gets them: r4 counts.
+    await EPaxos.stop(p, 'r3');
+    await waitUntil(() => Global.whereis(serverName(p, 'r3')) === undefined, 'r3 unregistered');
+    expect(await EPaxos.call(p, { keys: ['list'], op: 'with-r4' })).toEqual({
+      ok: true,
+      result: 41,
+    });
+    // And without r4 too, two of four are not enough: at once, exceed_failure_tolerant.
+    await EPaxos.stop(p, 'r4');
+    await waitUntil(() => Global.whereis(serverName(p, 'r4')) === undefined, 'r4 unregistered');
+    expect(await EPaxos.call(p, { keys: ['list'], op: 'x' })).toEqual({
+      ok: false,
+      error: 'exceed_failure_tolerant',
+    });
   });
 });
 

@@ -15,6 +15,7 @@ import type {
 import {
   createReplica,
   type DurableState,
+  drained,
   propose,
   type ReplicaState,
   replicaStep,
@@ -48,20 +49,18 @@ describe('ExecutedSet', () => {
   });
 });
 
+type Disk = DurableState & {
+  records: Map<InstanceKey, InstanceRecord>;
+  checkpoint?: Checkpoint;
+  /** The machine's state saved with the checkpoint: the commands it executed. */
+  saved?: string[];
+};
+const emptyDisk = (): Disk => ({ records: new Map(), ballotN: 0 });
+
 /** Replicas with disks (every write lands at once) and a queue delivered in order. */
 function cluster(n: number, checkpointEvery: number) {
   const names = Array.from({ length: n }, (_, i) => `r${i + 1}`);
-  const disks = new Map(
-    names.map((r) => [
-      r,
-      { records: new Map<InstanceKey, InstanceRecord>(), ballotN: 0 } as DurableState & {
-        records: Map<InstanceKey, InstanceRecord>;
-        checkpoint?: Checkpoint;
-        /** The machine's state saved with the checkpoint: the commands it executed. */
-        saved?: string[];
-      },
-    ]),
-  );
+  const disks = new Map(names.map((r) => [r, emptyDisk()]));
   const nodes = new Map<string, ReplicaState>(
     names.map((r) => [r, createReplica(r, names, undefined, { checkpointEvery })]),
   );
@@ -95,11 +94,15 @@ function cluster(n: number, checkpointEvery: number) {
     propose(at: string, c: Command) {
       carry(at, propose(nodes.get(at)!, c).effects);
     },
-    run() {
+    step(at: string, event: Parameters<typeof replicaStep>[1]) {
+      carry(at, replicaStep(nodes.get(at)!, event));
+    },
+    /** Delivers every message in order, dropping those `lost` picks, until none is left. */
+    run(lost: (p: { to: string; msg: EpaxosMsg }) => boolean = () => false) {
       for (let i = 0; i < 100_000; i++) {
         const p = queue.shift();
         if (!p) return;
-        if (down.has(p.to)) continue; // lost: a replica that is down hears nothing
+        if (down.has(p.to) || lost(p)) continue; // a replica that is down hears nothing
         carry(
           p!.to,
           replicaStep(nodes.get(p!.to)!, { type: 'receive', from: p!.from, msg: p!.msg }),
@@ -110,14 +113,19 @@ function cluster(n: number, checkpointEvery: number) {
     crash(at: string) {
       down.add(at);
     },
-    /** A new life from the disk: the machine restored from the checkpoint's snapshot. */
-    restart(at: string) {
+    /**
+     * A new life from the disk: the machine restored from the checkpoint's snapshot; with
+     * `members`, in that configuration (a replica joins).
+     */
+    restart(at: string, members: string[] = names) {
       down.delete(at);
+      if (!disks.has(at)) disks.set(at, emptyDisk());
+      if (!effectsSeen.has(at)) effectsSeen.set(at, []);
       const disk = disks.get(at)!;
       machines.set(at, [...(disk.saved ?? [])]);
       const replica = createReplica(
         at,
-        names,
+        members,
         { records: new Map(disk.records), ballotN: disk.ballotN, checkpoint: disk.checkpoint },
         { checkpointEvery },
       );
@@ -212,5 +220,51 @@ describe('EPaxos checkpoints', () => {
     c.restart('r5');
     c.run(); // no timers fire here: only the sync replies can bring the commits
     expect(c.machines.get('r5')).toEqual(reference);
+  });
+});
+
+describe('EPaxos join (the pure core)', () => {
+  it('fence, drain, checkpoint, switch: the new replica starts from the checkpoint and counts in quorums', () => {
+    const c = cluster(3, 0);
+    for (let i = 0; i < 6; i++) c.propose(`r${(i % 3) + 1}`, cmd(`a${i}`, 'hot'));
+    c.run();
+    // r3 loses the commits of the next two commands (it saw their PreAccept or Accept).
+    c.propose('r1', cmd('b0', 'hot'));
+    c.propose('r2', cmd('b1', 'hot'));
+    c.run((p) => p.to === 'r3' && p.msg.type === 'commit');
+    expect(c.machines.get('r3')!.length).toBeLessThan(8);
+    // Every replica stops proposing; each leader's last instance is the fence.
+    const upTo = Object.fromEntries(c.names.map((r) => [r, c.nodes.get(r)!.nextN - 1]));
+    for (const r of c.names) c.step(r, { type: 'drain', upTo });
+    c.run(); // r3 asks for what it misses
+    for (const r of c.names) expect(drained(c.nodes.get(r)!, upTo), r).toBe(true);
+    const reference = c.machines.get('r1')!;
+    expect(reference.length).toBe(8);
+    for (const r of c.names) expect(c.machines.get(r), r).toEqual(reference);
+    // r1 checkpoints; r4 starts from it; r1..r3 switch to the four-replica configuration.
+    c.step('r1', { type: 'checkpoint_now' });
+    const members = ['r1', 'r2', 'r3', 'r4'];
+    c.disks.set('r4', {
+      ...emptyDisk(),
+      checkpoint: c.disks.get('r1')!.checkpoint,
+      saved: [...reference],
+    });
+    for (const r of members) c.restart(r, members);
+    c.run(); // the syncs of the restarts
+    expect(c.machines.get('r4')).toEqual(reference);
+    // With r3 down, r1 needs 3 of 4: itself, r2 and r4. It commits: r4 counts in quorums.
+    c.crash('r3');
+    c.propose('r1', cmd('c0', 'hot'));
+    c.propose('r4', cmd('c1', 'hot'));
+    c.run();
+    const after = c.machines.get('r1')!;
+    expect(after.slice(0, 8)).toEqual(reference);
+    expect(new Set(after.slice(8))).toEqual(new Set(['c0', 'c1']));
+    for (const r of ['r2', 'r4']) expect(c.machines.get(r), r).toEqual(after);
+    // Without r4, r1 and r2 alone are not a quorum of four any more.
+    c.crash('r4');
+    c.propose('r1', cmd('d0', 'hot'));
+    c.run();
+    expect(c.machines.get('r1')!.includes('d0')).toBe(false);
   });
 });
