@@ -60,7 +60,8 @@ where it was last submitted within --liveness-ms after faults stop.
 Options:
   --protocol NAME       paxos: the replicated inventory over Multi-Paxos (default); epaxos:
                         the EPaxos core (--batch, --snapshot-every, --random-proposer and
-                        --paxos are Paxos's; --conflict and --checkpoint-every are EPaxos's)
+                        --paxos are Paxos's; --conflict, --checkpoint-every and --join-at are
+                        EPaxos's)
   --seed N              the seed (default 1); with --seeds, the first of the sweep
   --seeds N             sweep N seeds (seed, seed+1, ...) with a progress bar
   --nodes N             replicas (default ${D.nodes})
@@ -72,6 +73,9 @@ Options:
   --checkpoint-every N  epaxos: each replica checkpoints its state machine every N executions
                         and trims the records every replica's checkpoint covers (default
                         ${DEFAULT_EPAXOS_SIM.checkpointEvery}; 0: never)
+  --join-at MS          epaxos: a replica joins at this virtual time (EPaxos.join's steps:
+                        fence, drain, checkpoint, switch), or once every replica is up; a
+                        crash while draining undoes it and it is tried again
   --snapshot-every N    each replica snapshots (and compacts) every N instances (default ${D.snapshotEvery})
 Network:
   --delay DIST          one-way message delay, virtual ms (default ${formatDelay(D.delay)}):
@@ -166,6 +170,7 @@ const args = cli({
     protocol: { type: 'string', default: 'paxos' },
     conflict: { type: 'string' },
     'checkpoint-every': { type: 'string' },
+    'join-at': { type: 'string' },
   },
 });
 const { values } = args;
@@ -260,7 +265,7 @@ if (protocol === 'epaxos') {
       args.fail(`--${flag} is a Paxos option: not with --protocol epaxos`);
   runEpaxos();
 }
-for (const flag of ['conflict', 'checkpoint-every'] as const)
+for (const flag of ['conflict', 'checkpoint-every', 'join-at'] as const)
   if (values[flag] !== undefined)
     args.fail(`--${flag} is an EPaxos option: give --protocol epaxos`);
 
@@ -467,6 +472,7 @@ function runEpaxos(): never {
     ...faultOptions(E),
     conflict: args.number('conflict', { min: 0, max: 1 }) ?? E.conflict,
     checkpointEvery: args.int('checkpoint-every', { min: 0 }) ?? E.checkpointEvery,
+    joinAtMs: args.int('join-at', { min: 0 }),
     mutate: args.choice(mutateFlag, EPAXOS_MUTATIONS),
   };
   return runSeeds(args.int('seed', { min: 0, max: 2 ** 32 - 1 })!, args.int('seeds', { min: 1 }), {
@@ -484,7 +490,7 @@ function describeEpaxos(o: Omit<EpaxosSimOptions, 'seed'>): string {
   return describeRun(
     o,
     'protocol=epaxos',
-    `clients=${o.clients} conflict=${o.conflict} checkpoint-every=${o.checkpointEvery}`,
+    `clients=${o.clients} conflict=${o.conflict} checkpoint-every=${o.checkpointEvery}${o.joinAtMs === undefined ? '' : ` join-at=${o.joinAtMs}`}`,
     [],
     o.mutate,
   );
@@ -495,7 +501,7 @@ function printEpaxosMetrics(m: EpaxosSimMetrics): void {
     `virtual time ${(m.virtualMs / 1000).toFixed(2)} s, ${m.events} events
 commands: ${m.submitted} submitted, ${m.executed} executed where submitted, ${m.retries} client retries (${m.duplicateExecutions} executions of a retried command skipped as duplicates); execution latency p50 ${m.latencyP50} ms, p99 ${m.latencyP99} ms (virtual)
 instances: ${m.committed} committed, ${m.fastPath} on the fast path, ${m.slowPath} on the slow path (Accept), ${m.noops} no-ops; ${m.recoveries} recoveries (prepare phases started); ${(m.messages / (m.submitted || 1)).toFixed(1)} messages per command
-checkpoints: ${m.checkpoints} written, ${m.trimmed} records trimmed after them, ${m.restored} restarts restored one
+checkpoints: ${m.checkpoints} written, ${m.trimmed} records trimmed after them, ${m.restored} restarts restored one; ${m.joins} replicas joined (${m.joinsUndone} joins undone by a crash)
 disk: ${m.diskWrites} writes in ${m.flushes} flushes (${(m.diskWrites / (m.flushes || 1)).toFixed(2)} writes per flush), ${m.lostWrites} committed writes lost to power losses before their flush
 faults: ${m.dropped} messages dropped, ${m.duplicated} duplicated, ${m.partitions} partitions, ${m.crashes} crashes and ${m.powerLosses} power losses (node restarts follow); all executed ${m.settleMs} ms (virtual) after faults stopped`,
   );
@@ -511,7 +517,15 @@ function reportEpaxos(
   const parts = [
     '--protocol epaxos',
     `--seed ${seed}`,
-    ...commonArgs(o, [`--conflict ${o.conflict}`, `--checkpoint-every ${o.checkpointEvery}`], []),
+    ...commonArgs(
+      o,
+      [
+        `--conflict ${o.conflict}`,
+        `--checkpoint-every ${o.checkpointEvery}`,
+        ...(o.joinAtMs === undefined ? [] : [`--join-at ${o.joinAtMs}`]),
+      ],
+      [],
+    ),
   ];
   if (o.mutate) parts.push(`--mutate ${o.mutate}`);
   console.log(`replay: npm run sim -- ${parts.join(' ')}`);

@@ -540,6 +540,14 @@ async function join(
       failed.push(r);
     }
   init(partitionId, nodeList, localNodeId, options);
+  // Back once the new replica is registered, and a majority of the new configuration.
+  while (
+    Global.whereis(serverName(partitionId, me)) === undefined ||
+    registeredCount(nodeList, partitionId) < majorityOf(nodeList.length)
+  ) {
+    if (performance.now() >= deadline) break;
+    await sleep(DRAIN_POLL_MS);
+  }
   if (failed.length > 0)
     throw new ActorError(
       'incomplete',

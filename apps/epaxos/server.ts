@@ -221,8 +221,7 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
     (kept.length !== config.replicas.length || kept.some((r) => !config.replicas.includes(r)))
       ? kept
       : config.replicas;
-  const core: ReplicaState = createReplica(me, replicas, durableState(store), { checkpointEvery });
-  const names = new Map(replicas.map((r) => [r, serverName(partitionId, r)]));
+  let core: ReplicaState = createReplica(me, replicas, durableState(store), { checkpointEvery });
 
   const saved = store.checkpoint?.snapshot as ShellSnapshot | undefined;
   const state = saved && machine.restore ? machine.restore(saved.machine) : machine.empty();
@@ -258,7 +257,7 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
       ...('cmd' in msg ? { cmd: msg.cmd.id } : {}),
     });
     const envelope: EpaxosEnvelope = { type: 'epaxos', from: me, msg };
-    const pid = to === me ? mePid : Global.whereis(names.get(to) ?? serverName(partitionId, to));
+    const pid = to === me ? mePid : Global.whereis(serverName(partitionId, to));
     if (!pid) return; // not registered (yet): the core sends it again
     try {
       send(pid, envelope);
@@ -374,7 +373,7 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
   const status = (): EpaxosStatus => ({
     partitionId,
     replica: me,
-    replicas: [...replicas],
+    replicas: [...core.replicas],
     instances: {
       known: core.records.size,
       committed: core.committed.size,
@@ -496,13 +495,20 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
         for (const w of waiting) propose(w.cmd, w.from, w.raw);
         reply(m.from, 'ok');
       } else if (req.op === 'switch') {
-        // Durably in the new configuration, then a restart in it (the supervisor's): callers
-        // waiting here see this process exit and ask its next incarnation.
+        // Everything is executed (drained): checkpoint it, so that the core rebuilt in the new
+        // configuration from the disk starts where the machine is, then take the configuration
+        // durably, and propose what waited.
+        if (machine.snapshot && machine.restore)
+          held.run(replicaStep(core, { type: 'checkpoint_now' }));
         await store.reconfigure(req.replicas);
         await held.drained();
-        log.info({ replicas: req.replicas }, 'epaxos replica reconfigured; restarting in it');
+        core = createReplica(me, req.replicas, durableState(store), { checkpointEvery });
+        held.run(restartEffects(core));
+        log.info({ replicas: req.replicas }, 'epaxos replica reconfigured');
+        const waiting = fenced ?? [];
+        fenced = null;
+        for (const w of waiting) propose(w.cmd, w.from, w.raw);
         reply(m.from, 'ok');
-        return;
       }
     } else if (m.type === 'epaxos') {
       held.run(replicaStep(core, { type: 'receive', from: m.from, msg: m.msg }));

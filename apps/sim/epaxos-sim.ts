@@ -21,6 +21,7 @@ import {
 import {
   createReplica,
   type DurableState,
+  drained,
   type EpaxosMutation,
   InvariantError,
   propose,
@@ -45,6 +46,11 @@ export interface EpaxosSimOptions extends FaultOptions {
   conflict: number;
   /** Each replica checkpoints after this many executions (0: never), and trims records. */
   checkpointEvery: number;
+  /**
+   * A replica joins (EPaxos.join's steps, on the core) at this virtual time, or as soon after
+   * as every replica is up; a crash while it drains undoes it, and it is tried again.
+   */
+  joinAtMs?: number;
   /** Test only: a deliberately broken core (apps/epaxos/replica.ts), to see it caught. */
   mutate?: EpaxosMutation;
   /** Keep the last N events for a trace on a violation (default 5000). */
@@ -94,6 +100,9 @@ export interface EpaxosSimMetrics {
   trimmed: number;
   /** Restarts that restored a checkpoint (instead of executing everything again). */
   restored: number;
+  /** Replicas that joined, and joins undone by a crash while draining. */
+  joins: number;
+  joinsUndone: number;
   /** Messages between nodes (a node's messages to itself not counted). */
   messages: number;
   dropped: number;
@@ -127,6 +136,8 @@ export function emptyEpaxosMetrics(): EpaxosSimMetrics {
     checkpoints: 0,
     trimmed: 0,
     restored: 0,
+    joins: 0,
+    joinsUndone: 0,
     messages: 0,
     dropped: 0,
     duplicated: 0,
@@ -209,6 +220,8 @@ type Event =
   | { kind: 'client_next'; client: number }
   | { kind: 'request'; client: number; to: string; cmd: Command }
   | { kind: 'client_timeout'; client: number; attempt: number }
+  | { kind: 'join_start' }
+  | { kind: 'join_poll'; upTo: Record<string, number> }
   | FaultSimEvent;
 
 /** One key's commands in the order one life of one replica executed them (first execution). */
@@ -309,6 +322,10 @@ export function simulateEpaxos(options: EpaxosSimOptions): EpaxosSimResult {
   const o = { traceKeep: 5000, ...options };
   const random = seededRandom(o.seed);
   const names = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
+  /** The configuration: `names`, and the replica that joined, once it has. */
+  const members = [...names];
+  /** While a replica joins, requests wait here (the replicas' callers wait out the fence). */
+  let fencedRequests: Array<Extract<Event, { kind: 'request' }>> | null = null;
   const queue = new Queue<Event>();
   let seq = 0;
   let now = 0;
@@ -339,7 +356,7 @@ export function simulateEpaxos(options: EpaxosSimOptions): EpaxosSimResult {
     name,
     up: true,
     epoch,
-    state: createReplica(name, names, durable, { mutations, checkpointEvery: o.checkpointEvery }),
+    state: createReplica(name, members, durable, { mutations, checkpointEvery: o.checkpointEvery }),
     executedInsts: new Set(),
     committedHere: new Set(),
     executedIds: new Set(),
@@ -605,7 +622,7 @@ export function simulateEpaxos(options: EpaxosSimOptions): EpaxosSimResult {
     cl.cmd = cmd;
     cl.issuedAt = now;
     cl.attempt = 0;
-    submit(c, names);
+    submit(c, members);
   };
 
   /** Sends the client's command to a replica drawn from `among`. */
@@ -623,8 +640,8 @@ export function simulateEpaxos(options: EpaxosSimOptions): EpaxosSimResult {
   const resubmit = (c: number) => {
     const cl = clients[c]!;
     m.retries++;
-    const others = names.filter((n) => n !== cl.target);
-    submit(c, others.length > 0 ? others : names);
+    const others = members.filter((n) => n !== cl.target);
+    submit(c, others.length > 0 ? others : members);
   };
 
   /** A client whose replica went down hears it (its connection breaks) and goes elsewhere. */
@@ -637,6 +654,64 @@ export function simulateEpaxos(options: EpaxosSimOptions): EpaxosSimResult {
 
   // ---- faults ----
   scheduleFaults(o, names, random, schedule);
+  if (o.joinAtMs !== undefined) schedule(o.joinAtMs, { kind: 'join_start' });
+
+  // ---- a replica joins: EPaxos.join's steps (apps/epaxos/index.ts), on the cores ----
+  const JOIN_POLL_MS = 5;
+  const JOIN_RETRY_MS = 100;
+  /** Every replica stops proposing, and drains up to each leader's last instance. */
+  const joinStart = () => {
+    if (members.some((r) => !nodes.get(r)!.up)) {
+      schedule(now + JOIN_RETRY_MS, { kind: 'join_start' }); // every replica must be up
+      return;
+    }
+    fencedRequests = [];
+    const upTo = Object.fromEntries(members.map((r) => [r, nodes.get(r)!.state.nextN - 1]));
+    note(() => `join: fenced at ${JSON.stringify(upTo)}`);
+    for (const r of members) stepNode(nodes.get(r)!, { type: 'drain', upTo });
+    schedule(now + JOIN_POLL_MS, { kind: 'join_poll', upTo });
+  };
+  /** Once all have executed up to the fences: checkpoint, the new replica, the switch. */
+  const joinPoll = (upTo: Record<string, number>) => {
+    if (members.some((r) => !nodes.get(r)!.up)) {
+      m.joinsUndone++;
+      note(() => 'join: undone (a replica went down while draining)');
+      for (const r of members) stepNode(nodes.get(r)!, { type: 'unfence' });
+      releaseRequests();
+      schedule(now + JOIN_RETRY_MS, { kind: 'join_start' });
+      return;
+    }
+    if (!members.every((r) => drained(nodes.get(r)!.state, upTo))) {
+      schedule(now + JOIN_POLL_MS, { kind: 'join_poll', upTo });
+      return;
+    }
+    const first = nodes.get(members[0]!)!;
+    stepNode(first, { type: 'checkpoint_now' });
+    const cp = disks.get(first.name)!.committed().checkpoint!;
+    const joiner = `n${members.length + 1}`;
+    const disk = new Disk(random, o.flush, EPAXOS_DISK);
+    disks.set(joiner, disk);
+    const flush = disk.write({ type: 'checkpoint', ...cp }, now, m.events);
+    if (flush) schedule(flush.at, { kind: 'flush', node: joiner, id: flush.id });
+    members.push(joiner);
+    m.joins++;
+    note(
+      () => `join: ${joiner} joins from ${first.name}'s checkpoint; ${members.join(',')} switch`,
+    );
+    // Each replica checkpoints and rebuilds its core in the new configuration from its disk
+    // (its effects so far still go out: the shell waits for them); the new one starts from
+    // the first one's checkpoint.
+    for (const r of members.slice(0, -1)) {
+      stepNode(nodes.get(r)!, { type: 'checkpoint_now' }); // as the shell does before it switches
+      restart(r, nodes.get(r)!.epoch + 1);
+    }
+    restart(joiner, 0);
+    releaseRequests();
+  };
+  const releaseRequests = () => {
+    for (const r of fencedRequests ?? []) schedule(now, r);
+    fencedRequests = null;
+  };
   schedule(o.faultMs, { kind: 'faults_end' });
   for (let c = 0; c < o.clients; c++) schedule(random(), { kind: 'client_next', client: c });
 
@@ -720,6 +795,10 @@ export function simulateEpaxos(options: EpaxosSimOptions): EpaxosSimResult {
           issue(e.client);
           break;
         case 'request': {
+          if (fencedRequests) {
+            fencedRequests.push(e);
+            break;
+          }
           const n = nodes.get(e.to)!;
           if (!n.up) break;
           const { inst, effects } = propose(n.state, e.cmd);
@@ -728,6 +807,12 @@ export function simulateEpaxos(options: EpaxosSimOptions): EpaxosSimResult {
           run(n, effects);
           break;
         }
+        case 'join_start':
+          joinStart();
+          break;
+        case 'join_poll':
+          joinPoll(e.upTo);
+          break;
         case 'client_timeout': {
           const cl = clients[e.client]!;
           if (cl.cmd && cl.attempt === e.attempt) resubmit(e.client);
@@ -777,7 +862,8 @@ export function simulateEpaxos(options: EpaxosSimOptions): EpaxosSimResult {
           faultsOn = false;
           faultsEndedAt = now;
           partitions.heal();
-          for (const n of names) if (!nodes.get(n)!.up) schedule(now, { kind: 'restart', node: n });
+          for (const n of members)
+            if (!nodes.get(n)!.up) schedule(now, { kind: 'restart', node: n });
           note(() => 'faults end');
           break;
       }

@@ -116,6 +116,12 @@ const MORE: Array<[string, string[], string]> = [
     ['--checkpoint-every', '5'],
     '--checkpoint-every is an EPaxos option: give --protocol epaxos',
   ],
+  ['sim', ['--join-at', '5'], '--join-at is an EPaxos option: give --protocol epaxos'],
+  [
+    'sim',
+    ['--protocol', 'epaxos', '--join-at', 'soon'],
+    "--join-at must be an integer >= 0, got 'soon'",
+  ],
   ['bench:inventory', ['--baseline', 'maybe'], "--baseline must be one of yes, no, got 'maybe'"],
   [
     'bench:epaxos',

@@ -23,6 +23,7 @@ function sweep(seeds: number, options: Partial<EpaxosSimOptions>) {
     checkpoints: 0,
     trimmed: 0,
     restored: 0,
+    joins: 0,
   };
   let dropped = 0;
   for (let seed = 1; seed <= seeds; seed++) {
@@ -38,6 +39,7 @@ function sweep(seeds: number, options: Partial<EpaxosSimOptions>) {
     sum.checkpoints += r.metrics.checkpoints;
     sum.trimmed += r.metrics.trimmed;
     sum.restored += r.metrics.restored;
+    sum.joins += r.metrics.joins;
     dropped += r.metrics.dropped;
   }
   return { violations, sum, dropped };
@@ -115,6 +117,18 @@ describe('the EPaxos simulation (the shipping core under faults)', () => {
       const { violations, sum } = sweep(40, { checkpointEvery: 1, powerLossRate: 5 });
       expect(violations).toEqual([]);
       expect(sum.restored).toBeGreaterThan(100);
+    },
+    scaledMs(120_000),
+  );
+
+  it(
+    'a replica joins during faults (a crash while draining undoes it): 60 seeds each of 3 and 5 clean',
+    () => {
+      for (const nodes of [3, 5]) {
+        const { violations, sum } = sweep(60, { nodes, joinAtMs: 500 });
+        expect(violations).toEqual([]);
+        expect(sum.joins, `${nodes} nodes`).toBe(60); // every seed's join went through
+      }
     },
     scaledMs(120_000),
   );
