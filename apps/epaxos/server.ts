@@ -70,6 +70,11 @@ export function batchOf(cmd: Command): Command[] | undefined {
 
 /** Results remembered per replica for callers that ask again (a retry after a restart). */
 const RESULTS_MAX = 100_000;
+/**
+ * Results a checkpoint keeps (the latest): enough for callers retrying across a restart, small
+ * enough that a checkpoint does not grow with them.
+ */
+const SNAPSHOT_RESULTS_MAX = 1000;
 /** Recent commits a replica shows observers (the live cluster view). */
 export const RECENT_MAX = 50;
 /** Dependencies shown per message event (the rest are counted). */
@@ -100,7 +105,10 @@ export interface ServerConfig {
 /** What the replica snapshots beside the core's checkpoint. */
 interface ShellSnapshot {
   machine: unknown;
-  /** Command ids executed (a retry of one is not applied again) and the results remembered. */
+  /**
+   * Command ids executed (a retry of one is not applied again: the same at every replica, so
+   * kept whole; it grows with the commands, see the README) and the latest results.
+   */
   ids: string[];
   results: Array<[string, Outcome]>;
 }
@@ -313,7 +321,7 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
       const snapshot: ShellSnapshot = {
         machine: machine.snapshot!(state),
         ids: [...executedIds],
-        results: [...results],
+        results: [...results].slice(-SNAPSHOT_RESULTS_MAX),
       };
       return store.persistCheckpoint({
         checkpoint: e.checkpoint,
