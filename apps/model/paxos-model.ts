@@ -272,7 +272,17 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
    * Paxos's safety property, which the learners' agreement follows from), then agreement and
    * validity across the participants' disks.
    */
+  const verdicts = new Map<string, string | null>();
   const globalViolation = (g: PaxosGlobal): string | null => {
+    const k = `${g.nodes.join(',')}/${g.used}`;
+    let v = verdicts.get(k);
+    if (v === undefined) {
+      v = checkGlobal(g);
+      verdicts.set(k, v);
+    }
+    return v;
+  };
+  const checkGlobal = (g: PaxosGlobal): string | null => {
     const voters = new Map<string, string[]>();
     for (let i = 0; i < g.nodes.length; i++)
       for (const v of nodes[g.nodes[i]!]!.votes)
@@ -432,7 +442,8 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
   const describe = (g: PaxosGlobal, step: PaxosStep): string => {
     const { i, r } = resultFor(g, step);
     const changed = r !== null && r.next !== g.nodes[i];
-    const words = r?.words || (changed ? 'counts it' : '');
+    const threw = r?.violation?.startsWith('the step function threw') ? 'the step throws' : '';
+    const words = r?.words || threw || (changed ? 'counts it' : '');
     switch (step.kind) {
       case 'start': {
         const proposes = step.value !== null ? `proposes ${JSON.stringify(step.value)} and ` : '';
