@@ -10,6 +10,7 @@ import { decodeState, encodeState } from '../../apps/model/codec.ts';
 import { explore } from '../../apps/model/explore.ts';
 import {
   DEFAULT_PAXOS_MODEL,
+  type PaxosCore,
   type PaxosModelOptions,
   paxosModel,
 } from '../../apps/model/paxos-model.ts';
@@ -67,6 +68,14 @@ describe('Paxos, exhaustively within small bounds', () => {
     const r = explore(paxosModel(opts({})), { maxStates: 2000 });
     expect(r.kind).toBe('bound');
     if (r.kind === 'bound') expect(r.depth).toBeGreaterThan(2);
+  });
+});
+
+describe("a student's core on the same interface", () => {
+  it('the template (roles still TODO) is model-checked: it decides nothing, so breaks nothing', async () => {
+    const template = (await import('../../examples/student-paxos/core.ts')) as unknown as PaxosCore;
+    const r = explore(paxosModel(opts({ core: template })));
+    expect(r.kind).toBe('clean');
   });
 });
 
