@@ -4,6 +4,7 @@
 // invariant and the trace of the instance concerned, and exits 1.
 import { readFileSync } from 'node:fs';
 import { EPAXOS_MUTATIONS } from '../apps/epaxos/replica.ts';
+import { readTrace, replayTrace, type TraceFile } from '../apps/model/trace.ts';
 import { formatFlushTiming, parseFlushTiming } from '../apps/sim/disk.ts';
 import {
   DEFAULT_EPAXOS_SIM,
@@ -30,6 +31,38 @@ import {
   simulate,
 } from '../apps/sim/simulator.ts';
 import { cli } from './support/cli.ts';
+
+/** --replay: a model checker's trace, re-run through the same step functions; then exit. */
+function replayModelTrace(path: string): never {
+  let t: TraceFile;
+  try {
+    t = readTrace(path);
+  } catch (err) {
+    console.error(`--replay: ${(err as Error).message}`);
+    process.exit(2);
+  }
+  if (t.impl !== undefined) {
+    console.error(
+      `--replay: ${path} was found in ${t.impl}: replay it with npm run check:model -- --impl`,
+    );
+    process.exit(2);
+  }
+  const muts =
+    t.options.mutations.length > 0 ? ` (mutation ${t.options.mutations.join(', ')})` : '';
+  console.log(
+    `replay of ${path}: paxos, ${t.options.participants} participants${muts}, ${t.steps.length} steps`,
+  );
+  let r: ReturnType<typeof replayTrace>;
+  try {
+    r = replayTrace(t);
+  } catch (err) {
+    console.error(`--replay: ${(err as Error).message}`);
+    process.exit(2);
+  }
+  for (const line of r.lines) console.log(line);
+  console.log(r.violation === null ? 'no invariant broken' : `VIOLATION (${r.violation})`);
+  process.exit(r.violation === null ? 0 : 1);
+}
 
 const D = DEFAULT_SIM;
 const HELP = `Usage: npm run sim -- [options]
@@ -135,6 +168,10 @@ Checks:
                                                  checkpoint covers them, not every replica's
                                                  (try --nodes 3 --seeds 3)
   --bug NAME            the same as --mutate NAME
+  --replay FILE         re-run a model checker's counterexample (npm run check:model
+                        --trace-out FILE) step by step through the same step functions, print
+                        it and the invariant it breaks (exit 1 if it breaks one, else 0);
+                        the other options do not apply
   --help                this text`;
 
 const args = cli({
@@ -171,9 +208,11 @@ const args = cli({
     conflict: { type: 'string' },
     'checkpoint-every': { type: 'string' },
     'join-at': { type: 'string' },
+    replay: { type: 'string' },
   },
 });
 const { values } = args;
+if (values.replay !== undefined) replayModelTrace(values.replay);
 
 const nodes = args.int('nodes', { min: 1, max: 15 })!;
 const names = Array.from({ length: nodes }, (_, i) => `n${i + 1}`);

@@ -132,6 +132,11 @@ function chosen(a: AcceptorState, from: string, inst: number, ballot: Ballot, ou
     out.push({ type: 'chosen', from, inst, value: accepted.value });
 }
 
+/** What a promise reports accepted (nothing, under the mutation that forgets it). */
+function reported(a: AcceptorState, accepted: Accepted | null): Accepted | null {
+  return a.mutations.has('forget-accepted-on-promise') ? null : accepted;
+}
+
 /** The highest of two promises (null: none). */
 function higher(x: Ballot | null, y: Ballot | null): Ballot | null {
   if (x === null) return y;
@@ -174,7 +179,11 @@ function prepare(
   // Durable before the reply that depends on it: the runner holds the send until the write is.
   effects.push(
     { type: 'persist', inst, record: next },
-    { type: 'send', to: from, msg: { type: 'promise', inst, ballot, accepted: next.accepted } },
+    {
+      type: 'send',
+      to: from,
+      msg: { type: 'promise', inst, ballot, accepted: reported(a, next.accepted) },
+    },
   );
   return effects;
 }
@@ -206,7 +215,7 @@ function prepareTerm(
   if (!a.mutations.has('forget-later'))
     for (const [i, r] of a.records) if (i > inst && r.accepted) later.push([i, r.accepted]);
   later.sort(([x], [y]) => x - y);
-  const accepted = a.records.get(inst)?.accepted ?? null;
+  const accepted = reported(a, a.records.get(inst)?.accepted ?? null);
   // Durable before the reply that depends on it: the runner holds the send until the write is.
   effects.push({
     type: 'send',

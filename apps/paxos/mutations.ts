@@ -12,13 +12,16 @@ export type PaxosMutation =
    * Multi-Paxos: the acceptor's promise for a term reports what it accepted in the first
    * instance only, not in the instances after it (`later`): a new leader overwrites them.
    */
-  | 'forget-later';
+  | 'forget-later'
+  /** The acceptor's promise reports nothing accepted (it forgets its accepted value when promising). */
+  | 'forget-accepted-on-promise';
 
 export const PAXOS_MUTATIONS: readonly PaxosMutation[] = [
   'ignore-accepted',
   'accept-below-promise',
   'no-reservation',
   'forget-later',
+  'forget-accepted-on-promise',
 ];
 
 export const NO_MUTATIONS: ReadonlySet<PaxosMutation> = new Set();

@@ -442,6 +442,12 @@ describe('mutations: each broken rule is caught by a randomised duel', () => {
       steps: 400,
     },
     'no-reservation': { proposers: ['a'], crashP: 0.1, phase2CrashP: 0.3, steps: 400 },
+    'forget-accepted-on-promise': {
+      proposers: ['a', 'b', 'c'],
+      crashP: 0.03,
+      phase2CrashP: 0,
+      steps: 400,
+    },
   };
   const SEEDS = 2000;
   const sweep = (cfg: Omit<DuelConfig, 'seed'>) => {

@@ -51,6 +51,7 @@ const MALFORMED: Record<string, [string[], string] | null> = {
     ['some.jsonl', '--timeout-ms', 'soon'],
     "--timeout-ms must be a number > 0, got 'soon'",
   ],
+  'check:model': [['--ballots', 'x'], "--ballots must be an integer from 0 to 20, got 'x'"],
   dashboard: [['--nodes', '10'], "--nodes must be an integer from 1 to 9, got '10'"],
   'demo:inventory': [['--rounds', '0'], "--rounds must be an integer >= 1, got '0'"],
   'demo:seats': null,
@@ -67,6 +68,12 @@ const MALFORMED: Record<string, [string[], string] | null> = {
 const MORE: Array<[string, string[], string]> = [
   ['kill-restart', ['--mode', 'explode'], "--mode must be one of actor, node, got 'explode'"],
   ['check:history', [], 'missing the history FILE'],
+  ['check:model', ['--protocol', 'raft'], "--protocol must be one of paxos, epaxos, got 'raft'"],
+  [
+    'check:model',
+    ['--dup', '2'],
+    '--dup, --loss and --no-loss bound the multiset network: add --network multiset',
+  ],
   [
     'bench:paxos',
     ['--only', 'single,everything'],

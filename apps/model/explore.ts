@@ -1,0 +1,158 @@
+// Explicit-state breadth-first exploration of a model: every reachable state once (by the hash of
+// its canonical key), invariants checked on every transition, the shortest trace to a violation.
+import { VisitedSet } from './visited.ts';
+
+/** One transition out of a state: what happened, the state after, and a broken invariant if any. */
+export interface Successor<S, St> {
+  step: St;
+  next: S;
+  violation: string | null;
+}
+
+/** A model: its start, a canonical key per state, and every transition out of a state. */
+export interface Model<S, St> {
+  initial(): S;
+  /** Equal keys must mean equal future behaviour (the key is what is hashed). */
+  key(s: S): string;
+  /** Deterministic: the same state gives the same successors in the same order. */
+  successors(s: S): Array<Successor<S, St>>;
+}
+
+export interface ExploreOptions {
+  /** Stop (cleanly) once this many distinct states were found. */
+  maxStates?: number;
+  /** Stop (cleanly) after this long, in seconds. */
+  maxSeconds?: number;
+  /** Called about every `progressMs` (default 2000) with where the search stands. */
+  onProgress?: (p: Progress) => void;
+  progressMs?: number;
+}
+
+export interface Progress {
+  states: number;
+  transitions: number;
+  frontier: number;
+  depth: number;
+  elapsedMs: number;
+  statesPerSec: number;
+  heapMb: number;
+}
+
+interface Totals {
+  /** Distinct states found (each checked). */
+  states: number;
+  /** Transitions taken (successors computed, duplicates included). */
+  transitions: number;
+  elapsedMs: number;
+}
+
+export type ExploreResult<St> =
+  /** Every reachable state explored; `depth` is the longest shortest path. */
+  | (Totals & { kind: 'clean'; depth: number })
+  /** Stopped at a bound: every state within `depth` steps was found and checked. */
+  | (Totals & { kind: 'bound'; depth: number; bound: 'states' | 'seconds' })
+  /** `trace` is a shortest sequence of steps from the initial state to a broken invariant. */
+  | (Totals & { kind: 'violation'; depth: number; violation: string; trace: St[] });
+
+export function explore<S, St>(
+  model: Model<S, St>,
+  options: ExploreOptions = {},
+): ExploreResult<St> {
+  const started = performance.now();
+  const maxStates = options.maxStates ?? Number.POSITIVE_INFINITY;
+  const maxMs = (options.maxSeconds ?? Number.POSITIVE_INFINITY) * 1000;
+  const progressMs = options.progressMs ?? 2000;
+  const visited = new VisitedSet();
+  // Parent pointers: state i was first reached from parent[i] by its successor number via[i].
+  let parent = new Int32Array(1 << 16);
+  let via = new Uint16Array(1 << 16);
+  let count = 0;
+  const record = (p: number, v: number): number => {
+    if (count === parent.length) {
+      const np = new Int32Array(parent.length * 2);
+      np.set(parent);
+      parent = np;
+      const nv = new Uint16Array(via.length * 2);
+      nv.set(via);
+      via = nv;
+    }
+    parent[count] = p;
+    via[count] = v;
+    return count++;
+  };
+  const init = model.initial();
+  visited.add(model.key(init));
+  record(-1, 0);
+  let frontier: Array<{ s: S; id: number }> = [{ s: init, id: 0 }];
+  let depth = 0;
+  let transitions = 0;
+  let lastProgress = started;
+  let lastStates = 0;
+  const totals = (): Totals => ({
+    states: visited.size,
+    transitions,
+    elapsedMs: performance.now() - started,
+  });
+  const trace = (id: number, last: number): St[] => {
+    const path: number[] = [last];
+    for (let i = id; i > 0; i = parent[i]!) path.push(via[i]!);
+    path.reverse();
+    const steps: St[] = [];
+    let s = init;
+    for (const v of path) {
+      const succ = model.successors(s)[v]!;
+      steps.push(succ.step);
+      s = succ.next;
+    }
+    return steps;
+  };
+  while (frontier.length > 0) {
+    const next: Array<{ s: S; id: number }> = [];
+    for (let f = 0; f < frontier.length; f++) {
+      const { s, id } = frontier[f]!;
+      const succs = model.successors(s);
+      if (succs.length > 0xffff) throw new Error('more than 65535 successors of one state');
+      for (let v = 0; v < succs.length; v++) {
+        const succ = succs[v]!;
+        transitions++;
+        if (succ.violation !== null) {
+          return {
+            ...totals(),
+            kind: 'violation',
+            depth: depth + 1,
+            violation: succ.violation,
+            trace: trace(id, v),
+          };
+        }
+        if (visited.add(model.key(succ.next))) next.push({ s: succ.next, id: record(id, v) });
+      }
+      if ((f & 255) === 0) {
+        const now = performance.now();
+        if (visited.size >= maxStates || now - started >= maxMs) {
+          return {
+            ...totals(),
+            kind: 'bound',
+            depth,
+            bound: visited.size >= maxStates ? 'states' : 'seconds',
+          };
+        }
+        if (options.onProgress && now - lastProgress >= progressMs) {
+          options.onProgress({
+            states: visited.size,
+            transitions,
+            frontier: frontier.length - f + next.length,
+            depth,
+            elapsedMs: now - started,
+            statesPerSec: ((visited.size - lastStates) * 1000) / (now - lastProgress),
+            heapMb: process.memoryUsage().heapUsed / 2 ** 20,
+          });
+          lastProgress = now;
+          lastStates = visited.size;
+        }
+      }
+    }
+    frontier = next;
+    if (next.length > 0) depth++;
+  }
+  return { ...totals(), kind: 'clean', depth };
+}
