@@ -2,9 +2,10 @@
 // --protocol epaxos of the EPaxos core (apps/sim/epaxos-sim.ts). One seed prints its metrics;
 // --seeds N sweeps N seeds with a progress bar. On a violation it prints the seed, the violated
 // invariant and the trace of the instance concerned, and exits 1.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { EPAXOS_MUTATIONS } from '../apps/epaxos/replica.ts';
 import { readTrace, replayTrace, type TraceFile } from '../apps/model/trace.ts';
+import { paxosViewSteps, serveView, traceHtml } from '../apps/model/view.ts';
 import { formatFlushTiming, parseFlushTiming } from '../apps/sim/disk.ts';
 import {
   DEFAULT_EPAXOS_SIM,
@@ -32,8 +33,11 @@ import {
 } from '../apps/sim/simulator.ts';
 import { cli } from './support/cli.ts';
 
-/** --replay: a model checker's trace, re-run through the same step functions; then exit. */
-function replayModelTrace(path: string): never {
+/**
+ * --replay: a model checker's trace, re-run through the same step functions; then exit. With
+ * --view, also drawn as a sequence diagram (FILE.html), served on 127.0.0.1 until Ctrl-C.
+ */
+async function replayModelTrace(path: string, view: boolean): Promise<never> {
   let t: TraceFile;
   try {
     t = readTrace(path);
@@ -61,7 +65,21 @@ function replayModelTrace(path: string): never {
   }
   for (const line of r.lines) console.log(line);
   console.log(r.violation === null ? 'no invariant broken' : `VIOLATION (${r.violation})`);
-  process.exit(r.violation === null ? 0 : 1);
+  const code = r.violation === null ? 0 : 1;
+  if (!view) process.exit(code);
+  const html = traceHtml({
+    title: `${path}: paxos, ${t.options.participants} participants${muts}`,
+    lanes: Array.from({ length: t.options.participants }, (_, i) => `p${i + 1}`),
+    steps: paxosViewSteps(t.steps),
+    violation: r.violation,
+  });
+  writeFileSync(`${path}.html`, html);
+  const served = await serveView(html);
+  console.log(`sequence diagram: ${path}.html, served on ${served.url} (Ctrl-C stops)`);
+  const stop = () => void served.close().then(() => process.exit(code));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return await new Promise<never>(() => {});
 }
 
 const D = DEFAULT_SIM;
@@ -172,6 +190,9 @@ Checks:
                         --trace-out FILE) step by step through the same step functions, print
                         it and the invariant it breaks (exit 1 if it breaks one, else 0);
                         the other options do not apply
+  --view                with --replay: draw the trace as a message sequence diagram (one lane
+                        per participant, one row per step), write it to FILE.html and serve it
+                        on 127.0.0.1 until Ctrl-C
   --help                this text`;
 
 const args = cli({
@@ -209,10 +230,13 @@ const args = cli({
     'checkpoint-every': { type: 'string' },
     'join-at': { type: 'string' },
     replay: { type: 'string' },
+    view: { type: 'boolean', default: false },
   },
 });
 const { values } = args;
-if (values.replay !== undefined) replayModelTrace(values.replay);
+if (values.view && values.replay === undefined)
+  args.fail('--view draws a replayed trace: give --replay FILE');
+if (values.replay !== undefined) await replayModelTrace(values.replay, values.view === true);
 
 const nodes = args.int('nodes', { min: 1, max: 15 })!;
 const names = Array.from({ length: nodes }, (_, i) => `n${i + 1}`);

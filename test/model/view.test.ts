@@ -5,6 +5,7 @@ import { explore } from '../../apps/model/explore.ts';
 import { DEFAULT_PAXOS_MODEL, paxosModel } from '../../apps/model/paxos-model.ts';
 import { paxosViewSteps, serveView, traceHtml } from '../../apps/model/view.ts';
 import { scaledMs } from '../../transport/timeouts.ts';
+import { waitUntil } from '../helpers.ts';
 
 describe('model trace view', () => {
   it(
@@ -72,4 +73,53 @@ describe('model trace view', () => {
     expect(html).toContain('>p3</text>'); // a lane added for a participant named only in a step
     expect(html).toContain('No invariant broken.');
   });
+});
+
+describe('npm run sim -- --replay FILE --view', () => {
+  it(
+    'replays the trace, writes FILE.html and serves it on 127.0.0.1 until stopped',
+    async () => {
+      const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const { spawn, spawnSync } = await import('node:child_process');
+      const dir = mkdtempSync(join(tmpdir(), 'model-view-'));
+      const file = join(dir, 'trace.json');
+      try {
+        const found = spawnSync(
+          process.execPath,
+          [
+            ...['--import', 'tsx', 'scripts/check-model.ts'],
+            ...['--participants', '2', '--ballots', '2', '--crashes', '0', '--quiet'],
+            ...['--mutate', 'forget-accepted-on-promise', '--trace-out', file],
+          ],
+          { encoding: 'utf8' },
+        );
+        expect(found.status).toBe(1);
+        const child = spawn(
+          process.execPath,
+          ['--import', 'tsx', 'scripts/sim.ts', '--replay', file, '--view'],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        try {
+          let out = '';
+          child.stdout.on('data', (d: Buffer) => {
+            out += d.toString();
+          });
+          await waitUntil(() => /served on (http:\S+)/.test(out), 'the URL printed');
+          expect(out).toMatch(/VIOLATION \(agreement/);
+          const url = /served on (http:\S+)/.exec(out)![1]!;
+          expect(url.startsWith('http://127.0.0.1:')).toBe(true);
+          const page = await (await fetch(url)).text();
+          expect(page).toBe(readFileSync(`${file}.html`, 'utf8'));
+          expect(page).toContain('class="violation"');
+        } finally {
+          child.kill('SIGTERM');
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    scaledMs(60_000),
+  );
 });

@@ -124,6 +124,7 @@ const MORE: Array<[string, string[], string]> = [
     '--checkpoint-every is an EPaxos option: give --protocol epaxos',
   ],
   ['sim', ['--join-at', '5'], '--join-at is an EPaxos option: give --protocol epaxos'],
+  ['sim', ['--view'], '--view draws a replayed trace: give --replay FILE'],
   [
     'sim',
     ['--protocol', 'epaxos', '--join-at', 'soon'],
