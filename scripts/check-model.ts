@@ -3,7 +3,9 @@
 // shortest counterexample in words and as a trace file that `npm run sim -- --replay` re-runs.
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { explore } from '../apps/model/explore.ts';
+import { EPAXOS_MUTATIONS } from '../apps/epaxos/replica.ts';
+import { DEFAULT_EPAXOS_MODEL, epaxosModel } from '../apps/model/epaxos-model.ts';
+import { explore, type Progress } from '../apps/model/explore.ts';
 import {
   DEFAULT_PAXOS_MODEL as D,
   type PaxosCore,
@@ -30,7 +32,13 @@ assertions (a step that throws). A violation prints the shortest trace (breadth 
 and writes it as JSON (--trace-out) for \`npm run sim -- --replay FILE\`.
 
 Options:
-  --protocol NAME     paxos (default); epaxos is not modelled yet (see the README)
+  --protocol NAME     paxos (default), or epaxos: the EPaxos core (apps/epaxos/replica.ts),
+                      --participants replicas, --values commands all on one key (every two
+                      interfere), --timers timer firings (resends, recoveries) in a run,
+                      --crashes; checked: one command and attributes per instance, execution
+                      only once committed, interfering commands in one order in every life;
+                      mutations ${EPAXOS_MUTATIONS.join(', ')}
+  --timers N          epaxos: timer firings in a run, over all replicas (default ${DEFAULT_EPAXOS_MODEL.timers})
   --participants N    participants p1..pN (default ${D.participants})
   --values N          distinct values that may be proposed, A, B, ... (default ${D.values})
   --ballots N         start_ballot events in a run, over all participants (default ${D.ballots})
@@ -59,6 +67,7 @@ const args = cli({
   usage: HELP,
   options: {
     protocol: { type: 'string', default: 'paxos' },
+    timers: { type: 'string' },
     participants: { type: 'string', default: String(D.participants) },
     values: { type: 'string', default: String(D.values) },
     ballots: { type: 'string', default: String(D.ballots) },
@@ -78,8 +87,18 @@ const args = cli({
 const { values } = args;
 
 const protocol = args.choice('protocol', ['paxos', 'epaxos'] as const)!;
-if (protocol === 'epaxos')
-  args.fail('--protocol epaxos is not modelled yet: only paxos (see the README, model checking)');
+const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
+const fmt = (n: number) => n.toLocaleString('en-US');
+const progress = values.quiet
+  ? {}
+  : {
+      onProgress: (p: Progress) =>
+        console.error(
+          `  ${fmt(p.states)} states (${fmt(Math.round(p.statesPerSec))}/s), frontier ${fmt(p.frontier)}, depth ${p.depth}, ${(p.elapsedMs / 1000).toFixed(0)} s, heap ${p.heapMb.toFixed(0)} MB`,
+        ),
+    };
+if (protocol === 'epaxos') checkEpaxos();
+if (values.timers !== undefined) args.fail('--timers is an EPaxos option: give --protocol epaxos');
 const network = args.choice('network', ['set', 'multiset'] as const)!;
 if (
   network === 'set' &&
@@ -117,8 +136,6 @@ async function loadCore(path: string): Promise<PaxosCore> {
 
 const core = values.impl !== undefined ? await loadCore(values.impl) : undefined;
 const model = paxosModel({ ...options, ...(core ? { core } : {}) });
-const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
-const fmt = (n: number) => n.toLocaleString('en-US');
 const netWords =
   network === 'set'
     ? 'network: set (any loss, duplication, order)'
@@ -130,14 +147,7 @@ console.log(
 const result = explore(model, {
   ...(maxStates !== undefined ? { maxStates } : {}),
   ...(maxSeconds !== undefined ? { maxSeconds } : {}),
-  ...(values.quiet
-    ? {}
-    : {
-        onProgress: (p) =>
-          console.error(
-            `  ${fmt(p.states)} states (${fmt(Math.round(p.statesPerSec))}/s), frontier ${fmt(p.frontier)}, depth ${p.depth}, ${(p.elapsedMs / 1000).toFixed(0)} s, heap ${p.heapMb.toFixed(0)} MB`,
-          ),
-      }),
+  ...progress,
 });
 const secs = (result.elapsedMs / 1000).toFixed(1);
 const s = model.stats();
@@ -179,4 +189,53 @@ switch (result.kind) {
     console.log(`trace written to ${out} (replay: npm run sim -- --replay ${out})`);
     process.exit(1);
   }
+}
+
+/** --protocol epaxos: the EPaxos core's model (apps/model/epaxos-model.ts). Exits. */
+function checkEpaxos(): never {
+  for (const flag of ['dup', 'loss', 'impl'] as const)
+    if (values[flag] !== undefined)
+      args.fail(`--${flag} is a Paxos option: not with --protocol epaxos`);
+  if (values['no-loss']) args.fail('--no-loss is a Paxos option: not with --protocol epaxos');
+  const E = DEFAULT_EPAXOS_MODEL;
+  const mutate = args.choice('mutate', EPAXOS_MUTATIONS);
+  const o = {
+    replicas: args.int('participants', { min: 1, max: 7 })!,
+    commands: args.int('values', { min: 1, max: 10 })!,
+    timers: args.int('timers', { min: 0, max: 20 }) ?? E.timers,
+    crashes: args.int('crashes', { min: 0, max: 20 })!,
+    mutations: mutate ? [mutate] : [],
+  };
+  const maxStates = args.int('max-states', { min: 1 });
+  const maxSeconds = args.number('max-seconds', { above: 0 });
+  console.log(
+    `model check: epaxos, core apps/epaxos/replica.ts${mutate ? ` (mutation ${mutate})` : ''}; ${plural(o.replicas, 'replica')}, ${plural(o.commands, 'command')} on one key, ${plural(o.timers, 'timer firing')}, ${plural(o.crashes, 'crash').replace('crashs', 'crashes')}; network: set (any loss, duplication, order)${maxStates ? `; at most ${fmt(maxStates)} states` : ''}${maxSeconds ? `; at most ${maxSeconds} s` : ''}`,
+  );
+  const model = epaxosModel(o);
+  const r = explore(model, {
+    ...(maxStates !== undefined ? { maxStates } : {}),
+    ...(maxSeconds !== undefined ? { maxSeconds } : {}),
+    ...progress,
+  });
+  const secs = (r.elapsedMs / 1000).toFixed(1);
+  if (r.kind === 'clean') {
+    console.log(
+      `result: no violation; every reachable state explored: ${fmt(r.states)} states, ${fmt(r.transitions)} transitions, depth ${r.depth}, ${secs} s`,
+    );
+    process.exit(0);
+  }
+  if (r.kind === 'bound') {
+    console.log(
+      `result: no violation so far; stopped at the bound (${r.bound === 'states' ? '--max-states' : '--max-seconds'}): ${fmt(r.states)} states, depth ${r.depth} fully explored, ${fmt(r.transitions)} transitions, ${secs} s`,
+    );
+    process.exit(0);
+  }
+  console.log(
+    `VIOLATION (${r.violation}) after ${plural(r.trace.length, 'step')} (a shortest trace), found after ${fmt(r.states)} states, ${secs} s:`,
+  );
+  r.trace.forEach((step, i) =>
+    console.log(`${String(i + 1).padStart(3)}. ${model.describe(step)}`),
+  );
+  console.log('(EPaxos traces are printed only: --trace-out and sim --replay are for Paxos)');
+  process.exit(1);
 }

@@ -74,6 +74,12 @@ const MORE: Array<[string, string[], string]> = [
     ['--dup', '2'],
     '--dup, --loss and --no-loss bound the multiset network: add --network multiset',
   ],
+  ['check:model', ['--timers', '1'], '--timers is an EPaxos option: give --protocol epaxos'],
+  [
+    'check:model',
+    ['--protocol', 'epaxos', '--mutate', 'no-reservation'],
+    "--mutate must be one of majority-fast-quorum, drop-dependency, execute-before-commit, trim-own-checkpoint, got 'no-reservation'",
+  ],
   [
     'bench:paxos',
     ['--only', 'single,everything'],

@@ -1,0 +1,394 @@
+// The EPaxos model: N replicas running the real core (apps/epaxos/replica.ts), every command on
+// one key (so every two interfere and must execute in one order everywhere). Transitions: the
+// next command is proposed at any replica (commands are interchangeable, so they come in order
+// c1, c2, ...), a message is delivered (the network keeps every message sent deliverable: any
+// loss, duplication and order at once), an armed timer fires (a resend, the fast-path wait, a
+// watch that starts a recovery: at most --timers in a run), a replica crashes and restarts from
+// its disk (at most --crashes). Checked on every transition: one command and attributes per
+// instance wherever and whenever it commits, execution only of committed instances, once per
+// instance per life, every two lives execute the commands they share in the same order, and the
+// core's own assertions.
+
+import { ExecutedSet } from '../epaxos/executed.ts';
+import type { Effect, EpaxosMsg, InstanceKey, InstanceRecord } from '../epaxos/messages.ts';
+import {
+  createReplica,
+  type EpaxosMutation,
+  propose,
+  type ReplicaState,
+  replicaStep,
+  restartEffects,
+} from '../epaxos/replica.ts';
+import type { Model, Successor } from './explore.ts';
+
+export interface EpaxosModelOptions {
+  replicas: number;
+  /** Commands proposed in a run (c1, c2, ...), all on one key. */
+  commands: number;
+  /** Timer firings in a whole run, over all replicas. */
+  timers: number;
+  crashes: number;
+  mutations: readonly EpaxosMutation[];
+}
+
+export const DEFAULT_EPAXOS_MODEL: EpaxosModelOptions = {
+  replicas: 3,
+  commands: 2,
+  timers: 1,
+  crashes: 0,
+  mutations: [],
+};
+
+export type EpaxosStep =
+  | { kind: 'propose'; node: string; cmd: string }
+  | { kind: 'deliver'; from: string; to: string; msg: EpaxosMsg }
+  | { kind: 'timer'; node: string; inst: InstanceKey; ballot: string | null }
+  | { kind: 'crash'; node: string };
+
+interface Disk {
+  records: Map<InstanceKey, InstanceRecord>;
+  ballotN: number;
+}
+
+interface NodeModel {
+  state: ReplicaState;
+  disk: Disk;
+  /** Armed timers, as `inst|ballot` (ballot `-` for a watch). */
+  timers: Set<string>;
+  /** Index of this life's execution sequence in `orders`. */
+  life: number;
+  /** replicaKey's JSON, once computed (a node is not changed after it is shared). */
+  key?: string;
+}
+
+export interface EpaxosGlobal {
+  nodes: NodeModel[];
+  /** Every message sent: `from|to|json`. */
+  net: Set<string>;
+  proposed: number;
+  timersFired: number;
+  crashes: number;
+  /** Ghost: the attributes each instance was first committed with (JSON). */
+  committed: Map<InstanceKey, string>;
+  /** Ghost: each replica life's execution sequence of command ids. */
+  orders: string[][];
+}
+
+const KEY = 'k';
+
+function cloneReplica(s: ReplicaState): ReplicaState {
+  const sets = <K, V>(m: Map<K, Set<V>>) => new Map([...m].map(([k, v]) => [k, new Set(v)]));
+  return {
+    ...s,
+    records: new Map(s.records),
+    pendingByKey: sets(s.pendingByKey),
+    lastExecutedByKey: new Map(s.lastExecutedByKey),
+    committed: new Map(s.committed),
+    executed: ExecutedSet.from(s.executed.summary()),
+    waiters: sets(s.waiters),
+    leading: new Map(
+      [...s.leading].map(([k, l]) => [
+        k,
+        { ...l, deps: [...l.deps], oks: new Set(l.oks), reports: new Map(l.reports) },
+      ]),
+    ),
+    watched: new Set(s.watched),
+    seenUpTo: new Map(s.seenUpTo),
+    asked: new Set(s.asked),
+    heard: new Map(s.heard),
+    patience: new Map([...s.patience].map(([k, p]) => [k, { ...p }])),
+    checkpointed: new Map(s.checkpointed),
+    trimmedUpTo: new Map(s.trimmedUpTo),
+    fence: s.fence && { ...s.fence },
+  };
+}
+
+const sorted = <T>(xs: Iterable<T>): T[] => [...xs].sort();
+const entries = <V>(m: Map<string, V>): Array<[string, V]> =>
+  [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+
+/**
+ * A replica's state as it matters for what it does next. `heard` counts messages (unbounded
+ * here, where a message may be delivered any number of times); it only matters through
+ * "heard from this leader since the watch was armed", so that is what is kept.
+ */
+function replicaKey(n: NodeModel): unknown {
+  const s = n.state;
+  return [
+    entries(s.records),
+    s.nextN,
+    s.ballotN,
+    entries(s.pendingByKey).map(([k, v]) => [k, sorted(v)]),
+    entries(s.lastExecutedByKey),
+    sorted(s.committed.keys()),
+    s.executed.summary(),
+    entries(s.waiters).map(([k, v]) => [k, sorted(v)]),
+    entries(s.leading).map(([k, l]) => [
+      k,
+      l.ballot,
+      l.phase,
+      l.cmd.id,
+      l.seq,
+      l.deps,
+      l.original,
+      l.allUnchanged,
+      sorted(l.oks),
+      l.resends,
+      entries(l.reports),
+    ]),
+    sorted(s.watched),
+    entries(s.seenUpTo),
+    sorted(s.asked),
+    entries(s.patience).map(([inst, p]) => {
+      const owner = inst.slice(0, inst.lastIndexOf('.'));
+      return [inst, p.tries, (s.heard.get(owner) ?? 0) > p.heard];
+    }),
+    entries(n.disk.records),
+    n.disk.ballotN,
+    sorted(n.timers),
+  ];
+}
+
+export interface EpaxosModel extends Model<EpaxosGlobal, EpaxosStep> {
+  names: string[];
+  describe(step: EpaxosStep): string;
+}
+
+export function epaxosModel(options: EpaxosModelOptions): EpaxosModel {
+  const o = options;
+  const names = Array.from({ length: o.replicas }, (_, i) => `r${i + 1}`);
+  const mutations = new Set(o.mutations);
+  const boot = (name: string, disk?: Disk) =>
+    createReplica(name, names, disk && { records: disk.records, ballotN: disk.ballotN }, {
+      mutations,
+    });
+
+  /** A step's effects on its replica: writes to its disk, timers armed. */
+  const carryLocal = (n: NodeModel, effects: readonly Effect[]): void => {
+    for (const e of effects) {
+      if (e.type === 'persist') n.disk.records.set(e.inst, e.record);
+      else if (e.type === 'reserve') n.disk.ballotN = Math.max(n.disk.ballotN, e.ballotN);
+      else if (e.type === 'timer')
+        n.timers.add(`${e.inst}|${e.ballot === null ? '-' : `${e.ballot.n}.${e.ballot.replica}`}`);
+    }
+  };
+
+  /** A step's effects on the rest (messages, the ghosts), checked; a violation or null. */
+  const carryGlobal = (
+    g: EpaxosGlobal,
+    i: number,
+    n: NodeModel,
+    effects: readonly Effect[],
+  ): string | null => {
+    const me = names[i]!;
+    for (const e of effects) {
+      switch (e.type) {
+        case 'send':
+          g.net.add(`${me}|${e.to}|${JSON.stringify(e.msg)}`);
+          break;
+        case 'committed': {
+          const attrs = JSON.stringify([e.cmd.id, e.seq, [...e.deps].sort()]);
+          const first = g.committed.get(e.inst);
+          if (first === undefined) g.committed.set(e.inst, attrs);
+          else if (first !== attrs)
+            return `committed: ${e.inst} committed at ${me} as ${attrs}, before as ${first}`;
+          break;
+        }
+        case 'execute': {
+          if (!n.state.committed.has(e.inst) && !n.state.executed.has(e.inst))
+            return `executed-uncommitted: ${me} executes ${e.inst} before committing it`;
+          if (e.cmd.id === '') break;
+          const mine = g.orders[n.life]!;
+          if (mine.includes(e.cmd.id)) break; // a retried command: the first execution counts
+          for (let k = 0; k < g.orders.length; k++) {
+            if (k === n.life) continue;
+            const other = g.orders[k]!;
+            const at = other.indexOf(e.cmd.id);
+            if (at < 0) continue;
+            // Everything this life executed before it must come before it there too.
+            const wrong = mine.find((id) => other.indexOf(id) > at);
+            if (wrong !== undefined)
+              return `order: one life executed ${wrong} before ${e.cmd.id}, another after it`;
+          }
+          g.orders[n.life] = [...mine, e.cmd.id];
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    return null;
+  };
+
+  const cloneNode = (n: NodeModel): NodeModel => ({
+    state: cloneReplica(n.state),
+    disk: { records: new Map(n.disk.records), ballotN: n.disk.ballotN },
+    timers: new Set(n.timers),
+    life: n.life,
+  });
+
+  /** The global state with only replica i replaced (and the rest copied before they change). */
+  const withNode = (g: EpaxosGlobal, i: number, n: NodeModel): EpaxosGlobal => {
+    const nodes = [...g.nodes];
+    nodes[i] = n;
+    return {
+      ...g,
+      nodes,
+      net: new Set(g.net),
+      committed: new Map(g.committed),
+      orders: [...g.orders],
+    };
+  };
+
+  /**
+   * Replica i's step, computed once per (replica state, event): the core is pure, so the
+   * replica after it (shared, never changed again) and its effects are reused.
+   */
+  const cache = new Map<string, { node: NodeModel; effects: Effect[]; thrown: string | null }>();
+  const stepAt = (
+    g: EpaxosGlobal,
+    i: number,
+    event: string,
+    step: (s: ReplicaState) => Effect[],
+    before?: (n: NodeModel) => void,
+  ): { next: EpaxosGlobal; violation: string | null } => {
+    const n0 = g.nodes[i]!;
+    n0.key ??= JSON.stringify(replicaKey(n0));
+    const ck = `${i}|${n0.life}|${n0.key}|${event}`;
+    let hit = cache.get(ck);
+    if (!hit) {
+      const n = cloneNode(n0);
+      before?.(n);
+      let effects: Effect[] = [];
+      let thrown: string | null = null;
+      try {
+        effects = step(n.state);
+      } catch (err) {
+        thrown = `the step threw: ${(err as Error).message}`;
+      }
+      carryLocal(n, effects);
+      hit = { node: n, effects, thrown };
+      cache.set(ck, hit);
+    }
+    const next = withNode(g, i, hit.node);
+    return { next, violation: hit.thrown ?? carryGlobal(next, i, hit.node, hit.effects) };
+  };
+
+  return {
+    names,
+    initial: () => ({
+      nodes: names.map((name, i) => ({
+        state: boot(name),
+        disk: { records: new Map(), ballotN: 0 },
+        timers: new Set<string>(),
+        life: i,
+      })),
+      net: new Set(),
+      proposed: 0,
+      timersFired: 0,
+      crashes: 0,
+      committed: new Map(),
+      orders: names.map(() => []),
+    }),
+    key: (g) =>
+      JSON.stringify([
+        g.nodes.map((n) => {
+          n.key ??= JSON.stringify(replicaKey(n));
+          return n.key;
+        }),
+        sorted(g.net),
+        g.proposed,
+        g.timersFired,
+        g.crashes,
+        entries(g.committed),
+        g.orders,
+        g.nodes.map((n) => n.life),
+      ]),
+    successors(g) {
+      const out: Array<Successor<EpaxosGlobal, EpaxosStep>> = [];
+      if (g.proposed < o.commands) {
+        const cmd = `c${g.proposed + 1}`;
+        names.forEach((node, i) => {
+          const r = stepAt(
+            g,
+            i,
+            `propose ${cmd}`,
+            (s) => propose(s, { id: cmd, keys: [KEY], op: cmd }).effects,
+          );
+          r.next.proposed++;
+          out.push({ step: { kind: 'propose', node, cmd }, ...r });
+        });
+      }
+      for (const wire of sorted(g.net)) {
+        const [from, to] = wire.split('|', 2) as [string, string];
+        const json = wire.slice(from.length + to.length + 2);
+        const msg = JSON.parse(json) as EpaxosMsg;
+        const i = names.indexOf(to);
+        const r = stepAt(g, i, `${from}|${json}`, (s) =>
+          replicaStep(s, { type: 'receive', from, msg }),
+        );
+        out.push({ step: { kind: 'deliver', from, to, msg }, ...r });
+      }
+      if (g.timersFired < o.timers)
+        g.nodes.forEach((n, i) => {
+          for (const t of sorted(n.timers)) {
+            const [inst, b] = t.split('|') as [string, string];
+            const dot = b.indexOf('.');
+            const ballot =
+              b === '-' ? null : { n: Number(b.slice(0, dot)), replica: b.slice(dot + 1) };
+            const r = stepAt(
+              g,
+              i,
+              `timer ${t}`,
+              (s) => replicaStep(s, { type: 'timer', inst, ballot }),
+              (m) => m.timers.delete(t),
+            );
+            r.next.timersFired++;
+            out.push({
+              step: { kind: 'timer', node: names[i]!, inst, ballot: b === '-' ? null : b },
+              ...r,
+            });
+          }
+        });
+      if (g.crashes < o.crashes)
+        names.forEach((node, i) => {
+          const old = g.nodes[i]!;
+          const n: NodeModel = {
+            state: boot(node, old.disk),
+            disk: { records: new Map(old.disk.records), ballotN: old.disk.ballotN },
+            timers: new Set(),
+            life: g.orders.length,
+          };
+          const next = withNode(g, i, n);
+          next.crashes++;
+          next.orders.push([]);
+          let violation: string | null;
+          try {
+            const effects = restartEffects(n.state);
+            carryLocal(n, effects);
+            violation = carryGlobal(next, i, n, effects);
+          } catch (err) {
+            violation = `the step threw: ${(err as Error).message}`;
+          }
+          out.push({ step: { kind: 'crash', node }, next, violation });
+        });
+      return out;
+    },
+    describe(step) {
+      switch (step.kind) {
+        case 'propose':
+          return `${step.node} proposes ${step.cmd}`;
+        case 'crash':
+          return `${step.node} crashes and restarts from its disk`;
+        case 'timer':
+          return `${step.node}'s timer for ${step.inst}${step.ballot === null ? ' (watch: recover it)' : ` (ballot ${step.ballot})`} fires`;
+        case 'deliver': {
+          const m = step.msg;
+          const attrs = 'seq' in m ? ` seq=${m.seq} deps=[${m.deps.join(',')}]` : '';
+          const b = 'ballot' in m ? ` ballot ${m.ballot.n}.${m.ballot.replica}` : '';
+          return `${step.to} receives ${m.type} ${m.inst}${b}${attrs} from ${step.from}`;
+        }
+      }
+    },
+  };
+}
