@@ -233,9 +233,8 @@ function checkEpaxos(): never {
   console.log(
     `VIOLATION (${r.violation}) after ${plural(r.trace.length, 'step')} (a shortest trace), found after ${fmt(r.states)} states, ${secs} s:`,
   );
-  r.trace.forEach((step, i) =>
-    console.log(`${String(i + 1).padStart(3)}. ${model.describe(step)}`),
-  );
+  for (const [i, step] of r.trace.entries())
+    console.log(`${String(i + 1).padStart(3)}. ${model.describe(step)}`);
   console.log('(EPaxos traces are printed only: --trace-out and sim --replay are for Paxos)');
   process.exit(1);
 }
