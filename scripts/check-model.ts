@@ -39,10 +39,11 @@ Options:
                       only once committed, interfering commands in one order in every life;
                       mutations ${EPAXOS_MUTATIONS.join(', ')}
   --timers N          epaxos: timer firings in a run, over all replicas (default ${DEFAULT_EPAXOS_MODEL.timers})
-  --participants N    participants p1..pN (default ${D.participants})
-  --values N          distinct values that may be proposed, A, B, ... (default ${D.values})
+  --participants N    participants p1..pN (default ${D.participants}; epaxos: ${DEFAULT_EPAXOS_MODEL.replicas} replicas)
+  --values N          distinct values that may be proposed, A, B, ... (default ${D.values}; epaxos:
+                      commands, default ${DEFAULT_EPAXOS_MODEL.commands})
   --ballots N         start_ballot events in a run, over all participants (default ${D.ballots})
-  --crashes N         crash-and-restart events in a run (default ${D.crashes})
+  --crashes N         crash-and-restart events in a run (default ${D.crashes}; epaxos: ${DEFAULT_EPAXOS_MODEL.crashes})
   --network KIND      set: every message sent stays deliverable (covers any loss, any number
                       of duplicates and any order at once; default); multiset: a delivery
                       consumes the message, with --dup and --loss as bounds
@@ -68,10 +69,10 @@ const args = cli({
   options: {
     protocol: { type: 'string', default: 'paxos' },
     timers: { type: 'string' },
-    participants: { type: 'string', default: String(D.participants) },
-    values: { type: 'string', default: String(D.values) },
+    participants: { type: 'string' },
+    values: { type: 'string' },
     ballots: { type: 'string', default: String(D.ballots) },
-    crashes: { type: 'string', default: String(D.crashes) },
+    crashes: { type: 'string' },
     network: { type: 'string', default: D.network },
     dup: { type: 'string' },
     loss: { type: 'string' },
@@ -108,10 +109,10 @@ if (
 if (values.loss !== undefined && values['no-loss']) args.fail('--loss and --no-loss: give one');
 const mutation = args.choice('mutate', PAXOS_MUTATIONS);
 const options: PaxosModelOptions = {
-  participants: args.int('participants', { min: 1, max: 7 })!,
-  values: args.int('values', { min: 1, max: 10 })!,
+  participants: args.int('participants', { min: 1, max: 7 }) ?? D.participants,
+  values: args.int('values', { min: 1, max: 10 }) ?? D.values,
   ballots: args.int('ballots', { min: 0, max: 20 })!,
-  crashes: args.int('crashes', { min: 0, max: 20 })!,
+  crashes: args.int('crashes', { min: 0, max: 20 }) ?? D.crashes,
   dup: args.int('dup', { min: 0, max: 20 }) ?? D.dup,
   loss: values['no-loss'] ? 0 : (args.int('loss', { min: 0 }) ?? Number.POSITIVE_INFINITY),
   mutations: mutation ? [mutation] : [],
@@ -200,10 +201,10 @@ function checkEpaxos(): never {
   const E = DEFAULT_EPAXOS_MODEL;
   const mutate = args.choice('mutate', EPAXOS_MUTATIONS);
   const o = {
-    replicas: args.int('participants', { min: 1, max: 7 })!,
-    commands: args.int('values', { min: 1, max: 10 })!,
+    replicas: args.int('participants', { min: 1, max: 7 }) ?? E.replicas,
+    commands: args.int('values', { min: 1, max: 10 }) ?? E.commands,
     timers: args.int('timers', { min: 0, max: 20 }) ?? E.timers,
-    crashes: args.int('crashes', { min: 0, max: 20 })!,
+    crashes: args.int('crashes', { min: 0, max: 20 }) ?? E.crashes,
     mutations: mutate ? [mutate] : [],
   };
   const maxStates = args.int('max-states', { min: 1 });
