@@ -56,6 +56,8 @@ Options:
                       and step, as apps/paxos/core.ts; template: examples/student-paxos/core.ts)
   --max-states N      stop cleanly after N distinct states (default: no bound)
   --max-seconds S     stop cleanly after S seconds (default: no bound)
+  --max-memory-mb N   stop cleanly once the heap holds N MB (default: 80% of Node's heap limit,
+                      so that a search too large for memory stops with what it covered)
   --trace-out FILE    where to write a counterexample (default model-trace.json)
   --quiet             no progress lines
   --help              this text
@@ -81,6 +83,7 @@ const args = cli({
     impl: { type: 'string' },
     'max-states': { type: 'string' },
     'max-seconds': { type: 'string' },
+    'max-memory-mb': { type: 'string' },
     'trace-out': { type: 'string', default: 'model-trace.json' },
     quiet: { type: 'boolean', default: false },
   },
@@ -88,6 +91,11 @@ const args = cli({
 const { values } = args;
 
 const protocol = args.choice('protocol', ['paxos', 'epaxos'] as const)!;
+const BOUND_FLAG = {
+  states: '--max-states',
+  seconds: '--max-seconds',
+  memory: '--max-memory-mb',
+} as const;
 const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
 const fmt = (n: number) => n.toLocaleString('en-US');
 const progress = values.quiet
@@ -120,6 +128,7 @@ const options: PaxosModelOptions = {
 };
 const maxStates = args.int('max-states', { min: 1 });
 const maxSeconds = args.number('max-seconds', { above: 0 });
+const maxHeapMb = args.int('max-memory-mb', { min: 16 });
 
 async function loadCore(path: string): Promise<PaxosCore> {
   let mod: Record<string, unknown>;
@@ -148,6 +157,7 @@ console.log(
 const result = explore(model, {
   ...(maxStates !== undefined ? { maxStates } : {}),
   ...(maxSeconds !== undefined ? { maxSeconds } : {}),
+  ...(maxHeapMb !== undefined ? { maxHeapMb } : {}),
   ...progress,
 });
 const secs = (result.elapsedMs / 1000).toFixed(1);
@@ -162,7 +172,7 @@ switch (result.kind) {
     break;
   case 'bound':
     console.log(
-      `result: no violation so far; stopped at the bound (${result.bound === 'states' ? '--max-states' : '--max-seconds'}): ${fmt(result.states)} states, depth ${result.depth} fully explored, ${fmt(result.transitions)} transitions, ${secs} s (${inside})`,
+      `result: no violation so far; stopped at the bound (${BOUND_FLAG[result.bound]}): ${fmt(result.states)} states, depth ${result.depth} fully explored, ${fmt(result.transitions)} transitions, ${secs} s (${inside})`,
     );
     process.exit(0);
     break;
@@ -209,6 +219,7 @@ function checkEpaxos(): never {
   };
   const maxStates = args.int('max-states', { min: 1 });
   const maxSeconds = args.number('max-seconds', { above: 0 });
+  const maxHeapMb = args.int('max-memory-mb', { min: 16 });
   console.log(
     `model check: epaxos, core apps/epaxos/replica.ts${mutate ? ` (mutation ${mutate})` : ''}; ${plural(o.replicas, 'replica')}, ${plural(o.commands, 'command')} on one key, ${plural(o.timers, 'timer firing')}, ${plural(o.crashes, 'crash').replace('crashs', 'crashes')}; network: set (any loss, duplication, order)${maxStates ? `; at most ${fmt(maxStates)} states` : ''}${maxSeconds ? `; at most ${maxSeconds} s` : ''}`,
   );
@@ -216,6 +227,7 @@ function checkEpaxos(): never {
   const r = explore(model, {
     ...(maxStates !== undefined ? { maxStates } : {}),
     ...(maxSeconds !== undefined ? { maxSeconds } : {}),
+    ...(maxHeapMb !== undefined ? { maxHeapMb } : {}),
     ...progress,
   });
   const secs = (r.elapsedMs / 1000).toFixed(1);
@@ -227,7 +239,7 @@ function checkEpaxos(): never {
   }
   if (r.kind === 'bound') {
     console.log(
-      `result: no violation so far; stopped at the bound (${r.bound === 'states' ? '--max-states' : '--max-seconds'}): ${fmt(r.states)} states, depth ${r.depth} fully explored, ${fmt(r.transitions)} transitions, ${secs} s`,
+      `result: no violation so far; stopped at the bound (${BOUND_FLAG[r.bound]}): ${fmt(r.states)} states, depth ${r.depth} fully explored, ${fmt(r.transitions)} transitions, ${secs} s`,
     );
     process.exit(0);
   }

@@ -1,5 +1,6 @@
 // Explicit-state breadth-first exploration of a model: every reachable state once (by the hash of
 // its canonical key), invariants checked on every transition, the shortest trace to a violation.
+import { getHeapStatistics } from 'node:v8';
 import { VisitedSet } from './visited.ts';
 
 /** One transition out of a state: what happened, the state after, and a broken invariant if any. */
@@ -23,6 +24,11 @@ export interface ExploreOptions {
   maxStates?: number;
   /** Stop (cleanly) after this long, in seconds. */
   maxSeconds?: number;
+  /**
+   * Stop (cleanly) once the JavaScript heap holds this many MB (default: 80% of the heap's
+   * limit, so that a large search stops with what it covered instead of running out of memory).
+   */
+  maxHeapMb?: number;
   /** Called about every `progressMs` (default 2000) with where the search stands. */
   onProgress?: (p: Progress) => void;
   progressMs?: number;
@@ -50,7 +56,7 @@ export type ExploreResult<St> =
   /** Every reachable state explored; `depth` is the longest shortest path. */
   | (Totals & { kind: 'clean'; depth: number })
   /** Stopped at a bound: every state within `depth` steps was found and checked. */
-  | (Totals & { kind: 'bound'; depth: number; bound: 'states' | 'seconds' })
+  | (Totals & { kind: 'bound'; depth: number; bound: 'states' | 'seconds' | 'memory' })
   /** `trace` is a shortest sequence of steps from the initial state to a broken invariant. */
   | (Totals & { kind: 'violation'; depth: number; violation: string; trace: St[] });
 
@@ -61,6 +67,8 @@ export function explore<S, St>(
   const started = performance.now();
   const maxStates = options.maxStates ?? Number.POSITIVE_INFINITY;
   const maxMs = (options.maxSeconds ?? Number.POSITIVE_INFINITY) * 1000;
+  const maxHeap =
+    (options.maxHeapMb ?? (0.8 * getHeapStatistics().heap_size_limit) / 2 ** 20) * 2 ** 20;
   const progressMs = options.progressMs ?? 2000;
   const visited = new VisitedSet();
   // Parent pointers: state i was first reached from parent[i] by its successor number via[i].
@@ -128,12 +136,13 @@ export function explore<S, St>(
       }
       if ((f & 255) === 0) {
         const now = performance.now();
-        if (visited.size >= maxStates || now - started >= maxMs) {
+        const heapFull = (f & 4095) === 0 && process.memoryUsage().heapUsed >= maxHeap;
+        if (visited.size >= maxStates || now - started >= maxMs || heapFull) {
           return {
             ...totals(),
             kind: 'bound',
             depth,
-            bound: visited.size >= maxStates ? 'states' : 'seconds',
+            bound: visited.size >= maxStates ? 'states' : heapFull ? 'memory' : 'seconds',
           };
         }
         if (options.onProgress && now - lastProgress >= progressMs) {

@@ -68,6 +68,9 @@ describe('Paxos, exhaustively within small bounds', () => {
     const r = explore(paxosModel(opts({})), { maxStates: 2000 });
     expect(r.kind).toBe('bound');
     if (r.kind === 'bound') expect(r.depth).toBeGreaterThan(2);
+    // A memory bound (the heap holds more than 1 MB at once): stopped, not run out of memory.
+    const m = explore(paxosModel(opts({})), { maxHeapMb: 1 });
+    expect(m.kind === 'bound' && m.bound).toBe('memory');
   });
 });
 

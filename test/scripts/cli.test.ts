@@ -75,6 +75,7 @@ const MORE: Array<[string, string[], string]> = [
     '--dup, --loss and --no-loss bound the multiset network: add --network multiset',
   ],
   ['check:model', ['--timers', '1'], '--timers is an EPaxos option: give --protocol epaxos'],
+  ['check:model', ['--max-memory-mb', '8'], "--max-memory-mb must be an integer >= 16, got '8'"],
   [
     'check:model',
     ['--protocol', 'epaxos', '--mutate', 'no-reservation'],
