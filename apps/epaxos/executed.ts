@@ -59,9 +59,3 @@ export class ExecutedSet {
     return { upTo: Object.fromEntries(this.upTo), above: [...this.above].sort() };
   }
 }
-
-/** Whether `summary` holds `inst` (without building the set). */
-export function summaryHas(summary: ExecutedSummary, inst: InstanceKey): boolean {
-  const { replica, n } = parseInstance(inst);
-  return n <= (summary.upTo[replica] ?? -1) || summary.above.includes(inst);
-}

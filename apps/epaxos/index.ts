@@ -26,7 +26,12 @@ import {
   type ServerRequest,
   serverName,
 } from './server.ts';
-import { openEpaxosStore, type StoredCheckpoint, storageOptions } from './storage.ts';
+import {
+  type EpaxosStore,
+  openEpaxosStore,
+  type StoredCheckpoint,
+  storageOptions,
+} from './storage.ts';
 
 export type { EpaxosMachine, EpaxosStatus, Outcome };
 export { kvMachine, serverName };
@@ -82,7 +87,8 @@ interface LocalReplica {
   me: string;
   /** The node list it was started with (a join since may have added replicas: membersOf). */
   nodeList: string[];
-  storage: Required<StorageOptions>;
+  /** Its store (the replica's data, the membership kept with it). */
+  store: EpaxosStore;
   machine: EpaxosMachine;
   timeoutMs: number;
   sup: Pid;
@@ -209,7 +215,8 @@ function init(
     );
   const storage = storageOptions(options.storage);
   // Data kept for this replica must belong to this node list (throws invalid_argument if not).
-  openEpaxosStore(partitionId, me, storage).claim(nodeList);
+  const store = openEpaxosStore(partitionId, me, storage);
+  store.claim(nodeList);
   const config: ServerConfig = {
     partitionId,
     me,
@@ -232,7 +239,7 @@ function init(
     partitionId,
     me,
     nodeList: [...nodeList],
-    storage,
+    store,
     machine: config.machine,
     timeoutMs: options.timeoutMs ?? CALL_TIMEOUT_MS,
     sup,
@@ -321,7 +328,7 @@ function prepare(
  */
 /** The partition's replicas now: as kept with the replica's data (a join changes them). */
 function membersOf(rep: LocalReplica): string[] {
-  return openEpaxosStore(rep.partitionId, rep.me, rep.storage).members ?? rep.nodeList;
+  return rep.store.members ?? rep.nodeList;
 }
 
 async function run(rep: LocalReplica, cmd: Command, timeoutMs: number): Promise<Outcome> {

@@ -365,14 +365,9 @@ export function propose(s: ReplicaState, cmd: Command): { inst: InstanceKey; eff
 
 function receive(s: ReplicaState, from: string, msg: EpaxosMsg): Effect[] {
   s.heard.set(from, (s.heard.get(from) ?? 0) + 1);
-  if (msg.type === 'sync') return onSync(s, from, msg.executed);
-  if (msg.type === 'checkpointed') {
-    s.checkpointed.set(from, msg.upTo);
-    return trim(s);
-  }
   // An instance executed and trimmed here is executed by every replica (their checkpoints all
   // cover it): whatever still comes for it (a late duplicate) is stale.
-  if (!s.records.has(msg.inst) && s.executed.has(msg.inst)) return [];
+  if (msg.inst !== '' && !s.records.has(msg.inst) && s.executed.has(msg.inst)) return [];
   const effects = handle(s, from, msg);
   effects.push(...watchGaps(s, msg.inst));
   return effects;
@@ -421,8 +416,10 @@ function handle(s: ReplicaState, from: string, msg: EpaxosMsg): Effect[] {
       return watch(s, msg.inst);
     }
     case 'sync':
+      return onSync(s, from, msg.executed);
     case 'checkpointed':
-      return []; // taken in receive
+      s.checkpointed.set(from, msg.upTo);
+      return trim(s);
   }
 }
 

@@ -403,6 +403,13 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
   /** While a replica joins: the commands proposed here, proposed once the join is over. */
   let fenced: Array<{ cmd: Command; from: From; raw: boolean }> | null = null;
 
+  /** The join is over (or given up): propose what waited. */
+  const releaseFenced = (): void => {
+    const waiting = fenced ?? [];
+    fenced = null;
+    for (const w of waiting) propose(w.cmd, w.from, w.raw);
+  };
+
   const propose = (cmd: Command, from: From, raw: boolean): void => {
     if (fenced && !executedIds.has(cmd.id)) {
       fenced.push({ cmd, from, raw });
@@ -498,9 +505,7 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
         }
       } else if (req.op === 'unfence') {
         held.run(replicaStep(core, { type: 'unfence' }));
-        const waiting = fenced ?? [];
-        fenced = null;
-        for (const w of waiting) propose(w.cmd, w.from, w.raw);
+        releaseFenced();
         reply(m.from, 'ok');
       } else if (req.op === 'switch') {
         // Everything is executed (drained): checkpoint it, so that the core rebuilt in the new
@@ -513,9 +518,7 @@ export async function epaxosServer(config: ServerConfig): Promise<void> {
         core = createReplica(me, req.replicas, durableState(store), { checkpointEvery });
         held.run(restartEffects(core));
         log.info({ replicas: req.replicas }, 'epaxos replica reconfigured');
-        const waiting = fenced ?? [];
-        fenced = null;
-        for (const w of waiting) propose(w.cmd, w.from, w.raw);
+        releaseFenced();
         reply(m.from, 'ok');
       }
     } else if (m.type === 'epaxos') {
