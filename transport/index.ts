@@ -133,6 +133,16 @@ export const Node = {
     return node().connect(name);
   },
 
+  /**
+   * Joins the cluster through one member, given by full name or as `host:port` (the node there
+   * says its name in the handshake). Linked nodes tell each other every node they know, so one
+   * member is enough to reach them all. Resolves to the member's full name; throws noconnection
+   * (with why) if it cannot be reached.
+   */
+  join(target: string): Promise<string> {
+    return node().join(target);
+  },
+
   /** 'pong' if the node answers, 'pang' otherwise (Erlang's net_adm:ping). */
   async ping(name: string, timeoutMs = 3000): Promise<'pong' | 'pang'> {
     try {

@@ -50,7 +50,20 @@ export interface LaunchOptions {
   name: string;
   /** Port to listen on (default 0: a free one). */
   port?: number;
-  /** Full names of nodes to join. */
+  /** Interface to listen on (default 127.0.0.1). */
+  host?: string;
+  /** The address peers dial, `host` or `host:port` (default: the listening address). */
+  advertise?: string;
+  /** A directory made by `npm run certs`: wss:// with mutual TLS. */
+  tls?: string;
+  /** Allow a listen beyond loopback without TLS. */
+  insecure?: boolean;
+  /**
+   * Run the node inside this Linux network namespace (`ip netns exec NS`; needs root and the
+   * namespace to exist).
+   */
+  netns?: string;
+  /** Nodes to join: full names, or `host:port` addresses (then every member is linked). */
   join?: string[];
   cookie: string;
   /** Modules to load for spawnOn, as `Name=path/to/module.ts`. */
@@ -328,10 +341,17 @@ export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> 
     '--exit-with-parent',
   ];
   for (const j of options.join ?? []) args.push('--join', j);
+  if (options.host) args.push('--host', options.host);
+  if (options.advertise) args.push('--advertise', options.advertise);
+  if (options.tls) args.push('--tls', options.tls);
+  if (options.insecure) args.push('--insecure-plain');
   if (options.heartbeatIntervalMs) args.push('--heartbeat-ms', String(options.heartbeatIntervalMs));
   if (options.nodeDownAfterMs) args.push('--down-after-ms', String(options.nodeDownAfterMs));
   args.push(...(options.args ?? []));
-  const child = spawn(process.execPath, args, {
+  const [file, argv] = options.netns
+    ? ['ip', ['netns', 'exec', options.netns, process.execPath, ...args]]
+    : [process.execPath, args];
+  const child = spawn(file, argv, {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: {
       LOG_LEVEL: 'warn',

@@ -2,6 +2,9 @@
 // demand), the handshake, heartbeats and node-down detection, and the bridge into the kernel.
 import { randomInt } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { isIP } from 'node:net';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { ActorError } from '../actors/errors.ts';
 import { kernel } from '../actors/kernel.ts';
@@ -33,6 +36,7 @@ import {
 import { Link, type LinkLimits, type LinkMutation } from './link.ts';
 import { checkShortName, fullName, isFullName, parseFullName, shortName } from './names.ts';
 import { Rpc } from './rpc.ts';
+import { certNodeName, checkTls, type TlsConfig } from './tls.ts';
 import { SIGNAL_KINDS, type Wire } from './wire.ts';
 
 /** The close reason of the spare one of two links between the same two incarnations. */
@@ -43,10 +47,29 @@ const STOPPING_REASON = 'node stopping';
 export interface NodeOptions {
   /** Short name, unique in the cluster (letters, digits, '_' and '-'). */
   name: string;
-  /** Interface to listen on and to advertise (default 127.0.0.1). */
+  /**
+   * Interface to listen on (default 127.0.0.1; 0.0.0.0 or :: for every interface, which needs
+   * `advertise`). Beyond loopback it needs `tls`, or `insecure`.
+   */
   host?: string;
   /** Port to listen on; 0 picks a free one (default 0). */
   port?: number;
+  /**
+   * The address peers dial, `host` or `host:port`, which becomes part of the node's name
+   * `name@host:port` (default: the listening host and port).
+   */
+  advertise?: string;
+  /**
+   * wss:// links with mutual authentication: both ends present a certificate signed by `ca`, and
+   * each end checks that the other's certificate names the node it claims to be (common name =
+   * short node name). Every node of the cluster must use it. Make the files with `npm run certs`.
+   */
+  tls?: TlsConfig;
+  /**
+   * Allows listening beyond loopback without TLS: plain ws:// that only the cookie protects
+   * (anyone on the network can read the traffic). A warning is logged.
+   */
+  insecure?: boolean;
   /** Shared secret (default: ACTORCLUSTER_COOKIE, else ~/.actorcluster.cookie). */
   cookie?: string;
   /** A ping is sent on a link idle this long (default 1000 ms). */
@@ -72,10 +95,34 @@ export interface NodeOptions {
   mutations?: ReadonlySet<LinkMutation>;
 }
 
-type Settings = Required<Omit<NodeOptions, 'cookie' | 'mutations'>> & {
+type Settings = Required<
+  Omit<NodeOptions, 'cookie' | 'mutations' | 'advertise' | 'tls' | 'insecure'>
+> & {
   cookie: string;
   mutations?: ReadonlySet<LinkMutation>;
+  advertise?: string;
+  tls?: TlsConfig;
+  insecure: boolean;
 };
+
+/** Whether `host` only reaches this machine (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'));
+}
+
+/** Splits `host`, `host:port`, `[v6]` or `[v6]:port`; throws invalid_argument otherwise. */
+export function parseAddress(text: string, what: string): { host: string; port?: number } {
+  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(text);
+  const port = m?.[2] === undefined ? undefined : Number(m[2]);
+  if (!m || (port !== undefined && !(port > 0 && port < 65536))) {
+    throw new ActorError(
+      'invalid_argument',
+      `${what} must be host or host:port (e.g. 10.1.0.2:4000), got ${JSON.stringify(text)}`,
+    );
+  }
+  return { host: m[1]!, ...(port === undefined ? {} : { port }) };
+}
 
 /** Unauthenticated connections allowed at once; more are cut at once. */
 const PENDING_HANDSHAKES_MAX = 64;
@@ -150,12 +197,15 @@ export class ClusterNode {
   private constructor(
     settings: Settings,
     server: WebSocketServer,
-    private readonly http: Server,
+    private readonly http: Server | HttpsServer,
     port: number,
   ) {
     this.settings = settings;
     this.server = server;
-    this.name = fullName(settings.name, settings.host, port);
+    const advertised = settings.advertise
+      ? parseAddress(settings.advertise, 'advertise')
+      : { host: settings.host };
+    this.name = fullName(settings.name, advertised.host, advertised.port ?? port);
     this.creation = randomInt(1, 2 ** 31);
     this.random = seededRandom(settings.seed);
     this.rpc = new Rpc((node, msg) => this.sendWire(node, msg));
@@ -178,16 +228,34 @@ export class ClusterNode {
       rpcTimeoutMs: positive(options.rpcTimeoutMs, 5000, 'rpcTimeoutMs'),
       seed: options.seed ?? randomInt(1, 2 ** 31),
       mutations: options.mutations,
+      advertise: options.advertise,
+      tls: options.tls,
+      insecure: options.insecure === true,
     };
     if (!Number.isInteger(settings.port) || settings.port < 0 || settings.port > 65535) {
       throw new ActorError('invalid_argument', `port must be 0..65535, got ${settings.port}`);
     }
+    checkListen(settings);
     // Our own HTTP server, so a slow or truncated upgrade request is cut in seconds, not minutes.
-    const http = createServer({
+    const httpOptions = {
       headersTimeout: UPGRADE_REQUEST_TIMEOUT_MS,
       requestTimeout: UPGRADE_REQUEST_TIMEOUT_MS,
       connectionsCheckingInterval: 1000,
-    });
+    };
+    const tls = settings.tls;
+    const http = tls
+      ? createHttpsServer({
+          ...httpOptions,
+          ca: tls.ca,
+          cert: tls.cert,
+          key: tls.key,
+          // Mutual authentication: a client without a certificate signed by the CA is cut in the
+          // TLS handshake, before any byte reaches the WebSocket layer.
+          requestCert: true,
+          rejectUnauthorized: true,
+          minVersion: 'TLSv1.2',
+        })
+      : createServer(httpOptions);
     const server = new WebSocketServer({
       server: http,
       maxPayload: settings.frameBytesMax,
@@ -211,6 +279,21 @@ export class ClusterNode {
     const node = new ClusterNode(settings, server, http, port);
     server.on('error', (err) => node.log.error({ err }, 'listener error'));
     http.on('error', (err) => node.log.error({ err }, 'listener error'));
+    if (tls) {
+      http.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+        const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+        node.log.warn(
+          { peer: remote, reason: err.message },
+          `refused TLS connection from ${remote}: ${err.message}`,
+        );
+      });
+    }
+    if (!isLoopback(settings.host) && !tls) {
+      node.log.warn(
+        { host: settings.host },
+        `listening on ${settings.host} without TLS: links are plain ws://, readable by anyone on the network; only the cookie authenticates`,
+      );
+    }
     server.on('connection', (ws, req) => node.accept(ws, req));
     node.heartbeatTimer = setInterval(
       () => node.heartbeat(),
@@ -290,6 +373,81 @@ export class ClusterNode {
         return up || peer.link !== null;
       });
     return peer.dialing;
+  }
+
+  /**
+   * Joins the cluster through one member: `target` is a full name, or just `host:port` (the
+   * node there says its name in the handshake). As with any link, the two nodes then tell each
+   * other the nodes they are linked to and link to those too, so one member is enough to reach
+   * them all. Resolves to the member's full name; throws noconnection if it cannot be reached.
+   */
+  async join(target: string): Promise<string> {
+    const name = isFullName(target) ? target : await this.whoIsAt(target);
+    if (!(await this.connect(name)))
+      throw new ActorError('noconnection', `could not link to ${name} (see the log for why)`);
+    return name;
+  }
+
+  /**
+   * The full name of the node listening at `address` (`host:port`), as its handshake says,
+   * without linking to it. With TLS its certificate must name that node.
+   */
+  async whoIsAt(address: string): Promise<string> {
+    const { host, port } = parseAddress(address, 'a join address');
+    if (port === undefined) {
+      throw new ActorError(
+        'invalid_argument',
+        `a join address needs a port, like ${host}:4000 (or give the full name p1@${host}:4000)`,
+      );
+    }
+    const target = `${host}:${port}`;
+    const tls = this.settings.tls;
+    let certName: string | null = null;
+    const ws = new WebSocket(`${tls ? 'wss' : 'ws'}://${target}/`, {
+      perMessageDeflate: false,
+      maxPayload: HANDSHAKE_FRAME_BYTES_MAX * 4,
+      handshakeTimeout: this.settings.connectTimeoutMs,
+      generateMask: zeroMask,
+      ...(tls
+        ? tlsClientOptions(tls, null, target, (named) => {
+            certName = named;
+          })
+        : {}),
+    });
+    const frames = new FrameReader(ws);
+    try {
+      await frames.opened(this.settings.connectTimeoutMs);
+      ws.send(
+        encodeHandshake({
+          h: 'hello',
+          v: PROTOCOL_VERSION,
+          name: this.name,
+          creation: this.creation,
+          nonce: newNonce(),
+        }),
+      );
+      const challenge = await frames.next(this.settings.connectTimeoutMs);
+      if (challenge?.h === 'refuse')
+        throw new ActorError('noconnection', `the node at ${target} refused: ${challenge.reason}`);
+      if (challenge?.h !== 'challenge' || !isFullName(challenge.name))
+        throw new ActorError('noconnection', `${target} did not answer as a node of this cluster`);
+      if (tls && certName !== shortName(challenge.name)) {
+        throw new ActorError(
+          'noconnection',
+          `the node at ${target} says it is ${challenge.name} but its certificate is for ${certName ?? 'no name'}`,
+        );
+      }
+      return challenge.name;
+    } catch (err) {
+      if (err instanceof ActorError) throw err;
+      throw new ActorError(
+        'noconnection',
+        `cannot reach a node at ${target}: ${(err as Error).message}`,
+      );
+    } finally {
+      frames.detach();
+      ws.terminate();
+    }
   }
 
   /** Sends a node-level message (signal or control) to `node`, connecting if needed. */
@@ -386,8 +544,9 @@ export class ClusterNode {
 
   /** Dials `name` and runs the dialer's side of the handshake. */
   private async dial(name: string): Promise<boolean> {
-    const { host, port } = parseFullName(name);
-    const ws = new WebSocket(`ws://${host}:${port}/`, {
+    const { host, port, short } = parseFullName(name);
+    const tls = this.settings.tls;
+    const ws = new WebSocket(`${tls ? 'wss' : 'ws'}://${host}:${port}/`, {
       perMessageDeflate: false,
       maxPayload: this.settings.frameBytesMax,
       handshakeTimeout: this.settings.connectTimeoutMs,
@@ -395,6 +554,7 @@ export class ClusterNode {
       // guards HTTP intermediaries against payloads chosen by browser scripts; a link between
       // two nodes carries neither.
       generateMask: zeroMask,
+      ...(tls ? tlsClientOptions(tls, short, `${host}:${port}`) : {}),
     });
     const frames = new FrameReader(ws);
     try {
@@ -457,6 +617,12 @@ export class ClusterNode {
     } catch (err) {
       frames.detach();
       ws.terminate();
+      if (tls && isTlsFailure(err)) {
+        this.log.warn(
+          { peer: name, reason: (err as Error).message },
+          `TLS handshake with ${name} failed: ${(err as Error).message}`,
+        );
+      }
       throw err;
     }
   }
@@ -538,6 +704,15 @@ export class ClusterNode {
         }
         if (!isFullName(hello.name))
           return refuse(`invalid node name ${JSON.stringify(hello.name)}`);
+        if (this.settings.tls) {
+          const named = certNodeName((req.socket as TLSSocket).getPeerCertificate());
+          if (named !== shortName(hello.name)) {
+            return refuse(
+              `its certificate is for ${named ?? 'no name'}, not for ${shortName(hello.name)}`,
+              hello.name,
+            );
+          }
+        }
         const verdict = this.admit(hello);
         if (verdict !== null) return refuse(verdict, hello.name);
         const nonce = newNonce();
@@ -934,6 +1109,78 @@ class FrameReader {
     this.ws.off('error', this.onError);
     return this.frames.splice(0);
   }
+}
+
+/** Throws invalid_argument for a listen that would expose the cluster (see NodeOptions). */
+function checkListen(settings: Settings): void {
+  const { host, advertise, tls, name } = settings;
+  if (isIP(host.replace(/^\[|\]$/g, '')) === 0 && host !== 'localhost') {
+    throw new ActorError(
+      'invalid_argument',
+      `host must be an IP address to listen on (or localhost), got ${JSON.stringify(host)}`,
+    );
+  }
+  const wildcard = host === '0.0.0.0' || host === '::' || host === '[::]';
+  if (wildcard && advertise === undefined) {
+    throw new ActorError(
+      'invalid_argument',
+      `listening on ${host} (every interface) needs advertise: the address peers should dial, e.g. 10.1.0.2`,
+    );
+  }
+  if (advertise !== undefined) {
+    const a = parseAddress(advertise, 'advertise');
+    if (a.host === '0.0.0.0' || a.host === '::' || a.host === '[::]')
+      throw new ActorError(
+        'invalid_argument',
+        `advertise must be an address peers can dial, not ${a.host}`,
+      );
+  }
+  if (!isLoopback(host) && !tls && !settings.insecure) {
+    throw new ActorError(
+      'invalid_argument',
+      `listening on ${host} beyond loopback needs TLS (tls: certificates from npm run certs), or insecure: true to accept plain ws:// that only the cookie protects`,
+    );
+  }
+  if (tls) checkTls(tls, name);
+}
+
+/**
+ * The ws client's TLS options: our certificate, the CA, and the peer's name checked (`peer`
+ * null: any name, told to `seen`; the caller checks it).
+ */
+function tlsClientOptions(
+  tls: TlsConfig,
+  peer: string | null,
+  address: string,
+  seen?: (name: string | null) => void,
+): object {
+  return {
+    ca: tls.ca,
+    cert: tls.cert,
+    key: tls.key,
+    minVersion: 'TLSv1.2',
+    // The certificate names the node, not the host: check the name, not the address.
+    checkServerIdentity: (_host: string, cert: PeerCertificate): Error | undefined => {
+      const named = certNodeName(cert);
+      seen?.(named);
+      return peer === null || named === peer
+        ? undefined
+        : new Error(
+            `the node at ${address} has a certificate for ${named ?? 'no name'}, not ${peer}`,
+          );
+    },
+  };
+}
+
+function isTlsFailure(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const message = typeof e?.message === 'string' ? e.message : '';
+  return (
+    code.startsWith('ERR_TLS') ||
+    code.startsWith('ERR_SSL') ||
+    /CERT|certificate|SSL|TLS|alert/.test(`${code} ${message}`)
+  );
 }
 
 function zeroMask(mask: Buffer): void {

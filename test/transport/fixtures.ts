@@ -90,3 +90,12 @@ export async function collector(name: string): Promise<void> {
     else if (typeof m.seq === 'number') seqs.push(m.seq);
   }
 }
+
+/** Answers every call with the nodes this node is linked to. */
+export async function nodeList(): Promise<void> {
+  const { Node } = await import('../../transport/index.ts');
+  for (;;) {
+    const m = await receive(isCall);
+    reply(m.from, Node.list());
+  }
+}
