@@ -44,6 +44,10 @@ const MALFORMED: Record<string, [string[], string] | null> = {
   'bench:paxos': [['--inflight', '1.5'], "--inflight must be an integer >= 1, got '1.5'"],
   'bench:epaxos': [['--duration', '0'], "--duration must be a number > 0, got '0'"],
   'bench:transport': [['--pings', '0'], "--pings must be an integer >= 1, got '0'"],
+  certs: [
+    ['--out', '/nonexistent-dir', '--nodes', 'p1', '--days', '0'],
+    "--days must be an integer >= 1, got '0'",
+  ],
   chaos: [['--duration', '0'], "--duration must be an integer >= 1, got '0'"],
   course: [['--runs', 'x'], "--runs must be an integer >= 1, got 'x'"],
   'course:dist': null, // the same file as course
@@ -68,6 +72,22 @@ const MALFORMED: Record<string, [string[], string] | null> = {
 const MORE: Array<[string, string[], string]> = [
   ['kill-restart', ['--mode', 'explode'], "--mode must be one of actor, node, got 'explode'"],
   ['check:history', [], 'missing the history FILE'],
+  ['certs', ['--nodes', 'p1'], '--out DIR is required'],
+  [
+    'certs',
+    ['--out', '/nonexistent-dir', '--nodes', 'p1,p1'],
+    "--nodes names a node twice: 'p1,p1'",
+  ],
+  [
+    'node',
+    ['--name', 'n1', '--listen', '4000'],
+    "--listen expects HOST:PORT, e.g. 0.0.0.0:4000, got '4000'",
+  ],
+  [
+    'node',
+    ['--name', 'n1', '--listen', '127.0.0.1:4000', '--port', '5'],
+    '--listen gives the host and port: not with --host or --port',
+  ],
   ['check:model', ['--protocol', 'raft'], "--protocol must be one of paxos, epaxos, got 'raft'"],
   [
     'check:model',
