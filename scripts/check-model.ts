@@ -12,7 +12,7 @@ import {
   type PaxosModelOptions,
   paxosModel,
 } from '../apps/model/paxos-model.ts';
-import { writeTrace } from '../apps/model/trace.ts';
+import { type EpaxosTraceFile, writeTrace } from '../apps/model/trace.ts';
 import { PAXOS_MUTATIONS } from '../apps/paxos/mutations.ts';
 import { cli } from './support/cli.ts';
 
@@ -210,7 +210,7 @@ function checkEpaxos(): never {
   if (values['no-loss']) args.fail('--no-loss is a Paxos option: not with --protocol epaxos');
   const E = DEFAULT_EPAXOS_MODEL;
   const mutate = args.choice('mutate', EPAXOS_MUTATIONS);
-  const o = {
+  const o: EpaxosTraceFile['options'] = {
     replicas: args.int('participants', { min: 1, max: 7 }) ?? E.replicas,
     commands: args.int('values', { min: 1, max: 10 }) ?? E.commands,
     timers: args.int('timers', { min: 0, max: 20 }) ?? E.timers,
@@ -248,6 +248,8 @@ function checkEpaxos(): never {
   );
   for (const [i, step] of r.trace.entries())
     console.log(`${String(i + 1).padStart(3)}. ${model.describe(step)}`);
-  console.log('(EPaxos traces are printed only: --trace-out and sim --replay are for Paxos)');
+  const out = values['trace-out']!;
+  writeTrace(out, { protocol: 'epaxos', options: o, violation: r.violation, steps: r.trace });
+  console.log(`trace written to ${out} (replay: npm run sim -- --replay ${out})`);
   process.exit(1);
 }
