@@ -1,6 +1,7 @@
 // `npm run check:model`: exhaustive, breadth-first model checking of the Paxos core (the real step
-// function, apps/paxos/core.ts, or a student's core on the same interface) within bounds; the
-// shortest counterexample in words and as a trace file that `npm run sim -- --replay` re-runs.
+// function, apps/paxos/core.ts, or a student's core on the same interface), or of the EPaxos core
+// (apps/epaxos/replica.ts), within bounds; the shortest counterexample in words and as a trace
+// file that `npm run sim -- --replay` re-runs (and draws with --view).
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { EPAXOS_MUTATIONS } from '../apps/epaxos/replica.ts';
@@ -37,7 +38,8 @@ Options:
                       interfere), --timers timer firings (resends, recoveries) in a run,
                       --crashes; checked: one command and attributes per instance, execution
                       only once committed, interfering commands in one order in every life;
-                      mutations ${EPAXOS_MUTATIONS.join(', ')}
+                      mutations ${EPAXOS_MUTATIONS.join(', ')};
+                      a violation is written to --trace-out as for Paxos (protocol "epaxos")
   --timers N          epaxos: timer firings in a run, over all replicas (default ${DEFAULT_EPAXOS_MODEL.timers})
   --participants N    participants p1..pN (default ${D.participants}; epaxos: ${DEFAULT_EPAXOS_MODEL.replicas} replicas)
   --values N          distinct values that may be proposed, A, B, ... (default ${D.values}; epaxos:
@@ -58,7 +60,8 @@ Options:
   --max-seconds S     stop cleanly after S seconds (default: no bound)
   --max-memory-mb N   stop cleanly once the heap holds N MB (default: 80% of Node's heap limit,
                       so that a search too large for memory stops with what it covered)
-  --trace-out FILE    where to write a counterexample (default model-trace.json)
+  --trace-out FILE    where to write a counterexample, Paxos or EPaxos (default
+                      model-trace.json); npm run sim -- --replay FILE [--view] re-runs it
   --quiet             no progress lines
   --help              this text
 

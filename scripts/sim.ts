@@ -184,12 +184,13 @@ Checks:
                                                  (try --nodes 3 --seeds 3)
   --bug NAME            the same as --mutate NAME
   --replay FILE         re-run a model checker's counterexample (npm run check:model
-                        --trace-out FILE) step by step through the same step functions, print
-                        it and the invariant it breaks (exit 1 if it breaks one, else 0);
-                        the other options do not apply
+                        --trace-out FILE; Paxos or EPaxos, as the file says) step by step
+                        through the same step functions, print it and the invariant it breaks
+                        (exit 1 if it breaks one, else 0; 2 if the file cannot be replayed or
+                        a step is not possible, naming the step); the other options do not apply
   --view                with --replay: draw the trace as a message sequence diagram (one lane
-                        per participant, one row per step), write it to FILE.html and serve it
-                        on 127.0.0.1 until Ctrl-C
+                        per participant or replica, one row per step), write it to FILE.html
+                        and serve it on 127.0.0.1 until Ctrl-C
   --help                this text`;
 
 const args = cli({
