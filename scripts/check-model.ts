@@ -1,6 +1,7 @@
 // `npm run check:model`: exhaustive, breadth-first model checking of the Paxos core (the real step
-// function, apps/paxos/core.ts, or a student's core on the same interface) within bounds; the
-// shortest counterexample in words and as a trace file that `npm run sim -- --replay` re-runs.
+// function, apps/paxos/core.ts, or a student's core on the same interface), or of the EPaxos core
+// (apps/epaxos/replica.ts), within bounds; the shortest counterexample in words and as a trace
+// file that `npm run sim -- --replay` re-runs (and draws with --view).
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { EPAXOS_MUTATIONS } from '../apps/epaxos/replica.ts';
@@ -12,7 +13,7 @@ import {
   type PaxosModelOptions,
   paxosModel,
 } from '../apps/model/paxos-model.ts';
-import { writeTrace } from '../apps/model/trace.ts';
+import { type EpaxosTraceFile, writeTrace } from '../apps/model/trace.ts';
 import { PAXOS_MUTATIONS } from '../apps/paxos/mutations.ts';
 import { cli } from './support/cli.ts';
 
@@ -37,7 +38,8 @@ Options:
                       interfere), --timers timer firings (resends, recoveries) in a run,
                       --crashes; checked: one command and attributes per instance, execution
                       only once committed, interfering commands in one order in every life;
-                      mutations ${EPAXOS_MUTATIONS.join(', ')}
+                      mutations ${EPAXOS_MUTATIONS.join(', ')};
+                      a violation is written to --trace-out as for Paxos (protocol "epaxos")
   --timers N          epaxos: timer firings in a run, over all replicas (default ${DEFAULT_EPAXOS_MODEL.timers})
   --participants N    participants p1..pN (default ${D.participants}; epaxos: ${DEFAULT_EPAXOS_MODEL.replicas} replicas)
   --values N          distinct values that may be proposed, A, B, ... (default ${D.values}; epaxos:
@@ -58,7 +60,8 @@ Options:
   --max-seconds S     stop cleanly after S seconds (default: no bound)
   --max-memory-mb N   stop cleanly once the heap holds N MB (default: 80% of Node's heap limit,
                       so that a search too large for memory stops with what it covered)
-  --trace-out FILE    where to write a counterexample (default model-trace.json)
+  --trace-out FILE    where to write a counterexample, Paxos or EPaxos (default
+                      model-trace.json); npm run sim -- --replay FILE [--view] re-runs it
   --quiet             no progress lines
   --help              this text
 
@@ -210,7 +213,7 @@ function checkEpaxos(): never {
   if (values['no-loss']) args.fail('--no-loss is a Paxos option: not with --protocol epaxos');
   const E = DEFAULT_EPAXOS_MODEL;
   const mutate = args.choice('mutate', EPAXOS_MUTATIONS);
-  const o = {
+  const o: EpaxosTraceFile['options'] = {
     replicas: args.int('participants', { min: 1, max: 7 }) ?? E.replicas,
     commands: args.int('values', { min: 1, max: 10 }) ?? E.commands,
     timers: args.int('timers', { min: 0, max: 20 }) ?? E.timers,
@@ -248,6 +251,8 @@ function checkEpaxos(): never {
   );
   for (const [i, step] of r.trace.entries())
     console.log(`${String(i + 1).padStart(3)}. ${model.describe(step)}`);
-  console.log('(EPaxos traces are printed only: --trace-out and sim --replay are for Paxos)');
+  const out = values['trace-out']!;
+  writeTrace(out, { protocol: 'epaxos', options: o, violation: r.violation, steps: r.trace });
+  console.log(`trace written to ${out} (replay: npm run sim -- --replay ${out})`);
   process.exit(1);
 }

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { EPAXOS_MUTATIONS } from '../apps/epaxos/replica.ts';
 import { readTrace, replayTrace, type TraceFile } from '../apps/model/trace.ts';
-import { paxosViewSteps, serveView, traceHtml } from '../apps/model/view.ts';
+import { serveView, traceHtml, traceView } from '../apps/model/view.ts';
 import { formatFlushTiming, parseFlushTiming } from '../apps/sim/disk.ts';
 import {
   DEFAULT_EPAXOS_SIM,
@@ -45,7 +45,7 @@ async function replayModelTrace(path: string, view: boolean): Promise<never> {
     console.error(`--replay: ${(err as Error).message}`);
     process.exit(2);
   }
-  if (t.impl !== undefined) {
+  if (t.protocol === 'paxos' && t.impl !== undefined) {
     console.error(
       `--replay: ${path} was found in ${t.impl}: replay it with npm run check:model -- --impl`,
     );
@@ -53,9 +53,11 @@ async function replayModelTrace(path: string, view: boolean): Promise<never> {
   }
   const muts =
     t.options.mutations.length > 0 ? ` (mutation ${t.options.mutations.join(', ')})` : '';
-  console.log(
-    `replay of ${path}: paxos, ${t.options.participants} participants${muts}, ${t.steps.length} steps`,
-  );
+  const what =
+    t.protocol === 'paxos'
+      ? `paxos, ${t.options.participants} participants${muts}`
+      : `epaxos, ${t.options.replicas} replica${t.options.replicas === 1 ? '' : 's'}, ${t.options.commands} command${t.options.commands === 1 ? '' : 's'}${muts}`;
+  console.log(`replay of ${path}: ${what}, ${t.steps.length} steps`);
   let r: ReturnType<typeof replayTrace>;
   try {
     r = replayTrace(t);
@@ -67,12 +69,7 @@ async function replayModelTrace(path: string, view: boolean): Promise<never> {
   console.log(r.violation === null ? 'no invariant broken' : `VIOLATION (${r.violation})`);
   const code = r.violation === null ? 0 : 1;
   if (!view) process.exit(code);
-  const html = traceHtml({
-    title: `${path}: paxos, ${t.options.participants} participants${muts}`,
-    lanes: Array.from({ length: t.options.participants }, (_, i) => `p${i + 1}`),
-    steps: paxosViewSteps(t.steps),
-    violation: r.violation,
-  });
+  const html = traceHtml(traceView(t, `${path}: ${what}`, r.violation));
   writeFileSync(`${path}.html`, html);
   const served = await serveView(html);
   console.log(`sequence diagram: ${path}.html, served on ${served.url} (Ctrl-C stops)`);
@@ -187,12 +184,13 @@ Checks:
                                                  (try --nodes 3 --seeds 3)
   --bug NAME            the same as --mutate NAME
   --replay FILE         re-run a model checker's counterexample (npm run check:model
-                        --trace-out FILE) step by step through the same step functions, print
-                        it and the invariant it breaks (exit 1 if it breaks one, else 0);
-                        the other options do not apply
+                        --trace-out FILE; Paxos or EPaxos, as the file says) step by step
+                        through the same step functions, print it and the invariant it breaks
+                        (exit 1 if it breaks one, else 0; 2 if the file cannot be replayed or
+                        a step is not possible, naming the step); the other options do not apply
   --view                with --replay: draw the trace as a message sequence diagram (one lane
-                        per participant, one row per step), write it to FILE.html and serve it
-                        on 127.0.0.1 until Ctrl-C
+                        per participant or replica, one row per step), write it to FILE.html
+                        and serve it on 127.0.0.1 until Ctrl-C
   --help                this text`;
 
 const args = cli({

@@ -19,6 +19,7 @@ import {
   replicaStep,
   restartEffects,
 } from '../epaxos/replica.ts';
+import { encodeState } from './codec.ts';
 import type { Model, Successor } from './explore.ts';
 
 export interface EpaxosModelOptions {
@@ -152,7 +153,17 @@ function replicaKey(n: NodeModel): unknown {
 
 export interface EpaxosModel extends Model<EpaxosGlobal, EpaxosStep> {
   names: string[];
+  /** A step in words (what check:model and the replay print). */
   describe(step: EpaxosStep): string;
+  /** A step's canonical text: equal for equal steps whatever their keys' order (the replay). */
+  stepKey(step: EpaxosStep): string;
+}
+
+/** A message as the trace prints it: `preaccept r1.0 ballot 0.r1 seq=0 deps=[]`. */
+export function formatEpaxosMsg(m: EpaxosMsg): string {
+  const attrs = 'seq' in m ? ` seq=${m.seq} deps=[${m.deps.join(',')}]` : '';
+  const b = 'ballot' in m ? ` ballot ${m.ballot.n}.${m.ballot.replica}` : '';
+  return `${m.type} ${m.inst}${b}${attrs}`;
 }
 
 export function epaxosModel(options: EpaxosModelOptions): EpaxosModel {
@@ -383,13 +394,10 @@ export function epaxosModel(options: EpaxosModelOptions): EpaxosModel {
           return `${step.node} crashes and restarts from its disk`;
         case 'timer':
           return `${step.node}'s timer for ${step.inst}${step.ballot === null ? ' (watch: recover it)' : ` (ballot ${step.ballot})`} fires`;
-        case 'deliver': {
-          const m = step.msg;
-          const attrs = 'seq' in m ? ` seq=${m.seq} deps=[${m.deps.join(',')}]` : '';
-          const b = 'ballot' in m ? ` ballot ${m.ballot.n}.${m.ballot.replica}` : '';
-          return `${step.to} receives ${m.type} ${m.inst}${b}${attrs} from ${step.from}`;
-        }
+        case 'deliver':
+          return `${step.to} receives ${formatEpaxosMsg(step.msg)} from ${step.from}`;
       }
     },
+    stepKey: (step) => encodeState(step),
   };
 }

@@ -1,10 +1,14 @@
 // A counterexample drawn as a message sequence diagram: one lane per participant, one row per
-// step (a message delivered, duplicated or lost; a ballot started; a crash), the broken
-// invariant under the last row. A self-contained HTML page (inline SVG, no script), written next
-// to the trace file and served on 127.0.0.1 by `--view`.
+// step (a message delivered, duplicated or lost; a ballot started, a command proposed, a timer
+// fired; a crash), the broken invariant under the last row. The drawing knows lanes and rows
+// only: each protocol's steps become rows here (paxosViewSteps, epaxosViewSteps; traceView picks
+// by the trace file's protocol). A self-contained HTML page (inline SVG, no script), written
+// next to the trace file and served on 127.0.0.1 by `--view`.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type EpaxosStep, formatEpaxosMsg } from './epaxos-model.ts';
 import { formatMsg, type PaxosStep } from './paxos-model.ts';
+import type { TraceFile } from './trace.ts';
 
 /** One row of the diagram. */
 export type ViewStep =
@@ -38,6 +42,43 @@ export function paxosViewSteps(steps: readonly PaxosStep[]): ViewStep[] {
         return { kind: s.kind, from: s.from, to: s.to, label: formatMsg(s.msg) };
     }
   });
+}
+
+/** The EPaxos model's steps as rows (apps/model/epaxos-model.ts). */
+export function epaxosViewSteps(steps: readonly EpaxosStep[]): ViewStep[] {
+  return steps.map((s): ViewStep => {
+    switch (s.kind) {
+      case 'propose':
+        return { kind: 'local', node: s.node, label: `proposes ${s.cmd}` };
+      case 'timer':
+        return {
+          kind: 'local',
+          node: s.node,
+          label: `timer ${s.inst} ${s.ballot === null ? '(recover)' : `(ballot ${s.ballot})`} fires`,
+        };
+      case 'crash':
+        return { kind: 'local', node: s.node, label: 'crashes, restarts from its disk' };
+      default:
+        return { kind: 'deliver', from: s.from, to: s.to, label: formatEpaxosMsg(s.msg) };
+    }
+  });
+}
+
+/** A trace file's diagram: its protocol's lanes (p1.. or r1..) and rows. */
+export function traceView(t: TraceFile, title: string, violation: string | null): TraceView {
+  if (t.protocol === 'epaxos')
+    return {
+      title,
+      lanes: Array.from({ length: t.options.replicas }, (_, i) => `r${i + 1}`),
+      steps: epaxosViewSteps(t.steps),
+      violation,
+    };
+  return {
+    title,
+    lanes: Array.from({ length: t.options.participants }, (_, i) => `p${i + 1}`),
+    steps: paxosViewSteps(t.steps),
+    violation,
+  };
 }
 
 const LANE_W = 190;

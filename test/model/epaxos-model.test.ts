@@ -1,6 +1,9 @@
 // The EPaxos model: the real core (apps/epaxos/replica.ts) explored breadth first within bounds,
 // clean without a mutation, and a shortest counterexample for the mutations it can reach.
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_EPAXOS_MODEL, epaxosModel } from '../../apps/model/epaxos-model.ts';
 import { explore } from '../../apps/model/explore.ts';
@@ -41,31 +44,63 @@ describe('the EPaxos model (npm run check:model -- --protocol epaxos)', () => {
     scaledMs(60_000),
   );
 
-  it('the command line: a mutation caught, a Paxos-only flag refused', () => {
-    const tsx = ['--import', 'tsx', 'scripts/check-model.ts', '--protocol', 'epaxos'];
-    const found = spawnSync(
-      process.execPath,
-      [
-        ...tsx,
-        '--values',
-        '2',
-        '--timers',
-        '0',
-        '--crashes',
-        '0',
-        '--mutate',
-        'drop-dependency',
-        '--quiet',
-      ],
-      { encoding: 'utf8' },
-    );
-    expect(found.status).toBe(1);
-    expect(found.stdout).toMatch(/VIOLATION \(order: .*\) after 8 steps \(a shortest trace\)/);
-    expect(found.stdout).toContain('  1. r1 proposes c1');
-    const wrong = spawnSync(process.execPath, [...tsx, '--impl', 'x.ts'], { encoding: 'utf8' });
-    expect(wrong.status).toBe(2);
-    expect(wrong.stderr.split('\n')[0]).toBe(
-      '--impl is a Paxos option: not with --protocol epaxos',
-    );
-  });
+  it(
+    'the command line: a mutation caught and its trace written, replayed; a Paxos-only flag refused',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'epaxos-model-'));
+      const file = join(dir, 'dd.json');
+      try {
+        const tsx = ['--import', 'tsx', 'scripts/check-model.ts', '--protocol', 'epaxos'];
+        const found = spawnSync(
+          process.execPath,
+          [
+            ...tsx,
+            '--values',
+            '2',
+            '--timers',
+            '0',
+            '--crashes',
+            '0',
+            '--mutate',
+            'drop-dependency',
+            '--quiet',
+            '--trace-out',
+            file,
+          ],
+          { encoding: 'utf8' },
+        );
+        expect(found.status).toBe(1);
+        expect(found.stdout).toMatch(/VIOLATION \(order: .*\) after 8 steps \(a shortest trace\)/);
+        expect(found.stdout).toContain('  1. r1 proposes c1');
+        expect(found.stdout).toContain(
+          `trace written to ${file} (replay: npm run sim -- --replay ${file})`,
+        );
+        expect(existsSync(file)).toBe(true);
+        // The replay prints the same numbered steps and the same violation, and exits 1 as well.
+        const replay = spawnSync(
+          process.execPath,
+          ['--import', 'tsx', 'scripts/sim.ts', '--replay', file],
+          {
+            encoding: 'utf8',
+          },
+        );
+        expect(replay.status).toBe(1);
+        const steps = (out: string) => out.split('\n').filter((l) => /^ {2}\d\. /.test(l));
+        expect(steps(replay.stdout)).toHaveLength(8);
+        expect(steps(replay.stdout)).toEqual(steps(found.stdout));
+        expect(replay.stdout).toContain(
+          `replay of ${file}: epaxos, 3 replicas, 2 commands (mutation drop-dependency), 8 steps`,
+        );
+        expect(replay.stdout).toMatch(/^VIOLATION \(order: .*\)$/m);
+        const wrong = spawnSync(process.execPath, [...tsx, '--impl', 'x.ts'], { encoding: 'utf8' });
+        expect(wrong.status).toBe(2);
+        expect(wrong.stderr.split('\n')[0]).toBe(
+          '--impl is a Paxos option: not with --protocol epaxos',
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    scaledMs(60_000),
+  );
 });

@@ -2,9 +2,11 @@
 // scripts/support/cli.ts): --help prints the usage and exits 0; an unknown or malformed option
 // prints one line naming it, then the usage, on stderr, and exits 2, with no stack trace.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const RUN_TIMEOUT_MS = 60_000;
@@ -178,6 +180,73 @@ const MORE: Array<[string, string[], string]> = [
   ],
 ];
 
+/**
+ * Runs that are not usage errors, each checked by its exit code and one line it prints (`stdout`:
+ * a line anywhere; `stderr`: the first line, with no usage after it and no stack): model traces
+ * written, replayed, refused. Files under TMP are written before the runs.
+ */
+const TMP = mkdtempSync(join(tmpdir(), 'cli-test-'));
+afterAll(() => rmSync(TMP, { recursive: true, force: true }));
+const EPAXOS_TRACE = 'test/fixtures/model/epaxos-drop-dependency.json';
+const epaxosTrace = JSON.parse(readFileSync(`${ROOT}/${EPAXOS_TRACE}`, 'utf8')) as {
+  protocol: string;
+  options: { mutations: string[] };
+  steps: Array<{ to?: string }>;
+};
+writeFileSync(`${TMP}/raft.json`, JSON.stringify({ ...epaxosTrace, protocol: 'raft' }));
+writeFileSync(
+  `${TMP}/mutation.json`,
+  JSON.stringify({ ...epaxosTrace, options: { ...epaxosTrace.options, mutations: ['x'] } }),
+);
+writeFileSync(
+  `${TMP}/tampered.json`,
+  JSON.stringify({
+    ...epaxosTrace,
+    steps: epaxosTrace.steps.map((s, i) => (i === 4 ? { ...s, to: 'r3' } : s)),
+  }),
+);
+const RUNS: Array<[string, string[], number, 'stdout' | 'stderr', RegExp]> = [
+  [
+    'check:model',
+    [
+      ...['--protocol', 'epaxos', '--values', '2', '--timers', '0', '--crashes', '0'],
+      ...['--mutate', 'drop-dependency', '--quiet', '--trace-out', `${TMP}/dd.json`],
+    ],
+    1,
+    'stdout',
+    /^trace written to \S+dd\.json \(replay: npm run sim -- --replay \S+dd\.json\)$/,
+  ],
+  ['sim', ['--replay', EPAXOS_TRACE], 1, 'stdout', /^VIOLATION \(order: .* c2 before c1, .*\)$/],
+  [
+    'sim',
+    ['--replay', 'test/fixtures/model/paxos-forget-accepted-on-promise.json'],
+    1,
+    'stdout',
+    /^VIOLATION \(agreement: two values chosen/,
+  ],
+  [
+    'sim',
+    ['--replay', `${TMP}/raft.json`],
+    2,
+    'stderr',
+    /^--replay: \S+raft\.json: protocol raft cannot be replayed \(paxos or epaxos\)$/,
+  ],
+  [
+    'sim',
+    ['--replay', `${TMP}/mutation.json`],
+    2,
+    'stderr',
+    /^--replay: \S+mutation\.json: unknown epaxos mutation x$/,
+  ],
+  [
+    'sim',
+    ['--replay', `${TMP}/tampered.json`],
+    2,
+    'stderr',
+    /^--replay: step 5 is not possible here: \{"kind":"deliver","from":"r2","to":"r3"/,
+  ],
+];
+
 interface Result {
   code: number | null;
   stdout: string;
@@ -222,6 +291,7 @@ beforeAll(async () => {
     if (bad) jobs.push([s, bad[0]]);
   }
   for (const [name, args] of MORE) jobs.push([npmScripts.find((s) => s.name === name)!, args]);
+  for (const [name, args] of RUNS) jobs.push([npmScripts.find((s) => s.name === name)!, args]);
   let next = 0;
   const worker = async () => {
     while (next < jobs.length) {
@@ -280,4 +350,21 @@ describe('the npm scripts share one command-line style', () => {
   it.each(MORE)('npm run %s -- %j: one line, the usage, exit 2', (name, args, first) =>
     expectUsageError(npmScripts.find((s) => s.name === name)!, args, first),
   );
+});
+
+describe('model traces on the command line (check:model --trace-out, sim --replay)', () => {
+  it.each(RUNS)('npm run %s -- %j: exit %i', (name, args, code, stream, line) => {
+    const r = results.get(key(name, args))!;
+    expect(r.code, show(r)).toBe(code);
+    if (stream === 'stdout')
+      expect(
+        r.stdout.split('\n').some((l) => line.test(l)),
+        show(r),
+      ).toBe(true);
+    else {
+      expect(r.stderr.split('\n')[0], show(r)).toMatch(line);
+      expect(r.stderr, show(r)).not.toContain('Usage');
+      expect(r.stderr, show(r)).not.toMatch(NO_STACK);
+    }
+  });
 });
