@@ -281,7 +281,14 @@ export class ClusterNode {
     http.on('error', (err) => node.log.error({ err }, 'listener error'));
     if (tls) {
       http.on('tlsClientError', (err: Error, socket: TLSSocket) => {
-        const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+        // After a failed handshake the TLS socket may have let go of its address; the TCP
+        // socket under it still has it.
+        const raw = (
+          socket as TLSSocket & { _parent?: { remoteAddress?: string; remotePort?: number } }
+        )._parent;
+        const address = socket.remoteAddress ?? raw?.remoteAddress;
+        const port = socket.remotePort ?? raw?.remotePort;
+        const remote = address ? `${address}:${port}` : 'a client';
         node.log.warn(
           { peer: remote, reason: err.message },
           `refused TLS connection from ${remote}: ${err.message}`,

@@ -1,0 +1,170 @@
+// A cluster across hosts: three Linux network namespaces on one bridge (scripts/support/netns.ts),
+// one node per namespace on its own address, TLS between them. Shows the TLS handshake across
+// hosts, a certificate from another CA and a wrong name refused, remote calls across hosts, and a
+// partition by taking a host's link down, then its heal. Needs root (CI is root); elsewhere the
+// file is skipped with the reason printed.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHosts, type Hosts, netnsUnavailable } from '../../scripts/support/netns.ts';
+import { type LaunchedNode, type LaunchOptions, launchNode } from '../../transport/index.ts';
+import { writeCerts } from '../../transport/tls.ts';
+import { WAIT_MS } from '../helpers.ts';
+import { COOKIE, FIXTURES } from './cluster-helpers.ts';
+
+const unavailable = netnsUnavailable();
+if (unavailable) console.log(`netns.test.ts skipped: ${unavailable}`);
+
+const PORT = 4000;
+const HEARTBEAT_MS = 100;
+const DOWN_AFTER_MS = 800;
+
+describe.skipIf(unavailable !== null)('nodes on three hosts (network namespaces)', () => {
+  let net: Hosts;
+  const dir = mkdtempSync(join(tmpdir(), 'ac-netns-'));
+  const certs = join(dir, 'certs');
+  const otherCa = join(dir, 'other');
+  const launched: LaunchedNode[] = [];
+  const address = (i: number) => `${net.hosts[i - 1]!.address}:${PORT}`;
+  const nodeOn = (name: string, i: number) => `${name}@${address(i)}`;
+
+  beforeAll(() => {
+    net = createHosts(3);
+    writeCerts(certs, ['p1', 'p2', 'p3', 'p5', 'probe']);
+    writeCerts(otherCa, ['p4']);
+  });
+
+  afterAll(async () => {
+    for (const n of launched) n.kill('SIGKILL');
+    await Promise.all(launched.map((n) => n.exited));
+    net?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function launchOn(
+    i: number,
+    name: string,
+    extra: Partial<LaunchOptions> = {},
+  ): Promise<LaunchedNode> {
+    const n = await launchNode({
+      name,
+      cookie: COOKIE,
+      netns: net.hosts[i - 1]!.ns,
+      host: net.hosts[i - 1]!.address,
+      port: PORT,
+      tls: certs,
+      load: [FIXTURES],
+      heartbeatIntervalMs: HEARTBEAT_MS,
+      nodeDownAfterMs: DOWN_AFTER_MS,
+      env: { LOG_LEVEL: 'info' },
+      ...extra,
+    });
+    launched.push(n);
+    return n;
+  }
+
+  const count = (n: LaunchedNode, text: string) => n.output().split(text).length - 1;
+
+  it('three nodes on three hosts link over TLS, each joined through one address', async () => {
+    const p1 = await launchOn(1, 'p1');
+    const p2 = await launchOn(2, 'p2', { join: [address(1)] });
+    const p3 = await launchOn(3, 'p3', { join: [address(2)] });
+    expect([p1.name, p2.name, p3.name]).toEqual([
+      nodeOn('p1', 1),
+      nodeOn('p2', 2),
+      nodeOn('p3', 3),
+    ]);
+    // p3 joined through p2 only; it learns p1 from p2 and links to it across the bridge.
+    await expect.poll(() => p1.output(), { timeout: WAIT_MS }).toContain(`node up: ${p3.name}`);
+    await expect.poll(() => p3.output(), { timeout: WAIT_MS }).toContain(`node up: ${p1.name}`);
+    expect(p2.output()).toContain(`node up: ${p1.name}`);
+  });
+
+  it('a process on a fourth node calls processes on all three hosts', async () => {
+    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+      (resolve) => {
+        const child = spawn(
+          'ip',
+          [
+            'netns',
+            'exec',
+            net.hosts[0]!.ns,
+            process.execPath,
+            '--import',
+            'tsx',
+            'test/transport/netns-probe.ts',
+            certs,
+            net.hosts[0]!.address,
+            address(3),
+            '3',
+          ],
+          { env: { ...process.env, ACTORCLUSTER_COOKIE: COOKIE, LOG_LEVEL: 'warn' } },
+        );
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (c: Buffer) => {
+          stdout += c;
+        });
+        child.stderr.on('data', (c: Buffer) => {
+          stderr += c;
+        });
+        const timer = setTimeout(() => child.kill('SIGKILL'), WAIT_MS * 6);
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          resolve({ code, stdout, stderr });
+        });
+      },
+    );
+    expect(out.code, out.stderr).toBe(0);
+    const result = JSON.parse(out.stdout.trim().split('\n').pop()!) as {
+      self: string;
+      linked: string[];
+      sums: Record<string, number>;
+    };
+    expect(result.self).toMatch(/^probe@10\.213\.0\.1:\d+$/);
+    const nodes = [nodeOn('p1', 1), nodeOn('p2', 2), nodeOn('p3', 3)];
+    expect(result.linked).toEqual(nodes);
+    expect(result.sums).toEqual(Object.fromEntries(nodes.map((n) => [n, 5])));
+  });
+
+  it('a node whose certificate another CA signed is refused in the TLS handshake', async () => {
+    const p4 = await launchOn(3, 'p4', { port: PORT + 4, tls: otherCa, join: [address(1)] });
+    const p1 = launched[0]!;
+    // p4 does not trust p1's certificate (another CA), nor would p1 trust p4's.
+    await expect
+      .poll(() => p4.output(), { timeout: WAIT_MS })
+      .toMatch(
+        /could not join 10\.213\.0\.1:4000: cannot reach a node at 10\.213\.0\.1:4000: .*certificate/,
+      );
+    expect(p1.output()).not.toContain('node up: p4@');
+    p4.kill();
+  });
+
+  it('a node at an address that is not the one named is not linked (its certificate says who)', async () => {
+    const p5 = await launchOn(2, 'p5', { port: PORT + 5, join: [`p9@${address(1)}`] });
+    await expect
+      .poll(() => p5.output(), { timeout: WAIT_MS })
+      .toMatch(/certificate for p1, not p9/);
+    expect(p5.output()).not.toContain('node up: p9@');
+    p5.kill();
+  });
+
+  it('taking a host link down partitions that host; bringing it up heals', async () => {
+    const [p1, p2, p3] = launched as [LaunchedNode, LaunchedNode, LaunchedNode];
+    const downs = count(p1, `node down: ${p3.name}`);
+    const ups = count(p1, `node up: ${p3.name}`);
+    net.cut(3);
+    await expect
+      .poll(() => count(p1, `node down: ${p3.name}`), { timeout: WAIT_MS })
+      .toBeGreaterThan(downs);
+    await expect
+      .poll(() => count(p3, `node down: ${p2.name}`), { timeout: WAIT_MS })
+      .toBeGreaterThan(0);
+    net.heal(3);
+    await expect
+      .poll(() => count(p1, `node up: ${p3.name}`), { timeout: WAIT_MS * 2 })
+      .toBeGreaterThan(ups);
+  });
+});
