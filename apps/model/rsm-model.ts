@@ -13,9 +13,11 @@
 // to any replica; a forwarded batch is delivered (the network keeps every message sent
 // deliverable: any loss, duplication and order at once); an instance is decided; a proposal is
 // answered; a decision is announced to a replica; a catch-up call is served, answered or fails;
-// a replica's pending `wake` fires; a replica's clock jumps past every timeout and it gets a
-// `tick` (at most --timers in a run); a replica crashes and restarts from its disk (the
-// decisions its participant learnt; at most --crashes). Each replica has its own clock: the core
+// a replica's pending `wake` fires; a client whose call timed out retries it (same reqId) at any
+// replica. A replica's clock jumps past every timeout and it gets a `tick`. Clock jumps, proposal
+// and catch-up timeouts and client retries are all timeouts: at most --timers of them in a run.
+// A replica crashes and restarts from its disk (the decisions its participant learnt; at most
+// --crashes); the messages sent to its old life are lost. Each replica has its own clock: the core
 // compares only its own times, and real clocks are not synchronised either.
 //
 // Checked on every transition: every replica applied, at each position below its applied one,
@@ -50,12 +52,15 @@ export interface RsmModelOptions {
   mutations: readonly ReplicaMutation[];
 }
 
-/** Bounds that are exhausted in a few seconds (README: model checking). */
+/**
+ * Bounds that are exhausted in about a second (README: model checking); with --crashes 1 too,
+ * about half a million states (tens of seconds).
+ */
 export const DEFAULT_RSM_MODEL: RsmModelOptions = {
   replicas: 2,
   ops: 2,
   timers: 1,
-  crashes: 1,
+  crashes: 0,
   mutations: [],
 };
 
@@ -108,7 +113,7 @@ const clientToken = (reqId: string) => `client:${reqId}`;
 const peerToken = (name: string) => `peer:${name}`;
 
 export type RsmStep =
-  | { kind: 'submit'; node: string; op: string }
+  | { kind: 'submit' | 'retry'; node: string; op: string }
   | { kind: 'forward'; from: string; to: string; ops: string[] }
   | { kind: 'choose'; inst: number; entry: string }
   | { kind: 'answer'; node: string; inst: number; outcome: 'decided' | 'timeout' }
@@ -549,6 +554,17 @@ export function rsmModel(options: RsmModelOptions): RsmModel {
         push({ kind: 'submit', node: names[i]!, op: reqId }, i, r, { submitted: g.submitted + 1 });
       }
     }
+    // A client whose call timed out retries it, under the same reqId, at any replica (a
+    // timeout: counted in --timers).
+    if (g.ticks < o.timers)
+      for (const reqId of opIds.slice(0, g.submitted))
+        for (let i = 0; i < names.length; i++) {
+          const r = stepNode(i, g.nodes[i]!, `req:${reqId}`, {
+            kind: 'event',
+            make: (now) => ({ type: 'request', now, from: clientToken(reqId), op: { reqId } }),
+          });
+          push({ kind: 'retry', node: names[i]!, op: reqId }, i, r, { ticks: g.ticks + 1 });
+        }
     // A forwarded batch is delivered (again).
     for (const w of g.net) {
       const wire = wires[w]!;
@@ -672,6 +688,8 @@ export function rsmModel(options: RsmModelOptions): RsmModel {
     switch (step.kind) {
       case 'submit':
         return `a client submits ${step.op} to ${step.node}`;
+      case 'retry':
+        return `the client of ${step.op} times out and retries it at ${step.node}`;
       case 'forward':
         return `${step.to} receives ${step.from}'s forward of [${step.ops.join(' ')}]`;
       case 'choose':
