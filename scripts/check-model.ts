@@ -13,6 +13,12 @@ import {
   type PaxosModelOptions,
   paxosModel,
 } from '../apps/model/paxos-model.ts';
+import {
+  DEFAULT_RSM_MODEL,
+  RSM_MODEL_MUTATIONS,
+  type RsmModelOptions,
+  rsmModel,
+} from '../apps/model/rsm-model.ts';
 import { type EpaxosTraceFile, writeTrace } from '../apps/model/trace.ts';
 import { PAXOS_MUTATIONS } from '../apps/paxos/mutations.ts';
 import { cli } from './support/cli.ts';
@@ -38,14 +44,24 @@ Options:
                       interfere), --timers timer firings (resends, recoveries) in a run,
                       --crashes; checked: one command and attributes per instance, execution
                       only once committed, interfering commands in one order in every life;
-                      mutations ${EPAXOS_MUTATIONS.join(', ')};
-                      a violation is written to --trace-out as for Paxos (protocol "epaxos")
-  --timers N          epaxos: timer firings in a run, over all replicas (default ${DEFAULT_EPAXOS_MODEL.timers})
-  --participants N    participants p1..pN (default ${D.participants}; epaxos: ${DEFAULT_EPAXOS_MODEL.replicas} replicas)
+                      mutations ${EPAXOS_MUTATIONS.join(', ')}
+                      or rsm: the replicated log (apps/rsm/core.ts) over an append machine,
+                      --participants replicas, --ops client operations, --timers clock jumps
+                      and proposal or catch-up timeouts, --crashes; consensus abstracted (each
+                      instance decides one of the values proposed for it, for ever: Paxos is
+                      checked on its own); checked: each replica applies the decided log in
+                      order, its state is that log's operations once each, only submitted
+                      operations are proposed, every reply is the answer after its operation in
+                      the decided order; mutations ${RSM_MODEL_MUTATIONS.join(', ')}
+  --ops N             rsm: client operations o1..oN, each submitted once to any replica
+                      (default ${DEFAULT_RSM_MODEL.ops})
+  --timers N          epaxos: timer firings in a run, over all replicas (default ${DEFAULT_EPAXOS_MODEL.timers});
+                      rsm: clock jumps (then a tick), proposal and catch-up timeouts (default ${DEFAULT_RSM_MODEL.timers})
+  --participants N    participants p1..pN (default ${D.participants}; epaxos: ${DEFAULT_EPAXOS_MODEL.replicas} replicas; rsm: ${DEFAULT_RSM_MODEL.replicas})
   --values N          distinct values that may be proposed, A, B, ... (default ${D.values}; epaxos:
                       commands, default ${DEFAULT_EPAXOS_MODEL.commands})
-  --ballots N         start_ballot events in a run, over all participants (default ${D.ballots})
-  --crashes N         crash-and-restart events in a run (default ${D.crashes}; epaxos: ${DEFAULT_EPAXOS_MODEL.crashes})
+  --ballots N         paxos: start_ballot events in a run, over all participants (default ${D.ballots})
+  --crashes N         crash-and-restart events in a run (default ${D.crashes}; epaxos: ${DEFAULT_EPAXOS_MODEL.crashes}; rsm: ${DEFAULT_RSM_MODEL.crashes})
   --network KIND      set: every message sent stays deliverable (covers any loss, any number
                       of duplicates and any order at once; default); multiset: a delivery
                       consumes the message, with --dup and --loss as bounds
@@ -60,8 +76,7 @@ Options:
   --max-seconds S     stop cleanly after S seconds (default: no bound)
   --max-memory-mb N   stop cleanly once the heap holds N MB (default: 80% of Node's heap limit,
                       so that a search too large for memory stops with what it covered)
-  --trace-out FILE    where to write a counterexample, Paxos or EPaxos (default
-                      model-trace.json); npm run sim -- --replay FILE [--view] re-runs it
+  --trace-out FILE    paxos: where to write a counterexample (default model-trace.json)
   --quiet             no progress lines
   --help              this text
 
@@ -73,12 +88,13 @@ const args = cli({
   usage: HELP,
   options: {
     protocol: { type: 'string', default: 'paxos' },
+    ops: { type: 'string' },
     timers: { type: 'string' },
     participants: { type: 'string' },
     values: { type: 'string' },
-    ballots: { type: 'string', default: String(D.ballots) },
+    ballots: { type: 'string' },
     crashes: { type: 'string' },
-    network: { type: 'string', default: D.network },
+    network: { type: 'string' },
     dup: { type: 'string' },
     loss: { type: 'string' },
     'no-loss': { type: 'boolean', default: false },
@@ -87,13 +103,13 @@ const args = cli({
     'max-states': { type: 'string' },
     'max-seconds': { type: 'string' },
     'max-memory-mb': { type: 'string' },
-    'trace-out': { type: 'string', default: 'model-trace.json' },
+    'trace-out': { type: 'string' },
     quiet: { type: 'boolean', default: false },
   },
 });
 const { values } = args;
 
-const protocol = args.choice('protocol', ['paxos', 'epaxos'] as const)!;
+const protocol = args.choice('protocol', ['paxos', 'epaxos', 'rsm'] as const)!;
 const BOUND_FLAG = {
   states: '--max-states',
   seconds: '--max-seconds',
@@ -110,8 +126,11 @@ const progress = values.quiet
         ),
     };
 if (protocol === 'epaxos') checkEpaxos();
-if (values.timers !== undefined) args.fail('--timers is an EPaxos option: give --protocol epaxos');
-const network = args.choice('network', ['set', 'multiset'] as const)!;
+if (protocol === 'rsm') checkRsm();
+if (values.ops !== undefined) args.fail('--ops is an rsm option: give --protocol rsm');
+if (values.timers !== undefined)
+  args.fail('--timers is an EPaxos and rsm option: give --protocol epaxos or rsm');
+const network = args.choice('network', ['set', 'multiset'] as const) ?? D.network;
 if (
   network === 'set' &&
   (values.dup !== undefined || values.loss !== undefined || values['no-loss'])
@@ -122,7 +141,7 @@ const mutation = args.choice('mutate', PAXOS_MUTATIONS);
 const options: PaxosModelOptions = {
   participants: args.int('participants', { min: 1, max: 7 }) ?? D.participants,
   values: args.int('values', { min: 1, max: 10 }) ?? D.values,
-  ballots: args.int('ballots', { min: 0, max: 20 })!,
+  ballots: args.int('ballots', { min: 0, max: 20 }) ?? D.ballots,
   crashes: args.int('crashes', { min: 0, max: 20 }) ?? D.crashes,
   dup: args.int('dup', { min: 0, max: 20 }) ?? D.dup,
   loss: values['no-loss'] ? 0 : (args.int('loss', { min: 0 }) ?? Number.POSITIVE_INFINITY),
@@ -189,7 +208,7 @@ switch (result.kind) {
       const key = model.stepKey(step);
       g = model.successors(g).find((x) => model.stepKey(x.step) === key)!.next;
     });
-    const out = values['trace-out']!;
+    const out = values['trace-out'] ?? 'model-trace.json';
     writeTrace(out, {
       protocol: 'paxos',
       ...(values.impl !== undefined ? { impl: values.impl } : {}),
@@ -211,6 +230,7 @@ function checkEpaxos(): never {
     if (values[flag] !== undefined)
       args.fail(`--${flag} is a Paxos option: not with --protocol epaxos`);
   if (values['no-loss']) args.fail('--no-loss is a Paxos option: not with --protocol epaxos');
+  if (values.ops !== undefined) args.fail('--ops is an rsm option: not with --protocol epaxos');
   const E = DEFAULT_EPAXOS_MODEL;
   const mutate = args.choice('mutate', EPAXOS_MUTATIONS);
   const o: EpaxosTraceFile['options'] = {
@@ -254,5 +274,64 @@ function checkEpaxos(): never {
   const out = values['trace-out']!;
   writeTrace(out, { protocol: 'epaxos', options: o, violation: r.violation, steps: r.trace });
   console.log(`trace written to ${out} (replay: npm run sim -- --replay ${out})`);
+  process.exit(1);
+}
+
+/** --protocol rsm: the replicated log's model (apps/model/rsm-model.ts). Exits. */
+function checkRsm(): never {
+  for (const flag of ['values', 'ballots', 'network', 'dup', 'loss', 'impl', 'trace-out'] as const)
+    if (values[flag] !== undefined)
+      args.fail(`--${flag} is not an rsm option (rsm: --participants, --ops, --timers, --crashes)`);
+  if (values['no-loss'])
+    args.fail('--no-loss is not an rsm option (rsm: --participants, --ops, --timers, --crashes)');
+  const R = DEFAULT_RSM_MODEL;
+  const mutate = args.choice('mutate', RSM_MODEL_MUTATIONS);
+  const o: RsmModelOptions = {
+    replicas: args.int('participants', { min: 1, max: 5 }) ?? R.replicas,
+    ops: args.int('ops', { min: 1, max: 5 }) ?? R.ops,
+    timers: args.int('timers', { min: 0, max: 20 }) ?? R.timers,
+    crashes: args.int('crashes', { min: 0, max: 20 }) ?? R.crashes,
+    mutations: mutate ? [mutate] : [],
+  };
+  const maxStates = args.int('max-states', { min: 1 });
+  const maxSeconds = args.number('max-seconds', { above: 0 });
+  const maxHeapMb = args.int('max-memory-mb', { min: 16 });
+  console.log(
+    `model check: rsm, core apps/rsm/core.ts${mutate ? ` (mutation ${mutate})` : ''} over an append machine; ${plural(o.replicas, 'replica')}, ${plural(o.ops, 'client operation')}, ${plural(o.timers, 'timeout')}, ${plural(o.crashes, 'crash').replace('crashs', 'crashes')}; consensus: one proposed value per instance; network: set (any loss, duplication, order)${maxStates ? `; at most ${fmt(maxStates)} states` : ''}${maxSeconds ? `; at most ${maxSeconds} s` : ''}`,
+  );
+  const model = rsmModel(o);
+  const r = explore(model, {
+    ...(maxStates !== undefined ? { maxStates } : {}),
+    ...(maxSeconds !== undefined ? { maxSeconds } : {}),
+    ...(maxHeapMb !== undefined ? { maxHeapMb } : {}),
+    ...progress,
+  });
+  const secs = (r.elapsedMs / 1000).toFixed(1);
+  const st = model.stats();
+  const inside = `${fmt(st.nodeStates)} replica states, ${fmt(st.nodeSteps)} distinct core steps`;
+  if (r.kind === 'clean') {
+    console.log(
+      `result: no violation; every reachable state explored: ${fmt(r.states)} states, ${fmt(r.transitions)} transitions, depth ${r.depth}, ${secs} s (${inside})`,
+    );
+    process.exit(0);
+  }
+  if (r.kind === 'bound') {
+    console.log(
+      `result: no violation so far; stopped at the bound (${BOUND_FLAG[r.bound]}): ${fmt(r.states)} states, depth ${r.depth} fully explored, ${fmt(r.transitions)} transitions, ${secs} s (${inside})`,
+    );
+    process.exit(0);
+  }
+  console.log(
+    `VIOLATION (${r.violation}) after ${plural(r.trace.length, 'step')} (a shortest trace), found after ${fmt(r.states)} states, ${secs} s:`,
+  );
+  let g = model.initial();
+  r.trace.forEach((step, i) => {
+    console.log(`${String(i + 1).padStart(3)}. ${model.describe(g, step)}`);
+    const key = model.stepKey(step);
+    g = model.successors(g).find((x) => model.stepKey(x.step) === key)!.next;
+  });
+  console.log(
+    '(rsm traces are printed only: --trace-out and sim --replay are for Paxos and EPaxos)',
+  );
   process.exit(1);
 }

@@ -127,11 +127,14 @@ export interface ReplicaError {
 }
 
 /**
- * Test only: deliberately broken variants, to show that the simulator's checks catch them.
- * 'forget-snapshot-results': adopting a snapshot drops the machine's remembered results (needs
- * `machine.forgetResults`), so a retried write applies twice. Nothing that ships sets one.
+ * Test only: deliberately broken variants, to show that the simulator's and the model checker's
+ * checks catch them. Nothing that ships sets one.
+ * - 'forget-snapshot-results': adopting a snapshot drops the machine's remembered results (needs
+ *   `machine.forgetResults`), so a retried write applies twice.
+ * - 'apply-past-gap': a decision that arrives above a hole in the log is applied at once, the
+ *   hole skipped (as if the missing instance were a no-op), instead of waiting for it to be filled.
  */
-export type ReplicaMutation = 'forget-snapshot-results';
+export type ReplicaMutation = 'forget-snapshot-results' | 'apply-past-gap';
 
 export interface ReplicaConfig<S, O extends Op, R> {
   machine: Machine<S, O, R>;
@@ -529,6 +532,8 @@ function settle<S, O extends Op, R, C>(
 
 function applyReady<S, O extends Op, R, C>(s: ReplicaState<S, O, R, C>, out: Out<O, R, C>): void {
   const { machine } = s.config;
+  if (s.config.mutations?.has('apply-past-gap') && s.decided.size > 0 && !s.decided.has(s.applied))
+    s.applied = Math.min(...s.decided.keys()); // the mutation: skip the hole
   for (let entry = s.decided.get(s.applied); entry; entry = s.decided.get(s.applied)) {
     s.decided.delete(s.applied);
     for (const op of entry.ops) {

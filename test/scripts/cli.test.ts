@@ -90,13 +90,31 @@ const MORE: Array<[string, string[], string]> = [
     ['--name', 'n1', '--listen', '127.0.0.1:4000', '--port', '5'],
     '--listen gives the host and port: not with --host or --port',
   ],
-  ['check:model', ['--protocol', 'raft'], "--protocol must be one of paxos, epaxos, got 'raft'"],
+  [
+    'check:model',
+    ['--protocol', 'raft'],
+    "--protocol must be one of paxos, epaxos, rsm, got 'raft'",
+  ],
   [
     'check:model',
     ['--dup', '2'],
     '--dup, --loss and --no-loss bound the multiset network: add --network multiset',
   ],
-  ['check:model', ['--timers', '1'], '--timers is an EPaxos option: give --protocol epaxos'],
+  [
+    'check:model',
+    ['--timers', '1'],
+    '--timers is an EPaxos and rsm option: give --protocol epaxos or rsm',
+  ],
+  [
+    'check:model',
+    ['--protocol', 'rsm', '--values', '2'],
+    '--values is not an rsm option (rsm: --participants, --ops, --timers, --crashes)',
+  ],
+  [
+    'check:model',
+    ['--protocol', 'rsm', '--ops', 'x'],
+    "--ops must be an integer from 1 to 5, got 'x'",
+  ],
   ['check:model', ['--max-memory-mb', '8'], "--max-memory-mb must be an integer >= 16, got '8'"],
   [
     'check:model',
