@@ -35,6 +35,20 @@ export interface LocalClusterOptions {
   load?: string[];
   /** More arguments for scripts/node.ts (e.g. ['--metrics-port', '0']). */
   args?: string[];
+  /**
+   * Where node `name` runs (default: this machine's loopback, a free port): a network namespace
+   * (`ip netns exec`), the address it listens on and a port. A fixed port keeps the node's full
+   * name across relaunches. Beyond loopback it needs `tls`.
+   */
+  placement?: (name: string) => NodePlacement;
+  /** A certificate directory (`npm run certs`, with a certificate per node): TLS between nodes. */
+  tls?: string;
+}
+
+export interface NodePlacement {
+  netns?: string;
+  host: string;
+  port?: number;
 }
 
 const SERVICES_MODULE = `Services=${fileURLToPath(new URL('../../apps/services.ts', import.meta.url))}`;
@@ -76,8 +90,13 @@ export class LocalCluster {
   /** Launches node `name` (again, on the same data) and starts its replicas. */
   async startNode(name: string): Promise<LaunchedNode> {
     const o = this.options;
+    const place = o.placement?.(name);
     const node = await launchNode({
       name,
+      netns: place?.netns,
+      host: place?.host,
+      port: place?.port,
+      tls: o.tls,
       cookie: o.cookie,
       join: [Node.self()],
       load: [SERVICES_MODULE, ...(o.load ?? [])],

@@ -13,6 +13,10 @@ export interface Host {
 }
 
 export interface Hosts {
+  /** The prefix of every namespace made (`ac` and 6 hex digits). */
+  tag: string;
+  /** The hub namespace holding the bridge (see setHostLink). */
+  hub: string;
   hosts: Host[];
   /** Takes host `i`'s link down: it can reach nobody, nobody can reach it. */
   cut(i: number): void;
@@ -44,6 +48,15 @@ export function netnsUnavailable(): string | null {
     ip('netns', 'del', probe);
   } catch {}
   return null;
+}
+
+/**
+ * Takes host `i`'s link on the bridge in namespace `hub` down (up = false) or up: what cut(i)
+ * and heal(i) do, for a process that did not make the hosts (it is given the hub's name).
+ */
+export function setHostLink(hub: string, i: number, up: boolean): void {
+  if (!Number.isInteger(i) || i < 1) throw new Error(`no host ${i}`);
+  ip('-n', hub, 'link', 'set', `port${i}`, up ? 'up' : 'down');
 }
 
 const live = new Set<string>();
@@ -115,6 +128,8 @@ export function createHosts(count: number): Hosts {
       return `port${i}`;
     };
     return {
+      tag,
+      hub,
       hosts,
       cut: (i) => ip('-n', hub, 'link', 'set', port(i), 'down'),
       heal: (i) => ip('-n', hub, 'link', 'set', port(i), 'up'),
