@@ -4,9 +4,12 @@
 // invocation and completion is recorded to a history file; at the end the linearizability
 // checker (apps/check) and the invariants judge the run.
 
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { constants, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ActorError, type Pid, sleep } from '../actors/index.ts';
 import type { HistoryEntry, InventoryInput } from '../apps/check/history.ts';
 import { writeHistory } from '../apps/check/history.ts';
@@ -15,8 +18,10 @@ import { InventoryServer } from '../apps/inventory/index.ts';
 import { requestId } from '../apps/rsm/machine.ts';
 import { seededRandom } from '../transport/faults.ts';
 import { Faults, Node } from '../transport/index.ts';
+import { loadTls, writeCerts } from '../transport/tls.ts';
 import { cli } from './support/cli.ts';
 import { LocalCluster } from './support/local-cluster.ts';
+import { createHosts, type Host, netnsUnavailable, setHostLink } from './support/netns.ts';
 import { useShortLogs } from './support/short-log.ts';
 
 const HELP = `Usage: npm run chaos -- [options]
@@ -43,6 +48,14 @@ Options:
   --out FILE       history file (default data/chaos-<time>.jsonl)
   --no-kill, --no-partition, --no-pause
                    leave that kind of fault out
+  --delay-ms N     WAN-like latency: every link, both ways, holds each frame N ms, plus or minus
+                   N/2 (the transport's fault injection), set once the nodes are up and again on
+                   a relaunched node (default 0; 20 with --hosts)
+  --hosts          one host per node and one for this driver: Linux network namespaces on a
+                   bridge (10.213.0.x), TLS between the nodes (certificates made for the run),
+                   each node on a fixed port of its own address. Partitions then alternate
+                   between taking the victim host's link down and fault injection. Needs root
+                   and iproute2; the namespaces and certificates are removed at the end
   --help           this text`;
 
 const args = cli({
@@ -57,6 +70,11 @@ const args = cli({
     'no-kill': { type: 'boolean', default: false },
     'no-partition': { type: 'boolean', default: false },
     'no-pause': { type: 'boolean', default: false },
+    'delay-ms': { type: 'string' },
+    hosts: { type: 'boolean', default: false },
+    // Internal, not in the usage: set by --hosts when it runs this script again inside the
+    // driver's namespace (the hosts' layout and the certificates' directory, as JSON).
+    'inside-hosts': { type: 'string' },
   },
 });
 const { values } = args;
@@ -73,6 +91,93 @@ const kinds = [
   !values['no-partition'] && 'partition',
   !values['no-pause'] && 'pause',
 ].filter((k): k is 'kill' | 'partition' | 'pause' => typeof k === 'string');
+const delayMs = args.int('delay-ms', { min: 0, max: 1000 }) ?? (values.hosts ? 20 : 0);
+const jitterMs = Math.floor(delayMs / 2);
+const names = Array.from({ length: nodeCount }, (_, i) => `p${i + 1}`);
+
+/** What --hosts hands to the run inside the driver's namespace. */
+interface Layout {
+  tag: string;
+  hub: string;
+  /** This driver's host. */
+  driver: Host;
+  /** Node p<i>'s host is nodes[i - 1], on link port<i> of the hub's bridge. */
+  nodes: Host[];
+  certs: string;
+}
+/** The port every node listens on, on its own host's address: a relaunch keeps its name. */
+const NODE_PORT = 4000;
+
+function insideLayout(text: string): Layout {
+  try {
+    const layout = JSON.parse(text) as Layout;
+    if (layout.nodes.length === nodeCount && layout.driver.address && layout.certs && layout.hub)
+      return layout;
+  } catch {}
+  return args.fail('--inside-hosts is internal: set by --hosts');
+}
+const layout = values['inside-hosts'] === undefined ? null : insideLayout(values['inside-hosts']);
+
+/**
+ * --hosts, outside: makes the hosts and the certificates, runs this script again inside the
+ * driver's namespace (its output streamed), removes both whatever happens, and exits with its
+ * exit code.
+ */
+async function runOnHosts(): Promise<never> {
+  const why = netnsUnavailable();
+  if (why) args.fail(`--hosts cannot make network namespaces here: ${why}`);
+  const net = createHosts(nodeCount + 1);
+  const certs = mkdtempSync(join(tmpdir(), 'ac-chaos-certs-'));
+  let code = 1;
+  try {
+    writeCerts(certs, ['chaos', ...names]);
+    const inner: Layout = {
+      tag: net.tag,
+      hub: net.hub,
+      driver: net.hosts[nodeCount]!,
+      nodes: net.hosts.slice(0, nodeCount),
+      certs,
+    };
+    const child = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        inner.driver.ns,
+        process.execPath,
+        '--import',
+        'tsx',
+        fileURLToPath(import.meta.url),
+        ...process.argv.slice(2),
+        '--inside-hosts',
+        JSON.stringify(inner),
+      ],
+      { stdio: 'inherit' },
+    );
+    // Ctrl-C reaches both processes; a signal sent to this one alone is passed on. The run
+    // inside stops its nodes and exits; if it hangs, it is killed.
+    const stop = () => {
+      child.kill('SIGINT');
+      setTimeout(() => child.kill('SIGKILL'), 30_000).unref();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    code = await new Promise<number>((done) => {
+      child.on('error', (err) => {
+        console.error(`chaos --hosts: cannot run ip netns exec: ${err.message}`);
+        done(1);
+      });
+      child.on('exit', (exitCode, signal) =>
+        done(exitCode ?? 128 + (signal ? constants.signals[signal] : 0)),
+      );
+    });
+  } finally {
+    net.destroy();
+    rmSync(certs, { recursive: true, force: true });
+  }
+  process.exit(code);
+}
+if (values.hosts && layout === null) await runOnHosts();
 
 useShortLogs('error');
 const random = seededRandom(seed);
@@ -80,9 +185,14 @@ const t0 = performance.now();
 const clock = () => performance.now() - t0;
 const say = (text: string) => console.log(`[${(clock() / 1000).toFixed(1).padStart(5)} s] ${text}`);
 
-const names = Array.from({ length: nodeCount }, (_, i) => `p${i + 1}`);
 const cookie = randomBytes(16).toString('hex');
-await Node.start({ name: 'chaos', cookie, heartbeatIntervalMs: 200, nodeDownAfterMs: 1500 });
+await Node.start({
+  name: 'chaos',
+  cookie,
+  heartbeatIntervalMs: 200,
+  nodeDownAfterMs: 1500,
+  ...(layout && { host: layout.driver.address, tls: loadTls(layout.certs, 'chaos') }),
+});
 const cluster = await LocalCluster.start({
   names,
   cookie,
@@ -90,19 +200,64 @@ const cluster = await LocalCluster.start({
   replicaOptions: { protocol },
   heartbeatIntervalMs: 200,
   nodeDownAfterMs: 1500,
+  ...(layout && {
+    tls: layout.certs,
+    placement: (name: string) => {
+      const host = layout.nodes[names.indexOf(name)]!;
+      return { netns: host.ns, host: host.address, port: NODE_PORT };
+    },
+  }),
 });
-let cleaningUp = false;
-const cleanup = async () => {
-  if (cleaningUp) return;
-  cleaningUp = true;
-  for (const node of cluster.nodes.values()) node.kill('SIGCONT');
-  await cluster.stop();
-  await Node.stop();
+let cleaning: Promise<void> | null = null;
+const cleanup = () => {
+  cleaning ??= (async () => {
+    for (const node of cluster.nodes.values()) node.kill('SIGCONT');
+    await cluster.stop();
+    await Node.stop();
+  })();
+  return cleaning;
 };
 process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
+
+// ---- latency ----
+const fullName = (n: string) => (n === 'chaos' ? Node.self() : cluster.nodes.get(n)!.name);
+/** Delays every link between one of `of` and any other node (this one included), both ways. */
+async function delayLinks(of: string[]): Promise<void> {
+  if (delayMs === 0) return;
+  const all = ['chaos', ...names];
+  const done = new Set<string>();
+  for (const a of of)
+    for (const b of all) {
+      const pair = [a, b].sort().join(' ');
+      if (a === b || done.has(pair)) continue;
+      done.add(pair);
+      await Faults.delay(fullName(a), fullName(b), { delayMs, jitterMs });
+    }
+}
+/** The mean round trip of a ping from here to every node, in ms. */
+async function pingMs(): Promise<number> {
+  let total = 0;
+  for (const n of names) {
+    const start = performance.now();
+    await Node.ping(fullName(n));
+    total += performance.now() - start;
+  }
+  return total / names.length;
+}
+const pingBefore = await pingMs();
+await delayLinks(['chaos', ...names]);
+const pingAfter = await pingMs();
+const latency = delayMs > 0 ? `delay ${delayMs}±${jitterMs} ms on every link` : 'no delay';
+const where = layout
+  ? `; ${nodeCount + 1} hosts (network namespaces ${layout.tag}-h1..h${nodeCount + 1}, TLS): ${names.join(', ')} on ${layout.nodes.map((h) => `${h.address}:${NODE_PORT}`).join(', ')}, this driver on ${layout.driver.address}`
+  : '';
 say(
-  `${nodeCount} node processes up (${names.join(', ')}, ${protocol}), ${clientCount} clients, seed ${seed}, faults: ${kinds.join(', ') || 'none'}`,
+  `${nodeCount} node processes up (${names.join(', ')}, ${protocol}), ${clientCount} clients, seed ${seed}, faults: ${kinds.join(', ') || 'none'}; ${latency}${where}`,
 );
+if (delayMs > 0)
+  say(
+    `ping to a node: ${pingBefore.toFixed(1)} ms before the delay, ${pingAfter.toFixed(1)} ms with it`,
+  );
 
 // ---- clients ----
 const history: HistoryEntry[] = [];
@@ -184,6 +339,8 @@ async function client(c: number): Promise<void> {
 
 // ---- nemesis ----
 const faults = { kill: 0, partition: 0, pause: 0 };
+/** With --hosts, partitions alternate: the victim host's link down, then fault injection. */
+const partitionsBy = { link: 0, injection: 0 };
 async function nemesis(): Promise<void> {
   await sleep(1000);
   while (running && kinds.length > 0) {
@@ -196,14 +353,26 @@ async function nemesis(): Promise<void> {
       await cluster.killNode(victim);
       await sleep(lasting);
       await cluster.startNode(victim);
+      await delayLinks([victim]); // its rules died with it
       say(`nemesis: ${victim} relaunched`);
-    } else if (kind === 'partition') {
-      const others = names.filter((n) => n !== victim);
-      const full = (n: string) => cluster.nodes.get(n)!.name;
-      say(`nemesis: partition ${victim} | ${others.join(',')} for ${lasting} ms`);
-      for (const o of others) await Faults.partition(full(victim), full(o));
+    } else if (kind === 'partition' && layout && partitionsBy.link <= partitionsBy.injection) {
+      // The host's link down: it reaches nobody, this driver included, and nobody reaches it.
+      partitionsBy.link++;
+      const i = names.indexOf(victim) + 1;
+      say(`nemesis: partition ${victim} | everyone for ${lasting} ms (host link down)`);
+      setHostLink(layout.hub, i, false);
       await sleep(lasting);
-      for (const o of others) await Faults.heal(full(victim), full(o));
+      setHostLink(layout.hub, i, true);
+      say('nemesis: healed (host link up)');
+    } else if (kind === 'partition') {
+      partitionsBy.injection++;
+      const others = names.filter((n) => n !== victim);
+      const how = layout ? ' (fault injection)' : '';
+      say(`nemesis: partition ${victim} | ${others.join(',')} for ${lasting} ms${how}`);
+      for (const o of others) await Faults.partition(fullName(victim), fullName(o));
+      await sleep(lasting);
+      for (const o of others) await Faults.heal(fullName(victim), fullName(o));
+      await delayLinks([victim]); // heal cleared every rule between them
       say('nemesis: healed');
     } else {
       const node = cluster.nodes.get(victim)!;
@@ -266,14 +435,18 @@ const checkMs = Math.round(performance.now() - checkStart);
 if (verdict.ok === false) violations.push(`not linearizable: ${verdict.reason}`);
 await cleanup();
 
+const setting = [
+  layout && `on ${nodeCount + 1} hosts`,
+  delayMs > 0 && `delay ${delayMs}±${jitterMs} ms`,
+].filter(Boolean);
 console.log(
-  `chaos: ${durationMs / 1000} s, ${nodeCount} nodes (${protocol}), ${clientCount} clients, seed ${seed}`,
+  `chaos: ${durationMs / 1000} s, ${nodeCount} nodes (${protocol}), ${clientCount} clients, seed ${seed}${setting.map((s) => `, ${s}`).join('')}`,
 );
 console.log(
   `operations: ${stats.ok} ok (${stats.refused} of them refused: insufficient_stock), ${stats.indeterminate} indeterminate, ${stats.retries} retries`,
 );
 console.log(
-  `faults injected: ${faults.kill} kills, ${faults.partition} partitions, ${faults.pause} pauses`,
+  `faults injected: ${faults.kill} kills, ${faults.partition} partitions, ${faults.pause} pauses${layout ? ` (partitions: ${partitionsBy.link} host link down, ${partitionsBy.injection} fault injection)` : ''}`,
 );
 console.log(
   `linearizability: ${verdict.ok === true ? 'OK' : verdict.ok === false ? 'VIOLATED' : 'UNKNOWN (checker timed out)'} (${history.length} operations checked in ${checkMs} ms)`,
