@@ -1,11 +1,15 @@
 // The chaos run, short: real node processes under kills, partitions and pauses, every
 // operation recorded and the history checked for linearizability.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { netnsUnavailable } from '../../scripts/support/netns.ts';
 import { scaledMs } from '../../transport/timeouts.ts';
+
+const noHosts = netnsUnavailable();
+if (noHosts) console.log(`chaos.test.ts: the --hosts run is skipped: ${noHosts}`);
 
 const dir = mkdtempSync(join(tmpdir(), 'chaos-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -72,6 +76,32 @@ describe('npm run chaos (short)', () => {
     () => {
       const { stdout } = chaos(join(dir, 'history-epaxos.jsonl'), ['--protocol', 'epaxos']);
       expect(stdout).toContain('3 nodes (epaxos)');
+    },
+    scaledMs(120_000),
+  );
+
+  // Every node on a host of its own (a network namespace), TLS between them, 20 +- 10 ms on every
+  // link; partitions alternate between the victim host's link down and fault injection.
+  it.skipIf(noHosts !== null)(
+    '--hosts --delay-ms 20: faults injected, linearizable, 0 violations, no namespace left',
+    () => {
+      const { stdout } = chaos(join(dir, 'history-hosts.jsonl'), ['--hosts', '--delay-ms', '20']);
+      const tag =
+        /network namespaces (ac[0-9a-f]{6})-h1\.\.h4, TLS\): p1, p2, p3 on 10\.213\.0\.1:4000/.exec(
+          stdout,
+        )?.[1];
+      expect(tag, stdout).toBeDefined();
+      expect(stdout).toContain('delay 20±10 ms on every link');
+      expect(stdout).toContain('3 nodes (paxos), 6 clients, seed 11, on 4 hosts, delay 20±10 ms');
+      // The delay is in force: a ping crosses two delayed links, each at least 10 ms.
+      const ping = /ping to a node: ([\d.]+) ms before the delay, ([\d.]+) ms with it/.exec(stdout);
+      expect(ping, stdout).not.toBeNull();
+      expect(Number(ping![2]), stdout).toBeGreaterThanOrEqual(20);
+      expect(stdout).toMatch(/\(partitions: \d+ host link down, \d+ fault injection\)/);
+      const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+        .split('\n')
+        .filter((line) => line.startsWith(tag!));
+      expect(left).toEqual([]);
     },
     scaledMs(120_000),
   );

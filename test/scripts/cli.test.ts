@@ -190,6 +190,12 @@ const MORE: Array<[string, string[], string]> = [
   ],
   ['bench:epaxos', ['--storage', 'disk'], "--storage must be one of memory, lmdb, got 'disk'"],
   ['chaos', ['--protocol', 'raft'], "--protocol must be one of paxos, epaxos, got 'raft'"],
+  [
+    'chaos',
+    ['--hosts', '--delay-ms', 'x'],
+    "--delay-ms must be an integer from 0 to 1000, got 'x'",
+  ],
+  ['chaos', ['--inside-hosts', '{}'], '--inside-hosts is internal: set by --hosts'],
   ['kill-restart', ['--protocol', 'raft'], "--protocol must be one of paxos, epaxos, got 'raft'"],
   [
     'start',
