@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { EPAXOS_MUTATIONS } from '../apps/epaxos/replica.ts';
 import { DEFAULT_EPAXOS_MODEL, epaxosModel } from '../apps/model/epaxos-model.ts';
 import { explore, type Progress } from '../apps/model/explore.ts';
+import { exploreMerged, type MergedProgress } from '../apps/model/merged.ts';
 import {
   DEFAULT_PAXOS_MODEL as D,
   type PaxosCore,
@@ -37,6 +38,13 @@ value was proposed), decided-never-changes (a participant's decision, on disk, n
 ballot monotonicity (an acceptor's promise on disk never goes down), and the core's own
 assertions (a step that throws). A violation prints the shortest trace (breadth first) in words
 and writes it as JSON (--trace-out) for \`npm run sim -- --replay FILE\`.
+
+With the set network, Paxos is searched by merging networks (--search merged, the default):
+one entry per combination of participant states and budgets, holding the union of the networks
+of every path that reached it, explored again whenever that union grows. It covers every
+reachable state (a sound over-approximation: no violation there means none anywhere) in far
+fewer entries. A violation it finds is only possible, so the exact breadth-first search then
+runs to confirm it and to give the shortest real trace. --search exact runs that search alone.
 
 Options:
   --protocol NAME     paxos (default), or epaxos: the EPaxos core (apps/epaxos/replica.ts),
@@ -72,6 +80,8 @@ Options:
                         ${PAXOS_MUTATIONS.join(', ')}
   --impl PATH         check another core with the same interface (exports createParticipant
                       and step, as apps/paxos/core.ts; template: examples/student-paxos/core.ts)
+  --search KIND       paxos with the set network: merged (default) or exact (see above); the
+                      multiset network is always searched exactly
   --max-states N      stop cleanly after N distinct states (default: no bound)
   --max-seconds S     stop cleanly after S seconds (default: no bound)
   --max-memory-mb N   stop cleanly once the heap holds N MB (default: 80% of Node's heap limit,
@@ -104,6 +114,7 @@ const args = cli({
     'max-seconds': { type: 'string' },
     'max-memory-mb': { type: 'string' },
     'trace-out': { type: 'string' },
+    search: { type: 'string' },
     quiet: { type: 'boolean', default: false },
   },
 });
@@ -128,6 +139,7 @@ const progress = values.quiet
 if (protocol === 'epaxos') checkEpaxos();
 if (protocol === 'rsm') checkRsm();
 if (values.ops !== undefined) args.fail('--ops is an rsm option: give --protocol rsm');
+const search = args.choice('search', ['merged', 'exact'] as const);
 if (values.timers !== undefined)
   args.fail('--timers is an EPaxos and rsm option: give --protocol epaxos or rsm');
 const network = args.choice('network', ['set', 'multiset'] as const) ?? D.network;
@@ -137,6 +149,8 @@ if (
 )
   args.fail('--dup, --loss and --no-loss bound the multiset network: add --network multiset');
 if (values.loss !== undefined && values['no-loss']) args.fail('--loss and --no-loss: give one');
+if (search === 'merged' && network === 'multiset')
+  args.fail('--search merged needs the set network (it merges networks that only grow)');
 const mutation = args.choice('mutate', PAXOS_MUTATIONS);
 const options: PaxosModelOptions = {
   participants: args.int('participants', { min: 1, max: 7 }) ?? D.participants,
@@ -176,19 +190,23 @@ console.log(
   `model check: paxos, core ${values.impl ?? 'apps/paxos/core.ts'}${mutation ? ` (mutation ${mutation})` : ''}; ${plural(options.participants, 'participant')}, ${plural(options.values, 'value')}, ${plural(options.ballots, 'ballot')}, ${plural(options.crashes, 'crash').replace('crashs', 'crashes')}; ${netWords}${maxStates ? `; at most ${fmt(maxStates)} states` : ''}${maxSeconds ? `; at most ${maxSeconds} s` : ''}`,
 );
 
-const result = explore(model, {
+const bounds = {
   ...(maxStates !== undefined ? { maxStates } : {}),
   ...(maxSeconds !== undefined ? { maxSeconds } : {}),
   ...(maxHeapMb !== undefined ? { maxHeapMb } : {}),
-  ...progress,
-});
+};
+/** Set when the merged search found a possible violation that the exact search now checks. */
+let confirming = false;
+if ((search ?? (network === 'set' ? 'merged' : 'exact')) === 'merged') confirming = searchMerged();
+else console.log('search: exact (every state, breadth first)');
+const result = explore(model, { ...bounds, ...progress });
 const secs = (result.elapsedMs / 1000).toFixed(1);
 const s = model.stats();
 const inside = `${fmt(s.nodeStates)} participant states, ${fmt(s.nodeSteps)} distinct core steps`;
 switch (result.kind) {
   case 'clean':
     console.log(
-      `result: no violation; every reachable state explored: ${fmt(result.states)} states, ${fmt(result.transitions)} transitions, depth ${result.depth}, ${secs} s (${inside})`,
+      `result: no violation; every reachable state explored: ${fmt(result.states)} states, ${fmt(result.transitions)} transitions, depth ${result.depth}, ${secs} s (${inside})${confirming ? ': the merged search took a step no real run takes' : ''}`,
     );
     process.exit(0);
     break;
@@ -196,6 +214,12 @@ switch (result.kind) {
     console.log(
       `result: no violation so far; stopped at the bound (${BOUND_FLAG[result.bound]}): ${fmt(result.states)} states, depth ${result.depth} fully explored, ${fmt(result.transitions)} transitions, ${secs} s (${inside})`,
     );
+    if (confirming) {
+      console.log(
+        "the merged search's possible violation is neither confirmed nor ruled out within the bounds",
+      );
+      process.exit(1);
+    }
     process.exit(0);
     break;
   case 'violation': {
@@ -224,9 +248,51 @@ switch (result.kind) {
   }
 }
 
+/**
+ * The merged-network search (apps/model/merged.ts). Exits when it settles the question: no
+ * violation anywhere, or a bound. A possible violation returns, for the exact search to confirm.
+ */
+function searchMerged(): true {
+  console.log(
+    'search: merged networks (one entry per combination of participant states and budgets, with the union of its networks: covers every reachable state)',
+  );
+  const ghost = paxosModel({ ...options, ghostSends: true, ...(core ? { core } : {}) });
+  const r = exploreMerged(ghost.mergedSpace(), {
+    ...bounds,
+    ...(values.quiet
+      ? {}
+      : {
+          onProgress: (p: MergedProgress) =>
+            console.error(
+              `  ${fmt(p.configurations)} configurations, ${fmt(p.expansions)} explored (${fmt(Math.round(p.perSec))}/s), ${fmt(p.queued)} queued, ${(p.elapsedMs / 1000).toFixed(0)} s, memory ${p.heapMb.toFixed(0)} MB`,
+            ),
+        }),
+  });
+  const secs = (r.elapsedMs / 1000).toFixed(1);
+  const st = ghost.mergedSpace().stats();
+  const covered = `${fmt(r.configurations)} configurations, ${fmt(r.expansions)} explorations, ${fmt(r.transitions)} transitions, at most ${fmt(r.messages)} messages in a network, ${secs} s (${fmt(st.nodeStates)} participant states, ${fmt(st.nodeSteps)} distinct core steps)`;
+  switch (r.kind) {
+    case 'clean':
+      console.log(`result: no violation; every reachable state covered: ${covered}`);
+      process.exit(0);
+      break;
+    case 'bound':
+      console.log(
+        `result: no violation so far; stopped at the bound (${BOUND_FLAG[r.bound]}), not every state covered: ${covered}`,
+      );
+      process.exit(0);
+      break;
+    case 'possible':
+      console.log(
+        `possible violation in the merged search (${r.violation}) after ${covered}; the exact search confirms it and finds a shortest trace:`,
+      );
+  }
+  return true;
+}
+
 /** --protocol epaxos: the EPaxos core's model (apps/model/epaxos-model.ts). Exits. */
 function checkEpaxos(): never {
-  for (const flag of ['dup', 'loss', 'impl'] as const)
+  for (const flag of ['dup', 'loss', 'impl', 'search'] as const)
     if (values[flag] !== undefined)
       args.fail(`--${flag} is a Paxos option: not with --protocol epaxos`);
   if (values['no-loss']) args.fail('--no-loss is a Paxos option: not with --protocol epaxos');
@@ -279,7 +345,16 @@ function checkEpaxos(): never {
 
 /** --protocol rsm: the replicated log's model (apps/model/rsm-model.ts). Exits. */
 function checkRsm(): never {
-  for (const flag of ['values', 'ballots', 'network', 'dup', 'loss', 'impl', 'trace-out'] as const)
+  for (const flag of [
+    'values',
+    'ballots',
+    'network',
+    'dup',
+    'loss',
+    'impl',
+    'trace-out',
+    'search',
+  ] as const)
     if (values[flag] !== undefined)
       args.fail(`--${flag} is not an rsm option (rsm: --participants, --ops, --timers, --crashes)`);
   if (values['no-loss'])

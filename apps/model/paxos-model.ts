@@ -8,6 +8,7 @@ import type { AcceptorRecord, Effect, PaxosMsg } from '../paxos/messages.ts';
 import { NO_MUTATIONS, type PaxosMutation } from '../paxos/mutations.ts';
 import { decodeState, encodeState } from './codec.ts';
 import type { Model, Successor } from './explore.ts';
+import type { MergedSpace, MergedTransition } from './merged.ts';
 
 /** The step-function interface a checked core implements (apps/paxos/core.ts does). */
 export interface PaxosCore {
@@ -42,6 +43,13 @@ export interface PaxosModelOptions {
    */
   network: 'set' | 'multiset';
   core?: PaxosCore;
+  /**
+   * Each participant also remembers (ghost state) every message with a value it ever sent
+   * (accept, decided, a promise that reports a vote). It changes nothing in a search over whole
+   * states (the network holds those messages already) but keeps the merged search precise: two
+   * paths that sent different values under one ballot, then forgot it in a crash, stay apart.
+   */
+  ghostSends?: boolean;
 }
 
 export const DEFAULT_PAXOS_MODEL: PaxosModelOptions = {
@@ -88,6 +96,8 @@ interface NodeEntry {
   promised: Ballot | null;
   /** Ghost history: every (ballot, value) this participant's acceptor ever accepted, as text. */
   votes: string[];
+  /** Ghost history (with ghostSends): every message with a value it ever sent, as text. */
+  said: string[];
 }
 
 interface Wire {
@@ -113,6 +123,11 @@ export interface PaxosModel extends Model<PaxosGlobal, PaxosStep> {
   stats(): { nodeStates: number; nodeSteps: number; messages: number };
   /** The step in the trace file's form, to match one when replaying. */
   stepKey(step: PaxosStep): string;
+  /**
+   * The set network only: explores every combination of participant states and budgets once,
+   * with the union of every network it was reached with (see exploreMerged in merged.ts).
+   */
+  mergedSpace(): MergedSpace;
 }
 
 export function paxosModel(options: PaxosModelOptions): PaxosModel {
@@ -129,8 +144,14 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
   const wires: Wire[] = [];
   const cache = new Map<string, NodeResult>();
 
-  const internNode = (core: unknown, disk: Disk, value: string | null, votes: string[]): number => {
-    const text = encodeState({ core, disk, value, votes });
+  const internNode = (
+    core: unknown,
+    disk: Disk,
+    value: string | null,
+    votes: string[],
+    said: string[] = [],
+  ): number => {
+    const text = encodeState({ core, disk, value, votes, said });
     let id = nodeIds.get(text);
     if (id === undefined) {
       id = nodes.length;
@@ -141,6 +162,7 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
         decided: disk.decided.has(0) ? JSON.stringify(d) : null,
         promised: disk.records.get(0)?.promised ?? null,
         votes,
+        said,
       });
       nodeIds.set(text, id);
     }
@@ -172,6 +194,11 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
     const entry = nodes[id]!;
     const decoded = decodeState<{ core: unknown; disk: Disk; value: string | null }>(entry.text);
     const votes = [...entry.votes];
+    const said = new Set(entry.said);
+    const remember = (msg: PaxosMsg) => {
+      if (!o.ghostSends) return;
+      if (msg.type === 'accept') said.add(encodeState(msg));
+    };
     let state = decoded.core;
     const disk = decoded.disk;
     let value = decoded.value;
@@ -182,10 +209,12 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
       for (const e of effects) {
         switch (e.type) {
           case 'send':
+            remember(e.msg);
             sends.push(internWire(me, e.to, e.msg));
             words.push(`sends ${formatMsg(e.msg)} to ${e.to}`);
             break;
           case 'broadcast':
+            remember(e.msg);
             for (const to of names) sends.push(internWire(me, to, e.msg));
             words.push(`sends ${formatMsg(e.msg)} to all`);
             break;
@@ -244,7 +273,7 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
       violation ??= `the step function threw: ${(err as Error).message}`;
     }
     return {
-      next: internNode(state, disk, value, votes.sort()),
+      next: internNode(state, disk, value, votes.sort(), [...said].sort()),
       sends,
       words: words.join('; '),
       violation,
@@ -465,14 +494,96 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
 
   const stepKey = (step: PaxosStep): string => encodeState(step);
 
+  /** The wire's addressee, by wire id (grows with the wires). */
+  const wireTo: number[] = [];
+  /** The merged search's receive steps: by participant state id, then by wire and participant. */
+  const receiveCache: Array<Map<number, NodeResult> | undefined> = [];
+  let receiveSteps = 0;
+  const mergedSpace = (): MergedSpace => {
+    if (o.network !== 'set')
+      throw new Error('the merged search needs the set network (a monotone network)');
+    const P = names.length;
+    const receive = (i: number, id: number, w: number): NodeResult => {
+      // One Map per participant state: a single one would pass a Map's 2^24 entries.
+      let byWire = receiveCache[id];
+      if (byWire === undefined) {
+        byWire = new Map();
+        receiveCache[id] = byWire;
+      }
+      const k = w * 8 + i;
+      let r = byWire.get(k);
+      if (r === undefined) {
+        r = runNode(i, id, { kind: 'receive', wire: w });
+        byWire.set(k, r);
+        receiveSteps++;
+      }
+      return r;
+    };
+    return {
+      participants: P,
+      initial: () => {
+        const g = initial();
+        return { nodes: g.nodes, budgets: [g.started, g.crashes, g.used] };
+      },
+      wires: () => wires.length,
+      wireTo: (w) => {
+        for (let x = wireTo.length; x < wires.length; x++) wireTo.push(names.indexOf(wires[x]!.to));
+        return wireTo[w]!;
+      },
+      receive: (i, id, w) => receive(i, id, w),
+      local: (nodesNow, budgets) => {
+        const [started, crashes, used] = budgets as [number, number, number];
+        const out: MergedTransition[] = [];
+        if (started < o.ballots) {
+          for (let i = 0; i < P; i++) {
+            const id = nodesNow[i]!;
+            const own = nodes[id]!.value;
+            const choices =
+              own !== null ? [null] : values.slice(0, Math.min(used + 1, values.length));
+            for (const v of choices) {
+              const r = stepNode(i, id, `s:${v}`, { kind: 'start', value: v });
+              const u = v === null ? used : Math.max(used, values.indexOf(v) + 1);
+              out.push({ i, r, budgets: [started + 1, crashes, u] });
+            }
+          }
+        }
+        if (crashes < o.crashes) {
+          for (let i = 0; i < P; i++) {
+            const r = stepNode(i, nodesNow[i]!, 'c', { kind: 'crash' });
+            out.push({ i, r, budgets: [started, crashes + 1, used] });
+          }
+        }
+        return out;
+      },
+      // Not through globalViolation's cache: each configuration is checked once anyway, and
+      // there may be more of them than a Map holds.
+      violation: (nodesNow, budgets) =>
+        checkGlobal({
+          nodes: [...nodesNow],
+          net: [],
+          started: budgets[0]!,
+          crashes: budgets[1]!,
+          dups: 0,
+          drops: 0,
+          used: budgets[2]!,
+        }),
+      stats: () => ({ nodeStates: nodes.length, nodeSteps: cache.size + receiveSteps }),
+    };
+  };
+
   return {
+    mergedSpace,
     names,
     initial,
     key,
     successors,
     describe,
     stepKey,
-    stats: () => ({ nodeStates: nodes.length, nodeSteps: cache.size, messages: wires.length }),
+    stats: () => ({
+      nodeStates: nodes.length,
+      nodeSteps: cache.size + receiveSteps,
+      messages: wires.length,
+    }),
   };
 }
 

@@ -168,6 +168,11 @@ describe('npm run check:model', () => {
       const r = run(['--ballots', '1', '--crashes', '0', '--quiet']);
       expect(r.status).toBe(0);
       expect(r.stdout).toMatch(
+        /result: no violation; every reachable state covered: [\d,]+ configurations/,
+      );
+      const exact = run(['--ballots', '1', '--crashes', '0', '--search', 'exact', '--quiet']);
+      expect(exact.status).toBe(0);
+      expect(exact.stdout).toMatch(
         /result: no violation; every reachable state explored: [\d,]+ states/,
       );
       // The EPaxos model's defaults are exhausted too (3 replicas, 1 command, 1 crash).

@@ -116,6 +116,17 @@ const MORE: Array<[string, string[], string]> = [
     "--ops must be an integer from 1 to 5, got 'x'",
   ],
   ['check:model', ['--max-memory-mb', '8'], "--max-memory-mb must be an integer >= 16, got '8'"],
+  ['check:model', ['--search', 'fast'], "--search must be one of merged, exact, got 'fast'"],
+  [
+    'check:model',
+    ['--network', 'multiset', '--search', 'merged'],
+    '--search merged needs the set network (it merges networks that only grow)',
+  ],
+  [
+    'check:model',
+    ['--protocol', 'epaxos', '--search', 'exact'],
+    '--search is a Paxos option: not with --protocol epaxos',
+  ],
   [
     'check:model',
     ['--protocol', 'epaxos', '--mutate', 'no-reservation'],

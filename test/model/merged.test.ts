@@ -1,0 +1,163 @@
+// The merged-network search (apps/model/merged.ts): it covers every reachable state (checked
+// state by state against the exact search), its ghost history changes nothing in the exact
+// search, it finds the mutations, and a possible violation is confirmed by the exact search.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { explore } from '../../apps/model/explore.ts';
+import { exploreMerged } from '../../apps/model/merged.ts';
+import {
+  DEFAULT_PAXOS_MODEL,
+  type PaxosGlobal,
+  type PaxosModelOptions,
+  paxosModel,
+} from '../../apps/model/paxos-model.ts';
+import { scaledMs } from '../../transport/timeouts.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const LONG_MS = scaledMs(120_000);
+const opts = (o: Partial<PaxosModelOptions>): PaxosModelOptions => ({
+  ...DEFAULT_PAXOS_MODEL,
+  ...o,
+});
+
+/** Every reachable state of a model, breadth first (small bounds only). */
+function allStates(o: PaxosModelOptions): {
+  model: ReturnType<typeof paxosModel>;
+  states: PaxosGlobal[];
+} {
+  const model = paxosModel(o);
+  const seen = new Set<string>();
+  const states: PaxosGlobal[] = [];
+  let frontier = [model.initial()];
+  seen.add(model.key(frontier[0]!));
+  states.push(frontier[0]!);
+  while (frontier.length > 0) {
+    const next: PaxosGlobal[] = [];
+    for (const g of frontier) {
+      for (const s of model.successors(g)) {
+        expect(s.violation).toBeNull();
+        const k = model.key(s.next);
+        if (seen.has(k)) continue;
+        seen.add(k);
+        states.push(s.next);
+        next.push(s.next);
+      }
+    }
+    frontier = next;
+  }
+  return { model, states };
+}
+
+describe('the merged-network search', () => {
+  it(
+    'covers every reachable state: each has an entry whose network holds its own',
+    () => {
+      const o = opts({ participants: 3, ballots: 1, crashes: 1, ghostSends: true });
+      const { model, states } = allStates(o);
+      const r = exploreMerged(model.mergedSpace());
+      expect(r.kind).toBe('clean');
+      // Far fewer entries than states: that is the point.
+      expect(r.configurations * 5).toBeLessThan(states.length);
+      let checked = 0;
+      for (const g of states) {
+        const net = r.networkOf(g.nodes, [g.started, g.crashes, g.used]);
+        expect(net, `no entry for ${model.key(g)}`).not.toBeNull();
+        const have = new Set(net);
+        for (const w of g.net)
+          expect(have.has(w), `wire ${w} missing for ${model.key(g)}`).toBe(true);
+        checked++;
+      }
+      expect(checked).toBe(states.length);
+    },
+    LONG_MS,
+  );
+
+  it(
+    'the ghost history changes nothing in the exact search (the network holds it already)',
+    () => {
+      const plain = explore(paxosModel(opts({ participants: 2, ballots: 2, crashes: 0 })));
+      const ghost = explore(
+        paxosModel(opts({ participants: 2, ballots: 2, crashes: 0, ghostSends: true })),
+      );
+      expect(plain.kind).toBe('clean');
+      expect(ghost.states).toBe(plain.states);
+    },
+    LONG_MS,
+  );
+
+  it(
+    'the shipping core, 2 participants, 2 values, 2 ballots, 1 crash: every state covered, no violation',
+    () => {
+      const m = paxosModel(opts({ participants: 2, ballots: 2, crashes: 1, ghostSends: true }));
+      const r = exploreMerged(m.mergedSpace());
+      expect(r.kind).toBe('clean');
+      expect(r.configurations).toBeGreaterThan(10_000);
+    },
+    LONG_MS,
+  );
+
+  it.each([
+    ['accept-below-promise', { participants: 2, ballots: 2, crashes: 0 }],
+    ['forget-accepted-on-promise', { participants: 2, ballots: 2, crashes: 0 }],
+    ['no-reservation', { participants: 3, ballots: 2, crashes: 1 }],
+  ] as const)(
+    'the mutation %s is found possible',
+    (mutation, bounds) => {
+      const m = paxosModel(opts({ ...bounds, mutations: [mutation], ghostSends: true }));
+      const r = exploreMerged(m.mergedSpace());
+      expect(r.kind).toBe('possible');
+    },
+    LONG_MS,
+  );
+
+  it(
+    'check:model: a possible violation is confirmed by the exact search, with its shortest trace',
+    () => {
+      const out = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'scripts/check-model.ts',
+          '--participants',
+          '2',
+          '--ballots',
+          '2',
+          '--crashes',
+          '0',
+          '--mutate',
+          'accept-below-promise',
+          '--trace-out',
+          '/dev/null',
+          '--quiet',
+        ],
+        { cwd: ROOT, encoding: 'utf8', timeout: LONG_MS },
+      );
+      expect(out.status, out.stderr).toBe(1);
+      expect(out.stdout).toMatch(/^search: merged networks/m);
+      expect(out.stdout).toMatch(/^possible violation in the merged search \(agreement/m);
+      expect(out.stdout).toMatch(
+        /^VIOLATION \(agreement: .*\) after 14 steps \(a shortest trace\)/m,
+      );
+      const bad = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'scripts/check-model.ts',
+          '--network',
+          'multiset',
+          '--search',
+          'merged',
+        ],
+        { cwd: ROOT, encoding: 'utf8', timeout: LONG_MS },
+      );
+      expect(bad.status).toBe(2);
+      expect(bad.stderr.split('\n')[0]).toBe(
+        '--search merged needs the set network (it merges networks that only grow)',
+      );
+    },
+    LONG_MS,
+  );
+});
