@@ -136,6 +136,15 @@ const progress = values.quiet
           `  ${fmt(p.states)} states (${fmt(Math.round(p.statesPerSec))}/s), frontier ${fmt(p.frontier)}, depth ${p.depth}, ${(p.elapsedMs / 1000).toFixed(0)} s, heap ${p.heapMb.toFixed(0)} MB`,
         ),
     };
+const maxStates = args.int('max-states', { min: 1 });
+const maxSeconds = args.number('max-seconds', { above: 0 });
+const maxHeapMb = args.int('max-memory-mb', { min: 16 });
+/** The search's bounds, as every protocol's search takes them. */
+const bounds = {
+  ...(maxStates !== undefined ? { maxStates } : {}),
+  ...(maxSeconds !== undefined ? { maxSeconds } : {}),
+  ...(maxHeapMb !== undefined ? { maxHeapMb } : {}),
+};
 if (protocol === 'epaxos') checkEpaxos();
 if (protocol === 'rsm') checkRsm();
 if (values.ops !== undefined) args.fail('--ops is an rsm option: give --protocol rsm');
@@ -162,9 +171,6 @@ const options: PaxosModelOptions = {
   mutations: mutation ? [mutation] : [],
   network,
 };
-const maxStates = args.int('max-states', { min: 1 });
-const maxSeconds = args.number('max-seconds', { above: 0 });
-const maxHeapMb = args.int('max-memory-mb', { min: 16 });
 
 async function loadCore(path: string): Promise<PaxosCore> {
   let mod: Record<string, unknown>;
@@ -190,11 +196,6 @@ console.log(
   `model check: paxos, core ${values.impl ?? 'apps/paxos/core.ts'}${mutation ? ` (mutation ${mutation})` : ''}; ${plural(options.participants, 'participant')}, ${plural(options.values, 'value')}, ${plural(options.ballots, 'ballot')}, ${plural(options.crashes, 'crash').replace('crashs', 'crashes')}; ${netWords}${maxStates ? `; at most ${fmt(maxStates)} states` : ''}${maxSeconds ? `; at most ${maxSeconds} s` : ''}`,
 );
 
-const bounds = {
-  ...(maxStates !== undefined ? { maxStates } : {}),
-  ...(maxSeconds !== undefined ? { maxSeconds } : {}),
-  ...(maxHeapMb !== undefined ? { maxHeapMb } : {}),
-};
 /** Set when the merged search found a possible violation that the exact search now checks. */
 let confirming = false;
 if ((search ?? (network === 'set' ? 'merged' : 'exact')) === 'merged') confirming = searchMerged();
@@ -306,17 +307,12 @@ function checkEpaxos(): never {
     crashes: args.int('crashes', { min: 0, max: 20 }) ?? E.crashes,
     mutations: mutate ? [mutate] : [],
   };
-  const maxStates = args.int('max-states', { min: 1 });
-  const maxSeconds = args.number('max-seconds', { above: 0 });
-  const maxHeapMb = args.int('max-memory-mb', { min: 16 });
   console.log(
     `model check: epaxos, core apps/epaxos/replica.ts${mutate ? ` (mutation ${mutate})` : ''}; ${plural(o.replicas, 'replica')}, ${plural(o.commands, 'command')} on one key, ${plural(o.timers, 'timer firing')}, ${plural(o.crashes, 'crash').replace('crashs', 'crashes')}; network: set (any loss, duplication, order)${maxStates ? `; at most ${fmt(maxStates)} states` : ''}${maxSeconds ? `; at most ${maxSeconds} s` : ''}`,
   );
   const model = epaxosModel(o);
   const r = explore(model, {
-    ...(maxStates !== undefined ? { maxStates } : {}),
-    ...(maxSeconds !== undefined ? { maxSeconds } : {}),
-    ...(maxHeapMb !== undefined ? { maxHeapMb } : {}),
+    ...bounds,
     ...progress,
   });
   const secs = (r.elapsedMs / 1000).toFixed(1);
@@ -368,17 +364,12 @@ function checkRsm(): never {
     crashes: args.int('crashes', { min: 0, max: 20 }) ?? R.crashes,
     mutations: mutate ? [mutate] : [],
   };
-  const maxStates = args.int('max-states', { min: 1 });
-  const maxSeconds = args.number('max-seconds', { above: 0 });
-  const maxHeapMb = args.int('max-memory-mb', { min: 16 });
   console.log(
     `model check: rsm, core apps/rsm/core.ts${mutate ? ` (mutation ${mutate})` : ''} over an append machine; ${plural(o.replicas, 'replica')}, ${plural(o.ops, 'client operation')}, ${plural(o.timers, 'timeout')}, ${plural(o.crashes, 'crash').replace('crashs', 'crashes')}; consensus: one proposed value per instance; network: set (any loss, duplication, order)${maxStates ? `; at most ${fmt(maxStates)} states` : ''}${maxSeconds ? `; at most ${maxSeconds} s` : ''}`,
   );
   const model = rsmModel(o);
   const r = explore(model, {
-    ...(maxStates !== undefined ? { maxStates } : {}),
-    ...(maxSeconds !== undefined ? { maxSeconds } : {}),
-    ...(maxHeapMb !== undefined ? { maxHeapMb } : {}),
+    ...bounds,
     ...progress,
   });
   const secs = (r.elapsedMs / 1000).toFixed(1);

@@ -410,29 +410,18 @@ export class ClusterNode {
     const target = `${host}:${port}`;
     const tls = this.settings.tls;
     let certName: string | null = null;
-    const ws = new WebSocket(`${tls ? 'wss' : 'ws'}://${target}/`, {
-      perMessageDeflate: false,
-      maxPayload: HANDSHAKE_FRAME_BYTES_MAX * 4,
-      handshakeTimeout: this.settings.connectTimeoutMs,
-      generateMask: zeroMask,
-      ...(tls
+    const ws = this.socketTo(
+      target,
+      tls
         ? tlsClientOptions(tls, null, target, (named) => {
             certName = named;
           })
-        : {}),
-    });
+        : {},
+    );
     const frames = new FrameReader(ws);
     try {
       await frames.opened(this.settings.connectTimeoutMs);
-      ws.send(
-        encodeHandshake({
-          h: 'hello',
-          v: PROTOCOL_VERSION,
-          name: this.name,
-          creation: this.creation,
-          nonce: newNonce(),
-        }),
-      );
+      this.sendHello(ws);
       const challenge = await frames.next(this.settings.connectTimeoutMs);
       if (challenge?.h === 'refuse')
         throw new ActorError('noconnection', `the node at ${target} refused: ${challenge.reason}`);
@@ -553,29 +542,14 @@ export class ClusterNode {
   private async dial(name: string): Promise<boolean> {
     const { host, port, short } = parseFullName(name);
     const tls = this.settings.tls;
-    const ws = new WebSocket(`${tls ? 'wss' : 'ws'}://${host}:${port}/`, {
-      perMessageDeflate: false,
-      maxPayload: this.settings.frameBytesMax,
-      handshakeTimeout: this.settings.connectTimeoutMs,
-      // A zero masking key: ws then neither copies nor XORs each frame, on either end. Masking
-      // guards HTTP intermediaries against payloads chosen by browser scripts; a link between
-      // two nodes carries neither.
-      generateMask: zeroMask,
-      ...(tls ? tlsClientOptions(tls, short, `${host}:${port}`) : {}),
-    });
+    const ws = this.socketTo(
+      `${host}:${port}`,
+      tls ? tlsClientOptions(tls, short, `${host}:${port}`) : {},
+    );
     const frames = new FrameReader(ws);
     try {
       await frames.opened(this.settings.connectTimeoutMs);
-      const nonce = newNonce();
-      ws.send(
-        encodeHandshake({
-          h: 'hello',
-          v: PROTOCOL_VERSION,
-          name: this.name,
-          creation: this.creation,
-          nonce,
-        }),
-      );
+      const nonce = this.sendHello(ws);
       const challenge = await frames.next(this.settings.connectTimeoutMs);
       if (challenge?.h === 'refuse') {
         if (challenge.reason === 'simultaneous connect') return await this.awaitUp(name);
@@ -632,6 +606,35 @@ export class ClusterNode {
       }
       throw err;
     }
+  }
+
+  /** A WebSocket to `target` (host:port): wss:// with the TLS options given, else ws://. */
+  private socketTo(target: string, tlsOptions: object): WebSocket {
+    return new WebSocket(`${this.settings.tls ? 'wss' : 'ws'}://${target}/`, {
+      perMessageDeflate: false,
+      maxPayload: this.settings.frameBytesMax,
+      handshakeTimeout: this.settings.connectTimeoutMs,
+      // A zero masking key: ws then neither copies nor XORs each frame, on either end. Masking
+      // guards HTTP intermediaries against payloads chosen by browser scripts; a link between
+      // two nodes carries neither.
+      generateMask: zeroMask,
+      ...tlsOptions,
+    });
+  }
+
+  /** Sends this node's hello on a new socket; returns its nonce. */
+  private sendHello(ws: WebSocket): Buffer {
+    const nonce = newNonce();
+    ws.send(
+      encodeHandshake({
+        h: 'hello',
+        v: PROTOCOL_VERSION,
+        name: this.name,
+        creation: this.creation,
+        nonce,
+      }),
+    );
+    return nonce;
   }
 
   private refuseOut(ws: WebSocket, peer: string, reason: string): false {

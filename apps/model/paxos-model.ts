@@ -44,10 +44,15 @@ export interface PaxosModelOptions {
   network: 'set' | 'multiset';
   core?: PaxosCore;
   /**
-   * Each participant also remembers (ghost state) every message with a value it ever sent
-   * (accept, decided, a promise that reports a vote). It changes nothing in a search over whole
-   * states (the network holds those messages already) but keeps the merged search precise: two
-   * paths that sent different values under one ballot, then forgot it in a crash, stay apart.
+   * Each participant also remembers (ghost state) every accept it ever sent: the value it
+   * proposed under each of its ballots. It changes nothing in a search over whole states (the
+   * network holds those messages already) but keeps the merged search precise: without it, two
+   * paths where p1 proposed different values under one ballot and then crashed (forgetting
+   * which) meet in one configuration, and the merged network holds both accepts, which no real
+   * run has (the core's assertion "two values proposed under ballot 2.p1" then fires, at 3
+   * participants, 3 ballots and 1 crash). The search is sound whatever is remembered; this only
+   * makes it precise. With accepts remembered, no run so far found a possible violation that the
+   * shipping core does not have.
    */
   ghostSends?: boolean;
 }
@@ -96,7 +101,7 @@ interface NodeEntry {
   promised: Ballot | null;
   /** Ghost history: every (ballot, value) this participant's acceptor ever accepted, as text. */
   votes: string[];
-  /** Ghost history (with ghostSends): every message with a value it ever sent, as text. */
+  /** Ghost history (with ghostSends): every accept it ever sent, as text. */
   said: string[];
 }
 
