@@ -59,13 +59,23 @@ describe('the merged-network search', () => {
       expect(r.kind).toBe('clean');
       // Far fewer entries than states: that is the point.
       expect(r.configurations * 5).toBeLessThan(states.length);
+      // Covered: an entry for the same participant states, with no more budget used (a step that
+      // only uses up budget is skipped: the entry it leaves can do all it can) and with a
+      // network that holds this state's own.
+      const covered = (g: PaxosGlobal): boolean => {
+        for (let started = g.started; started >= 0; started--) {
+          for (let crashes = g.crashes; crashes >= 0; crashes--) {
+            const net = r.networkOf(g.nodes, [started, crashes, g.used]);
+            if (net === null) continue;
+            const have = new Set(net);
+            if (g.net.every((w) => have.has(w))) return true;
+          }
+        }
+        return false;
+      };
       let checked = 0;
       for (const g of states) {
-        const net = r.networkOf(g.nodes, [g.started, g.crashes, g.used]);
-        expect(net, `no entry for ${model.key(g)}`).not.toBeNull();
-        const have = new Set(net);
-        for (const w of g.net)
-          expect(have.has(w), `wire ${w} missing for ${model.key(g)}`).toBe(true);
+        expect(covered(g), `not covered: ${model.key(g)}`).toBe(true);
         checked++;
       }
       expect(checked).toBe(states.length);
