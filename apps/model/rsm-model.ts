@@ -388,6 +388,9 @@ export function rsmModel(options: RsmModelOptions): RsmModel {
     message: unknown,
     chosen: Array<string | null>,
   ): string | null => {
+    // A refusal because fewer than a majority are up claims no result: nothing to check.
+    if ((message as { rsmError?: { code?: string } })?.rsmError?.code === 'exceed_failure_tolerant')
+      return null;
     if (typeof message !== 'string')
       return `reply: ${me} answered ${reqId} with ${JSON.stringify(message)}`;
     const order = agreedOrder(chosen);

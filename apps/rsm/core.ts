@@ -492,6 +492,23 @@ function onRequest<S, O extends Op, R, C>(
     p.froms.push(from);
     return;
   }
+  if (s.ready && !quorumUp(s)) {
+    // Fewer than a majority of the participants are up: no ballot can succeed until they come
+    // back. Say so at once, as the EPaxos services do, instead of letting the caller wait for
+    // its timeout. Nothing was proposed for this request, and nothing is kept of it.
+    const { procs, machine: m } = s.config;
+    out.push({
+      type: 'reply',
+      to: from,
+      message: {
+        rsmError: {
+          code: 'exceed_failure_tolerant',
+          message: `fewer than ${s.quorum} of the ${procs.length} ${m.service} replicas are reachable`,
+        },
+      },
+    });
+    return;
+  }
   s.pending.set(op.reqId, { op, froms: [from], sentAt: now });
   route(s, out, now, [op]);
 }

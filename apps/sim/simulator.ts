@@ -745,9 +745,16 @@ export function simulate(options: SimOptions): SimResult {
             reply: e.message as CatchupReply,
           });
         else {
-          const message = e.message as InventoryResult | { rsmError: unknown };
-          if (typeof message === 'object' && message !== null && 'rsmError' in message)
+          const message = e.message as InventoryResult | { rsmError: { code?: string } };
+          if (typeof message === 'object' && message !== null && 'rsmError' in message) {
+            // Fewer than a majority up, in this replica's view: a refusal, nothing applied. The
+            // client's call goes unanswered and it retries after its timeout, as after a loss.
+            if (message.rsmError.code === 'exceed_failure_tolerant') {
+              note(() => `${n.name} refuses an operation: no majority up`);
+              break;
+            }
             throw new Violation('results', `${n.name} refused a valid operation`);
+          }
           respond(n, e.to, e.to.reqId, message as InventoryResult);
         }
         break;

@@ -13,7 +13,9 @@ import {
   whereis,
 } from '../../actors/index.ts';
 import { InventoryServer } from '../../apps/inventory/index.ts';
+import { bebName } from '../../apps/paxos/participant.ts';
 import { closeStores, configureStorage } from '../../apps/paxos/storage.ts';
+import { paxosName } from '../../apps/rsm/replica.ts';
 import { resetRuntime, until } from '../helpers.ts';
 
 let group = 0;
@@ -182,6 +184,31 @@ describe('InventoryServer (replicas in one process)', () => {
       ]);
       return s0.applied === s1.applied && s1.snapshotAt > 0;
     });
+  });
+
+  it('with a majority gone, an operation is refused at once: exceed_failure_tolerant', async () => {
+    const { procs, pids } = replicas(3);
+    await ready(procs);
+    expect(await InventoryServer.add(pids[0]!, 'a', 1)).toMatchObject({ ok: true });
+    kill(pids[1]!);
+    kill(pids[2]!);
+    // The replica learns who is up from the registry: wait until both participants are gone.
+    for (const p of [procs[1]!, procs[2]!])
+      await until(() => Global.whereis(bebName(paxosName('inventory', p))) === undefined);
+    const started = performance.now();
+    const err = await InventoryServer.add(pids[0]!, 'a', 1, {
+      timeoutMs: 20_000,
+      attempts: 1,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ActorError);
+    expect((err as ActorError).code).toBe('exceed_failure_tolerant');
+    expect((err as ActorError).message).toMatch(/fewer than 2 of the 3 inventory replicas/);
+    // At once: not after the call's 20 s timeout.
+    expect(performance.now() - started).toBeLessThan(10_000);
+    // A read still answers only through the log: refused the same way, nothing is lost.
+    expect(await InventoryServer.get(pids[0]!, 'a').catch((e: ActorError) => e.code)).toBe(
+      'exceed_failure_tolerant',
+    );
   });
 
   it('a replica that missed decisions fills the holes in its log', async () => {
