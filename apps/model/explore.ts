@@ -60,16 +60,27 @@ export type ExploreResult<St> =
   /** `trace` is a shortest sequence of steps from the initial state to a broken invariant. */
   | (Totals & { kind: 'violation'; depth: number; violation: string; trace: St[] });
 
+/** A search's bounds with their defaults (no bound on states or time; 80% of the heap limit). */
+export function searchLimits(options: {
+  maxStates?: number;
+  maxSeconds?: number;
+  maxHeapMb?: number;
+  progressMs?: number;
+}): { maxStates: number; maxMs: number; maxHeap: number; progressMs: number } {
+  return {
+    maxStates: options.maxStates ?? Number.POSITIVE_INFINITY,
+    maxMs: (options.maxSeconds ?? Number.POSITIVE_INFINITY) * 1000,
+    maxHeap: (options.maxHeapMb ?? (0.8 * getHeapStatistics().heap_size_limit) / 2 ** 20) * 2 ** 20,
+    progressMs: options.progressMs ?? 2000,
+  };
+}
+
 export function explore<S, St>(
   model: Model<S, St>,
   options: ExploreOptions = {},
 ): ExploreResult<St> {
   const started = performance.now();
-  const maxStates = options.maxStates ?? Number.POSITIVE_INFINITY;
-  const maxMs = (options.maxSeconds ?? Number.POSITIVE_INFINITY) * 1000;
-  const maxHeap =
-    (options.maxHeapMb ?? (0.8 * getHeapStatistics().heap_size_limit) / 2 ** 20) * 2 ** 20;
-  const progressMs = options.progressMs ?? 2000;
+  const { maxStates, maxMs, maxHeap, progressMs } = searchLimits(options);
   const visited = new VisitedSet();
   // Parent pointers: state i was first reached from parent[i] by its successor number via[i].
   let parent = new Int32Array(1 << 16);

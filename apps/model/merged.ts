@@ -20,7 +20,7 @@
 // It may also take steps no real path takes (a message from one path delivered on another), so a
 // violation found here is only possible: the caller confirms it with the exact search, which gives
 // the shortest real trace.
-import { getHeapStatistics } from 'node:v8';
+import { searchLimits } from './explore.ts';
 
 /** One participant's step as the model's cache holds it. */
 export interface StepResult {
@@ -95,11 +95,7 @@ export type MergedResult =
 /** Runs the merged-network search to its fixpoint, or to a bound, or to a possible violation. */
 export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): MergedResult {
   const started = performance.now();
-  const maxStates = options.maxStates ?? Number.POSITIVE_INFINITY;
-  const maxMs = (options.maxSeconds ?? Number.POSITIVE_INFINITY) * 1000;
-  const maxHeap =
-    (options.maxHeapMb ?? (0.8 * getHeapStatistics().heap_size_limit) / 2 ** 20) * 2 ** 20;
-  const progressMs = options.progressMs ?? 2000;
+  const { maxStates, maxMs, maxHeap, progressMs } = searchLimits(options);
   const P = space.participants;
   const init = space.initial();
   const B = init.budgets.length;
