@@ -205,7 +205,12 @@ export class ClusterNode {
     const advertised = settings.advertise
       ? parseAddress(settings.advertise, 'advertise')
       : { host: settings.host };
-    this.name = fullName(settings.name, advertised.host, advertised.port ?? port);
+    // An IPv6 address goes in brackets in a name, as in a URL: p1@[::1]:4000.
+    const host =
+      advertised.host.includes(':') && !advertised.host.startsWith('[')
+        ? `[${advertised.host}]`
+        : advertised.host;
+    this.name = fullName(settings.name, host, advertised.port ?? port);
     this.creation = randomInt(1, 2 ** 31);
     this.random = seededRandom(settings.seed);
     this.rpc = new Rpc((node, msg) => this.sendWire(node, msg));
@@ -216,7 +221,7 @@ export class ClusterNode {
     checkShortName(options.name);
     const settings: Settings = {
       name: options.name,
-      host: options.host ?? '127.0.0.1',
+      host: (options.host ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1'),
       port: options.port ?? 0,
       cookie: resolveCookie(options.cookie),
       heartbeatIntervalMs: positive(options.heartbeatIntervalMs, 1000, 'heartbeatIntervalMs'),

@@ -3,7 +3,7 @@
 // `npm run certs`' code; the listen rules (beyond loopback needs TLS or an explicit opt-out); join
 // by address with discovery. The same across network namespaces: netns.test.ts.
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -20,6 +20,9 @@ import { ClusterNode } from '../../transport/node.ts';
 import { checkTls, loadTls, makeCa, makeNodeCert, writeCerts } from '../../transport/tls.ts';
 import { captureLogs, WAIT_MS } from '../helpers.ts';
 import { COOKIE, DOWN_AFTER_MS, FIXTURES, HEARTBEAT_MS } from './cluster-helpers.ts';
+
+const hasIpv6Loopback = () =>
+  Object.values(networkInterfaces()).some((addrs) => addrs?.some((a) => a.address === '::1'));
 
 const dir = mkdtempSync(join(tmpdir(), 'ac-tls-'));
 const certs = join(dir, 'certs');
@@ -254,6 +257,20 @@ describe('where a node may listen', () => {
     expect(lines.some((l) => /without TLS/.test(String(l.msg)))).toBe(true);
     await node.stop();
   });
+
+  it.skipIf(!hasIpv6Loopback())(
+    'IPv6: a node on ::1 is named with brackets, and others reach it',
+    async () => {
+      const v6 = await ClusterNode.listen({ name: 'v6', cookie: COOKIE, host: '::1' });
+      const other = await ClusterNode.listen({ name: 'v6b', cookie: COOKIE, host: '[::1]' });
+      try {
+        expect(v6.name).toMatch(/^v6@\[::1\]:\d+$/);
+        expect(await other.connect(v6.name)).toBe(true);
+      } finally {
+        await Promise.all([v6.stop(), other.stop()]);
+      }
+    },
+  );
 
   it('a node refuses to start with a certificate for another name or a key that does not fit', async () => {
     const ca = makeCa();
