@@ -300,6 +300,27 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
     return r;
   };
 
+  /** Receive steps: by participant state id, then by wire and participant (numbers, not strings:
+   * the hot path of both searches). Starts and crashes stay in `cache`. */
+  const receiveCache: Array<Map<number, NodeResult> | undefined> = [];
+  let receiveSteps = 0;
+  /** Participant i, in state id, receives wire w (each (state, wire) stepped once). */
+  const receive = (i: number, id: number, w: number): NodeResult => {
+    // One Map per participant state: a single one would pass a Map's 2^24 entries.
+    let byWire = receiveCache[id];
+    if (byWire === undefined) {
+      byWire = new Map();
+      receiveCache[id] = byWire;
+    }
+    const k = w * 8 + i;
+    let r = byWire.get(k);
+    if (r === undefined) {
+      r = runNode(i, id, { kind: 'receive', wire: w });
+      byWire.set(k, r);
+      receiveSteps++;
+    }
+    return r;
+  };
   const quorum = Math.floor(o.participants / 2) + 1;
   /**
    * Agreement on what is chosen (a value a quorum of acceptors accepted under one ballot, ever:
@@ -422,13 +443,13 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
     const inFlight = distinct(g.net);
     for (const w of inFlight) {
       const to = names.indexOf(wires[w]!.to);
-      const r = stepNode(to, g.nodes[to]!, `r:${w}`, { kind: 'receive', wire: w });
+      const r = receive(to, g.nodes[to]!, w);
       withNode(to, r, {}, wireStep('deliver', w), withNet(g.net, w, r.sends));
     }
     if (o.network === 'multiset' && g.dups < o.dup) {
       for (const w of inFlight) {
         const to = names.indexOf(wires[w]!.to);
-        const r = stepNode(to, g.nodes[to]!, `r:${w}`, { kind: 'receive', wire: w });
+        const r = receive(to, g.nodes[to]!, w);
         withNode(
           to,
           r,
@@ -470,7 +491,7 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
     const i = names.indexOf(step.to);
     const w = wireIds.get(`${step.from}>${step.to}:${encodeState(step.msg)}`);
     if (w === undefined) return { i, r: null };
-    return { i, r: stepNode(i, g.nodes[i]!, `r:${w}`, { kind: 'receive', wire: w }) };
+    return { i, r: receive(i, g.nodes[i]!, w) };
   };
 
   const describe = (g: PaxosGlobal, step: PaxosStep): string => {
@@ -501,29 +522,10 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
 
   /** The wire's addressee, by wire id (grows with the wires). */
   const wireTo: number[] = [];
-  /** The merged search's receive steps: by participant state id, then by wire and participant. */
-  const receiveCache: Array<Map<number, NodeResult> | undefined> = [];
-  let receiveSteps = 0;
   const mergedSpace = (): MergedSpace => {
     if (o.network !== 'set')
       throw new Error('the merged search needs the set network (a monotone network)');
     const P = names.length;
-    const receive = (i: number, id: number, w: number): NodeResult => {
-      // One Map per participant state: a single one would pass a Map's 2^24 entries.
-      let byWire = receiveCache[id];
-      if (byWire === undefined) {
-        byWire = new Map();
-        receiveCache[id] = byWire;
-      }
-      const k = w * 8 + i;
-      let r = byWire.get(k);
-      if (r === undefined) {
-        r = runNode(i, id, { kind: 'receive', wire: w });
-        byWire.set(k, r);
-        receiveSteps++;
-      }
-      return r;
-    };
     return {
       participants: P,
       initial: () => {

@@ -123,16 +123,16 @@ export function createHosts(count: number): Hosts {
       ip('-n', hub, 'link', 'set', `port${i}`, 'up');
       hosts.push({ ns, address });
     }
-    const port = (i: number): string => {
+    const link = (i: number, up: boolean) => {
       if (!(i >= 1 && i <= count)) throw new Error(`no host ${i} (1..${count})`);
-      return `port${i}`;
+      setHostLink(hub, i, up);
     };
     return {
       tag,
       hub,
       hosts,
-      cut: (i) => ip('-n', hub, 'link', 'set', port(i), 'down'),
-      heal: (i) => ip('-n', hub, 'link', 'set', port(i), 'up'),
+      cut: (i) => link(i, false),
+      heal: (i) => link(i, true),
       destroy,
     };
   } catch (err) {

@@ -1,7 +1,7 @@
 // Run inside a host's namespace by netns.test.ts: becomes node `probe` (TLS), joins the cluster
 // through one address, then on every other node spawns Fx.calc and calls it, and prints one JSON
 // line: { self, linked, sums: { node: 2 + 3 } }. Exit code 0, or 1 with the error on stderr.
-import { call } from '../../actors/index.ts';
+import { call, receive, TIMEOUT } from '../../actors/index.ts';
 import { Node, spawnOn } from '../../transport/index.ts';
 import { loadTls } from '../../transport/tls.ts';
 
@@ -18,11 +18,15 @@ try {
     cookie: process.env.ACTORCLUSTER_COOKIE,
     tls: loadTls(certs, 'probe'),
   });
+  Node.monitorNodes();
   await Node.join(joinAddress);
+  // The others link as the mesh forms: wait for their nodeup messages, not for time.
   const want = Number(expected);
   const deadline = Date.now() + 20_000;
-  while (Node.list().length < want && Date.now() < deadline)
-    await new Promise((r) => setTimeout(r, 50));
+  while (Node.list().length < want) {
+    const left = deadline - Date.now();
+    if (left <= 0 || (await receive({ type: 'nodeup' }, left)) === TIMEOUT) break;
+  }
   const sums: Record<string, unknown> = {};
   for (const node of Node.list()) {
     const calc = await spawnOn(node, 'Fx.calc');

@@ -100,7 +100,12 @@ describe.skipIf(unavailable !== null)('nodes on three hosts (network namespaces)
             address(3),
             '3',
           ],
-          { env: { ...process.env, ACTORCLUSTER_COOKIE: COOKIE, LOG_LEVEL: 'warn' } },
+          {
+            env: { ...process.env, ACTORCLUSTER_COOKIE: COOKIE, LOG_LEVEL: 'warn' },
+            // A probe that hangs is killed (it then fails the test on its exit code).
+            timeout: WAIT_MS * 6,
+            killSignal: 'SIGKILL',
+          },
         );
         let stdout = '';
         let stderr = '';
@@ -110,11 +115,7 @@ describe.skipIf(unavailable !== null)('nodes on three hosts (network namespaces)
         child.stderr.on('data', (c: Buffer) => {
           stderr += c;
         });
-        const timer = setTimeout(() => child.kill('SIGKILL'), WAIT_MS * 6);
-        child.on('close', (code) => {
-          clearTimeout(timer);
-          resolve({ code, stdout, stderr });
-        });
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
       },
     );
     expect(out.code, out.stderr).toBe(0);
