@@ -13,6 +13,7 @@ import {
   type PaxosCore,
   type PaxosModelOptions,
   paxosModel,
+  SHIPPING_CORE,
 } from '../apps/model/paxos-model.ts';
 import {
   DEFAULT_RSM_MODEL,
@@ -78,6 +79,11 @@ Options:
   --no-loss           multiset: no message is lost (the same as --loss 0)
   --mutate NAME       check a deliberately broken core (apps/paxos/mutations.ts):
                         ${PAXOS_MUTATIONS.join(', ')}
+  --no-view           intern whole participant states, not the core's modelView (a core may
+                      export modelView(state): the state with what cannot change its steps
+                      set to one fixed value; the shipping core's forgets a ballot's promises
+                      after phase 1, its acceptances after phase 2, and rounds its proposer
+                      already knows; test/model/model-view.test.ts checks it is exact)
   --impl PATH         check another core with the same interface (exports createParticipant
                       and step, as apps/paxos/core.ts; template: examples/student-paxos/core.ts)
   --search KIND       paxos with the set network: merged (default) or exact (see above); the
@@ -108,6 +114,7 @@ const args = cli({
     dup: { type: 'string' },
     loss: { type: 'string' },
     'no-loss': { type: 'boolean', default: false },
+    'no-view': { type: 'boolean', default: false },
     mutate: { type: 'string' },
     impl: { type: 'string' },
     'max-states': { type: 'string' },
@@ -170,6 +177,7 @@ const options: PaxosModelOptions = {
   loss: values['no-loss'] ? 0 : (args.int('loss', { min: 0 }) ?? Number.POSITIVE_INFINITY),
   mutations: mutation ? [mutation] : [],
   network,
+  view: !values['no-view'],
 };
 
 async function loadCore(path: string): Promise<PaxosCore> {
@@ -193,7 +201,7 @@ const netWords =
     ? 'network: set (any loss, duplication, order)'
     : `network: multiset (${plural(options.dup, 'duplicate')}, ${options.loss === Number.POSITIVE_INFINITY ? 'any loss' : plural(options.loss, 'loss').replace('losss', 'losses')})`;
 console.log(
-  `model check: paxos, core ${values.impl ?? 'apps/paxos/core.ts'}${mutation ? ` (mutation ${mutation})` : ''}; ${plural(options.participants, 'participant')}, ${plural(options.values, 'value')}, ${plural(options.ballots, 'ballot')}, ${plural(options.crashes, 'crash').replace('crashs', 'crashes')}; ${netWords}${maxStates ? `; at most ${fmt(maxStates)} states` : ''}${maxSeconds ? `; at most ${maxSeconds} s` : ''}`,
+  `model check: paxos, core ${values.impl ?? 'apps/paxos/core.ts'}${mutation ? ` (mutation ${mutation})` : ''}; ${plural(options.participants, 'participant')}, ${plural(options.values, 'value')}, ${plural(options.ballots, 'ballot')}, ${plural(options.crashes, 'crash').replace('crashs', 'crashes')}; ${netWords}; states: ${options.view && (core ?? SHIPPING_CORE).modelView ? "the core's modelView" : 'whole'}${maxStates ? `; at most ${fmt(maxStates)} states` : ''}${maxSeconds ? `; at most ${maxSeconds} s` : ''}`,
 );
 
 /** Set when the merged search found a possible violation that the exact search now checks. */
@@ -296,7 +304,8 @@ function checkEpaxos(): never {
   for (const flag of ['dup', 'loss', 'impl', 'search'] as const)
     if (values[flag] !== undefined)
       args.fail(`--${flag} is a Paxos option: not with --protocol epaxos`);
-  if (values['no-loss']) args.fail('--no-loss is a Paxos option: not with --protocol epaxos');
+  for (const flag of ['no-loss', 'no-view'] as const)
+    if (values[flag]) args.fail(`--${flag} is a Paxos option: not with --protocol epaxos`);
   if (values.ops !== undefined) args.fail('--ops is an rsm option: not with --protocol epaxos');
   const E = DEFAULT_EPAXOS_MODEL;
   const mutate = args.choice('mutate', EPAXOS_MUTATIONS);
@@ -353,8 +362,9 @@ function checkRsm(): never {
   ] as const)
     if (values[flag] !== undefined)
       args.fail(`--${flag} is not an rsm option (rsm: --participants, --ops, --timers, --crashes)`);
-  if (values['no-loss'])
-    args.fail('--no-loss is not an rsm option (rsm: --participants, --ops, --timers, --crashes)');
+  for (const flag of ['no-loss', 'no-view'] as const)
+    if (values[flag])
+      args.fail(`--${flag} is not an rsm option (rsm: --participants, --ops, --timers, --crashes)`);
   const R = DEFAULT_RSM_MODEL;
   const mutate = args.choice('mutate', RSM_MODEL_MUTATIONS);
   const o: RsmModelOptions = {

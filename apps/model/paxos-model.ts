@@ -19,6 +19,13 @@ export interface PaxosCore {
     mutations?: ReadonlySet<PaxosMutation>,
   ): unknown;
   step(state: never, event: shipping.Event): Effect[];
+  /**
+   * Optional: the state with what cannot change the participant's behaviour set to one fixed
+   * value (apps/paxos/core.ts `modelView`). The model interns views, so states that differ only
+   * there are one. It must be exact: two states with the same view give the same effects and
+   * views after every event (test/model/view.test.ts checks the shipping core's).
+   */
+  modelView?(state: never): unknown;
 }
 
 export const SHIPPING_CORE: PaxosCore = shipping as unknown as PaxosCore;
@@ -55,6 +62,8 @@ export interface PaxosModelOptions {
    * shipping core does not have.
    */
   ghostSends?: boolean;
+  /** Intern the core's modelView of each state, when it has one (default true). */
+  view?: boolean;
 }
 
 export const DEFAULT_PAXOS_MODEL: PaxosModelOptions = {
@@ -133,6 +142,10 @@ export interface PaxosModel extends Model<PaxosGlobal, PaxosStep> {
    * with the union of every network it was reached with (see exploreMerged in merged.ts).
    */
   mergedSpace(): MergedSpace;
+  /** Every distinct participant core state interned so far, decoded afresh (for tests). */
+  coreStates(): unknown[];
+  /** Every message sent so far (for tests). */
+  messages(): Array<{ from: string; to: string; msg: PaxosMsg }>;
 }
 
 export function paxosModel(options: PaxosModelOptions): PaxosModel {
@@ -142,6 +155,7 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
   const mutations: ReadonlySet<PaxosMutation> =
     o.mutations.length > 0 ? new Set(o.mutations) : NO_MUTATIONS;
   const values = VALUE_NAMES.slice(0, o.values).split('');
+  const modelView = o.view !== false ? core.modelView : undefined;
 
   const nodeIds = new Map<string, number>();
   const nodes: NodeEntry[] = [];
@@ -156,7 +170,13 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
     votes: string[],
     said: string[] = [],
   ): number => {
-    const text = encodeState({ core, disk, value, votes, said });
+    const text = encodeState({
+      core: modelView ? modelView(core as never) : core,
+      disk,
+      value,
+      votes,
+      said,
+    });
     let id = nodeIds.get(text);
     if (id === undefined) {
       id = nodes.length;
@@ -580,6 +600,9 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
 
   return {
     mergedSpace,
+    coreStates: () => nodes.map((n) => decodeState<{ core: unknown }>(n.text).core),
+    messages: () =>
+      wires.map((w) => ({ from: w.from, to: w.to, msg: decodeState<PaxosMsg>(w.text) })),
     names,
     initial,
     key,

@@ -116,3 +116,36 @@ export function durableOf(state: ParticipantState): DurableState {
     lead: state.acceptor.lead,
   };
 }
+
+/**
+ * What of a participant's state can still change what it does: a copy (sharing what it leaves
+ * as it is) with the rest set to one fixed value, for the model checker (apps/model/paxos-model.ts), which keeps one entry per view
+ * instead of one per state. Two states with the same view step alike: the same effects (the
+ * purely local `round_seen` aside), and the same view after. test/model/view.test.ts checks this
+ * on every (state, event) of the exact search's reachable states, mutations included. Forgotten:
+ * - a ballot's promises and highest once it left phase 1, and its acceptances once it left
+ *   phase 2 (each is read in its own phase only);
+ * - how far the acceptor has told its proposer of rounds seen, up to the proposer's own highest
+ *   round: telling it a round at or below that changes nothing (the proposer keeps the maximum),
+ *   so the view says the proposer was told everything up to its own maximum.
+ */
+export function modelView(state: ParticipantState): ParticipantState {
+  const ballots = new Map<number, ProposerBallot>();
+  for (const [inst, b] of state.proposer.ballots) {
+    const prepare = b.phase === 'prepare';
+    ballots.set(inst, {
+      ...b,
+      promises: prepare ? new Set(b.promises) : new Set(),
+      highest: prepare ? b.highest : null,
+      accepts: b.phase === 'accept' ? new Set(b.accepts) : new Set(),
+    });
+  }
+  return {
+    ...state,
+    proposer: { ...state.proposer, ballots },
+    acceptor: {
+      ...state.acceptor,
+      roundTold: Math.max(state.acceptor.roundTold, state.proposer.maxRound),
+    },
+  };
+}

@@ -116,6 +116,11 @@ const MORE: Array<[string, string[], string]> = [
     "--ops must be an integer from 1 to 5, got 'x'",
   ],
   ['check:model', ['--max-memory-mb', '8'], "--max-memory-mb must be an integer >= 16, got '8'"],
+  [
+    'check:model',
+    ['--protocol', 'epaxos', '--no-view'],
+    '--no-view is a Paxos option: not with --protocol epaxos',
+  ],
   ['check:model', ['--search', 'fast'], "--search must be one of merged, exact, got 'fast'"],
   [
     'check:model',
