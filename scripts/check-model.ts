@@ -84,6 +84,9 @@ Options:
                       set to one fixed value; the shipping core's forgets a ballot's promises
                       after phase 1, its acceptances after phase 2, and rounds its proposer
                       already knows; test/model/model-view.test.ts checks it is exact)
+  --no-symmetry       merged search: keep both of two configurations that differ by swapping
+                      the values A and B (by default one is kept once both were proposed: the
+                      roles compare values only for equality, so the swap maps runs to runs)
   --impl PATH         check another core with the same interface (exports createParticipant
                       and step, as apps/paxos/core.ts; template: examples/student-paxos/core.ts)
   --search KIND       paxos with the set network: merged (default) or exact (see above); the
@@ -115,6 +118,7 @@ const args = cli({
     loss: { type: 'string' },
     'no-loss': { type: 'boolean', default: false },
     'no-view': { type: 'boolean', default: false },
+    'no-symmetry': { type: 'boolean', default: false },
     mutate: { type: 'string' },
     impl: { type: 'string' },
     'max-states': { type: 'string' },
@@ -178,6 +182,7 @@ const options: PaxosModelOptions = {
   mutations: mutation ? [mutation] : [],
   network,
   view: !values['no-view'],
+  symmetry: !values['no-symmetry'],
 };
 
 async function loadCore(path: string): Promise<PaxosCore> {
@@ -304,7 +309,7 @@ function checkEpaxos(): never {
   for (const flag of ['dup', 'loss', 'impl', 'search'] as const)
     if (values[flag] !== undefined)
       args.fail(`--${flag} is a Paxos option: not with --protocol epaxos`);
-  for (const flag of ['no-loss', 'no-view'] as const)
+  for (const flag of ['no-loss', 'no-view', 'no-symmetry'] as const)
     if (values[flag]) args.fail(`--${flag} is a Paxos option: not with --protocol epaxos`);
   if (values.ops !== undefined) args.fail('--ops is an rsm option: not with --protocol epaxos');
   const E = DEFAULT_EPAXOS_MODEL;
@@ -362,7 +367,7 @@ function checkRsm(): never {
   ] as const)
     if (values[flag] !== undefined)
       args.fail(`--${flag} is not an rsm option (rsm: --participants, --ops, --timers, --crashes)`);
-  for (const flag of ['no-loss', 'no-view'] as const)
+  for (const flag of ['no-loss', 'no-view', 'no-symmetry'] as const)
     if (values[flag])
       args.fail(`--${flag} is not an rsm option (rsm: --participants, --ops, --timers, --crashes)`);
   const R = DEFAULT_RSM_MODEL;

@@ -54,6 +54,16 @@ export interface MergedSpace {
   /** The invariants over the whole configuration (agreement, validity), or null. */
   violation(nodes: readonly number[], budgets: readonly number[]): string | null;
   stats(): { nodeStates: number; nodeSteps: number };
+  /**
+   * Optional: a symmetry of the model (an involution on participant states and wires that maps
+   * runs to runs and keeps every invariant's verdict), where `applies` says it holds for these
+   * budgets. Of a configuration and its image, only the smaller is kept.
+   */
+  symmetry?: {
+    applies(budgets: ArrayLike<number>): boolean;
+    node(id: number): number;
+    wire(w: number): number;
+  };
 }
 
 export interface MergedOptions {
@@ -204,8 +214,38 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   };
 
   const scratch = new Int32Array(S);
+  const sym = space.symmetry;
+  const image = new Int32Array(S);
+  /**
+   * With a symmetry: if the image of the configuration in `scratch` is the smaller, puts it there
+   * and returns its network (the image of `net` with `sends`); else null.
+   */
+  const toImage = (net: Uint32Array, sends: readonly number[]): number[] | null => {
+    if (sym === undefined || !sym.applies(scratch.subarray(P))) return null;
+    image.set(scratch);
+    for (let k = 0; k < P; k++) image[k] = sym.node(scratch[k]!);
+    let k = 0;
+    while (k < P && image[k] === scratch[k]) k++;
+    if (k === P || image[k]! > scratch[k]!) return null;
+    scratch.set(image);
+    const out: number[] = [];
+    for (let x = 0; x < net.length; x++) {
+      let word = net[x]!;
+      while (word !== 0) {
+        const bit = word & -word;
+        word ^= bit;
+        out.push(sym.wire((x << 5) | (31 - Math.clz32(bit))));
+      }
+    }
+    for (const w of sends) out.push(sym.wire(w));
+    return out;
+  };
+  const NONE = new Uint32Array(0);
   /** Merges `net` (W words) plus `sends` into the configuration in `scratch`; queues it if it grew. */
-  const merge = (net: Uint32Array, sends: readonly number[]): void => {
+  const merge = (netIn: Uint32Array, sendsIn: readonly number[]): void => {
+    const mapped = toImage(netIn, sendsIn);
+    const net = mapped === null ? netIn : NONE;
+    const sends = mapped ?? sendsIn;
     for (const w of sends) if (w >>> 5 >= W) growWords((w >>> 5) + 1);
     const slot = find(scratch);
     let c = table[slot]!;

@@ -64,6 +64,12 @@ export interface PaxosModelOptions {
   ghostSends?: boolean;
   /** Intern the core's modelView of each state, when it has one (default true). */
   view?: boolean;
+  /**
+   * The merged search keeps one of each pair of configurations that differ by swapping the values
+   * A and B, once both were proposed (the roles compare values only for equality; a core that
+   * reads "A" or "B" as anything but a value breaks this: --no-symmetry).
+   */
+  symmetry?: boolean;
 }
 
 export const DEFAULT_PAXOS_MODEL: PaxosModelOptions = {
@@ -205,6 +211,58 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
     return id;
   };
   const emptyDisk = (): Disk => ({ records: new Map(), decided: new Map(), reservedRound: 0 });
+
+  // Symmetry between the values A and B: the roles compare values only for equality, so swapping
+  // the two everywhere (states, disks, ghosts, messages) maps runs to runs, once both are in play.
+  const swapValue = (v: unknown): unknown => (v === 'A' ? 'B' : v === 'B' ? 'A' : v);
+  const swapDeep = (v: unknown): unknown => {
+    if (typeof v === 'string') return swapValue(v);
+    if (Array.isArray(v)) return v.map(swapDeep);
+    if (v instanceof Map) return new Map([...v].map(([k, x]) => [swapDeep(k), swapDeep(x)]));
+    if (v instanceof Set) return new Set([...v].map(swapDeep));
+    if (v !== null && typeof v === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) out[k] = swapDeep(x);
+      return out;
+    }
+    return v;
+  };
+  const swappedNode: number[] = [];
+  /** The participant state with A and B swapped (interned). */
+  const swapNode = (id: number): number => {
+    let s = swappedNode[id];
+    if (s === undefined) {
+      const d = decodeState<{ core: unknown; disk: Disk; value: string | null }>(nodes[id]!.text);
+      const e = nodes[id]!;
+      const votes = e.votes.map((v) => {
+        const at = v.indexOf(' ');
+        return `${v.slice(0, at)} ${JSON.stringify(swapValue(JSON.parse(v.slice(at + 1))))}`;
+      });
+      const said = e.said.map((m) => encodeState(swapDeep(decodeState(m))));
+      s = internNode(
+        swapDeep(d.core),
+        swapDeep(d.disk) as Disk,
+        swapValue(d.value) as string | null,
+        votes.sort(),
+        said.sort(),
+      );
+      swappedNode[id] = s;
+      swappedNode[s] = id;
+    }
+    return s;
+  };
+  const swappedWire: number[] = [];
+  /** The message with A and B swapped (interned). */
+  const swapWire = (w: number): number => {
+    let s = swappedWire[w];
+    if (s === undefined) {
+      const x = wires[w]!;
+      s = internWire(x.from, x.to, swapDeep(decodeState<PaxosMsg>(x.text)) as PaxosMsg);
+      swappedWire[w] = s;
+      swappedWire[s] = w;
+    }
+    return s;
+  };
 
   /** Runs events on one participant (decoded afresh: no state is shared between runs). */
   const runNode = (
@@ -595,6 +653,16 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
           used: budgets[2]!,
         }),
       stats: () => ({ nodeStates: nodes.length, nodeSteps: cache.size + receiveSteps }),
+      ...(o.symmetry && values.length >= 2
+        ? {
+            symmetry: {
+              // Once A and B were both proposed, every choice of the model is symmetric in them.
+              applies: (budgets: ArrayLike<number>) => budgets[2]! >= 2,
+              node: swapNode,
+              wire: swapWire,
+            },
+          }
+        : {}),
     };
   };
 

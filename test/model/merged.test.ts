@@ -50,19 +50,33 @@ function allStates(o: PaxosModelOptions): {
 }
 
 describe('the merged-network search', () => {
-  it(
-    'covers every reachable state: each has an entry whose network holds its own',
-    () => {
-      const o = opts({ participants: 3, ballots: 1, crashes: 1, ghostSends: true });
+  it.each([
+    ['3 participants, 1 ballot, 1 crash', { participants: 3, ballots: 1, crashes: 1 }, false],
+    [
+      '2 participants, 2 ballots, with the A/B symmetry',
+      { participants: 2, ballots: 2, crashes: 0 },
+      true,
+    ],
+  ] as const)(
+    'covers every reachable state (%s): each has an entry whose network holds its own',
+    (_, bounds, symmetry) => {
+      const o = opts({ ...bounds, ghostSends: true, symmetry });
       const { model, states } = allStates(o);
-      const r = exploreMerged(model.mergedSpace());
+      const space = model.mergedSpace();
+      const r = exploreMerged(space);
       expect(r.kind).toBe('clean');
       // Far fewer entries than states: that is the point.
       expect(r.configurations * 5).toBeLessThan(states.length);
+      const sym = space.symmetry;
+      if (symmetry) {
+        // The swap applies and keeps fewer entries than the search without it.
+        const plain = exploreMerged(paxosModel({ ...o, symmetry: false }).mergedSpace());
+        expect(r.configurations).toBeLessThan(plain.configurations);
+      } else expect(sym).toBeUndefined();
       // Covered: an entry for the same participant states, with no more budget used (a step that
       // only uses up budget is skipped: the entry it leaves can do all it can) and with a
-      // network that holds this state's own.
-      const covered = (g: PaxosGlobal): boolean => {
+      // network that holds this state's own; with the symmetry, that, or the same for its image.
+      const coveredAsIs = (g: PaxosGlobal): boolean => {
         for (let started = g.started; started >= 0; started--) {
           for (let crashes = g.crashes; crashes >= 0; crashes--) {
             const net = r.networkOf(g.nodes, [started, crashes, g.used]);
@@ -73,12 +87,20 @@ describe('the merged-network search', () => {
         }
         return false;
       };
+      let imaged = 0;
+      const covered = (g: PaxosGlobal): boolean => {
+        if (coveredAsIs(g)) return true;
+        if (!sym?.applies([g.started, g.crashes, g.used])) return false;
+        imaged++;
+        return coveredAsIs({ ...g, nodes: g.nodes.map(sym.node), net: g.net.map(sym.wire) });
+      };
       let checked = 0;
       for (const g of states) {
         expect(covered(g), `not covered: ${model.key(g)}`).toBe(true);
         checked++;
       }
       expect(checked).toBe(states.length);
+      if (symmetry) expect(imaged).toBeGreaterThan(100);
     },
     LONG_MS,
   );

@@ -121,6 +121,11 @@ const MORE: Array<[string, string[], string]> = [
     ['--protocol', 'epaxos', '--no-view'],
     '--no-view is a Paxos option: not with --protocol epaxos',
   ],
+  [
+    'check:model',
+    ['--protocol', 'rsm', '--no-symmetry'],
+    '--no-symmetry is not an rsm option (rsm: --participants, --ops, --timers, --crashes)',
+  ],
   ['check:model', ['--search', 'fast'], "--search must be one of merged, exact, got 'fast'"],
   [
     'check:model',
