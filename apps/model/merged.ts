@@ -49,8 +49,8 @@ export interface MergedSpace {
   wireTo(w: number): number;
   /** Participant i, in state id, receives wire w. */
   receive(i: number, id: number, w: number): StepResult;
-  /** Starts and crashes possible in this configuration. */
-  local(nodes: readonly number[], budgets: readonly number[]): MergedTransition[];
+  /** Participant i's starts and crashes in state id, with these budgets (asked once for each). */
+  local(i: number, id: number, budgets: readonly number[]): MergedTransition[];
   /** The invariants over the whole configuration (agreement, validity), or null. */
   violation(nodes: readonly number[], budgets: readonly number[]): string | null;
   stats(): { nodeStates: number; nodeSteps: number };
@@ -214,14 +214,20 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   };
 
   const scratch = new Int32Array(S);
+  const scratchBudgets = scratch.subarray(P);
   const sym = space.symmetry;
   const image = new Int32Array(S);
   /**
    * With a symmetry: if the image of the configuration in `scratch` is the smaller, puts it there
-   * and returns its network (the image of `net` with `sends`); else null.
+   * and returns its network (the image of `net` with the sends); else null.
    */
-  const toImage = (net: Uint32Array, sends: readonly number[]): number[] | null => {
-    if (sym === undefined || !sym.applies(scratch.subarray(P))) return null;
+  const toImage = (
+    net: Uint32Array,
+    src: ArrayLike<number>,
+    off: number,
+    len: number,
+  ): number[] | null => {
+    if (sym === undefined || !sym.applies(scratchBudgets)) return null;
     image.set(scratch);
     for (let k = 0; k < P; k++) image[k] = sym.node(scratch[k]!);
     let k = 0;
@@ -237,21 +243,33 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
         out.push(sym.wire((x << 5) | (31 - Math.clz32(bit))));
       }
     }
-    for (const w of sends) out.push(sym.wire(w));
+    for (let j = off; j < off + len; j++) out.push(sym.wire(src[j]!));
     return out;
   };
   const NONE = new Uint32Array(0);
-  /** Merges `net` (W words) plus `sends` into the configuration in `scratch`; queues it if it grew. */
-  const merge = (netIn: Uint32Array, sendsIn: readonly number[]): void => {
-    const mapped = toImage(netIn, sendsIn);
-    const net = mapped === null ? netIn : NONE;
-    const sends = mapped ?? sendsIn;
-    for (const w of sends) if (w >>> 5 >= W) growWords((w >>> 5) + 1);
+  /**
+   * Merges `net` (W words) plus the sends src[off, off+len) into the configuration in `scratch`;
+   * queues it if it grew.
+   */
+  const merge = (netIn: Uint32Array, srcIn: ArrayLike<number>, offIn: number, lenIn: number) => {
+    let net = netIn;
+    let src = srcIn;
+    let off = offIn;
+    let len = lenIn;
+    const mapped = toImage(netIn, srcIn, offIn, lenIn);
+    if (mapped !== null) {
+      net = NONE;
+      src = mapped;
+      off = 0;
+      len = mapped.length;
+    }
+    const end = off + len;
+    for (let j = off; j < end; j++) if (src[j]! >>> 5 >= W) growWords((src[j]! >>> 5) + 1);
     const slot = find(scratch);
     let c = table[slot]!;
     if (c < 0) {
       const nodes = Array.from(scratch.subarray(0, P));
-      const budgets = Array.from(scratch.subarray(P));
+      const budgets = Array.from(scratchBudgets);
       const v = space.violation(nodes, budgets);
       if (v !== null) {
         possible ??= v;
@@ -264,7 +282,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
       if (count * 2 > table.length) growTable();
       const at = c * W;
       for (let k = 0; k < net.length && k < W; k++) nets[at + k] = net[k]!;
-      for (const w of sends) nets[at + (w >>> 5)]! |= 1 << (w & 31);
+      for (let j = off; j < end; j++) nets[at + (src[j]! >>> 5)]! |= 1 << (src[j]! & 31);
       enqueue(c);
       return;
     }
@@ -278,7 +296,8 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
         grew = true;
       }
     }
-    for (const w of sends) {
+    for (let j = off; j < end; j++) {
+      const w = src[j]!;
       const bit = 1 << (w & 31);
       const k = at + (w >>> 5);
       if ((nets[k]! & bit) === 0) {
@@ -292,30 +311,129 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   const has = (net: Uint32Array, w: number) =>
     w >>> 5 < net.length && (net[w >>> 5]! & (1 << (w & 31))) !== 0;
 
-  /** Configuration c (its row in `row`) takes participant i's step r, with budgets after. */
+  // Every step result the search used, in typed arrays (the hot path reads no objects): the
+  // participant's next state, its sends (a range of `pool`) and flags.
+  let resNext = new Int32Array(1 << 12);
+  let resOff = new Int32Array(1 << 12);
+  let resLen = new Int32Array(1 << 12);
+  /** 1: the step breaks an invariant; 2: it changes nothing and sends nothing. */
+  let resFlag = new Uint8Array(1 << 12);
+  const resViolation = new Map<number, string>();
+  let results = 0;
+  let pool = new Int32Array(1 << 14);
+  let poolLen = 0;
+  const addResult = (id: number, r: StepResult): number => {
+    if (results === resNext.length) {
+      const n = results * 2;
+      const grow32 = (a: Int32Array) => {
+        const b = new Int32Array(n);
+        b.set(a);
+        return b;
+      };
+      resNext = grow32(resNext);
+      resOff = grow32(resOff);
+      resLen = grow32(resLen);
+      const f = new Uint8Array(n);
+      f.set(resFlag);
+      resFlag = f;
+    }
+    while (poolLen + r.sends.length > pool.length) {
+      const b = new Int32Array(pool.length * 2);
+      b.set(pool);
+      pool = b;
+    }
+    const x = results++;
+    resNext[x] = r.next;
+    resOff[x] = poolLen;
+    resLen[x] = r.sends.length;
+    for (const w of r.sends) pool[poolLen++] = w;
+    let flag = 0;
+    if (r.violation !== null) {
+      flag |= 1;
+      resViolation.set(x, r.violation);
+    }
+    if (r.next === id && r.sends.length === 0) flag |= 2;
+    resFlag[x] = flag;
+    return x;
+  };
+  // Receive results by (participant state, wire): result + 1 (0: not stepped yet).
+  let stateCap = 1 << 10;
+  let wireCap = 64;
+  let byStateWire = new Int32Array(stateCap * wireCap);
+  const receiveResult = (t: number, id: number, w: number): number => {
+    if (id >= stateCap || w >= wireCap) {
+      let sc = stateCap;
+      while (sc <= id) sc *= 2;
+      let wc = wireCap;
+      while (wc <= w) wc *= 2;
+      const grown = new Int32Array(sc * wc);
+      for (let st = 0; st < stateCap; st++)
+        grown.set(byStateWire.subarray(st * wireCap, st * wireCap + wireCap), st * wc);
+      byStateWire = grown;
+      stateCap = sc;
+      wireCap = wc;
+    }
+    const k = id * wireCap + w;
+    let x = byStateWire[k]! - 1;
+    if (x < 0) {
+      x = addResult(id, space.receive(t, id, w));
+      byStateWire[k] = x + 1;
+    }
+    return x;
+  };
+  // Starts and crashes by participant state and budgets.
+  const localCache = new Map<number, Array<{ x: number; budgets: number[] }>>();
+  const small = B <= 3;
+  const localFor = (
+    i: number,
+    id: number,
+    budgets: number[],
+  ): Array<{ x: number; budgets: number[] }> => {
+    let key = -1;
+    if (small && budgets.every((b) => b >= 0 && b < 256)) {
+      key = id;
+      for (let k = 0; k < 3; k++) key = key * 256 + (budgets[k] ?? 0);
+    }
+    let out = key >= 0 ? localCache.get(key) : undefined;
+    if (out === undefined) {
+      out = space.local(i, id, budgets).map((t) => ({
+        x: addResult(id, t.r),
+        budgets: t.budgets,
+      }));
+      if (key >= 0) localCache.set(key, out);
+    }
+    return out;
+  };
+
+  /** Configuration `row` takes participant i's step x (a result), with the budgets after. */
   const take = (
     row: Int32Array,
     net: Uint32Array,
     i: number,
-    r: StepResult,
+    x: number,
     budgets: readonly number[] | null,
   ) => {
     transitions++;
-    if (r.violation !== null) {
-      possible ??= r.violation;
+    const flag = resFlag[x]!;
+    if (flag & 1) {
+      possible ??= resViolation.get(x)!;
       return;
     }
-    if (r.next === row[i]) {
+    // Changes nothing; or only uses up budget (a start or crash that leaves the participant as it
+    // was): what follows is a subset of what follows from here, explored already.
+    if (flag & 2) return;
+    const next = resNext[x]!;
+    const off = resOff[x]!;
+    const len = resLen[x]!;
+    if (next === row[i]) {
       let all = true;
-      for (const w of r.sends) if (!has(net, w)) all = false;
-      // Changes nothing; or only uses up budget (a start or crash that leaves the participant
-      // as it was): what follows is a subset of what follows from here, explored already.
+      for (let j = off; j < off + len; j++) if (!has(net, pool[j]!)) all = false;
       if (all) return;
     }
     scratch.set(row);
-    scratch[i] = r.next;
+    scratch[i] = next;
     if (budgets !== null) for (let k = 0; k < B; k++) scratch[P + k] = budgets[k]!;
-    merge(net, r.sends);
+    merge(net, pool, off, len);
   };
 
   const networkOf = (nodes: readonly number[], budgets: readonly number[]): number[] | null => {
@@ -338,10 +456,11 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
 
   for (let k = 0; k < P; k++) scratch[k] = init.nodes[k]!;
   for (let k = 0; k < B; k++) scratch[P + k] = init.budgets[k]!;
-  merge(new Uint32Array(0), []);
+  merge(new Uint32Array(0), [], 0, 0);
   let lastProgress = started;
   let lastExpansions = 0;
   const row = new Int32Array(S);
+  let net = new Uint32Array(W);
   while (queued > 0 && possible === null) {
     const c = dequeue();
     queued--;
@@ -350,10 +469,11 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     // Snapshots: steps below may add to this configuration's own network (a step that leads
     // back to it); that growth queues it again.
     row.set(conf.subarray(c * S, c * S + S));
-    const net = nets.slice(c * W, c * W + W);
-    const nodes = Array.from(row.subarray(0, P));
+    if (net.length !== W) net = new Uint32Array(W);
+    net.set(nets.subarray(c * W, c * W + W));
     const budgets = Array.from(row.subarray(P));
-    for (const t of space.local(nodes, budgets)) take(row, net, t.i, t.r, t.budgets);
+    for (let i = 0; i < P; i++)
+      for (const t of localFor(i, row[i]!, budgets)) take(row, net, i, t.x, t.budgets);
     let messages = 0;
     for (let k = 0; k < net.length && possible === null; k++) {
       let word = net[k]!;
@@ -363,7 +483,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
         const w = (k << 5) | (31 - Math.clz32(bit));
         messages++;
         const t = to(w);
-        take(row, net, t, space.receive(t, row[t]!, w), null);
+        take(row, net, t, receiveResult(t, row[t]!, w), null);
         if (possible !== null) break;
       }
     }

@@ -604,6 +604,27 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
     if (o.network !== 'set')
       throw new Error('the merged search needs the set network (a monotone network)');
     const P = names.length;
+    /** Participant i's starts and crashes in state id, with these budgets. */
+    const localOf = (i: number, id: number, budgets: readonly number[]): MergedTransition[] => {
+      const [started, crashes, used] = budgets as [number, number, number];
+      const out: MergedTransition[] = [];
+      if (started < o.ballots) {
+        const own = nodes[id]!.value;
+        const choices = own !== null ? [null] : values.slice(0, Math.min(used + 1, values.length));
+        for (const v of choices) {
+          const r = stepNode(i, id, `s:${v}`, { kind: 'start', value: v });
+          const u = v === null ? used : Math.max(used, values.indexOf(v) + 1);
+          out.push({ i, r, budgets: [started + 1, crashes, u] });
+        }
+      }
+      if (crashes < o.crashes)
+        out.push({
+          i,
+          r: stepNode(i, id, 'c', { kind: 'crash' }),
+          budgets: [started, crashes + 1, used],
+        });
+      return out;
+    };
     return {
       participants: P,
       initial: () => {
@@ -616,30 +637,7 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
         return wireTo[w]!;
       },
       receive: (i, id, w) => receive(i, id, w),
-      local: (nodesNow, budgets) => {
-        const [started, crashes, used] = budgets as [number, number, number];
-        const out: MergedTransition[] = [];
-        if (started < o.ballots) {
-          for (let i = 0; i < P; i++) {
-            const id = nodesNow[i]!;
-            const own = nodes[id]!.value;
-            const choices =
-              own !== null ? [null] : values.slice(0, Math.min(used + 1, values.length));
-            for (const v of choices) {
-              const r = stepNode(i, id, `s:${v}`, { kind: 'start', value: v });
-              const u = v === null ? used : Math.max(used, values.indexOf(v) + 1);
-              out.push({ i, r, budgets: [started + 1, crashes, u] });
-            }
-          }
-        }
-        if (crashes < o.crashes) {
-          for (let i = 0; i < P; i++) {
-            const r = stepNode(i, nodesNow[i]!, 'c', { kind: 'crash' });
-            out.push({ i, r, budgets: [started, crashes + 1, used] });
-          }
-        }
-        return out;
-      },
+      local: localOf,
       // Not through globalViolation's cache: each configuration is checked once anyway, and
       // there may be more of them than a Map holds.
       violation: (nodesNow, budgets) =>
