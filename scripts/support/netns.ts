@@ -1,7 +1,9 @@
 // Hosts on this machine: Linux network namespaces, each with one address on a private subnet,
 // joined by veth pairs to a bridge in a hub namespace. A host's link can be taken down (a
 // partition of that host) and up again. Needs root and iproute2 (`ip`); nothing is added to the
-// machine's own namespace, and every namespace made is deleted by destroy() or at exit.
+// machine's own namespace, and every namespace made is deleted by destroy() or at exit. A process
+// killed with SIGKILL runs no exit hook: its namespaces carry its pid in their names, and the next
+// createHosts deletes those whose maker is dead (sweepStale).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 
@@ -13,7 +15,7 @@ export interface Host {
 }
 
 export interface Hosts {
-  /** The prefix of every namespace made (`ac` and 6 hex digits). */
+  /** The prefix of every namespace made: `ac`, the maker's pid, `x` and 6 hex digits. */
   tag: string;
   /** The hub namespace holding the bridge (see setHostLink). */
   hub: string;
@@ -59,6 +61,36 @@ export function setHostLink(hub: string, i: number, up: boolean): void {
   ip('-n', hub, 'link', 'set', `port${i}`, up ? 'up' : 'down');
 }
 
+/** A namespace made here: its maker's pid is in its name. */
+const MADE_HERE = /^ac(\d+)x[0-9a-f]{6}-/;
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
+  }
+};
+
+/**
+ * Deletes the namespaces made here by a process that is dead (killed with SIGKILL, so its exit
+ * hook never ran); returns their names. A live maker's namespaces are left alone.
+ */
+export function sweepStale(): string[] {
+  const removed: string[] = [];
+  for (const line of ip('netns', 'list').split('\n')) {
+    const ns = line.split(' ')[0] ?? '';
+    const m = MADE_HERE.exec(ns);
+    if (!m || alive(Number(m[1]))) continue;
+    try {
+      ip('netns', 'del', ns);
+      removed.push(ns);
+    } catch {}
+  }
+  return removed;
+}
+
 const live = new Set<string>();
 let exitHook = false;
 
@@ -76,7 +108,8 @@ export function createHosts(count: number): Hosts {
       }
     });
   }
-  const tag = `ac${randomBytes(3).toString('hex')}`;
+  sweepStale();
+  const tag = `ac${process.pid}x${randomBytes(3).toString('hex')}`;
   const hub = `${tag}-hub`;
   const made: string[] = [];
   const add = (ns: string) => {

@@ -87,7 +87,7 @@ describe('npm run chaos (short)', () => {
     () => {
       const { stdout } = chaos(join(dir, 'history-hosts.jsonl'), ['--hosts', '--delay-ms', '20']);
       const tag =
-        /network namespaces (ac[0-9a-f]{6})-h1\.\.h4, TLS\): p1, p2, p3 on 10\.213\.0\.1:4000/.exec(
+        /network namespaces (ac\d+x[0-9a-f]{6})-h1\.\.h4, TLS\): p1, p2, p3 on 10\.213\.0\.1:4000/.exec(
           stdout,
         )?.[1];
       expect(tag, stdout).toBeDefined();

@@ -3,7 +3,7 @@
 // hosts, a certificate from another CA and a wrong name refused, remote calls across hosts, and a
 // partition by taking a host's link down, then its heal. Needs root (CI is root); elsewhere the
 // file is skipped with the reason printed.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn, spawn as spawnChild } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -167,5 +167,42 @@ describe.skipIf(unavailable !== null)('nodes on three hosts (network namespaces)
     await expect
       .poll(() => count(p1, `node up: ${p3.name}`), { timeout: WAIT_MS * 2 })
       .toBeGreaterThan(ups);
+  });
+});
+
+describe.skipIf(unavailable !== null)('namespaces a killed run left behind', () => {
+  const namespaces = () =>
+    execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+      .split('\n')
+      .map((line) => line.split(' ')[0]!)
+      .filter(Boolean);
+
+  it('are deleted by the next createHosts (their maker is dead)', async () => {
+    const leaver = spawnChild(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'netns-leaver.ts')],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise((done) => leaver.once('exit', done));
+    let out = '';
+    const tag = await new Promise<string>((done, fail) => {
+      leaver.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('\n')) done(out.trim());
+      });
+      leaver.once('exit', () => fail(new Error(`the leaver exited first: ${out}`)));
+    });
+    leaver.kill('SIGKILL');
+    await exited;
+    const left = namespaces().filter((ns) => ns.startsWith(`${tag}-`));
+    expect(left.sort()).toEqual([`${tag}-h1`, `${tag}-hub`]);
+    const next = createHosts(1);
+    try {
+      expect(namespaces().filter((ns) => ns.startsWith(`${tag}-`))).toEqual([]);
+      // The live maker's own namespaces (this process's) are kept.
+      expect(namespaces()).toContain(next.hub);
+    } finally {
+      next.destroy();
+    }
   });
 });
