@@ -112,12 +112,23 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   /** A configuration: P participant state ids, then B budgets, in one row of `conf`. */
   const S = P + B;
 
-  // Configurations in rows of S ints; their networks in rows of W words (bit w: wire w).
+  // Configurations in rows of S ints, each with the number of its network.
   let capacity = 1 << 16;
   let conf = new Int32Array(capacity * S);
-  let W = 8;
-  let nets = new Uint32Array(capacity * W);
+  let confNet = new Int32Array(capacity);
   let count = 0;
+  // Networks in rows of W words (bit w: wire w), interned: configurations reached with the same
+  // union share one row (most do: 3 participants, 2 ballots, 1 crash end with 18,479 distinct
+  // networks for 306,859 configurations). A network only grows: a configuration whose network
+  // grows points to another row, and rows are never freed.
+  let W = 8;
+  let netCap = 1 << 12;
+  let nets = new Uint32Array(netCap * W);
+  let netCount = 0;
+  let netTable = new Int32Array(1 << 13).fill(-1);
+  let netMask = netTable.length - 1;
+  /** The network being built for a configuration (W words). */
+  let tmp = new Uint32Array(W);
   // Open addressing over configuration numbers (-1: empty).
   let table = new Int32Array(1 << 17).fill(-1);
   let mask = table.length - 1;
@@ -169,21 +180,68 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     const nc = new Int32Array(cap * S);
     nc.set(conf);
     conf = nc;
-    const nn = new Uint32Array(cap * W);
-    nn.set(nets);
-    nets = nn;
+    const nn = new Int32Array(cap);
+    nn.set(confNet);
+    confNet = nn;
     const ni = new Uint8Array(cap);
     ni.set(inQueue);
     inQueue = ni;
     capacity = cap;
   };
+  const hashNet = (a: Uint32Array, at: number): number => {
+    let h = 0x811c9dc5;
+    for (let k = 0; k < W; k++) {
+      h = Math.imul(h ^ a[at + k]!, 0x01000193);
+      h ^= h >>> 15;
+    }
+    return Math.imul(h ^ (h >>> 13), 0x85ebca6b) >>> 0;
+  };
+  const rehashNets = (size: number) => {
+    netTable = new Int32Array(size).fill(-1);
+    netMask = size - 1;
+    for (let n = 0; n < netCount; n++) {
+      let i = hashNet(nets, n * W) & netMask;
+      while (netTable[i]! >= 0) i = (i + 1) & netMask;
+      netTable[i] = n;
+    }
+  };
+  /** The number of the network in `tmp` (added if new). */
+  const internNet = (): number => {
+    let i = hashNet(tmp, 0) & netMask;
+    for (;;) {
+      const n = netTable[i]!;
+      if (n < 0) break;
+      let same = true;
+      const at = n * W;
+      for (let k = 0; k < W; k++)
+        if (nets[at + k] !== tmp[k]) {
+          same = false;
+          break;
+        }
+      if (same) return n;
+      i = (i + 1) & netMask;
+    }
+    if (netCount === netCap) {
+      netCap *= 2;
+      const nn = new Uint32Array(netCap * W);
+      nn.set(nets);
+      nets = nn;
+    }
+    const n = netCount++;
+    nets.set(tmp, n * W);
+    netTable[i] = n;
+    if (netCount * 2 > netTable.length) rehashNets(netTable.length * 2);
+    return n;
+  };
   const growWords = (words: number) => {
     let nw = W;
     while (nw < words) nw *= 2;
-    const nn = new Uint32Array(capacity * nw);
-    for (let c = 0; c < count; c++) nn.set(nets.subarray(c * W, c * W + W), c * nw);
+    const nn = new Uint32Array(netCap * nw);
+    for (let n = 0; n < netCount; n++) nn.set(nets.subarray(n * W, n * W + W), n * nw);
     nets = nn;
     W = nw;
+    tmp = new Uint32Array(W);
+    rehashNets(netTable.length);
   };
   const to = (w: number): number => {
     if (w >= wireTo.length) {
@@ -280,32 +338,32 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
       conf.set(scratch, c * S);
       table[slot] = c;
       if (count * 2 > table.length) growTable();
-      const at = c * W;
-      for (let k = 0; k < net.length && k < W; k++) nets[at + k] = net[k]!;
-      for (let j = off; j < end; j++) nets[at + (src[j]! >>> 5)]! |= 1 << (src[j]! & 31);
+      tmp.fill(0);
+      for (let k = 0; k < net.length; k++) tmp[k] = net[k]!;
+      for (let j = off; j < end; j++) tmp[src[j]! >>> 5]! |= 1 << (src[j]! & 31);
+      confNet[c] = internNet();
       enqueue(c);
       return;
     }
-    const at = c * W;
+    const at = confNet[c]! * W;
     let grew = false;
-    for (let k = 0; k < net.length; k++) {
+    for (let k = 0; k < W; k++) {
       const before = nets[at + k]!;
-      const after = before | net[k]!;
-      if (after !== before) {
-        nets[at + k] = after;
-        grew = true;
-      }
+      const after = k < net.length ? before | net[k]! : before;
+      tmp[k] = after;
+      if (after !== before) grew = true;
     }
     for (let j = off; j < end; j++) {
       const w = src[j]!;
       const bit = 1 << (w & 31);
-      const k = at + (w >>> 5);
-      if ((nets[k]! & bit) === 0) {
-        nets[k]! |= bit;
+      if ((tmp[w >>> 5]! & bit) === 0) {
+        tmp[w >>> 5]! |= bit;
         grew = true;
       }
     }
-    if (grew) enqueue(c);
+    if (!grew) return;
+    confNet[c] = internNet();
+    enqueue(c);
   };
 
   const has = (net: Uint32Array, w: number) =>
@@ -441,8 +499,9 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     const c = table[find(probe)]!;
     if (c < 0) return null;
     const out: number[] = [];
+    const at = confNet[c]! * W;
     for (let k = 0; k < W; k++)
-      for (let b = 0; b < 32; b++) if (nets[c * W + k]! & (1 << b)) out.push(k * 32 + b);
+      for (let b = 0; b < 32; b++) if (nets[at + k]! & (1 << b)) out.push(k * 32 + b);
     return out;
   };
   const totals = (): Totals => ({
@@ -470,7 +529,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     // back to it); that growth queues it again.
     row.set(conf.subarray(c * S, c * S + S));
     if (net.length !== W) net = new Uint32Array(W);
-    net.set(nets.subarray(c * W, c * W + W));
+    net.set(nets.subarray(confNet[c]! * W, confNet[c]! * W + W));
     const budgets = Array.from(row.subarray(P));
     for (let i = 0; i < P; i++)
       for (const t of localFor(i, row[i]!, budgets)) take(row, net, i, t.x, t.budgets);
