@@ -145,14 +145,16 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   let widest = 0;
   let possible: string | null = null;
 
-  const hashRow = (row: Int32Array, at: number): number => {
+  /** FNV-1a over `len` ints from `at`, finished with a multiply-xorshift. */
+  const hashInts = (a: Int32Array | Uint32Array, at: number, len: number): number => {
     let h = 0x811c9dc5;
-    for (let k = 0; k < S; k++) {
-      h = Math.imul(h ^ row[at + k]!, 0x01000193);
+    for (let k = 0; k < len; k++) {
+      h = Math.imul(h ^ a[at + k]!, 0x01000193);
       h ^= h >>> 15;
     }
     return Math.imul(h ^ (h >>> 13), 0x85ebca6b) >>> 0;
   };
+  const hashRow = (row: Int32Array, at: number): number => hashInts(row, at, S);
   const sameRow = (c: number, row: Int32Array): boolean => {
     const at = c * S;
     for (let k = 0; k < S; k++) if (conf[at + k] !== row[k]) return false;
@@ -188,14 +190,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     inQueue = ni;
     capacity = cap;
   };
-  const hashNet = (a: Uint32Array, at: number): number => {
-    let h = 0x811c9dc5;
-    for (let k = 0; k < W; k++) {
-      h = Math.imul(h ^ a[at + k]!, 0x01000193);
-      h ^= h >>> 15;
-    }
-    return Math.imul(h ^ (h >>> 13), 0x85ebca6b) >>> 0;
-  };
+  const hashNet = (a: Uint32Array, at: number): number => hashInts(a, at, W);
   const rehashNets = (size: number) => {
     netTable = new Int32Array(size).fill(-1);
     netMask = size - 1;
