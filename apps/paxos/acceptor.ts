@@ -123,13 +123,15 @@ function receive(
 /**
  * A piggybacked decision: `ballot` got a quorum in `inst`. The value is the one accepted under
  * that ballot (a ballot proposes one value per instance), so an acceptor that accepted it there
- * tells its learner; one that did not (it missed the accept) learns the decision otherwise.
+ * tells its learner; one that did not (it missed the accept) says so to the upper layer, which
+ * learns the decision from its peers (with nothing decided after it, it would see no hole).
  */
 function chosen(a: AcceptorState, from: string, inst: number, ballot: Ballot, out: Effect[]): void {
   if (inst < a.floor || a.decided.has(inst)) return;
   const accepted = a.records.get(inst)?.accepted;
   if (accepted && sameBallot(accepted.ballot, ballot))
     out.push({ type: 'chosen', from, inst, value: accepted.value });
+  else out.push({ type: 'missed', inst });
 }
 
 /** What a promise reports accepted (nothing, under the mutation that forgets it). */

@@ -81,6 +81,11 @@ export type Effect =
   | { type: 'chosen'; from: string; inst: number; value: unknown }
   /** A decision is known here for the first time: write it durably, tell the upper layer. */
   | { type: 'learn'; inst: number; value: unknown }
+  /**
+   * A term's ballot got a quorum in `inst`, but this acceptor did not accept under it, so it
+   * cannot tell the value: the upper layer learns it from its peers (Multi-Paxos terms only).
+   */
+  | { type: 'missed'; inst: number }
   /** Feed `{ type: 'retry', inst, ballot }` back to the proposer after `afterMs`. */
   | { type: 'timer'; inst: number; ballot: Ballot; afterMs: number }
   /** The acceptor saw a higher round: this participant's proposer must go above it. */

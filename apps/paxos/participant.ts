@@ -60,6 +60,15 @@ export interface Decide {
   inst: number;
 }
 
+/**
+ * What the upper process receives when instance `inst` was decided without this participant's
+ * acceptor (Multi-Paxos terms only): the value is to be learnt from the peers.
+ */
+export interface Missed {
+  type: 'missed';
+  inst: number;
+}
+
 export type ProposeOutcome =
   | { outcome: 'decided'; value: unknown }
   | { outcome: 'aborted'; reason: 'preempted' | 'no_value' | 'compacted' }
@@ -227,6 +236,9 @@ function carryOut(ctx: Ctx, e: Effect, hooks: Hooks): void {
     case 'learn':
       decisionsLearned.inc({ participant: ctx.name });
       send(ctx.upper, { type: 'decide', value: e.value, inst: e.inst } satisfies Decide);
+      break;
+    case 'missed':
+      send(ctx.upper, { type: 'missed', inst: e.inst } satisfies Missed);
       break;
     case 'abort':
       hooks.onAbort?.(e.inst, e.reason);

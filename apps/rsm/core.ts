@@ -162,6 +162,11 @@ export type ReplicaEvent<O, C> =
   | { type: 'forward'; now: number; ops: O[] }
   /** The Paxos participant learnt a decision. */
   | { type: 'decide'; now: number; inst: number; value: unknown }
+  /**
+   * Instance `inst` was decided without this participant (it missed the accept): a hole at least
+   * up to it, to fill from the peers, even with nothing decided after it.
+   */
+  | { type: 'missed'; now: number; inst: number }
   /** The answer to a `propose` effect. */
   | { type: 'proposed'; now: number; inst: number; outcome: ProposeOutcome | { outcome: 'error' } }
   /** A peer catching up asks this replica. */
@@ -367,6 +372,9 @@ export function replicaStep<S, O extends Op, R, C>(
     case 'decide':
       learn(s, event.inst, event.value);
       applyReady(s, out);
+      break;
+    case 'missed':
+      if (event.inst > s.maxDecided) s.maxDecided = event.inst;
       break;
     case 'proposed':
       onProposed(s, out, now, event.inst, event.outcome);
@@ -949,8 +957,9 @@ function tick<S, O extends Op, R, C>(
     late.push(p.op);
   }
   if (late.length > 0) route(s, out, now, late);
-  // A hole in the log: ask the others, then fill what is still missing with no-ops.
-  if (s.decided.size > 0 && !s.decided.has(s.applied)) {
+  // A hole in the log (a decision waits for it, or one was missed): ask the others, then fill
+  // what is still missing with no-ops.
+  if ((s.decided.size > 0 || s.maxDecided >= s.applied) && !s.decided.has(s.applied)) {
     if (s.gapSince === undefined) s.gapSince = now;
     if (now - s.gapSince > s.opts.gapMs) startCatchup(s, out, now, false);
     const futile = s.behind && s.catchup !== undefined; // the others' snapshots cover it

@@ -73,6 +73,7 @@ export type ReplicaRequest<O> =
 /** Messages to the replica process besides calls: each becomes the core event of its type. */
 type Internal =
   | { type: 'decide'; inst: number; value: unknown }
+  | { type: 'missed'; inst: number }
   | { type: 'forward'; ops: Op[] }
   | { type: 'proposed'; inst: number; outcome: ProposeOutcome | { outcome: 'error' } }
   | { type: 'catchup_reply'; peer: string; reply: CatchupReply }

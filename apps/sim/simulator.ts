@@ -610,6 +610,9 @@ export function simulate(options: SimOptions): SimResult {
         checkDecision(n, e.inst, e.value as Entry);
         replicaEvent(n, { type: 'decide', now, inst: e.inst, value: e.value });
         break;
+      case 'missed':
+        replicaEvent(n, { type: 'missed', now, inst: e.inst });
+        break;
       case 'send':
         sendMsg(n.name, e.to, e.msg);
         break;
