@@ -166,7 +166,9 @@ Checks:
                                               is flushed (caught with power losses: try
                                               --nodes 3 --power-loss-rate 10
                                               --power-loss-nodes 2 --flush-ms 1..5)
-                          and the Paxos roles' (apps/paxos/mutations.ts):
+                          and the Paxos roles' (apps/paxos/mutations.ts) and the
+                          replica core's (apps/rsm/core.ts; ignore-missed: a replica
+                          that missed the last decisions stays behind, try --seed 7):
                           ${SIM_MUTATIONS.slice(3).join(', ')}
                         with --protocol epaxos, the EPaxos core's:
                           majority-fast-quorum   the fast path commits with a majority (differs

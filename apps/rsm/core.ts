@@ -66,6 +66,14 @@ export const CATCHUP_CALL_MS = 3000;
 export const PEERS_WAIT_MS = 3000;
 /** While it waits for them, how often it looks again. */
 export const PEERS_POLL_MS = 20;
+/**
+ * A quiet log (nothing learnt for this long, no hole) asks one peer whether it missed the last
+ * decisions: a `chosen` announcement lost on the way leaves no hole behind it. The wait doubles
+ * after each probe that finds nothing, up to IDLE_PROBE_MAX_MS, and starts again once something
+ * is learnt.
+ */
+export const IDLE_PROBE_MS = 1000;
+export const IDLE_PROBE_MAX_MS = 60_000;
 /** Backoff after a pre-emption: random in [0, BACKOFF_BASE_MS * 2^n), n pre-emptions in a row. */
 export const BACKOFF_BASE_MS = 5;
 export const BACKOFF_DOUBLINGS_MAX = 6;
@@ -133,8 +141,10 @@ export interface ReplicaError {
  *   `machine.forgetResults`), so a retried write applies twice.
  * - 'apply-past-gap': a decision that arrives above a hole in the log is applied at once, the
  *   hole skipped (as if the missing instance were a no-op), instead of waiting for it to be filled.
+ * - 'ignore-missed': a replica neither heeds that its acceptor missed a decision nor probes a peer
+ *   when its log stays put (as before both), so one that missed the last decisions stays behind.
  */
-export type ReplicaMutation = 'forget-snapshot-results' | 'apply-past-gap';
+export type ReplicaMutation = 'forget-snapshot-results' | 'apply-past-gap' | 'ignore-missed';
 
 export interface ReplicaConfig<S, O extends Op, R> {
   machine: Machine<S, O, R>;
@@ -287,6 +297,10 @@ export interface ReplicaState<S, O extends Op, R, C> {
    * it go on (a newer snapshot replaces it when a transfer starts afresh).
    */
   served: { inst: number; data: Uint8Array } | undefined;
+  /** The applied position last seen by the idle probe, when to probe if it stays, and the wait. */
+  quietAt: number;
+  probeAt: number;
+  probeEveryMs: number;
 }
 
 /** What is wrong with replica options (each must be a number > 0), or undefined if nothing. */
@@ -340,6 +354,9 @@ export function createReplica<S, O extends Op, R, C = unknown>(
     watched: undefined,
     wakeAt: undefined,
     served: undefined,
+    quietAt: -1,
+    probeAt: 0,
+    probeEveryMs: IDLE_PROBE_MS,
   };
   // Replay what the Paxos store decided after the snapshot (nothing is told to us twice).
   const none: Array<ReplicaEffect<O, R, C>> = [];
@@ -374,7 +391,8 @@ export function replicaStep<S, O extends Op, R, C>(
       applyReady(s, out);
       break;
     case 'missed':
-      if (event.inst > s.maxDecided) s.maxDecided = event.inst;
+      if (event.inst > s.maxDecided && !s.config.mutations?.has('ignore-missed'))
+        s.maxDecided = event.inst;
       break;
     case 'proposed':
       onProposed(s, out, now, event.inst, event.outcome);
@@ -724,10 +742,11 @@ function startCatchup<S, O extends Op, R, C>(
   out: Out<O, R, C>,
   now: number,
   waitForQuorum: boolean,
+  peers: string[] = s.config.procs.filter((p) => p !== s.config.name),
 ): void {
   if (s.catchup) return;
   s.catchup = {
-    peers: s.config.procs.filter((p) => p !== s.config.name),
+    peers,
     asking: false,
     at: s.applied,
     quorumWaitUntil: waitForQuorum ? now + PEERS_WAIT_MS : 0,
@@ -944,6 +963,29 @@ function snapshotChunk<S, O extends Op, R, C>(
   };
 }
 
+/** With no hole and a log that stays put, asks one peer now and then (see IDLE_PROBE_MS). */
+function probeIfQuiet<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  out: Out<O, R, C>,
+  now: number,
+): void {
+  if (s.applied !== s.quietAt) {
+    s.quietAt = s.applied;
+    s.probeEveryMs = IDLE_PROBE_MS;
+    s.probeAt = now + IDLE_PROBE_MS;
+    return;
+  }
+  if (!s.ready || s.catchup !== undefined || now < s.probeAt) return;
+  if (s.config.mutations?.has('ignore-missed')) return;
+  const me = s.config.name;
+  const lead = leader(s);
+  const peer = lead !== me ? lead : s.config.procs.find((p) => p !== me && s.replicasUp.has(p));
+  if (peer === undefined) return;
+  s.probeAt = now + s.probeEveryMs;
+  s.probeEveryMs = Math.min(2 * s.probeEveryMs, IDLE_PROBE_MAX_MS);
+  startCatchup(s, out, now, false, [peer]);
+}
+
 function tick<S, O extends Op, R, C>(
   s: ReplicaState<S, O, R, C>,
   out: Out<O, R, C>,
@@ -975,6 +1017,7 @@ function tick<S, O extends Op, R, C>(
   } else {
     s.gapSince = undefined;
     s.holesFromDeath = false;
+    probeIfQuiet(s, out, now);
   }
   askPeers(s, out, now);
   pump(s, out, now);

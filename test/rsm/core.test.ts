@@ -182,6 +182,32 @@ describe('replica core: the basics', () => {
     expect(of(step(b, { type: 'tick', now: 3000 }), 'catchup_request')).toEqual([]);
   });
 
+  it('with a quiet log, a follower probes a peer now and then, and learns what it missed', () => {
+    // The leader's `chosen` for the last instances was lost: no hole, no `missed` either.
+    const run = (mutations?: ReadonlySet<ReplicaMutation>) => {
+      const leaderCore = core('a');
+      start(leaderCore, 0);
+      const b = core('b', {}, mutations);
+      start(b, 0, new Map([['a', leaderCore]]));
+      expect(b.applied).toBe(0);
+      for (const [inst, ops] of [[add('r0')], [add('r1')]].entries())
+        step(leaderCore, { type: 'decide', now: 1, inst, value: { ops } });
+      const fx: Fx[] = [];
+      for (let now = 100; now <= 5000; now += 100)
+        fx.push(...step(b, { type: 'tick', now }, new Map([['a', leaderCore]])));
+      return { b, probes: of(fx, 'catchup_request') };
+    };
+    // b started before anything was decided and heard nothing since: after 1 s of quiet it asks
+    // the leader, learns both instances, and probes again only after longer and longer waits.
+    const { b, probes } = run();
+    expect(b.applied).toBe(2);
+    expect(probes[0]!.to).toBe('a');
+    expect(probes.length).toBeLessThanOrEqual(4);
+    const off = run(new Set(['ignore-missed']));
+    expect(off.b.applied).toBe(0);
+    expect(off.probes).toEqual([]);
+  });
+
   it('an invalid operation is refused with a value, nothing proposed', () => {
     const a = core('a');
     start(a, 0);
