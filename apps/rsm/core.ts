@@ -67,10 +67,9 @@ export const PEERS_WAIT_MS = 3000;
 /** While it waits for them, how often it looks again. */
 export const PEERS_POLL_MS = 20;
 /**
- * A quiet log (nothing learnt for this long, no hole) asks one peer whether it missed the last
- * decisions: a `chosen` announcement lost on the way leaves no hole behind it. The wait doubles
- * after each probe that finds nothing, up to IDLE_PROBE_MAX_MS, and starts again once something
- * is learnt.
+ * A quiet log (its applied position unmoved for this long, no hole) asks one peer whether it
+ * missed the last decisions: a `chosen` announcement lost on the way leaves no hole behind it.
+ * The wait doubles after each probe, up to IDLE_PROBE_MAX_MS, and starts again once the log moves.
  */
 export const IDLE_PROBE_MS = 1000;
 export const IDLE_PROBE_MAX_MS = 60_000;
