@@ -636,7 +636,12 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
         for (let x = wireTo.length; x < wires.length; x++) wireTo.push(names.indexOf(wires[x]!.to));
         return wireTo[w]!;
       },
-      receive: (i, id, w) => receive(i, id, w),
+      // Uncached here: the search keeps each step it asks for once, in typed arrays, and a second
+      // cache would hold every result's words for nothing.
+      receive: (i, id, w) => {
+        receiveSteps++;
+        return runNode(i, id, { kind: 'receive', wire: w });
+      },
       local: localOf,
       // Not through globalViolation's cache: each configuration is checked once anyway, and
       // there may be more of them than a Map holds.

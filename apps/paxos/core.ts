@@ -119,10 +119,11 @@ export function durableOf(state: ParticipantState): DurableState {
 
 /**
  * What of a participant's state can still change what it does: a copy (sharing what it leaves
- * as it is) with the rest set to one fixed value, for the model checker (apps/model/paxos-model.ts), which keeps one entry per view
- * instead of one per state. Two states with the same view step alike: the same effects (the
- * purely local `round_seen` aside), and the same view after. test/model/view.test.ts checks this
- * on every (state, event) of the exact search's reachable states, mutations included. Forgotten:
+ * as it is) with the rest set to one fixed value, for the model checker
+ * (apps/model/paxos-model.ts), which keeps one entry per view instead of one per state. Two
+ * states with the same view step alike: the same effects (the purely local `round_seen` aside),
+ * and the same view after. test/model/model-view.test.ts checks this on every (state, event) the
+ * model reaches without views, mutations included. Forgotten:
  * - a ballot's promises and highest once it left phase 1, and its acceptances once it left
  *   phase 2 (each is read in its own phase only);
  * - how far the acceptor has told its proposer of rounds seen, up to the proposer's own highest

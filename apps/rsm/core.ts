@@ -1000,7 +1000,8 @@ function tick<S, O extends Op, R, C>(
   if (late.length > 0) route(s, out, now, late);
   // A hole in the log (a decision waits for it, or one was missed): ask the others, then fill
   // what is still missing with no-ops.
-  if ((s.decided.size > 0 || s.maxDecided >= s.applied) && !s.decided.has(s.applied)) {
+  // (Every decided instance waiting is at or above `applied`, and maxDecided covers it.)
+  if (s.maxDecided >= s.applied && !s.decided.has(s.applied)) {
     if (s.gapSince === undefined) s.gapSince = now;
     if (now - s.gapSince > s.opts.gapMs) startCatchup(s, out, now, false);
     const futile = s.behind && s.catchup !== undefined; // the others' snapshots cover it

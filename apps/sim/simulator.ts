@@ -57,13 +57,18 @@ export type SimMutation =
   | PaxosMutation
   | ReplicaMutation;
 
+/** The replica core's mutations the simulator runs (apps/rsm/core.ts). */
+const SIM_REPLICA_MUTATIONS: readonly ReplicaMutation[] = [
+  'forget-snapshot-results',
+  'ignore-missed',
+];
+
 export const SIM_MUTATIONS: readonly SimMutation[] = [
   'amnesia',
   'apply-accepted',
   'reply-before-flush',
   ...PAXOS_MUTATIONS,
-  'forget-snapshot-results',
-  'ignore-missed',
+  ...SIM_REPLICA_MUTATIONS,
 ];
 
 /** What both simulators share: the cluster, the clients, the network, the disks, the faults. */
@@ -477,7 +482,7 @@ export function simulate(options: SimOptions): SimResult {
   const disks = new Map(names.map((n) => [n, new Disk(random, o.flush)]));
   const paxosMutations = new Set(PAXOS_MUTATIONS.filter((x) => x === o.mutate));
   const replicaMutations = new Set<ReplicaMutation>(
-    o.mutate === 'forget-snapshot-results' || o.mutate === 'ignore-missed' ? [o.mutate] : [],
+    SIM_REPLICA_MUTATIONS.filter((x) => x === o.mutate),
   );
   /** State hashes at log positions (after applying up to there): equal at every replica. */
   const stateAt = new Map<number, number>();

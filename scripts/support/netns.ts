@@ -61,6 +61,14 @@ export function setHostLink(hub: string, i: number, up: boolean): void {
   ip('-n', hub, 'link', 'set', `port${i}`, up ? 'up' : 'down');
 }
 
+/** The names of the machine's network namespaces (`ip netns list`). */
+export function namespaces(): string[] {
+  return ip('netns', 'list')
+    .split('\n')
+    .map((line) => line.split(' ')[0]!)
+    .filter(Boolean);
+}
+
 /** A namespace made here: its maker's pid is in its name. */
 const MADE_HERE = /^ac(\d+)x[0-9a-f]{6}-/;
 
@@ -79,8 +87,7 @@ const alive = (pid: number): boolean => {
  */
 export function sweepStale(): string[] {
   const removed: string[] = [];
-  for (const line of ip('netns', 'list').split('\n')) {
-    const ns = line.split(' ')[0] ?? '';
+  for (const ns of namespaces()) {
     const m = MADE_HERE.exec(ns);
     if (!m || alive(Number(m[1]))) continue;
     try {

@@ -1,11 +1,11 @@
 // The chaos run, short: real node processes under kills, partitions and pauses, every
 // operation recorded and the history checked for linearizability.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { netnsUnavailable } from '../../scripts/support/netns.ts';
+import { namespaces, netnsUnavailable } from '../../scripts/support/netns.ts';
 import { scaledMs } from '../../transport/timeouts.ts';
 
 const noHosts = netnsUnavailable();
@@ -98,9 +98,7 @@ describe('npm run chaos (short)', () => {
       expect(ping, stdout).not.toBeNull();
       expect(Number(ping![2]), stdout).toBeGreaterThanOrEqual(20);
       expect(stdout).toMatch(/\(partitions: \d+ host link down, \d+ fault injection\)/);
-      const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-        .split('\n')
-        .filter((line) => line.startsWith(tag!));
+      const left = namespaces().filter((ns) => ns.startsWith(tag!));
       expect(left).toEqual([]);
     },
     scaledMs(120_000),

@@ -3,12 +3,17 @@
 // hosts, a certificate from another CA and a wrong name refused, remote calls across hosts, and a
 // partition by taking a host's link down, then its heal. Needs root (CI is root); elsewhere the
 // file is skipped with the reason printed.
-import { execFileSync, spawn, spawn as spawnChild } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHosts, type Hosts, netnsUnavailable } from '../../scripts/support/netns.ts';
+import {
+  createHosts,
+  type Hosts,
+  namespaces,
+  netnsUnavailable,
+} from '../../scripts/support/netns.ts';
 import { type LaunchedNode, type LaunchOptions, launchNode } from '../../transport/index.ts';
 import { writeCerts } from '../../transport/tls.ts';
 import { WAIT_MS } from '../helpers.ts';
@@ -171,14 +176,8 @@ describe.skipIf(unavailable !== null)('nodes on three hosts (network namespaces)
 });
 
 describe.skipIf(unavailable !== null)('namespaces a killed run left behind', () => {
-  const namespaces = () =>
-    execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-      .split('\n')
-      .map((line) => line.split(' ')[0]!)
-      .filter(Boolean);
-
   it('are deleted by the next createHosts (their maker is dead)', async () => {
-    const leaver = spawnChild(
+    const leaver = spawn(
       process.execPath,
       ['--import', 'tsx', join(import.meta.dirname, 'netns-leaver.ts')],
       { stdio: ['ignore', 'pipe', 'inherit'] },
