@@ -87,6 +87,10 @@ Options:
   --no-symmetry       merged search: keep both of two configurations that differ by swapping
                       the values A and B (by default one is kept once both were proposed: the
                       roles compare values only for equality, so the swap maps runs to runs)
+  --order KIND        merged search: rank (default) explores a configuration after those that
+                      lead to it, as far as the steps found so far tell, so about once; fifo
+                      (first in, first out) explores it again each time its network grows;
+                      both cover every reachable state
   --impl PATH         check another core with the same interface (exports createParticipant
                       and step, as apps/paxos/core.ts; template: examples/student-paxos/core.ts)
   --search KIND       paxos with the set network: merged (default) or exact (see above); the
@@ -119,6 +123,7 @@ const args = cli({
     'no-loss': { type: 'boolean', default: false },
     'no-view': { type: 'boolean', default: false },
     'no-symmetry': { type: 'boolean', default: false },
+    order: { type: 'string' },
     mutate: { type: 'string' },
     impl: { type: 'string' },
     'max-states': { type: 'string' },
@@ -171,6 +176,9 @@ if (
 if (values.loss !== undefined && values['no-loss']) args.fail('--loss and --no-loss: give one');
 if (search === 'merged' && network === 'multiset')
   args.fail('--search merged needs the set network (it merges networks that only grow)');
+const order = args.choice('order', ['rank', 'fifo'] as const);
+if (order !== undefined && (search === 'exact' || network === 'multiset'))
+  args.fail('--order orders the merged search: not with --search exact or --network multiset');
 const mutation = args.choice('mutate', PAXOS_MUTATIONS);
 const options: PaxosModelOptions = {
   participants: args.int('participants', { min: 1, max: 7 }) ?? D.participants,
@@ -273,6 +281,7 @@ function searchMerged(): true {
   const ghost = paxosModel({ ...options, ghostSends: true, ...(core ? { core } : {}) });
   const r = exploreMerged(ghost.mergedSpace(), {
     ...bounds,
+    ...(order ? { order } : {}),
     ...(values.quiet
       ? {}
       : {
@@ -284,7 +293,8 @@ function searchMerged(): true {
   });
   const secs = (r.elapsedMs / 1000).toFixed(1);
   const st = ghost.mergedSpace().stats();
-  const covered = `${fmt(r.configurations)} configurations, ${fmt(r.expansions)} explorations, ${fmt(r.transitions)} transitions, at most ${fmt(r.messages)} messages in a network, ${secs} s (${fmt(st.nodeStates)} participant states, ${fmt(st.nodeSteps)} distinct core steps)`;
+  const fell = order !== 'fifo' && r.order === 'fifo';
+  const covered = `${fmt(r.configurations)} configurations, ${fmt(r.expansions)} explorations, ${fmt(r.transitions)} transitions, at most ${fmt(r.messages)} messages in a network, ${secs} s (${fmt(st.nodeStates)} participant states, ${fmt(st.nodeSteps)} distinct core steps${fell ? '; explored first in first out: a receipt can bring a participant state back, so ranks cannot order the search' : ''})`;
   switch (r.kind) {
     case 'clean':
       console.log(`result: no violation; every reachable state covered: ${covered}`);
@@ -306,7 +316,7 @@ function searchMerged(): true {
 
 /** --protocol epaxos: the EPaxos core's model (apps/model/epaxos-model.ts). Exits. */
 function checkEpaxos(): never {
-  for (const flag of ['dup', 'loss', 'impl', 'search'] as const)
+  for (const flag of ['dup', 'loss', 'impl', 'search', 'order'] as const)
     if (values[flag] !== undefined)
       args.fail(`--${flag} is a Paxos option: not with --protocol epaxos`);
   for (const flag of ['no-loss', 'no-view', 'no-symmetry'] as const)
@@ -364,6 +374,7 @@ function checkRsm(): never {
     'impl',
     'trace-out',
     'search',
+    'order',
   ] as const)
     if (values[flag] !== undefined)
       args.fail(`--${flag} is not an rsm option (rsm: --participants, --ops, --timers, --crashes)`);

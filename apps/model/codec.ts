@@ -15,6 +15,17 @@ export function decodeState<T>(text: string): T {
   return fromPlain(JSON.parse(text)) as T;
 }
 
+/**
+ * `decodeState` in two halves, for a caller that rebuilds one state many times: `parseState`
+ * once, then `rebuildState` for each fresh copy (it never shares or changes what it is given).
+ */
+export function parseState(text: string): unknown {
+  return JSON.parse(text);
+}
+export function rebuildState<T>(parsed: unknown): T {
+  return fromPlain(parsed) as T;
+}
+
 const DEPTH_MAX = 64;
 
 function toPlain(v: unknown, depth: number): unknown {

@@ -72,6 +72,8 @@ export interface MergedOptions {
   maxHeapMb?: number;
   onProgress?: (p: MergedProgress) => void;
   progressMs?: number;
+  /** The order of exploration: 'rank' (default; see `exploreMerged`) or 'fifo'. */
+  order?: 'rank' | 'fifo';
 }
 
 export interface MergedProgress {
@@ -92,6 +94,8 @@ interface Totals {
   /** Messages (wires) in the largest network. */
   messages: number;
   elapsedMs: number;
+  /** The order it ended in: 'fifo' if asked, or once a cycle in the receipt graph was found. */
+  order: 'rank' | 'fifo';
   /** The network merged for a configuration (wire ids), or null if none was found. */
   networkOf(nodes: readonly number[], budgets: readonly number[]): number[] | null;
 }
@@ -101,6 +105,13 @@ export type MergedResult =
   | (Totals & { kind: 'bound'; bound: 'states' | 'seconds' | 'memory' })
   /** A step from some entry broke an invariant: possible, to be confirmed by the exact search. */
   | (Totals & { kind: 'possible'; violation: string });
+
+/** The number of bits set in a 32-bit word. */
+function bitCount(x: number): number {
+  let v = x - ((x >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
+}
 
 /** Runs the merged-network search to its fixpoint, or to a bound, or to a possible violation. */
 export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): MergedResult {
@@ -121,7 +132,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   // union share one row (most do: 3 participants, 2 ballots, 1 crash end with 18,479 distinct
   // networks for 306,859 configurations). A network only grows: a configuration whose network
   // grows points to another row, and rows are never freed.
-  let W = 8;
+  let W = 1;
   let netCap = 1 << 12;
   let nets = new Uint32Array(netCap * W);
   let netCount = 0;
@@ -132,9 +143,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   // Open addressing over configuration numbers (-1: empty).
   let table = new Int32Array(1 << 17).fill(-1);
   let mask = table.length - 1;
-  // First in, first out: measured against exploring new configurations first, or grown ones
-  // first, this explores the fewest times over (3 participants, 2 ballots, 1 crash: 6.5 million
-  // explorations against 10.7 and 12.1 million).
+  // The order of exploration (see `enqueue`): by rank, or first in, first out.
   let queue: number[] = [];
   let head = 0;
   let queued = 0;
@@ -234,10 +243,20 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     const nn = new Uint32Array(netCap * nw);
     for (let n = 0; n < netCount; n++) nn.set(nets.subarray(n * W, n * W + W), n * nw);
     nets = nn;
+    const tb = new Uint32Array(P * nw);
+    for (let t = 0; t < P; t++) tb.set(toBits.subarray(t * W, t * W + W), t * nw);
+    toBits = tb;
+    const kn = new Uint32Array(nw);
+    kn.set(known);
+    known = kn;
     W = nw;
     tmp = new Uint32Array(W);
     rehashNets(netTable.length);
   };
+  // Each participant's wires (bit w of row t: wire w is addressed to participant t), and the
+  // wires whose addressee is known, in rows of W words as the networks.
+  let toBits = new Uint32Array(P * W);
+  let known = new Uint32Array(W);
   const to = (w: number): number => {
     if (w >= wireTo.length) {
       const grown = new Int32Array(Math.max(wireTo.length * 2, w + 1)).fill(-1);
@@ -248,16 +267,140 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     if (t < 0) {
       t = space.wireTo(w);
       wireTo[w] = t;
+      if (w >>> 5 >= W) growWords((w >>> 5) + 1);
+      toBits[t * W + (w >>> 5)]! |= 1 << (w & 31);
+      known[w >>> 5]! |= 1 << (w & 31);
     }
     return t;
+  };
+  const sym = space.symmetry;
+  // Exploring in rank order. A configuration is explored again whenever its network grows, and it
+  // grows when a predecessor is explored after it; so explore predecessors first. A start or a
+  // crash uses up budget, so it leads to a higher level (the budgets' sum). A receipt keeps the
+  // level and moves one participant along an edge of the receipt graph (an edge for each receipt
+  // that changed a participant's state), which has no cycles in practice: promises, acceptances,
+  // disks and ghosts only grow. Rank each participant state by the longest path to it in that
+  // graph as found so far, and a configuration by the sum of its participants' ranks: every step
+  // that changes a configuration then raises its (level, rank), and taking the lowest first
+  // explores a configuration after all of its predecessors, almost always once. Ranks rise as
+  // receipts are found; a configuration whose rank rose since it was queued is moved on when it
+  // comes up. A core whose receipts can bring a state back (a cycle: some rank passes the number
+  // of states) is explored first in first out from then on. Order only decides how often a
+  // configuration is explored over, never what is covered. Measured against first in, first out
+  // at 3 participants, 2 values, 3 ballots, 1 crash: 69.0 million explorations against 199.3.
+  let ranked = (options.order ?? 'rank') === 'rank';
+  let cycle = false;
+  let nodeRank = new Int32Array(1 << 12);
+  let highestNode = 0;
+  const rankOf = (id: number): number => (id < nodeRank.length ? nodeRank[id]! : 0);
+  const setRank = (id: number, r: number) => {
+    if (id >= nodeRank.length) {
+      let n = nodeRank.length;
+      while (n <= id) n *= 2;
+      const g = new Int32Array(n);
+      g.set(nodeRank);
+      nodeRank = g;
+    }
+    nodeRank[id] = r;
+  };
+  /** The receipt graph: each participant state's successors. */
+  const succ: number[][] = [];
+  const addEdge = (a: number, b: number) => {
+    if (a === b) return;
+    const out = succ[a];
+    if (out === undefined) succ[a] = [b];
+    else out.push(b);
+    highestNode = Math.max(highestNode, a, b);
+    if (rankOf(b) > rankOf(a)) return;
+    setRank(b, rankOf(a) + 1);
+    const stack = [b];
+    while (stack.length > 0) {
+      const x = stack.pop()!;
+      const rx = rankOf(x);
+      if (rx > highestNode) {
+        cycle = true; // a longest path is shorter than the number of states
+        return;
+      }
+      for (const y of succ[x] ?? [])
+        if (rankOf(y) <= rx) {
+          setRank(y, rx + 1);
+          stack.push(y);
+        }
+    }
+  };
+  /** The symmetry's image of each participant state once asked for (-1: not yet). */
+  let partner = new Int32Array(1 << 12).fill(-1);
+  const partnerOf = (id: number): number => {
+    let q = id < partner.length ? partner[id]! : -1;
+    if (q < 0) {
+      q = sym!.node(id);
+      let n = partner.length;
+      while (n <= Math.max(id, q)) n *= 2;
+      if (n > partner.length) {
+        const g = new Int32Array(n).fill(-1);
+        g.set(partner);
+        partner = g;
+      }
+      partner[id] = q;
+      partner[q] = id;
+    }
+    return q;
+  };
+  /** A participant state's rank; with a symmetry, the higher of its and its image's (the search
+   * keeps either of a configuration and its image, so both must come up in the same place). */
+  const rankSym = (id: number): number => {
+    const q = id < partner.length ? partner[id]! : -1;
+    return q < 0 ? rankOf(id) : Math.max(rankOf(id), rankOf(q));
+  };
+  const rankOfConf = (c: number): number => {
+    let r = 0;
+    for (let k = 0; k < P; k++) r += rankSym(conf[c * S + k]!);
+    return r;
+  };
+  const levelOf = (c: number): number => {
+    let l = 0;
+    for (let k = P; k < S; k++) l += conf[c * S + k]!;
+    return l;
+  };
+  /** Queued configurations by level, then rank (within one rank, last in first out). */
+  const levels: Array<{ ranks: number[][]; lowest: number; size: number }> = [];
+  let lowLevel = 0;
+  const toBucket = (c: number, level: number, r: number) => {
+    while (levels.length <= level) levels.push({ ranks: [], lowest: 0, size: 0 });
+    const l = levels[level]!;
+    while (l.ranks.length <= r) l.ranks.push([]);
+    l.ranks[r]!.push(c);
+    l.size++;
+    if (r < l.lowest) l.lowest = r;
+    if (level < lowLevel) lowLevel = level;
+  };
+  /** A cycle in the receipt graph: every queued configuration goes to the first-in-first-out queue. */
+  const giveUpRanks = () => {
+    ranked = false;
+    for (const l of levels) for (const b of l.ranks) for (const c of b) queue.push(c);
+    levels.length = 0;
   };
   const enqueue = (c: number) => {
     if (inQueue[c]) return;
     inQueue[c] = 1;
-    queue.push(c);
     queued++;
+    if (ranked) toBucket(c, levelOf(c), rankOfConf(c));
+    else queue.push(c);
   };
   const dequeue = (): number => {
+    if (cycle && ranked) giveUpRanks();
+    if (ranked) {
+      for (;;) {
+        while (levels[lowLevel]!.size === 0) lowLevel++;
+        const l = levels[lowLevel]!;
+        while (l.ranks[l.lowest]!.length === 0) l.lowest++;
+        const c = l.ranks[l.lowest]!.pop()!;
+        l.size--;
+        const r = rankOfConf(c);
+        if (r <= l.lowest) return c;
+        toBucket(c, lowLevel, r); // its rank rose since it was queued
+      }
+    }
     const c = queue[head++]!;
     if (head > 1 << 20) {
       queue = queue.slice(head);
@@ -268,7 +411,6 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
 
   const scratch = new Int32Array(S);
   const scratchBudgets = scratch.subarray(P);
-  const sym = space.symmetry;
   const image = new Int32Array(S);
   /**
    * With a symmetry: if the image of the configuration in `scratch` is the smaller, puts it there
@@ -282,7 +424,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   ): number[] | null => {
     if (sym === undefined || !sym.applies(scratchBudgets)) return null;
     image.set(scratch);
-    for (let k = 0; k < P; k++) image[k] = sym.node(scratch[k]!);
+    for (let k = 0; k < P; k++) image[k] = partnerOf(scratch[k]!);
     let k = 0;
     while (k < P && image[k] === scratch[k]) k++;
     if (k === P || image[k]! > scratch[k]!) return null;
@@ -375,7 +517,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   let results = 0;
   let pool = new Int32Array(1 << 14);
   let poolLen = 0;
-  const addResult = (id: number, r: StepResult): number => {
+  const addResult = (id: number, r: StepResult, receipt: boolean): number => {
     if (results === resNext.length) {
       const n = results * 2;
       const grow32 = (a: Int32Array) => {
@@ -396,6 +538,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
       pool = b;
     }
     const x = results++;
+    if (receipt && ranked) addEdge(id, r.next);
     resNext[x] = r.next;
     resOff[x] = poolLen;
     resLen[x] = r.sends.length;
@@ -413,6 +556,10 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   let stateCap = 1 << 10;
   let wireCap = 64;
   let byStateWire = new Int32Array(stateCap * wireCap);
+  // The same, as bits: the receipt is known to change nothing and send nothing (about half of all
+  // receipts: a message the participant is past). Exploring skips these a word at a time, without
+  // reading byStateWire (hundreds of megabytes at 3 participants, 3 ballots: a cache miss each).
+  let noop = new Uint32Array(stateCap * (wireCap >>> 5));
   const receiveResult = (t: number, id: number, w: number): number => {
     if (id >= stateCap || w >= wireCap) {
       let sc = stateCap;
@@ -420,17 +567,23 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
       let wc = wireCap;
       while (wc <= w) wc *= 2;
       const grown = new Int32Array(sc * wc);
-      for (let st = 0; st < stateCap; st++)
+      const grownNoop = new Uint32Array(sc * (wc >>> 5));
+      for (let st = 0; st < stateCap; st++) {
         grown.set(byStateWire.subarray(st * wireCap, st * wireCap + wireCap), st * wc);
+        const nw = wireCap >>> 5;
+        grownNoop.set(noop.subarray(st * nw, st * nw + nw), st * (wc >>> 5));
+      }
       byStateWire = grown;
+      noop = grownNoop;
       stateCap = sc;
       wireCap = wc;
     }
     const k = id * wireCap + w;
     let x = byStateWire[k]! - 1;
     if (x < 0) {
-      x = addResult(id, space.receive(t, id, w));
+      x = addResult(id, space.receive(t, id, w), true);
       byStateWire[k] = x + 1;
+      if (resFlag[x]! & 2) noop[id * (wireCap >>> 5) + (w >>> 5)]! |= 1 << (w & 31);
     }
     return x;
   };
@@ -450,7 +603,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     let out = key >= 0 ? localCache.get(key) : undefined;
     if (out === undefined) {
       out = space.local(i, id, budgets).map((t) => ({
-        x: addResult(id, t.r),
+        x: addResult(id, t.r, false),
         budgets: t.budgets,
       }));
       if (key >= 0) localCache.set(key, out);
@@ -504,6 +657,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     expansions,
     transitions,
     messages: widest,
+    order: ranked ? 'rank' : 'fifo',
     elapsedMs: performance.now() - started,
     networkOf,
   });
@@ -528,20 +682,37 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     const budgets = Array.from(row.subarray(P));
     for (let i = 0; i < P; i++)
       for (const t of localFor(i, row[i]!, budgets)) take(row, net, i, t.x, t.budgets);
+    // Receipts, participant by participant, skipping those known to change nothing (counted).
     let messages = 0;
-    for (let k = 0; k < net.length && possible === null; k++) {
-      let word = net[k]!;
-      while (word !== 0) {
-        const bit = word & -word;
-        word ^= bit;
-        const w = (k << 5) | (31 - Math.clz32(bit));
-        messages++;
-        const t = to(w);
-        take(row, net, t, receiveResult(t, row[t]!, w), null);
-        if (possible !== null) break;
+    for (let k = 0; k < net.length; k++) {
+      messages += bitCount(net[k]!);
+      let unknown = net[k]! & ~known[k]!;
+      while (unknown !== 0) {
+        const bit = unknown & -unknown;
+        unknown ^= bit;
+        to((k << 5) | (31 - Math.clz32(bit)));
       }
     }
     if (messages > widest) widest = messages;
+    for (let t = 0; t < P && possible === null; t++) {
+      const id = row[t]!;
+      for (let k = 0; k < net.length && possible === null; k++) {
+        let word = net[k]! & toBits[t * W + k]!;
+        if (word === 0) continue;
+        const nw = wireCap >>> 5;
+        if (id < stateCap && k < nw) {
+          const skip = word & noop[id * nw + k]!;
+          transitions += bitCount(skip);
+          word ^= skip;
+        }
+        while (word !== 0) {
+          const bit = word & -word;
+          word ^= bit;
+          take(row, net, t, receiveResult(t, id, (k << 5) | (31 - Math.clz32(bit))), null);
+          if (possible !== null) break;
+        }
+      }
+    }
     if ((expansions & 1023) === 0) {
       const now = performance.now();
       const heapFull =

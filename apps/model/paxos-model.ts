@@ -6,7 +6,7 @@ import { type Ballot, compareBallots, formatBallot } from '../paxos/ballot.ts';
 import * as shipping from '../paxos/core.ts';
 import type { AcceptorRecord, Effect, PaxosMsg } from '../paxos/messages.ts';
 import { NO_MUTATIONS, type PaxosMutation } from '../paxos/mutations.ts';
-import { decodeState, encodeState } from './codec.ts';
+import { decodeState, encodeState, parseState, rebuildState } from './codec.ts';
 import type { Model, Successor } from './explore.ts';
 import type { MergedSpace, MergedTransition } from './merged.ts';
 
@@ -199,8 +199,12 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
     }
     return id;
   };
-  const internWire = (from: string, to: string, msg: PaxosMsg): number => {
-    const text = encodeState(msg);
+  const internWire = (
+    from: string,
+    to: string,
+    msg: PaxosMsg,
+    text: string = encodeState(msg),
+  ): number => {
     const key = `${from}>${to}:${text}`;
     let id = wireIds.get(key);
     if (id === undefined) {
@@ -264,6 +268,8 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
     return s;
   };
 
+  /** Each participant state's text parsed (not rebuilt: `rebuildState` copies it for each run). */
+  const parsedNodes: unknown[] = [];
   /** Runs events on one participant (decoded afresh: no state is shared between runs). */
   const runNode = (
     index: number,
@@ -275,7 +281,12 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
   ): NodeResult => {
     const me = names[index]!;
     const entry = nodes[id]!;
-    const decoded = decodeState<{ core: unknown; disk: Disk; value: string | null }>(entry.text);
+    let parsed = parsedNodes[id];
+    if (parsed === undefined) {
+      parsed = parseState(entry.text);
+      parsedNodes[id] = parsed;
+    }
+    const decoded = rebuildState<{ core: unknown; disk: Disk; value: string | null }>(parsed);
     const votes = [...entry.votes];
     const said = new Set(entry.said);
     const remember = (msg: PaxosMsg) => {
@@ -298,7 +309,10 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
             break;
           case 'broadcast':
             remember(e.msg);
-            for (const to of names) sends.push(internWire(me, to, e.msg));
+            {
+              const text = encodeState(e.msg);
+              for (const to of names) sends.push(internWire(me, to, e.msg, text));
+            }
             words.push(`sends ${formatMsg(e.msg)} to all`);
             break;
           case 'persist': {
@@ -600,6 +614,24 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
 
   /** The wire's addressee, by wire id (grows with the wires). */
   const wireTo: number[] = [];
+  /** Participant states by what checkGlobal reads of them (votes, decision): class numbers. */
+  const outcomeClasses = new Map<string, number>();
+  const outcomeOf: number[] = [];
+  const outcomeClass = (id: number): number => {
+    let c = outcomeOf[id];
+    if (c === undefined) {
+      const e = nodes[id]!;
+      const k = `${e.votes.join('|')}#${e.decided}`;
+      c = outcomeClasses.get(k);
+      if (c === undefined) {
+        c = outcomeClasses.size;
+        outcomeClasses.set(k, c);
+      }
+      outcomeOf[id] = c;
+    }
+    return c;
+  };
+  const outcomeVerdicts = new Map<number | string, string | null>();
   const mergedSpace = (): MergedSpace => {
     if (o.network !== 'set')
       throw new Error('the merged search needs the set network (a monotone network)');
@@ -643,18 +675,35 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
         return runNode(i, id, { kind: 'receive', wire: w });
       },
       local: localOf,
-      // Not through globalViolation's cache: each configuration is checked once anyway, and
-      // there may be more of them than a Map holds.
-      violation: (nodesNow, budgets) =>
-        checkGlobal({
-          nodes: [...nodesNow],
-          net: [],
-          started: budgets[0]!,
-          crashes: budgets[1]!,
-          dups: 0,
-          drops: 0,
-          used: budgets[2]!,
-        }),
+      violation: (nodesNow, budgets) => {
+        // The verdict reads only each participant's votes and decision, and the values used:
+        // cached by those (a few thousand combinations for tens of millions of configurations).
+        // A number while it fits in 52 bits (4 bits of values used, 12 per participant).
+        let n = budgets[2]!;
+        let fits = nodesNow.length <= 4 && n < 16;
+        for (const id of nodesNow) {
+          const c = outcomeClass(id);
+          if (c >= 4096) fits = false;
+          n = n * 4096 + c;
+        }
+        const k: number | string = fits
+          ? n
+          : `${budgets[2]},${nodesNow.map(outcomeClass).join(',')}`;
+        let v = outcomeVerdicts.get(k);
+        if (v === undefined) {
+          v = checkGlobal({
+            nodes: [...nodesNow],
+            net: [],
+            started: budgets[0]!,
+            crashes: budgets[1]!,
+            dups: 0,
+            drops: 0,
+            used: budgets[2]!,
+          });
+          outcomeVerdicts.set(k, v);
+        }
+        return v;
+      },
       stats: () => ({ nodeStates: nodes.length, nodeSteps: cache.size + receiveSteps }),
       ...(o.symmetry && values.length >= 2
         ? {

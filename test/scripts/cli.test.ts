@@ -127,6 +127,17 @@ const MORE: Array<[string, string[], string]> = [
     '--no-symmetry is not an rsm option (rsm: --participants, --ops, --timers, --crashes)',
   ],
   ['check:model', ['--search', 'fast'], "--search must be one of merged, exact, got 'fast'"],
+  ['check:model', ['--order', 'lifo'], "--order must be one of rank, fifo, got 'lifo'"],
+  [
+    'check:model',
+    ['--search', 'exact', '--order', 'fifo'],
+    '--order orders the merged search: not with --search exact or --network multiset',
+  ],
+  [
+    'check:model',
+    ['--protocol', 'epaxos', '--order', 'rank'],
+    '--order is a Paxos option: not with --protocol epaxos',
+  ],
   [
     'check:model',
     ['--network', 'multiset', '--search', 'merged'],
