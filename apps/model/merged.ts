@@ -414,49 +414,109 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   const image = new Int32Array(S);
   /**
    * With a symmetry: if the image of the configuration in `scratch` is the smaller, puts it there
-   * and returns its network (the image of `net` with the sends); else null.
+   * and returns true (the caller then maps the network and the sends).
    */
-  const toImage = (
-    net: Uint32Array,
-    src: ArrayLike<number>,
-    off: number,
-    len: number,
-  ): number[] | null => {
-    if (sym === undefined || !sym.applies(scratchBudgets)) return null;
-    image.set(scratch);
+  const toImage = (): boolean => {
+    if (sym === undefined || !sym.applies(scratchBudgets)) return false;
     for (let k = 0; k < P; k++) image[k] = partnerOf(scratch[k]!);
     let k = 0;
     while (k < P && image[k] === scratch[k]) k++;
-    if (k === P || image[k]! > scratch[k]!) return null;
-    scratch.set(image);
-    const out: number[] = [];
-    for (let x = 0; x < net.length; x++) {
-      let word = net[x]!;
+    if (k === P || image[k]! > scratch[k]!) return false;
+    for (let j = 0; j < P; j++) scratch[j] = image[j]!;
+    return true;
+  };
+  // Networks are combined by number: the union of two networks and the image of one under the
+  // symmetry are kept (the union in a cache that forgets on collision), so most merges read no
+  // network row at all.
+  const UNION_SLOTS = 1 << 20;
+  const unionA = new Int32Array(UNION_SLOTS).fill(-1);
+  const unionB = new Int32Array(UNION_SLOTS);
+  const unionOf = new Int32Array(UNION_SLOTS);
+  /** The number of the union of networks a and b. */
+  const union = (a: number, b: number): number => {
+    if (a === b) return a;
+    const slot = (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca6b)) >>> 12;
+    if (unionA[slot] === a && unionB[slot] === b) return unionOf[slot]!;
+    const at = a * W;
+    const bt = b * W;
+    let sameA = true;
+    let sameB = true;
+    for (let k = 0; k < W; k++) {
+      const x = nets[at + k]! | nets[bt + k]!;
+      tmp[k] = x;
+      if (x !== nets[at + k]) sameA = false;
+      if (x !== nets[bt + k]) sameB = false;
+    }
+    const u = sameA ? a : sameB ? b : internNet();
+    unionA[slot] = a;
+    unionB[slot] = b;
+    unionOf[slot] = u;
+    return u;
+  };
+  /** Network n with the wires src[off, off+len) added (n itself if it holds them all). */
+  const withSends = (n: number, src: ArrayLike<number>, off: number, len: number): number => {
+    const at = n * W;
+    let j = off;
+    const end = off + len;
+    while (j < end && (nets[at + (src[j]! >>> 5)]! & (1 << (src[j]! & 31))) !== 0) j++;
+    if (j === end) return n;
+    tmp.set(nets.subarray(at, at + W));
+    for (; j < end; j++) tmp[src[j]! >>> 5]! |= 1 << (src[j]! & 31);
+    return internNet();
+  };
+  let imageNets = new Int32Array(1 << 12).fill(-1);
+  /** The number of the image of network n under the symmetry. */
+  const imageNet = (n: number): number => {
+    if (n >= imageNets.length) {
+      let size = imageNets.length;
+      while (size <= n) size *= 2;
+      const g = new Int32Array(size).fill(-1);
+      g.set(imageNets);
+      imageNets = g;
+    }
+    let m = imageNets[n]!;
+    if (m >= 0) return m;
+    const wires: number[] = [];
+    for (let x = 0; x < W; x++) {
+      let word = nets[n * W + x]!;
       while (word !== 0) {
         const bit = word & -word;
         word ^= bit;
-        out.push(sym.wire((x << 5) | (31 - Math.clz32(bit))));
+        wires.push(sym!.wire((x << 5) | (31 - Math.clz32(bit))));
       }
     }
-    for (let j = off; j < off + len; j++) out.push(sym.wire(src[j]!));
-    return out;
+    for (const w of wires) if (w >>> 5 >= W) growWords((w >>> 5) + 1);
+    tmp.fill(0);
+    for (const w of wires) tmp[w >>> 5]! |= 1 << (w & 31);
+    m = internNet();
+    if (m >= imageNets.length) {
+      let size = imageNets.length;
+      while (size <= m) size *= 2;
+      const g = new Int32Array(size).fill(-1);
+      g.set(imageNets);
+      imageNets = g;
+    }
+    imageNets[n] = m;
+    imageNets[m] = n;
+    return m;
   };
-  const NONE = new Uint32Array(0);
+  const mappedSends: number[] = [];
   /**
-   * Merges `net` (W words) plus the sends src[off, off+len) into the configuration in `scratch`;
-   * queues it if it grew.
+   * Merges network `netIn` (a number) plus the sends src[off, off+len) into the configuration in
+   * `scratch`; queues it if it grew.
    */
-  const merge = (netIn: Uint32Array, srcIn: ArrayLike<number>, offIn: number, lenIn: number) => {
+  const merge = (netIn: number, srcIn: ArrayLike<number>, offIn: number, lenIn: number) => {
     let net = netIn;
     let src = srcIn;
     let off = offIn;
     let len = lenIn;
-    const mapped = toImage(netIn, srcIn, offIn, lenIn);
-    if (mapped !== null) {
-      net = NONE;
-      src = mapped;
+    if (toImage()) {
+      net = imageNet(netIn);
+      mappedSends.length = 0;
+      for (let j = offIn; j < offIn + lenIn; j++) mappedSends.push(sym!.wire(srcIn[j]!));
+      src = mappedSends;
       off = 0;
-      len = mapped.length;
+      len = mappedSends.length;
     }
     const end = off + len;
     for (let j = off; j < end; j++) if (src[j]! >>> 5 >= W) growWords((src[j]! >>> 5) + 1);
@@ -475,31 +535,14 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
       conf.set(scratch, c * S);
       table[slot] = c;
       if (count * 2 > table.length) growTable();
-      tmp.fill(0);
-      for (let k = 0; k < net.length; k++) tmp[k] = net[k]!;
-      for (let j = off; j < end; j++) tmp[src[j]! >>> 5]! |= 1 << (src[j]! & 31);
-      confNet[c] = internNet();
+      confNet[c] = withSends(net, src, off, len);
       enqueue(c);
       return;
     }
-    const at = confNet[c]! * W;
-    let grew = false;
-    for (let k = 0; k < W; k++) {
-      const before = nets[at + k]!;
-      const after = k < net.length ? before | net[k]! : before;
-      tmp[k] = after;
-      if (after !== before) grew = true;
-    }
-    for (let j = off; j < end; j++) {
-      const w = src[j]!;
-      const bit = 1 << (w & 31);
-      if ((tmp[w >>> 5]! & bit) === 0) {
-        tmp[w >>> 5]! |= bit;
-        grew = true;
-      }
-    }
-    if (!grew) return;
-    confNet[c] = internNet();
+    const before = confNet[c]!;
+    const after = withSends(union(before, net), src, off, len);
+    if (after === before) return;
+    confNet[c] = after;
     enqueue(c);
   };
 
@@ -587,26 +630,27 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     }
     return x;
   };
-  // Starts and crashes by participant state and budgets.
-  const localCache = new Map<number, Array<{ x: number; budgets: number[] }>>();
-  const small = B <= 3;
-  const localFor = (
-    i: number,
-    id: number,
-    budgets: number[],
-  ): Array<{ x: number; budgets: number[] }> => {
-    let key = -1;
-    if (small && budgets.every((b) => b >= 0 && b < 256)) {
-      key = id;
-      for (let k = 0; k < 3; k++) key = key * 256 + (budgets[k] ?? 0);
+  // Starts and crashes by budgets (their text), then by participant state.
+  type Local = Array<{ x: number; budgets: number[] }>;
+  const localCache = new Map<string, Local[]>();
+  /** The starts and crashes for these budgets, by participant state (asked once per budgets). */
+  const localsFor = (budgets: readonly number[]): Local[] => {
+    const key = budgets.join(',');
+    let byState = localCache.get(key);
+    if (byState === undefined) {
+      byState = [];
+      localCache.set(key, byState);
     }
-    let out = key >= 0 ? localCache.get(key) : undefined;
+    return byState;
+  };
+  const localFor = (i: number, id: number, budgets: number[], byState: Local[]): Local => {
+    let out = byState[id];
     if (out === undefined) {
       out = space.local(i, id, budgets).map((t) => ({
         x: addResult(id, t.r, false),
         budgets: t.budgets,
       }));
-      if (key >= 0) localCache.set(key, out);
+      byState[id] = out;
     }
     return out;
   };
@@ -615,6 +659,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   const take = (
     row: Int32Array,
     net: Uint32Array,
+    netId: number,
     i: number,
     x: number,
     budgets: readonly number[] | null,
@@ -639,7 +684,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     scratch.set(row);
     scratch[i] = next;
     if (budgets !== null) for (let k = 0; k < B; k++) scratch[P + k] = budgets[k]!;
-    merge(net, pool, off, len);
+    merge(netId, pool, off, len);
   };
 
   const networkOf = (nodes: readonly number[], budgets: readonly number[]): number[] | null => {
@@ -664,7 +709,8 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
 
   for (let k = 0; k < P; k++) scratch[k] = init.nodes[k]!;
   for (let k = 0; k < B; k++) scratch[P + k] = init.budgets[k]!;
-  merge(new Uint32Array(0), [], 0, 0);
+  tmp.fill(0);
+  merge(internNet(), [], 0, 0); // from the empty network
   let lastProgress = started;
   let lastExpansions = 0;
   const row = new Int32Array(S);
@@ -677,11 +723,14 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     // Snapshots: steps below may add to this configuration's own network (a step that leads
     // back to it); that growth queues it again.
     row.set(conf.subarray(c * S, c * S + S));
+    const netId = confNet[c]!;
     if (net.length !== W) net = new Uint32Array(W);
-    net.set(nets.subarray(confNet[c]! * W, confNet[c]! * W + W));
+    net.set(nets.subarray(netId * W, netId * W + W));
     const budgets = Array.from(row.subarray(P));
+    const byState = localsFor(budgets);
     for (let i = 0; i < P; i++)
-      for (const t of localFor(i, row[i]!, budgets)) take(row, net, i, t.x, t.budgets);
+      for (const t of localFor(i, row[i]!, budgets, byState))
+        take(row, net, netId, i, t.x, t.budgets);
     // Receipts, participant by participant, skipping those known to change nothing (counted).
     let messages = 0;
     for (let k = 0; k < net.length; k++) {
@@ -708,7 +757,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
         while (word !== 0) {
           const bit = word & -word;
           word ^= bit;
-          take(row, net, t, receiveResult(t, id, (k << 5) | (31 - Math.clz32(bit))), null);
+          take(row, net, netId, t, receiveResult(t, id, (k << 5) | (31 - Math.clz32(bit))), null);
           if (possible !== null) break;
         }
       }
