@@ -123,10 +123,11 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   /** A configuration: P participant state ids, then B budgets, in one row of `conf`. */
   const S = P + B;
 
-  // Configurations in rows of S ints, each with the number of its network.
+  // Configurations in rows: P participant states and B budgets, then the number of the network.
   let capacity = 1 << 16;
-  let conf = new Int32Array(capacity * S);
-  let confNet = new Int32Array(capacity);
+  /** Ints per row: the network's number is read with the configuration (one cache miss, not two). */
+  const R = S + 1;
+  let conf = new Int32Array(capacity * R);
   let count = 0;
   // Networks in rows of W words (bit w: wire w), interned: configurations reached with the same
   // union share one row (most do: 3 participants, 2 ballots, 1 crash end with 18,479 distinct
@@ -165,7 +166,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   };
   const hashRow = (row: Int32Array, at: number): number => hashInts(row, at, S);
   const sameRow = (c: number, row: Int32Array): boolean => {
-    const at = c * S;
+    const at = c * R;
     for (let k = 0; k < S; k++) if (conf[at + k] !== row[k]) return false;
     return true;
   };
@@ -181,19 +182,16 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     table = new Int32Array(table.length * 2).fill(-1);
     mask = table.length - 1;
     for (let c = 0; c < count; c++) {
-      let i = hashRow(conf, c * S) & mask;
+      let i = hashRow(conf, c * R) & mask;
       while (table[i]! >= 0) i = (i + 1) & mask;
       table[i] = c;
     }
   };
   const growRows = () => {
     const cap = capacity * 2;
-    const nc = new Int32Array(cap * S);
+    const nc = new Int32Array(cap * R);
     nc.set(conf);
     conf = nc;
-    const nn = new Int32Array(cap);
-    nn.set(confNet);
-    confNet = nn;
     const ni = new Uint8Array(cap);
     ni.set(inQueue);
     inQueue = ni;
@@ -354,12 +352,12 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   };
   const rankOfConf = (c: number): number => {
     let r = 0;
-    for (let k = 0; k < P; k++) r += rankSym(conf[c * S + k]!);
+    for (let k = 0; k < P; k++) r += rankSym(conf[c * R + k]!);
     return r;
   };
   const levelOf = (c: number): number => {
     let l = 0;
-    for (let k = P; k < S; k++) l += conf[c * S + k]!;
+    for (let k = P; k < S; k++) l += conf[c * R + k]!;
     return l;
   };
   /** Queued configurations by level, then rank (within one rank, last in first out). */
@@ -429,14 +427,13 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   // symmetry are kept (the union in a cache that forgets on collision), so most merges read no
   // network row at all.
   const UNION_SLOTS = 1 << 20;
-  const unionA = new Int32Array(UNION_SLOTS).fill(-1);
-  const unionB = new Int32Array(UNION_SLOTS);
-  const unionOf = new Int32Array(UNION_SLOTS);
+  /** Slots of 4 ints (one read): a, b, their union's number, unused. */
+  const unions = new Int32Array(UNION_SLOTS * 4).fill(-1);
   /** The number of the union of networks a and b. */
   const union = (a: number, b: number): number => {
     if (a === b) return a;
-    const slot = (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca6b)) >>> 12;
-    if (unionA[slot] === a && unionB[slot] === b) return unionOf[slot]!;
+    const slot = ((Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca6b)) >>> 12) << 2;
+    if (unions[slot] === a && unions[slot + 1] === b) return unions[slot + 2]!;
     const at = a * W;
     const bt = b * W;
     let sameA = true;
@@ -448,9 +445,9 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
       if (x !== nets[bt + k]) sameB = false;
     }
     const u = sameA ? a : sameB ? b : internNet();
-    unionA[slot] = a;
-    unionB[slot] = b;
-    unionOf[slot] = u;
+    unions[slot] = a;
+    unions[slot + 1] = b;
+    unions[slot + 2] = u;
     return u;
   };
   /** Network n with the wires src[off, off+len) added (n itself if it holds them all). */
@@ -532,17 +529,17 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
       }
       if (count === capacity) growRows();
       c = count++;
-      conf.set(scratch, c * S);
+      conf.set(scratch, c * R);
       table[slot] = c;
       if (count * 2 > table.length) growTable();
-      confNet[c] = withSends(net, src, off, len);
+      conf[c * R + S] = withSends(net, src, off, len);
       enqueue(c);
       return;
     }
-    const before = confNet[c]!;
+    const before = conf[c * R + S]!;
     const after = withSends(union(before, net), src, off, len);
     if (after === before) return;
-    confNet[c] = after;
+    conf[c * R + S] = after;
     enqueue(c);
   };
 
@@ -692,7 +689,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     const c = table[find(probe)]!;
     if (c < 0) return null;
     const out: number[] = [];
-    const at = confNet[c]! * W;
+    const at = conf[c * R + S]! * W;
     for (let k = 0; k < W; k++)
       for (let b = 0; b < 32; b++) if (nets[at + k]! & (1 << b)) out.push(k * 32 + b);
     return out;
@@ -722,8 +719,8 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     expansions++;
     // Snapshots: steps below may add to this configuration's own network (a step that leads
     // back to it); that growth queues it again.
-    row.set(conf.subarray(c * S, c * S + S));
-    const netId = confNet[c]!;
+    row.set(conf.subarray(c * R, c * R + S));
+    const netId = conf[c * R + S]!;
     if (net.length !== W) net = new Uint32Array(W);
     net.set(nets.subarray(netId * W, netId * W + W));
     const budgets = Array.from(row.subarray(P));
