@@ -411,17 +411,18 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   const scratchBudgets = scratch.subarray(P);
   const image = new Int32Array(S);
   /**
-   * With a symmetry: if the image of the configuration in `scratch` is the smaller, puts it there
-   * and returns true (the caller then maps the network and the sends).
+   * With a symmetry that applies to the configuration in `scratch`: 1 if its image is the smaller
+   * (then put there; the caller maps the network and the sends), 2 if it is its own image; else 0.
    */
-  const toImage = (): boolean => {
-    if (sym === undefined || !sym.applies(scratchBudgets)) return false;
+  const toImage = (): 0 | 1 | 2 => {
+    if (sym === undefined || !sym.applies(scratchBudgets)) return 0;
     for (let k = 0; k < P; k++) image[k] = partnerOf(scratch[k]!);
     let k = 0;
     while (k < P && image[k] === scratch[k]) k++;
-    if (k === P || image[k]! > scratch[k]!) return false;
+    if (k === P) return 2;
+    if (image[k]! > scratch[k]!) return 0;
     for (let j = 0; j < P; j++) scratch[j] = image[j]!;
-    return true;
+    return 1;
   };
   // Networks are combined by number: the union of two networks and the image of one under the
   // symmetry are kept (the union in a cache that forgets on collision), so most merges read no
@@ -507,7 +508,8 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     let src = srcIn;
     let off = offIn;
     let len = lenIn;
-    if (toImage()) {
+    const mapping = toImage();
+    if (mapping === 1) {
       net = imageNet(netIn);
       mappedSends.length = 0;
       for (let j = offIn; j < offIn + lenIn; j++) mappedSends.push(sym!.wire(srcIn[j]!));
@@ -515,8 +517,12 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
       off = 0;
       len = mappedSends.length;
     }
-    const end = off + len;
-    for (let j = off; j < end; j++) if (src[j]! >>> 5 >= W) growWords((src[j]! >>> 5) + 1);
+    for (let j = off; j < off + len; j++) if (src[j]! >>> 5 >= W) growWords((src[j]! >>> 5) + 1);
+    // What this step brings: the network with the sends; for a configuration that is its own
+    // image, with the image of that too (the swapped run reaches it as well), so that what it
+    // holds does not depend on which of its predecessor and that one's image was kept.
+    let incoming = withSends(net, src, off, len);
+    if (mapping === 2) incoming = union(incoming, imageNet(incoming));
     const slot = find(scratch);
     let c = table[slot]!;
     if (c < 0) {
@@ -530,14 +536,14 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
       if (count === capacity) growRows();
       c = count++;
       conf.set(scratch, c * R);
+      conf[c * R + S] = incoming;
       table[slot] = c;
       if (count * 2 > table.length) growTable();
-      conf[c * R + S] = withSends(net, src, off, len);
       enqueue(c);
       return;
     }
     const before = conf[c * R + S]!;
-    const after = withSends(union(before, net), src, off, len);
+    const after = union(before, incoming);
     if (after === before) return;
     conf[c * R + S] = after;
     enqueue(c);
