@@ -705,7 +705,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     expansions,
     transitions,
     messages: widest,
-    order: ranked ? 'rank' : 'fifo',
+    order: ranked && !cycle ? 'rank' : 'fifo',
     elapsedMs: performance.now() - started,
     networkOf,
   });
