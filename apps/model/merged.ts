@@ -552,50 +552,32 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   const has = (net: Uint32Array, w: number) =>
     w >>> 5 < net.length && (net[w >>> 5]! & (1 << (w & 31))) !== 0;
 
-  // Every step result the search used, in typed arrays (the hot path reads no objects): the
-  // participant's next state, its sends (a range of `pool`) and flags.
-  let resNext = new Int32Array(1 << 12);
-  let resOff = new Int32Array(1 << 12);
-  let resLen = new Int32Array(1 << 12);
-  /** 1: the step breaks an invariant; 2: it changes nothing and sends nothing. */
-  let resFlag = new Uint8Array(1 << 12);
+  // Every step result the search used, in one typed array (the hot path reads no objects, and one
+  // result is one read): at x, the participant's next state, flags, the number of sends, then the
+  // sends (wire ids).
+  let res = new Int32Array(1 << 14);
+  let resUsed = 0;
+  /** Flags: 1, the step breaks an invariant; 2, it changes nothing and sends nothing. */
   const resViolation = new Map<number, string>();
-  let results = 0;
-  let pool = new Int32Array(1 << 14);
-  let poolLen = 0;
   const addResult = (id: number, r: StepResult, receipt: boolean): number => {
-    if (results === resNext.length) {
-      const n = results * 2;
-      const grow32 = (a: Int32Array) => {
-        const b = new Int32Array(n);
-        b.set(a);
-        return b;
-      };
-      resNext = grow32(resNext);
-      resOff = grow32(resOff);
-      resLen = grow32(resLen);
-      const f = new Uint8Array(n);
-      f.set(resFlag);
-      resFlag = f;
+    while (resUsed + 3 + r.sends.length > res.length) {
+      const b = new Int32Array(res.length * 2);
+      b.set(res);
+      res = b;
     }
-    while (poolLen + r.sends.length > pool.length) {
-      const b = new Int32Array(pool.length * 2);
-      b.set(pool);
-      pool = b;
-    }
-    const x = results++;
+    const x = resUsed;
     if (receipt && ranked) addEdge(id, r.next);
-    resNext[x] = r.next;
-    resOff[x] = poolLen;
-    resLen[x] = r.sends.length;
-    for (const w of r.sends) pool[poolLen++] = w;
     let flag = 0;
     if (r.violation !== null) {
       flag |= 1;
       resViolation.set(x, r.violation);
     }
     if (r.next === id && r.sends.length === 0) flag |= 2;
-    resFlag[x] = flag;
+    res[x] = r.next;
+    res[x + 1] = flag;
+    res[x + 2] = r.sends.length;
+    for (let j = 0; j < r.sends.length; j++) res[x + 3 + j] = r.sends[j]!;
+    resUsed = x + 3 + r.sends.length;
     return x;
   };
   // Receive results by (participant state, wire): result + 1 (0: not stepped yet).
@@ -629,7 +611,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     if (x < 0) {
       x = addResult(id, space.receive(t, id, w), true);
       byStateWire[k] = x + 1;
-      if (resFlag[x]! & 2) noop[id * (wireCap >>> 5) + (w >>> 5)]! |= 1 << (w & 31);
+      if (res[x + 1]! & 2) noop[id * (wireCap >>> 5) + (w >>> 5)]! |= 1 << (w & 31);
     }
     return x;
   };
@@ -668,7 +650,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     budgets: readonly number[] | null,
   ) => {
     transitions++;
-    const flag = resFlag[x]!;
+    const flag = res[x + 1]!;
     if (flag & 1) {
       possible ??= resViolation.get(x)!;
       return;
@@ -676,18 +658,18 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     // Changes nothing; or only uses up budget (a start or crash that leaves the participant as it
     // was): what follows is a subset of what follows from here, explored already.
     if (flag & 2) return;
-    const next = resNext[x]!;
-    const off = resOff[x]!;
-    const len = resLen[x]!;
+    const next = res[x]!;
+    const off = x + 3;
+    const len = res[x + 2]!;
     if (next === row[i]) {
       let all = true;
-      for (let j = off; j < off + len; j++) if (!has(net, pool[j]!)) all = false;
+      for (let j = off; j < off + len; j++) if (!has(net, res[j]!)) all = false;
       if (all) return;
     }
     scratch.set(row);
     scratch[i] = next;
     if (budgets !== null) for (let k = 0; k < B; k++) scratch[P + k] = budgets[k]!;
-    merge(netId, pool, off, len);
+    merge(netId, res, off, len);
   };
 
   const networkOf = (nodes: readonly number[], budgets: readonly number[]): number[] | null => {
