@@ -113,6 +113,17 @@ function bitCount(x: number): number {
   return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
 }
 
+/** `a` if it has index `at`, else a copy at least twice as long, the new part filled with `fill`. */
+function cover(a: Int32Array<ArrayBuffer>, at: number, fill: number): Int32Array<ArrayBuffer> {
+  if (at < a.length) return a;
+  let n = a.length * 2;
+  while (n <= at) n *= 2;
+  const g = new Int32Array(n);
+  if (fill !== 0) g.fill(fill, a.length);
+  g.set(a);
+  return g;
+}
+
 /** Runs the merged-network search to its fixpoint, or to a bound, or to a possible violation. */
 export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): MergedResult {
   const started = performance.now();
@@ -255,11 +266,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   let toBits = new Uint32Array(P * W);
   let known = new Uint32Array(W);
   const to = (w: number): number => {
-    if (w >= wireTo.length) {
-      const grown = new Int32Array(Math.max(wireTo.length * 2, w + 1)).fill(-1);
-      grown.set(wireTo);
-      wireTo = grown;
-    }
+    wireTo = cover(wireTo, w, -1);
     let t = wireTo[w]!;
     if (t < 0) {
       t = space.wireTo(w);
@@ -292,13 +299,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   let highestNode = 0;
   const rankOf = (id: number): number => (id < nodeRank.length ? nodeRank[id]! : 0);
   const setRank = (id: number, r: number) => {
-    if (id >= nodeRank.length) {
-      let n = nodeRank.length;
-      while (n <= id) n *= 2;
-      const g = new Int32Array(n);
-      g.set(nodeRank);
-      nodeRank = g;
-    }
+    nodeRank = cover(nodeRank, id, 0);
     nodeRank[id] = r;
   };
   /** The receipt graph: each participant state's successors. */
@@ -332,13 +333,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     let q = id < partner.length ? partner[id]! : -1;
     if (q < 0) {
       q = sym!.node(id);
-      let n = partner.length;
-      while (n <= Math.max(id, q)) n *= 2;
-      if (n > partner.length) {
-        const g = new Int32Array(n).fill(-1);
-        g.set(partner);
-        partner = g;
-      }
+      partner = cover(partner, Math.max(id, q), -1);
       partner[id] = q;
       partner[q] = id;
     }
@@ -465,13 +460,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   let imageNets = new Int32Array(1 << 12).fill(-1);
   /** The number of the image of network n under the symmetry. */
   const imageNet = (n: number): number => {
-    if (n >= imageNets.length) {
-      let size = imageNets.length;
-      while (size <= n) size *= 2;
-      const g = new Int32Array(size).fill(-1);
-      g.set(imageNets);
-      imageNets = g;
-    }
+    imageNets = cover(imageNets, n, -1);
     let m = imageNets[n]!;
     if (m >= 0) return m;
     const wires: number[] = [];
@@ -487,13 +476,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     tmp.fill(0);
     for (const w of wires) tmp[w >>> 5]! |= 1 << (w & 31);
     m = internNet();
-    if (m >= imageNets.length) {
-      let size = imageNets.length;
-      while (size <= m) size *= 2;
-      const g = new Int32Array(size).fill(-1);
-      g.set(imageNets);
-      imageNets = g;
-    }
+    imageNets = cover(imageNets, m, -1);
     imageNets[n] = m;
     imageNets[m] = n;
     return m;
