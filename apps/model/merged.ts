@@ -601,20 +601,29 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   // Starts and crashes by budgets (their text), then by participant state.
   type Local = Array<{ x: number; budgets: number[] }>;
   const localCache = new Map<string, Local[]>();
-  /** The starts and crashes for these budgets, by participant state (asked once per budgets). */
-  const localsFor = (budgets: readonly number[]): Local[] => {
-    const key = budgets.join(',');
+  // Consecutive configurations mostly have the same budgets (they come up level by level):
+  // the last lookup is kept, so the text key is built only when the budgets change.
+  const lastBudgets = new Int32Array(B).fill(-1);
+  let lastByState: Local[] = [];
+  /** The starts and crashes for the budgets in row[P..S), by participant state. */
+  const localsFor = (row: Int32Array): Local[] => {
+    let same = true;
+    for (let k = 0; k < B; k++) if (row[P + k] !== lastBudgets[k]) same = false;
+    if (same) return lastByState;
+    for (let k = 0; k < B; k++) lastBudgets[k] = row[P + k]!;
+    const key = lastBudgets.join(',');
     let byState = localCache.get(key);
     if (byState === undefined) {
       byState = [];
       localCache.set(key, byState);
     }
+    lastByState = byState;
     return byState;
   };
-  const localFor = (i: number, id: number, budgets: number[], byState: Local[]): Local => {
+  const localFor = (i: number, id: number, byState: Local[]): Local => {
     let out = byState[id];
     if (out === undefined) {
-      out = space.local(i, id, budgets).map((t) => ({
+      out = space.local(i, id, Array.from(lastBudgets)).map((t) => ({
         x: addResult(id, t.r, false),
         budgets: t.budgets,
       }));
@@ -694,11 +703,9 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     const netId = conf[c * R + S]!;
     if (net.length !== W) net = new Uint32Array(W);
     net.set(nets.subarray(netId * W, netId * W + W));
-    const budgets = Array.from(row.subarray(P));
-    const byState = localsFor(budgets);
+    const byState = localsFor(row);
     for (let i = 0; i < P; i++)
-      for (const t of localFor(i, row[i]!, budgets, byState))
-        take(row, net, netId, i, t.x, t.budgets);
+      for (const t of localFor(i, row[i]!, byState)) take(row, net, netId, i, t.x, t.budgets);
     // Receipts, participant by participant, skipping those known to change nothing (counted).
     let messages = 0;
     for (let k = 0; k < net.length; k++) {

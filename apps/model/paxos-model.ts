@@ -414,14 +414,36 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
     return r;
   };
   const quorum = Math.floor(o.participants / 2) + 1;
-  /**
-   * Agreement on what is chosen (a value a quorum of acceptors accepted under one ballot, ever:
-   * Paxos's safety property, which the learners' agreement follows from), then agreement and
-   * validity across the participants' disks.
-   */
-  const verdicts = new Map<string, string | null>();
+  // Cached by what checkGlobal reads: each participant's votes and decision (a class number
+  // per participant state), and the values used. A few thousand combinations for tens of
+  // millions of global states; the key is a number while it fits in 52 bits (4 bits of values
+  // used, 12 per participant).
+  const outcomeClasses = new Map<string, number>();
+  const outcomeOf: number[] = [];
+  const outcomeClass = (id: number): number => {
+    let c = outcomeOf[id];
+    if (c === undefined) {
+      const e = nodes[id]!;
+      const k = `${e.votes.join('|')}#${e.decided}`;
+      c = outcomeClasses.get(k);
+      if (c === undefined) {
+        c = outcomeClasses.size;
+        outcomeClasses.set(k, c);
+      }
+      outcomeOf[id] = c;
+    }
+    return c;
+  };
+  const verdicts = new Map<number | string, string | null>();
   const globalViolation = (g: PaxosGlobal): string | null => {
-    const k = `${g.nodes.join(',')}/${g.used}`;
+    let n = g.used;
+    let fits = g.nodes.length <= 4 && n < 16;
+    for (const id of g.nodes) {
+      const c = outcomeClass(id);
+      if (c >= 4096) fits = false;
+      n = n * 4096 + c;
+    }
+    const k = fits ? n : `${g.used},${g.nodes.map(outcomeClass).join(',')}`;
     let v = verdicts.get(k);
     if (v === undefined) {
       v = checkGlobal(g);
@@ -429,6 +451,11 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
     }
     return v;
   };
+  /**
+   * Agreement on what is chosen (a value a quorum of acceptors accepted under one ballot, ever:
+   * Paxos's safety property, which the learners' agreement follows from), then agreement and
+   * validity across the participants' disks.
+   */
   const checkGlobal = (g: PaxosGlobal): string | null => {
     const voters = new Map<string, string[]>();
     for (let i = 0; i < g.nodes.length; i++)
@@ -614,24 +641,6 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
 
   /** The wire's addressee, by wire id (grows with the wires). */
   const wireTo: number[] = [];
-  /** Participant states by what checkGlobal reads of them (votes, decision): class numbers. */
-  const outcomeClasses = new Map<string, number>();
-  const outcomeOf: number[] = [];
-  const outcomeClass = (id: number): number => {
-    let c = outcomeOf[id];
-    if (c === undefined) {
-      const e = nodes[id]!;
-      const k = `${e.votes.join('|')}#${e.decided}`;
-      c = outcomeClasses.get(k);
-      if (c === undefined) {
-        c = outcomeClasses.size;
-        outcomeClasses.set(k, c);
-      }
-      outcomeOf[id] = c;
-    }
-    return c;
-  };
-  const outcomeVerdicts = new Map<number | string, string | null>();
   const mergedSpace = (): MergedSpace => {
     if (o.network !== 'set')
       throw new Error('the merged search needs the set network (a monotone network)');
@@ -675,35 +684,16 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
         return runNode(i, id, { kind: 'receive', wire: w });
       },
       local: localOf,
-      violation: (nodesNow, budgets) => {
-        // The verdict reads only each participant's votes and decision, and the values used:
-        // cached by those (a few thousand combinations for tens of millions of configurations).
-        // A number while it fits in 52 bits (4 bits of values used, 12 per participant).
-        let n = budgets[2]!;
-        let fits = nodesNow.length <= 4 && n < 16;
-        for (const id of nodesNow) {
-          const c = outcomeClass(id);
-          if (c >= 4096) fits = false;
-          n = n * 4096 + c;
-        }
-        const k: number | string = fits
-          ? n
-          : `${budgets[2]},${nodesNow.map(outcomeClass).join(',')}`;
-        let v = outcomeVerdicts.get(k);
-        if (v === undefined) {
-          v = checkGlobal({
-            nodes: [...nodesNow],
-            net: [],
-            started: budgets[0]!,
-            crashes: budgets[1]!,
-            dups: 0,
-            drops: 0,
-            used: budgets[2]!,
-          });
-          outcomeVerdicts.set(k, v);
-        }
-        return v;
-      },
+      violation: (nodesNow, budgets) =>
+        globalViolation({
+          nodes: [...nodesNow],
+          net: [],
+          started: budgets[0]!,
+          crashes: budgets[1]!,
+          dups: 0,
+          drops: 0,
+          used: budgets[2]!,
+        }),
       stats: () => ({ nodeStates: nodes.length, nodeSteps: cache.size + receiveSteps }),
       ...(o.symmetry && values.length >= 2
         ? {
