@@ -7,7 +7,7 @@
  * `has` and `size`, as the Paxos roles do with promises and accepts), `undefined` kept.
  */
 export function encodeState(value: unknown): string {
-  return JSON.stringify(toPlain(value, 0));
+  return encode(value, 0);
 }
 
 /** The state `encodeState` wrote, rebuilt with its Maps and Sets. */
@@ -28,32 +28,74 @@ export function rebuildState<T>(parsed: unknown): T {
 
 const DEPTH_MAX = 64;
 
-function toPlain(v: unknown, depth: number): unknown {
+/**
+ * One pass to the text, as `JSON.stringify` of the plain form (`{"$u":0}` for undefined, `$n`
+ * for non-finite numbers and -0, `$b` bigints, `$m` Maps as [key, value] pairs, `$s` Sets
+ * sorted by their items' texts, objects by sorted keys), without building that form: the model
+ * checker encodes every state a step reaches (test/model/paxos-model.test.ts compares the two).
+ */
+/** An array index as a key ("0", "17"; not "01" or "-1"), which objects list first. */
+function isIndexKey(k: string): boolean {
+  const c = k.charCodeAt(0);
+  if (c < 48 || c > 57) return false;
+  return (k === '0' || (c !== 48 && /^\d+$/.test(k))) && Number(k) < 4294967295;
+}
+
+function encode(v: unknown, depth: number): string {
   if (depth > DEPTH_MAX) throw new Error('state nested deeper than 64 levels (a cycle?)');
-  if (v === undefined) return { $u: 0 };
-  if (v === null || typeof v === 'boolean' || typeof v === 'string') return v;
-  if (typeof v === 'number') {
-    if (!Number.isFinite(v) || Object.is(v, -0)) return { $n: String(v) };
-    return v;
+  if (v === undefined) return '{"$u":0}';
+  if (v === null) return 'null';
+  switch (typeof v) {
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'string':
+      return JSON.stringify(v);
+    case 'number':
+      // -0 by its sign (String(-0) is "0": decoded, it would come back as 0).
+      if (Object.is(v, -0)) return '{"$n":"-0"}';
+      return Number.isFinite(v) ? JSON.stringify(v) : `{"$n":"${String(v)}"}`;
+    case 'bigint':
+      return `{"$b":"${v.toString()}"}`;
   }
-  if (typeof v === 'bigint') return { $b: v.toString() };
-  if (Array.isArray(v)) return v.map((x) => toPlain(x, depth + 1));
-  if (v instanceof Map)
-    return { $m: [...v].map(([k, x]) => [toPlain(k, depth + 1), toPlain(x, depth + 1)]) };
+  if (Array.isArray(v)) {
+    let out = '[';
+    for (let i = 0; i < v.length; i++) {
+      if (i > 0) out += ',';
+      out += i in v ? encode(v[i], depth + 1) : 'null';
+    }
+    return `${out}]`;
+  }
+  if (v instanceof Map) {
+    let out = '{"$m":[';
+    let first = true;
+    for (const [k, x] of v) {
+      out += `${first ? '' : ','}[${encode(k, depth + 1)},${encode(x, depth + 1)}]`;
+      first = false;
+    }
+    return `${out}]}`;
+  }
   if (v instanceof Set) {
-    const items = [...v].map((x) => toPlain(x, depth + 1));
-    const keyed = items.map((x) => [JSON.stringify(x), x] as const);
-    keyed.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return { $s: keyed.map(([, x]) => x) };
+    const items: string[] = [];
+    for (const x of v) items.push(encode(x, depth + 1));
+    items.sort();
+    return `{"$s":[${items.join(',')}]}`;
   }
   if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) {
+    // As JSON.stringify lists a plain object: array-index keys first, in numeric order (as
+    // Object.keys gives them), then the others, here sorted.
+    const all = Object.keys(v);
+    let indices = 0;
+    while (indices < all.length && isIndexKey(all[indices]!)) indices++;
+    const keys =
+      indices === 0 ? all.sort() : all.slice(0, indices).concat(all.slice(indices).sort());
+    let out = '{';
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
       if (k.startsWith('$'))
         throw new Error(`state key ${k} starts with $ (reserved by the codec)`);
-      out[k] = toPlain((v as Record<string, unknown>)[k], depth + 1);
+      out += `${i > 0 ? ',' : ''}${JSON.stringify(k)}:${encode((v as Record<string, unknown>)[k], depth + 1)}`;
     }
-    return out;
+    return `${out}}`;
   }
   const what = typeof v === 'object' ? (v.constructor?.name ?? 'object') : typeof v;
   throw new Error(`a core state must be plain data (objects, arrays, Maps, Sets): found ${what}`);

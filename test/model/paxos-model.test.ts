@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeState, encodeState } from '../../apps/model/codec.ts';
 import { explore } from '../../apps/model/explore.ts';
@@ -39,6 +40,58 @@ describe('the state codec', () => {
   it('refuses what is not plain data', () => {
     expect(() => encodeState({ f: () => 1 })).toThrow(/plain data/);
     expect(() => encodeState({ d: new Date(0) })).toThrow(/Date/);
+    expect(() => encodeState({ $x: 1 })).toThrow(/reserved/);
+  });
+
+  // The specification the one-pass encoder keeps: JSON.stringify of the plain form.
+  const plain = (v: unknown): unknown => {
+    if (v === undefined) return { $u: 0 };
+    if (typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0)))
+      return { $n: Object.is(v, -0) ? '-0' : String(v) };
+    if (typeof v === 'bigint') return { $b: v.toString() };
+    if (v === null || typeof v !== 'object') return v;
+    if (Array.isArray(v)) return v.map(plain);
+    if (v instanceof Map) return { $m: [...v].map(([k, x]) => [plain(k), plain(x)]) };
+    if (v instanceof Set)
+      return {
+        $s: [...v].map(plain).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)),
+      };
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) out[k] = plain((v as Record<string, unknown>)[k]);
+    return out;
+  };
+  it('encodes in one pass exactly as JSON.stringify of the plain form, and decodes back', () => {
+    const leaf = fc.oneof(
+      fc.string(),
+      fc.double(),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constant(undefined),
+      fc.bigInt(),
+    );
+    const tree = fc.letrec((tie) => ({
+      node: fc.oneof(
+        { depthSize: 'small' },
+        leaf,
+        fc.array(tie('node')),
+        fc.dictionary(
+          fc.string().filter((k) => !k.startsWith('$') && k !== '__proto__'),
+          tie('node'),
+          { noNullPrototype: true },
+        ),
+        fc.array(fc.tuple(leaf, tie('node'))).map((kv) => new Map(kv)),
+        fc.array(leaf).map((xs) => new Set(xs)),
+      ),
+    })).node;
+    fc.assert(
+      fc.property(tree, (v) => {
+        const text = encodeState(v);
+        expect(text).toBe(JSON.stringify(plain(v)));
+        expect(encodeState(decodeState(text))).toBe(text);
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 
