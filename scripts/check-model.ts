@@ -8,6 +8,7 @@ import { EPAXOS_MUTATIONS } from '../apps/epaxos/replica.ts';
 import { DEFAULT_EPAXOS_MODEL, epaxosModel } from '../apps/model/epaxos-model.ts';
 import { explore, type Progress } from '../apps/model/explore.ts';
 import { exploreMerged, type MergedProgress } from '../apps/model/merged.ts';
+import { autoWorkers, exploreMergedParallel } from '../apps/model/parallel.ts';
 import {
   DEFAULT_PAXOS_MODEL as D,
   type PaxosCore,
@@ -91,6 +92,9 @@ Options:
                       lead to it, as far as the steps found so far tell, so about once; fifo
                       (first in, first out) explores it again each time its network grows;
                       both cover every reachable state
+  --workers N|auto    merged search: N threads (auto: one per core; default 1), each owning
+                      the configurations whose hash falls to it and sending the others the
+                      steps that reach theirs; they cover exactly what one thread covers
   --impl PATH         check another core with the same interface (exports createParticipant
                       and step, as apps/paxos/core.ts; template: examples/student-paxos/core.ts)
   --search KIND       paxos with the set network: merged (default) or exact (see above); the
@@ -124,6 +128,7 @@ const args = cli({
     'no-view': { type: 'boolean', default: false },
     'no-symmetry': { type: 'boolean', default: false },
     order: { type: 'string' },
+    workers: { type: 'string' },
     mutate: { type: 'string' },
     impl: { type: 'string' },
     'max-states': { type: 'string' },
@@ -179,6 +184,12 @@ if (search === 'merged' && network === 'multiset')
 const order = args.choice('order', ['rank', 'fifo'] as const);
 if (order !== undefined && (search === 'exact' || network === 'multiset'))
   args.fail('--order orders the merged search: not with --search exact or --network multiset');
+const workers =
+  values.workers === 'auto' ? autoWorkers() : (args.int('workers', { min: 1, max: 64 }) ?? 1);
+if (values.workers !== undefined && (search === 'exact' || network === 'multiset'))
+  args.fail(
+    '--workers runs the merged search in threads: not with --search exact or --network multiset',
+  );
 const mutation = args.choice('mutate', PAXOS_MUTATIONS);
 const options: PaxosModelOptions = {
   participants: args.int('participants', { min: 1, max: 7 }) ?? D.participants,
@@ -219,7 +230,8 @@ console.log(
 
 /** Set when the merged search found a possible violation that the exact search now checks. */
 let confirming = false;
-if ((search ?? (network === 'set' ? 'merged' : 'exact')) === 'merged') confirming = searchMerged();
+if ((search ?? (network === 'set' ? 'merged' : 'exact')) === 'merged')
+  confirming = await searchMerged();
 else console.log('search: exact (every state, breadth first)');
 const result = explore(model, { ...bounds, ...progress });
 const secs = (result.elapsedMs / 1000).toFixed(1);
@@ -274,12 +286,13 @@ switch (result.kind) {
  * The merged-network search (apps/model/merged.ts). Exits when it settles the question: no
  * violation anywhere, or a bound. A possible violation returns, for the exact search to confirm.
  */
-function searchMerged(): true {
+async function searchMerged(): Promise<true> {
   console.log(
-    'search: merged networks (one entry per combination of participant states and budgets, with the union of its networks: covers every reachable state)',
+    `search: merged networks (one entry per combination of participant states and budgets, with the union of its networks: covers every reachable state)${workers > 1 ? `; ${workers} worker threads` : ''}`,
   );
-  const ghost = paxosModel({ ...options, ghostSends: true, ...(core ? { core } : {}) });
-  const r = exploreMerged(ghost.mergedSpace(), {
+  const ghostOptions: PaxosModelOptions = { ...options, ghostSends: true };
+  const ghost = paxosModel({ ...ghostOptions, ...(core ? { core } : {}) });
+  const searchOptions = {
     ...bounds,
     ...(order ? { order } : {}),
     ...(values.quiet
@@ -290,11 +303,31 @@ function searchMerged(): true {
               `  ${fmt(p.configurations)} configurations, ${fmt(p.expansions)} explored (${fmt(Math.round(p.perSec))}/s), ${fmt(p.queued)} queued, ${(p.elapsedMs / 1000).toFixed(0)} s, memory ${p.heapMb.toFixed(0)} MB`,
             ),
         }),
-  });
+  };
+  let inside: string;
+  let r: Awaited<ReturnType<typeof exploreMergedParallel>> | ReturnType<typeof exploreMerged>;
+  if (workers > 1) {
+    r = await exploreMergedParallel(
+      {
+        module: new URL('../apps/model/paxos-model.ts', import.meta.url).href,
+        name: 'paxosMergedSpace',
+        args: {
+          options: ghostOptions,
+          ...(values.impl !== undefined ? { impl: values.impl } : {}),
+        },
+      },
+      { ...searchOptions, workers },
+    );
+    const w = r.workers;
+    inside = `${workers} workers: ${w.map((x) => fmt(x.configurations)).join(' + ')} configurations; up to ${fmt(Math.max(...w.map((x) => x.nodeStates)))} participant states in a worker; ${fmt(w.reduce((n, x) => n + x.nodeSteps, 0))} core steps taken in all, each sent to the other workers`;
+  } else {
+    r = exploreMerged(ghost.mergedSpace(), searchOptions);
+    const st = ghost.mergedSpace().stats();
+    inside = `${fmt(st.nodeStates)} participant states, ${fmt(st.nodeSteps)} distinct core steps`;
+  }
   const secs = (r.elapsedMs / 1000).toFixed(1);
-  const st = ghost.mergedSpace().stats();
   const fell = order !== 'fifo' && r.order === 'fifo';
-  const covered = `${fmt(r.configurations)} configurations, ${fmt(r.expansions)} explorations, ${fmt(r.transitions)} transitions, at most ${fmt(r.messages)} messages in a network, ${secs} s (${fmt(st.nodeStates)} participant states, ${fmt(st.nodeSteps)} distinct core steps${fell ? '; explored first in first out: a receipt can bring a participant state back, so ranks cannot order the search' : ''})`;
+  const covered = `${fmt(r.configurations)} configurations, ${fmt(r.expansions)} explorations, ${fmt(r.transitions)} transitions, at most ${fmt(r.messages)} messages in a network, ${secs} s (${inside}${fell ? '; explored first in first out: a receipt can bring a participant state back, so ranks cannot order the search' : ''})`;
   switch (r.kind) {
     case 'clean':
       console.log(`result: no violation; every reachable state covered: ${covered}`);
@@ -316,7 +349,7 @@ function searchMerged(): true {
 
 /** --protocol epaxos: the EPaxos core's model (apps/model/epaxos-model.ts). Exits. */
 function checkEpaxos(): never {
-  for (const flag of ['dup', 'loss', 'impl', 'search', 'order'] as const)
+  for (const flag of ['dup', 'loss', 'impl', 'search', 'order', 'workers'] as const)
     if (values[flag] !== undefined)
       args.fail(`--${flag} is a Paxos option: not with --protocol epaxos`);
   for (const flag of ['no-loss', 'no-view', 'no-symmetry'] as const)
@@ -375,6 +408,7 @@ function checkRsm(): never {
     'trace-out',
     'search',
     'order',
+    'workers',
   ] as const)
     if (values[flag] !== undefined)
       args.fail(`--${flag} is not an rsm option (rsm: --participants, --ops, --timers, --crashes)`);

@@ -20,6 +20,8 @@
 // It may also take steps no real path takes (a message from one path delivered on another), so a
 // violation found here is only possible: the caller confirms it with the exact search, which gives
 // the shortest real trace.
+import { createHash } from 'node:crypto';
+import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import { searchLimits } from './explore.ts';
 
 /** One participant's step as the model's cache holds it. */
@@ -64,7 +66,51 @@ export interface MergedSpace {
     node(id: number): number;
     wire(w: number): number;
   };
+  /**
+   * Optional: each participant state and wire as text, and the id of a text (interned if new).
+   * The parallel search needs them (each worker numbers states and wires in its own model, and
+   * tells another a state or wire by its text, once), and so does `dump`.
+   */
+  texts?: {
+    node(id: number): string;
+    nodeFrom(text: string): number;
+    wire(w: number): string;
+    wireFrom(text: string): number;
+  };
 }
+
+/**
+ * One worker's share of a parallel search (apps/model/parallel.ts sets it up). Each configuration
+ * has one owner, by a hash of its participant states' texts and budgets (the same for a
+ * configuration and its image under the symmetry); a step to a configuration another worker owns
+ * is sent there in a batch, with the texts of states, wires and networks the receiver has not
+ * been told yet.
+ */
+export interface MergedPartition {
+  self: number;
+  workers: number;
+  /** Shared control words: the `CTL_*` layout below, over a SharedArrayBuffer. */
+  ctl: Int32Array;
+  /** A port to each other worker (null at `self`). */
+  ports: Array<MessagePort | null>;
+}
+
+/** Shared control words: STOP (a bound or a possible violation), DONE (every worker idle, no
+ * batch in flight), then CTL_STRIDE words per worker from CTL_WORKER. */
+export const CTL_STOP = 0;
+export const CTL_DONE = 1;
+const CTL_SLEEP = 2;
+const CTL_WORKER = 4;
+const CTL_STRIDE = 8;
+/** Per worker: idle (queue empty, batches sent), times it left idle, batches sent, batches
+ * received, configurations found. */
+const IDLE = 1;
+const EPOCH = 2;
+const SENT = 3;
+const RECV = 4;
+const COUNT = 5;
+/** Ints in the control array for this many workers. */
+export const ctlLength = (workers: number): number => CTL_WORKER + CTL_STRIDE * workers;
 
 export interface MergedOptions {
   maxStates?: number;
@@ -74,6 +120,8 @@ export interface MergedOptions {
   progressMs?: number;
   /** The order of exploration: 'rank' (default; see `exploreMerged`) or 'fifo'. */
   order?: 'rank' | 'fifo';
+  /** Set in the workers of a parallel search (apps/model/parallel.ts). */
+  partition?: MergedPartition;
 }
 
 export interface MergedProgress {
@@ -93,11 +141,21 @@ interface Totals {
   transitions: number;
   /** Messages (wires) in the largest network. */
   messages: number;
+  /** In a parallel search: time this worker waited for others (ms), batches sent and received. */
+  waitedMs: number;
+  batches: { sent: number; received: number };
   elapsedMs: number;
   /** The order it ended in: 'fifo' if asked, or once a cycle in the receipt graph was found. */
   order: 'rank' | 'fifo';
   /** The network merged for a configuration (wire ids), or null if none was found. */
   networkOf(nodes: readonly number[], budgets: readonly number[]): number[] | null;
+  /**
+   * Every configuration with its network, as the SHA-256 of its text (needs the space's
+   * `texts`): participant states, budgets and sorted wires; of a configuration and its image
+   * under the symmetry, the smaller digest. Two searches covered the same if their dumps are
+   * equal as sets.
+   */
+  dump(): string[];
 }
 
 export type MergedResult =
@@ -571,7 +629,8 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   // receipts: a message the participant is past). Exploring skips these a word at a time, without
   // reading byStateWire (hundreds of megabytes at 3 participants, 3 ballots: a cache miss each).
   let noop = new Uint32Array(stateCap * (wireCap >>> 5));
-  const receiveResult = (t: number, id: number, w: number): number => {
+  /** Room in byStateWire and noop for participant state id and wire w. */
+  const stepRoom = (id: number, w: number) => {
     if (id >= stateCap || w >= wireCap) {
       let sc = stateCap;
       while (sc <= id) sc *= 2;
@@ -589,12 +648,19 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
       stateCap = sc;
       wireCap = wc;
     }
-    const k = id * wireCap + w;
-    let x = byStateWire[k]! - 1;
+  };
+  /** Keeps a receipt's result (x, from addResult). */
+  const keepStep = (id: number, w: number, x: number) => {
+    byStateWire[id * wireCap + w] = x + 1;
+    if (res[x + 1]! & 2) noop[id * (wireCap >>> 5) + (w >>> 5)]! |= 1 << (w & 31);
+  };
+  const receiveResult = (t: number, id: number, w: number): number => {
+    stepRoom(id, w);
+    let x = byStateWire[id * wireCap + w]! - 1;
     if (x < 0) {
       x = addResult(id, space.receive(t, id, w), true);
-      byStateWire[k] = x + 1;
-      if (res[x + 1]! & 2) noop[id * (wireCap >>> 5) + (w >>> 5)]! |= 1 << (w & 31);
+      keepStep(id, w, x);
+      if (part !== null && (res[x + 1]! & 1) === 0) shareStep(t, id, w, x);
     }
     return x;
   };
@@ -661,17 +727,372 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     scratch.set(row);
     scratch[i] = next;
     if (budgets !== null) for (let k = 0; k < B; k++) scratch[P + k] = budgets[k]!;
+    if (part !== null) {
+      const owner = ownerOf();
+      if (owner !== part.self) {
+        sendTo(owner, netId, res, off, len);
+        return;
+      }
+    }
     merge(netId, res, off, len);
+  };
+
+  // The parallel search: this worker's share (see MergedPartition).
+  const part = options.partition ?? null;
+  const N = part?.workers ?? 1;
+  const ctl = part?.ctl ?? new Int32Array(ctlLength(1));
+  const me = part?.self ?? 0;
+  const slot = (w: number, field: number) => CTL_WORKER + CTL_STRIDE * w + field;
+  const texts = space.texts;
+  if (part !== null && texts === undefined)
+    throw new Error('a parallel search needs the model to give its states and wires as text');
+  /** Each participant state's hash (of its text; 0: not yet). */
+  let nodeHashes = new Int32Array(1 << 12);
+  const nodeHash = (id: number): number => {
+    let h = id < nodeHashes.length ? nodeHashes[id]! : 0;
+    if (h === 0) {
+      nodeHashes = cover(nodeHashes, id, 0);
+      const text = texts!.node(id);
+      h = 0x811c9dc5;
+      for (let k = 0; k < text.length; k++) h = Math.imul(h ^ text.charCodeAt(k), 0x01000193);
+      h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) | 1;
+      nodeHashes[id] = h;
+    }
+    return h;
+  };
+  const mix = (h: number, x: number): number => {
+    const m = Math.imul(h ^ x, 0x01000193);
+    return m ^ (m >>> 15);
+  };
+  /**
+   * The worker that owns the configuration in `scratch`: by its budgets and the first
+   * participant's state (the same for a configuration and its image under the symmetry). A
+   * receipt by any other participant then stays with its worker: at 3 participants, 3 ballots,
+   * 1 crash, about one successor in four goes to another worker, against one in two with every
+   * participant's state in the hash, and the search is 1.2 times as fast; the shares stay
+   * within a few percent of each other.
+   */
+  const ownerOf = (): number => {
+    let a = 0x9e3779b9;
+    for (let k = P; k < S; k++) a = mix(a, scratch[k]!);
+    let h = mix(a, nodeHash(scratch[0]!)) >>> 0;
+    if (sym?.applies(scratchBudgets))
+      h = Math.min(h, mix(a, nodeHash(partnerOf(scratch[0]!))) >>> 0);
+    return (Math.imul(h ^ (h >>> 13), 0x85ebca6b) >>> 0) % N;
+  };
+  /** What is on its way to each other worker, and what it has been told. */
+  interface Outbox {
+    ints: Int32Array<ArrayBuffer>;
+    len: number;
+    nodes: Array<[number, string]>;
+    wires: Array<[number, string]>;
+    sentNode: Int32Array<ArrayBuffer>;
+    sentWire: Int32Array<ArrayBuffer>;
+    sentNet: Int32Array<ArrayBuffer>;
+  }
+  const BATCH = 1 << 15;
+  const outbox: Outbox[] = Array.from({ length: N }, () => ({
+    ints: new Int32Array(BATCH),
+    len: 0,
+    nodes: [],
+    wires: [],
+    sentNode: new Int32Array(64),
+    sentWire: new Int32Array(64),
+    sentNet: new Int32Array(64),
+  }));
+  const flush = (q: number) => {
+    const o = outbox[q]!;
+    if (o.len === 0 && o.nodes.length === 0 && o.wires.length === 0) return;
+    Atomics.add(ctl, slot(me, SENT), 1);
+    part!.ports[q]!.postMessage({ ints: o.ints, len: o.len, nodes: o.nodes, wires: o.wires }, [
+      o.ints.buffer,
+    ]);
+    o.ints = new Int32Array(BATCH);
+    o.len = 0;
+    o.nodes = [];
+    o.wires = [];
+  };
+  const flushAll = () => {
+    for (let q = 0; q < N; q++) if (q !== me) flush(q);
+  };
+  /** Room for `need` more ints in worker q's batch (sending what is there if it is full). */
+  const room = (q: number, need: number): Outbox => {
+    const o = outbox[q]!;
+    if (o.len + need > o.ints.length) {
+      flush(q);
+      if (need > o.ints.length) o.ints = new Int32Array(need * 2);
+    }
+    return o;
+  };
+  const tellWire = (o: Outbox, w: number) => {
+    o.sentWire = cover(o.sentWire, w, 0);
+    if (o.sentWire[w] !== 0) return;
+    o.sentWire[w] = 1;
+    o.wires.push([w, texts!.wire(w)]);
+  };
+  const tellNode = (o: Outbox, id: number) => {
+    o.sentNode = cover(o.sentNode, id, 0);
+    if (o.sentNode[id] !== 0) return;
+    o.sentNode[id] = 1;
+    o.nodes.push([id, texts!.node(id)]);
+  };
+  /**
+   * Every other worker learns a receipt's result (x) as this one stepped it: the core's steps
+   * are the costliest part of a search's first minutes, and each worker meets most participant
+   * states. (One that breaks an invariant is not sent: the worker that meets it steps it.)
+   */
+  const shareStep = (t: number, id: number, w: number, x: number) => {
+    const len = res[x + 2]!;
+    for (let q = 0; q < N; q++) {
+      if (q === me) continue;
+      let o = outbox[q]!;
+      tellNode(o, id);
+      tellNode(o, res[x]!);
+      tellWire(o, w);
+      for (let j = 0; j < len; j++) tellWire(o, res[x + 3 + j]!);
+      o = room(q, 7 + len);
+      o.ints[o.len++] = -2;
+      o.ints[o.len++] = t;
+      o.ints[o.len++] = id;
+      o.ints[o.len++] = w;
+      o.ints[o.len++] = res[x]!;
+      o.ints[o.len++] = res[x + 1]!;
+      o.ints[o.len++] = len;
+      for (let j = 0; j < len; j++) o.ints[o.len++] = res[x + 3 + j]!;
+    }
+  };
+  const netWires: number[] = [];
+  /** Worker q gets the configuration in `scratch`, reached with network netId plus the sends. */
+  const sendTo = (q: number, netId: number, src: Int32Array, off: number, len: number) => {
+    let o = outbox[q]!;
+    for (let k = 0; k < P; k++) tellNode(o, scratch[k]!);
+    o.sentNet = cover(o.sentNet, netId, 0);
+    if (o.sentNet[netId] === 0) {
+      o.sentNet[netId] = 1;
+      netWires.length = 0;
+      for (let x = 0; x < W; x++) {
+        let word = nets[netId * W + x]!;
+        while (word !== 0) {
+          const bit = word & -word;
+          word ^= bit;
+          netWires.push((x << 5) | (31 - Math.clz32(bit)));
+        }
+      }
+      for (const w of netWires) tellWire(o, w);
+      o = room(q, 3 + netWires.length);
+      o.ints[o.len++] = -1;
+      o.ints[o.len++] = netId;
+      o.ints[o.len++] = netWires.length;
+      for (const w of netWires) o.ints[o.len++] = w;
+    }
+    for (let j = off; j < off + len; j++) tellWire(o, src[j]!);
+    o = room(q, S + 2 + len);
+    for (let k = 0; k < S; k++) o.ints[o.len++] = scratch[k]!;
+    o.ints[o.len++] = netId;
+    o.ints[o.len++] = len;
+    for (let j = off; j < off + len; j++) o.ints[o.len++] = src[j]!;
+  };
+  /** Each other worker's state, wire and network numbers in this worker's (-1: not told yet). */
+  const theirNode = Array.from({ length: N }, () => new Int32Array(64).fill(-1));
+  const theirWire = Array.from({ length: N }, () => new Int32Array(64).fill(-1));
+  const theirNet = Array.from({ length: N }, () => new Int32Array(64).fill(-1));
+  const inWires: number[] = [];
+  interface Batch {
+    ints: Int32Array;
+    len: number;
+    nodes: Array<[number, string]>;
+    wires: Array<[number, string]>;
+  }
+  const receiveBatch = (q: number, m: Batch) => {
+    for (const [id, text] of m.nodes) {
+      theirNode[q] = cover(theirNode[q]!, id, -1);
+      theirNode[q]![id] = texts!.nodeFrom(text);
+    }
+    for (const [w, text] of m.wires) {
+      theirWire[q] = cover(theirWire[q]!, w, -1);
+      theirWire[q]![w] = texts!.wireFrom(text);
+    }
+    const a = m.ints;
+    const nodeOf = theirNode[q]!;
+    const wireOf = theirWire[q]!;
+    let x = 0;
+    while (x < m.len && possible === null) {
+      if (a[x] === -1) {
+        const n = a[x + 1]!;
+        const cnt = a[x + 2]!;
+        inWires.length = 0;
+        let top = 0;
+        for (let j = 0; j < cnt; j++) {
+          const w = wireOf[a[x + 3 + j]!]!;
+          inWires.push(w);
+          if (w > top) top = w;
+        }
+        if (top >>> 5 >= W) growWords((top >>> 5) + 1);
+        tmp.fill(0);
+        for (const w of inWires) tmp[w >>> 5]! |= 1 << (w & 31);
+        theirNet[q] = cover(theirNet[q]!, n, -1);
+        theirNet[q]![n] = internNet();
+        x += 3 + cnt;
+      } else if (a[x] === -2) {
+        // A receipt another worker stepped: kept as if stepped here, unless it was.
+        const id = nodeOf[a[x + 2]!]!;
+        const w = wireOf[a[x + 3]!]!;
+        const len = a[x + 6]!;
+        stepRoom(id, w);
+        if (byStateWire[id * wireCap + w] === 0) {
+          const sends: number[] = [];
+          for (let j = 0; j < len; j++) sends.push(wireOf[a[x + 7 + j]!]!);
+          keepStep(
+            id,
+            w,
+            addResult(id, { next: nodeOf[a[x + 4]!]!, sends, violation: null }, true),
+          );
+        }
+        x += 7 + len;
+      } else {
+        for (let k = 0; k < P; k++) scratch[k] = nodeOf[a[x + k]!]!;
+        for (let k = P; k < S; k++) scratch[k] = a[x + k]!;
+        const netId = theirNet[q]![a[x + S]!]!;
+        const len = a[x + S + 1]!;
+        inWires.length = 0;
+        for (let j = 0; j < len; j++) inWires.push(wireOf[a[x + S + 2 + j]!]!);
+        merge(netId, inWires, 0, len);
+        x += S + 2 + len;
+      }
+    }
+  };
+  let idle = false;
+  /** Takes in every batch waiting; true if there was one. */
+  const pollAll = (): boolean => {
+    let got = false;
+    for (let q = 0; q < N; q++) {
+      const port = part!.ports[q];
+      if (!port) continue;
+      for (;;) {
+        const m = receiveMessageOnPort(port);
+        if (m === undefined) break;
+        // Busy again before the batch counts as received (see `terminated`).
+        if (idle) {
+          idle = false;
+          Atomics.store(ctl, slot(me, IDLE), 0);
+          Atomics.add(ctl, slot(me, EPOCH), 1);
+        }
+        Atomics.add(ctl, slot(me, RECV), 1);
+        receiveBatch(q, m.message as Batch);
+        got = true;
+      }
+    }
+    return got;
+  };
+  /** The lowest (level, rank) queued here, as one number (-1: none, or first in first out). */
+  const lowestPos = (): number => {
+    if (!ranked || cycle || queued === 0) return -1;
+    while (levels[lowLevel]!.size === 0) lowLevel++;
+    const l = levels[lowLevel]!;
+    while (l.ranks[l.lowest]!.length === 0) l.lowest++;
+    return lowLevel * 2 ** 21 + Math.min(l.lowest, 2 ** 21 - 1);
+  };
+  let published = -1;
+  /**
+   * Moving on to a higher (level, rank): what this worker found below is sent first, so that the
+   * others explore as few configurations before their predecessors' steps have reached them.
+   * (Waiting for the others to reach the same rank was tried: the waits cost more than the
+   * explorations they saved.)
+   */
+  const moveOn = () => {
+    const pos = lowestPos();
+    if (pos !== published) {
+      flushAll();
+      published = pos;
+    }
+  };
+  /**
+   * Termination: every worker idle (queue empty, batches sent) and as many batches received as
+   * sent, with no worker leaving idle while the counts were read (its epoch unchanged).
+   */
+  const terminated = (): boolean => {
+    const epochs: number[] = [];
+    for (let q = 0; q < N; q++) epochs.push(Atomics.load(ctl, slot(q, EPOCH)));
+    let sent = 0;
+    let received = 0;
+    for (let q = 0; q < N; q++) {
+      if (Atomics.load(ctl, slot(q, IDLE)) === 0) return false;
+      sent += Atomics.load(ctl, slot(q, SENT));
+      received += Atomics.load(ctl, slot(q, RECV));
+    }
+    if (sent !== received) return false;
+    for (let q = 0; q < N; q++)
+      if (Atomics.load(ctl, slot(q, EPOCH)) !== epochs[q] || Atomics.load(ctl, slot(q, IDLE)) === 0)
+        return false;
+    Atomics.store(ctl, CTL_DONE, 1);
+    return true;
+  };
+  const halted = () => Atomics.load(ctl, CTL_STOP) !== 0 || Atomics.load(ctl, CTL_DONE) !== 0;
+  let turns = 0;
+  /** The parallel search's turn: true when this worker may explore its lowest configuration. */
+  const parallelTurn = (): boolean => {
+    if ((++turns & 15) === 0) {
+      pollAll();
+      if (halted()) return false;
+    }
+    if (possible !== null) return false;
+    if (queued > 0) {
+      moveOn();
+      return true;
+    }
+    flushAll();
+    const from = performance.now();
+    try {
+      return waitTurn();
+    } finally {
+      waitedMs += performance.now() - from;
+    }
+  };
+  let waitedMs = 0;
+  const waitTurn = (): boolean => {
+    for (let spins = 0; ; spins++) {
+      if (queued === 0 && !idle) {
+        idle = true;
+        Atomics.store(ctl, slot(me, IDLE), 1);
+      }
+      pollAll();
+      if (possible !== null || halted()) return false;
+      if (queued > 0) return true;
+      if (terminated()) return false;
+      if (spins > 100) Atomics.wait(ctl, CTL_SLEEP, 0, 0.2);
+    }
   };
 
   const networkOf = (nodes: readonly number[], budgets: readonly number[]): number[] | null => {
     const probe = Int32Array.from([...nodes, ...budgets]);
     const c = table[find(probe)]!;
     if (c < 0) return null;
+    return wiresOf(conf[c * R + S]!);
+  };
+  const wiresOf = (n: number): number[] => {
     const out: number[] = [];
-    const at = conf[c * R + S]! * W;
     for (let k = 0; k < W; k++)
-      for (let b = 0; b < 32; b++) if (nets[at + k]! & (1 << b)) out.push(k * 32 + b);
+      for (let b = 0; b < 32; b++) if (nets[n * W + k]! & (1 << b)) out.push(k * 32 + b);
+    return out;
+  };
+  const dump = (): string[] => {
+    if (texts === undefined) throw new Error('dump needs the model to give its states as text');
+    const out: string[] = [];
+    for (let c = 0; c < count; c++) {
+      const nodes = Array.from(conf.subarray(c * R, c * R + P));
+      const budgets = Array.from(conf.subarray(c * R + P, c * R + S));
+      const ws = wiresOf(conf[c * R + S]!);
+      const text = (ns: number[], wsIn: number[]) =>
+        createHash('sha256')
+          .update(JSON.stringify([ns.map(texts.node), budgets, wsIn.map(texts.wire).sort()]))
+          .digest('base64');
+      let d = text(nodes, ws);
+      if (sym?.applies(budgets)) {
+        const e = text(nodes.map(partnerOf), ws.map(sym.wire));
+        if (e < d) d = e;
+      }
+      out.push(d);
+    }
     return out;
   };
   const totals = (): Totals => ({
@@ -679,20 +1100,28 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     expansions,
     transitions,
     messages: widest,
+    waitedMs,
+    batches: {
+      sent: Atomics.load(ctl, slot(me, SENT)),
+      received: Atomics.load(ctl, slot(me, RECV)),
+    },
     order: ranked && !cycle ? 'rank' : 'fifo',
     elapsedMs: performance.now() - started,
     networkOf,
+    dump,
   });
 
   for (let k = 0; k < P; k++) scratch[k] = init.nodes[k]!;
   for (let k = 0; k < B; k++) scratch[P + k] = init.budgets[k]!;
   tmp.fill(0);
-  merge(internNet(), [], 0, 0); // from the empty network
+  const empty = internNet();
+  if (part === null || ownerOf() === me) merge(empty, [], 0, 0); // from the empty network
   let lastProgress = started;
   let lastExpansions = 0;
   const row = new Int32Array(S);
   let net = new Uint32Array(W);
-  while (queued > 0 && possible === null) {
+  for (;;) {
+    if (part !== null ? !parallelTurn() : queued === 0 || possible !== null) break;
     const c = dequeue();
     queued--;
     inQueue[c] = 0;
@@ -723,7 +1152,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
       for (let k = 0; k < net.length && possible === null; k++) {
         let word = net[k]! & toBits[t * W + k]!;
         if (word === 0) continue;
-        const nw = wireCap >>> 5;
+        const nw = wireCap >>> 5; // a step below may grow the tables
         if (id < stateCap && k < nw) {
           const skip = word & noop[id * nw + k]!;
           transitions += bitCount(skip);
@@ -742,11 +1171,18 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
       const heapFull =
         (expansions & 8191) === 0 &&
         process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers >= maxHeap;
-      if (count >= maxStates || now - started >= maxMs || heapFull) {
+      let found = count;
+      if (part !== null) {
+        Atomics.store(ctl, slot(me, COUNT), count);
+        found = 0;
+        for (let q = 0; q < N; q++) found += Atomics.load(ctl, slot(q, COUNT));
+      }
+      if (found >= maxStates || now - started >= maxMs || heapFull) {
+        Atomics.store(ctl, CTL_STOP, 1);
         return {
           ...totals(),
           kind: 'bound',
-          bound: count >= maxStates ? 'states' : heapFull ? 'memory' : 'seconds',
+          bound: found >= maxStates ? 'states' : heapFull ? 'memory' : 'seconds',
         };
       }
       if (options.onProgress && now - lastProgress >= progressMs) {
@@ -763,6 +1199,9 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
       }
     }
   }
-  if (possible !== null) return { ...totals(), kind: 'possible', violation: possible };
+  if (possible !== null) {
+    Atomics.store(ctl, CTL_STOP, 1);
+    return { ...totals(), kind: 'possible', violation: possible };
+  }
   return { ...totals(), kind: 'clean' };
 }

@@ -2,6 +2,8 @@
 // or a student's core on the same interface) under every delivery order, loss, duplication,
 // crash and restart within the bounds. Each participant's state is interned once, and each
 // (participant state, event) is stepped once: the step function is pure, so its result is reused.
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { type Ballot, compareBallots, formatBallot } from '../paxos/ballot.ts';
 import * as shipping from '../paxos/core.ts';
 import type { AcceptorRecord, Effect, PaxosMsg } from '../paxos/messages.ts';
@@ -183,21 +185,39 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
       votes,
       said,
     });
-    let id = nodeIds.get(text);
-    if (id === undefined) {
-      id = nodes.length;
-      const d = disk.decided.get(0);
-      nodes.push({
-        text,
-        value,
-        decided: disk.decided.has(0) ? JSON.stringify(d) : null,
-        promised: disk.records.get(0)?.promised ?? null,
-        votes,
-        said,
-      });
-      nodeIds.set(text, id);
-    }
+    return nodeIds.get(text) ?? addNode(text, disk, value, votes, said);
+  };
+  const addNode = (
+    text: string,
+    disk: Disk,
+    value: string | null,
+    votes: string[],
+    said: string[],
+  ): number => {
+    const id = nodes.length;
+    const d = disk.decided.get(0);
+    nodes.push({
+      text,
+      value,
+      decided: disk.decided.has(0) ? JSON.stringify(d) : null,
+      promised: disk.records.get(0)?.promised ?? null,
+      votes,
+      said,
+    });
+    nodeIds.set(text, id);
     return id;
+  };
+  /** The participant state with this text (as `internNode` wrote it; another model's). */
+  const internNodeText = (text: string): number => {
+    const known = nodeIds.get(text);
+    if (known !== undefined) return known;
+    const d = decodeState<{
+      disk: Disk;
+      value: string | null;
+      votes: string[];
+      said: string[];
+    }>(text);
+    return addNode(text, d.disk, d.value, d.votes, d.said);
   };
   const internWire = (
     from: string,
@@ -270,6 +290,8 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
 
   /** Each participant state's text parsed (not rebuilt: `rebuildState` copies it for each run). */
   const parsedNodes: unknown[] = [];
+  /** Each message's text parsed, likewise. */
+  const parsedWires: unknown[] = [];
   /** Runs events on one participant (decoded afresh: no state is shared between runs). */
   const runNode = (
     index: number,
@@ -363,7 +385,12 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
         apply(core.step(state as never, { type: 'start_ballot', inst: 0 }));
       } else {
         const w = wires[event.wire]!;
-        const msg = decodeState<PaxosMsg>(w.text);
+        let parsedMsg = parsedWires[event.wire];
+        if (parsedMsg === undefined) {
+          parsedMsg = parseState(w.text);
+          parsedWires[event.wire] = parsedMsg;
+        }
+        const msg = rebuildState<PaxosMsg>(parsedMsg);
         apply(core.step(state as never, { type: 'receive', from: w.from, msg }));
       }
     } catch (err) {
@@ -695,6 +722,21 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
           used: budgets[2]!,
         }),
       stats: () => ({ nodeStates: nodes.length, nodeSteps: cache.size + receiveSteps }),
+      texts: {
+        node: (id) => nodes[id]!.text,
+        nodeFrom: internNodeText,
+        wire: (w) => `${wires[w]!.from}>${wires[w]!.to}:${wires[w]!.text}`,
+        wireFrom: (text) => {
+          const gt = text.indexOf('>');
+          const colon = text.indexOf(':', gt);
+          const from = text.slice(0, gt);
+          const to = text.slice(gt + 1, colon);
+          const msg = text.slice(colon + 1);
+          if (gt < 1 || !names.includes(from) || !names.includes(to))
+            throw new Error(`not a wire of this model: ${text.slice(0, 80)}`);
+          return internWire(from, to, decodeState<PaxosMsg>(msg), msg);
+        },
+      },
       ...(o.symmetry && values.length >= 2
         ? {
             symmetry: {
@@ -751,4 +793,20 @@ export function formatMsg(m: PaxosMsg): string {
 
 function formatAccepted(a: { ballot: Ballot; value: unknown } | null): string {
   return a === null ? 'nothing' : `${JSON.stringify(a.value)} at ${formatBallot(a.ballot)}`;
+}
+
+/**
+ * The merged search's space, built afresh in a worker thread of the parallel search
+ * (apps/model/parallel.ts): the options are copied to the worker, and a core given by `--impl` is
+ * loaded there from its path.
+ */
+export async function paxosMergedSpace(args: {
+  options: PaxosModelOptions;
+  impl?: string;
+}): Promise<MergedSpace> {
+  const core =
+    args.impl !== undefined
+      ? ((await import(pathToFileURL(resolve(args.impl)).href)) as PaxosCore)
+      : undefined;
+  return paxosModel({ ...args.options, ...(core ? { core } : {}) }).mergedSpace();
 }

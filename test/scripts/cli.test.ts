@@ -138,6 +138,17 @@ const MORE: Array<[string, string[], string]> = [
     ['--protocol', 'epaxos', '--order', 'rank'],
     '--order is a Paxos option: not with --protocol epaxos',
   ],
+  ['check:model', ['--workers', '0'], "--workers must be an integer from 1 to 64, got '0'"],
+  [
+    'check:model',
+    ['--network', 'multiset', '--workers', '2'],
+    '--workers runs the merged search in threads: not with --search exact or --network multiset',
+  ],
+  [
+    'check:model',
+    ['--protocol', 'rsm', '--workers', 'auto'],
+    '--workers is not an rsm option (rsm: --participants, --ops, --timers, --crashes)',
+  ],
   [
     'check:model',
     ['--network', 'multiset', '--search', 'merged'],
