@@ -996,8 +996,8 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   /**
    * Moving on to a higher (level, rank): what this worker found below is sent first, so that the
    * others explore as few configurations before their predecessors' steps have reached them.
-   * (Waiting for the others to reach the same rank was tried: the waits cost more than the
-   * explorations they saved.)
+   * (Waiting for the others to reach the same rank was tried: 8 s of waiting per worker in the
+   * first 4 million configurations at 3/2/3/1, and no faster.)
    */
   const moveOn = () => {
     const pos = lowestPos();
