@@ -40,8 +40,6 @@ const report: WorkerReport = {
   order: r.order,
   nodeStates: st.nodeStates,
   nodeSteps: st.nodeSteps,
-  waitedMs: r.waitedMs,
-  batches: r.batches,
   ...(dump ? { dump: r.dump() } : {}),
 };
 parentPort!.postMessage({ report });

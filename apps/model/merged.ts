@@ -141,9 +141,6 @@ interface Totals {
   transitions: number;
   /** Messages (wires) in the largest network. */
   messages: number;
-  /** In a parallel search: time this worker waited for others (ms), batches sent and received. */
-  waitedMs: number;
-  batches: { sent: number; received: number };
   elapsedMs: number;
   /** The order it ended in: 'fifo' if asked, or once a cycle in the receipt graph was found. */
   order: 'rank' | 'fifo';
@@ -515,25 +512,33 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     for (; j < end; j++) tmp[src[j]! >>> 5]! |= 1 << (src[j]! & 31);
     return internNet();
   };
+  /** The wires of network n, in order (into `out`, emptied first). */
+  const wiresOf = (n: number, out: number[] = []): number[] => {
+    out.length = 0;
+    for (let x = 0; x < W; x++) {
+      let word = nets[n * W + x]!;
+      while (word !== 0) {
+        const bit = word & -word;
+        word ^= bit;
+        out.push((x << 5) | (31 - Math.clz32(bit)));
+      }
+    }
+    return out;
+  };
+  /** The number of the network of exactly these wires (added if new). */
+  const internWires = (wires: readonly number[]): number => {
+    for (const w of wires) if (w >>> 5 >= W) growWords((w >>> 5) + 1);
+    tmp.fill(0);
+    for (const w of wires) tmp[w >>> 5]! |= 1 << (w & 31);
+    return internNet();
+  };
   let imageNets = new Int32Array(1 << 12).fill(-1);
   /** The number of the image of network n under the symmetry. */
   const imageNet = (n: number): number => {
     imageNets = cover(imageNets, n, -1);
     let m = imageNets[n]!;
     if (m >= 0) return m;
-    const wires: number[] = [];
-    for (let x = 0; x < W; x++) {
-      let word = nets[n * W + x]!;
-      while (word !== 0) {
-        const bit = word & -word;
-        word ^= bit;
-        wires.push(sym!.wire((x << 5) | (31 - Math.clz32(bit))));
-      }
-    }
-    for (const w of wires) if (w >>> 5 >= W) growWords((w >>> 5) + 1);
-    tmp.fill(0);
-    for (const w of wires) tmp[w >>> 5]! |= 1 << (w & 31);
-    m = internNet();
+    m = internWires(wiresOf(n).map(sym!.wire));
     imageNets = cover(imageNets, m, -1);
     imageNets[n] = m;
     imageNets[m] = n;
@@ -869,15 +874,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     o.sentNet = cover(o.sentNet, netId, 0);
     if (o.sentNet[netId] === 0) {
       o.sentNet[netId] = 1;
-      netWires.length = 0;
-      for (let x = 0; x < W; x++) {
-        let word = nets[netId * W + x]!;
-        while (word !== 0) {
-          const bit = word & -word;
-          word ^= bit;
-          netWires.push((x << 5) | (31 - Math.clz32(bit)));
-        }
-      }
+      wiresOf(netId, netWires);
       for (const w of netWires) tellWire(o, w);
       o = room(q, 3 + netWires.length);
       o.ints[o.len++] = -1;
@@ -921,17 +918,9 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
         const n = a[x + 1]!;
         const cnt = a[x + 2]!;
         inWires.length = 0;
-        let top = 0;
-        for (let j = 0; j < cnt; j++) {
-          const w = wireOf[a[x + 3 + j]!]!;
-          inWires.push(w);
-          if (w > top) top = w;
-        }
-        if (top >>> 5 >= W) growWords((top >>> 5) + 1);
-        tmp.fill(0);
-        for (const w of inWires) tmp[w >>> 5]! |= 1 << (w & 31);
+        for (let j = 0; j < cnt; j++) inWires.push(wireOf[a[x + 3 + j]!]!);
         theirNet[q] = cover(theirNet[q]!, n, -1);
-        theirNet[q]![n] = internNet();
+        theirNet[q]![n] = internWires(inWires);
         x += 3 + cnt;
       } else if (a[x] === -2) {
         // A receipt another worker stepped: kept as if stepped here, unless it was.
@@ -1041,15 +1030,6 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
       return true;
     }
     flushAll();
-    const from = performance.now();
-    try {
-      return waitTurn();
-    } finally {
-      waitedMs += performance.now() - from;
-    }
-  };
-  let waitedMs = 0;
-  const waitTurn = (): boolean => {
     for (let spins = 0; ; spins++) {
       if (queued === 0 && !idle) {
         idle = true;
@@ -1068,12 +1048,6 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     const c = table[find(probe)]!;
     if (c < 0) return null;
     return wiresOf(conf[c * R + S]!);
-  };
-  const wiresOf = (n: number): number[] => {
-    const out: number[] = [];
-    for (let k = 0; k < W; k++)
-      for (let b = 0; b < 32; b++) if (nets[n * W + k]! & (1 << b)) out.push(k * 32 + b);
-    return out;
   };
   const dump = (): string[] => {
     if (texts === undefined) throw new Error('dump needs the model to give its states as text');
@@ -1100,11 +1074,6 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     expansions,
     transitions,
     messages: widest,
-    waitedMs,
-    batches: {
-      sent: Atomics.load(ctl, slot(me, SENT)),
-      received: Atomics.load(ctl, slot(me, RECV)),
-    },
     order: ranked && !cycle ? 'rank' : 'fifo',
     elapsedMs: performance.now() - started,
     networkOf,

@@ -32,16 +32,11 @@ export interface WorkerReport {
   order: 'rank' | 'fifo';
   nodeStates: number;
   nodeSteps: number;
-  waitedMs: number;
-  batches: { sent: number; received: number };
   dump?: string[];
 }
 
 type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-export type ParallelResult = OmitEach<
-  MergedResult,
-  'networkOf' | 'dump' | 'waitedMs' | 'batches'
-> & {
+export type ParallelResult = OmitEach<MergedResult, 'networkOf' | 'dump'> & {
   workers: WorkerReport[];
   /** With `dump`: every worker's configurations (see MergedResult's `dump`). */
   dump?: string[];
