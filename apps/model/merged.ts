@@ -54,7 +54,7 @@ export interface MergedSpace {
   /** Participant i's starts and crashes in state id, with these budgets (asked once for each). */
   local(i: number, id: number, budgets: readonly number[]): MergedTransition[];
   /** The invariants over the whole configuration (agreement, validity), or null. */
-  violation(nodes: readonly number[], budgets: readonly number[]): string | null;
+  violation(nodes: ArrayLike<number>, budgets: ArrayLike<number>): string | null;
   stats(): { nodeStates: number; nodeSteps: number };
   /**
    * Optional: a symmetry of the model (an involution on participant states and wires that maps
@@ -458,6 +458,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
   };
 
   const scratch = new Int32Array(S);
+  const scratchNodes = scratch.subarray(0, P);
   const scratchBudgets = scratch.subarray(P);
   const image = new Int32Array(S);
   /**
@@ -572,9 +573,7 @@ export function exploreMerged(space: MergedSpace, options: MergedOptions = {}): 
     const slot = find(scratch);
     let c = table[slot]!;
     if (c < 0) {
-      const nodes = Array.from(scratch.subarray(0, P));
-      const budgets = Array.from(scratchBudgets);
-      const v = space.violation(nodes, budgets);
+      const v = space.violation(scratchNodes, scratchBudgets);
       if (v !== null) {
         possible ??= v;
         return;

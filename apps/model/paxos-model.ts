@@ -443,8 +443,7 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
   const quorum = Math.floor(o.participants / 2) + 1;
   // Cached by what checkGlobal reads: each participant's votes and decision (a class number
   // per participant state), and the values used. A few thousand combinations for tens of
-  // millions of global states; the key is a number while it fits in 52 bits (4 bits of values
-  // used, 12 per participant).
+  // millions of global states.
   const outcomeClasses = new Map<string, number>();
   const outcomeOf: number[] = [];
   const outcomeClass = (id: number): number => {
@@ -462,32 +461,34 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
     return c;
   };
   const verdicts = new Map<number | string, string | null>();
-  const globalViolation = (g: PaxosGlobal): string | null => {
-    let n = g.used;
-    let fits = g.nodes.length <= 4 && n < 16;
-    for (const id of g.nodes) {
-      const c = outcomeClass(id);
-      if (c >= 4096) fits = false;
-      n = n * 4096 + c;
+  /** The verdict of checkGlobal for these participant states and values used (read, not kept:
+   * the merged search calls this for every configuration it finds, with its own buffers). */
+  const verdictOf = (ids: ArrayLike<number>, used: number): string | null => {
+    // The key: a number below 2^30 while it fits (a small integer, which a Map hashes fastest;
+    // 9 bits per participant), else text.
+    let k: number | string = used;
+    for (let i = 0; i < ids.length && typeof k === 'number'; i++) {
+      const c = outcomeClass(ids[i]!);
+      k =
+        c < 512 && k < 2 ** 21 ? k * 512 + c : `${used},${Array.from(ids, outcomeClass).join(',')}`;
     }
-    const k = fits ? n : `${g.used},${g.nodes.map(outcomeClass).join(',')}`;
     let v = verdicts.get(k);
     if (v === undefined) {
-      v = checkGlobal(g);
+      v = checkGlobal(Array.from(ids), used);
       verdicts.set(k, v);
     }
     return v;
   };
+  const globalViolation = (g: PaxosGlobal): string | null => verdictOf(g.nodes, g.used);
   /**
    * Agreement on what is chosen (a value a quorum of acceptors accepted under one ballot, ever:
    * Paxos's safety property, which the learners' agreement follows from), then agreement and
    * validity across the participants' disks.
    */
-  const checkGlobal = (g: PaxosGlobal): string | null => {
+  const checkGlobal = (ids: readonly number[], used: number): string | null => {
     const voters = new Map<string, string[]>();
-    for (let i = 0; i < g.nodes.length; i++)
-      for (const v of nodes[g.nodes[i]!]!.votes)
-        voters.set(v, [...(voters.get(v) ?? []), names[i]!]);
+    for (let i = 0; i < ids.length; i++)
+      for (const v of nodes[ids[i]!]!.votes) voters.set(v, [...(voters.get(v) ?? []), names[i]!]);
     let chosen: { vote: string; by: string[] } | null = null;
     for (const [vote, by] of [...voters].sort(([x], [y]) => (x < y ? -1 : 1))) {
       if (by.length < quorum) continue;
@@ -505,10 +506,10 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
       }
     }
     let first: { node: string; value: string } | null = null;
-    for (let i = 0; i < g.nodes.length; i++) {
-      const d = nodes[g.nodes[i]!]!.decided;
+    for (let i = 0; i < ids.length; i++) {
+      const d = nodes[ids[i]!]!.decided;
       if (d === null) continue;
-      const allowed = values.slice(0, g.used).map((v) => JSON.stringify(v));
+      const allowed = values.slice(0, used).map((v) => JSON.stringify(v));
       if (!allowed.includes(d)) return `validity: ${names[i]} decided ${d}, which nobody proposed`;
       if (first === null) first = { node: names[i]!, value: d };
       else if (first.value !== d)
@@ -711,16 +712,7 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
         return runNode(i, id, { kind: 'receive', wire: w });
       },
       local: localOf,
-      violation: (nodesNow, budgets) =>
-        globalViolation({
-          nodes: [...nodesNow],
-          net: [],
-          started: budgets[0]!,
-          crashes: budgets[1]!,
-          dups: 0,
-          drops: 0,
-          used: budgets[2]!,
-        }),
+      violation: (nodesNow, budgets) => verdictOf(nodesNow, budgets[2]!),
       stats: () => ({ nodeStates: nodes.length, nodeSteps: cache.size + receiveSteps }),
       texts: {
         node: (id) => nodes[id]!.text,
