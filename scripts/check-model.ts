@@ -291,7 +291,6 @@ async function searchMerged(): Promise<true> {
     `search: merged networks (one entry per combination of participant states and budgets, with the union of its networks: covers every reachable state)${workers > 1 ? `; ${workers} worker threads` : ''}`,
   );
   const ghostOptions: PaxosModelOptions = { ...options, ghostSends: true };
-  const ghost = paxosModel({ ...ghostOptions, ...(core ? { core } : {}) });
   const searchOptions = {
     ...bounds,
     ...(order ? { order } : {}),
@@ -321,6 +320,7 @@ async function searchMerged(): Promise<true> {
     const w = r.workers;
     inside = `${workers} workers: ${w.map((x) => fmt(x.configurations)).join(' + ')} configurations; up to ${fmt(Math.max(...w.map((x) => x.nodeStates)))} participant states in a worker; ${fmt(w.reduce((n, x) => n + x.nodeSteps, 0))} core steps taken in all, each sent to the other workers`;
   } else {
+    const ghost = paxosModel({ ...ghostOptions, ...(core ? { core } : {}) });
     r = exploreMerged(ghost.mergedSpace(), searchOptions);
     const st = ghost.mergedSpace().stats();
     inside = `${fmt(st.nodeStates)} participant states, ${fmt(st.nodeSteps)} distinct core steps`;

@@ -467,25 +467,27 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
     // The key: a number below 2^30 while it fits (a small integer, which a Map hashes fastest;
     // 9 bits per participant), else text.
     let k: number | string = used;
-    for (let i = 0; i < ids.length && typeof k === 'number'; i++) {
+    for (let i = 0; i < ids.length; i++) {
       const c = outcomeClass(ids[i]!);
-      k =
-        c < 512 && k < 2 ** 21 ? k * 512 + c : `${used},${Array.from(ids, outcomeClass).join(',')}`;
+      if (c >= 512 || k >= 2 ** 21) {
+        k = `${used},${Array.from(ids, outcomeClass).join(',')}`;
+        break;
+      }
+      k = k * 512 + c;
     }
     let v = verdicts.get(k);
     if (v === undefined) {
-      v = checkGlobal(Array.from(ids), used);
+      v = checkGlobal(ids, used);
       verdicts.set(k, v);
     }
     return v;
   };
-  const globalViolation = (g: PaxosGlobal): string | null => verdictOf(g.nodes, g.used);
   /**
    * Agreement on what is chosen (a value a quorum of acceptors accepted under one ballot, ever:
    * Paxos's safety property, which the learners' agreement follows from), then agreement and
    * validity across the participants' disks.
    */
-  const checkGlobal = (ids: readonly number[], used: number): string | null => {
+  const checkGlobal = (ids: ArrayLike<number>, used: number): string | null => {
     const voters = new Map<string, string[]>();
     for (let i = 0; i < ids.length; i++)
       for (const v of nodes[ids[i]!]!.votes) voters.set(v, [...(voters.get(v) ?? []), names[i]!]);
@@ -566,7 +568,7 @@ export function paxosModel(options: PaxosModelOptions): PaxosModel {
       const nodesNext = [...g.nodes];
       nodesNext[i] = r.next;
       const next: PaxosGlobal = { ...g, ...base, nodes: nodesNext, net };
-      out.push({ step, next, violation: r.violation ?? globalViolation(next) });
+      out.push({ step, next, violation: r.violation ?? verdictOf(next.nodes, next.used) });
     };
     if (g.started < o.ballots) {
       for (let i = 0; i < names.length; i++) {
