@@ -26,6 +26,9 @@ import { type EpaxosTraceFile, writeTrace } from '../apps/model/trace.ts';
 import { PAXOS_MUTATIONS } from '../apps/paxos/mutations.ts';
 import { cli } from './support/cli.ts';
 
+/** Where a counterexample goes without --trace-out. */
+const TRACE_OUT = 'model-trace.json';
+
 const HELP = `Usage: npm run check:model -- [options]
 
 Explores every reachable state of single-decree Paxos (instance 0) for a small cluster, breadth
@@ -103,7 +106,7 @@ Options:
   --max-seconds S     stop cleanly after S seconds (default: no bound)
   --max-memory-mb N   stop cleanly once the heap holds N MB (default: 80% of Node's heap limit,
                       so that a search too large for memory stops with what it covered)
-  --trace-out FILE    paxos: where to write a counterexample (default model-trace.json)
+  --trace-out FILE    paxos, epaxos: where to write a counterexample (default ${TRACE_OUT})
   --quiet             no progress lines
   --help              this text
 
@@ -266,7 +269,7 @@ switch (result.kind) {
       const key = model.stepKey(step);
       g = model.successors(g).find((x) => model.stepKey(x.step) === key)!.next;
     });
-    const out = values['trace-out'] ?? 'model-trace.json';
+    const out = values['trace-out'] ?? TRACE_OUT;
     writeTrace(out, {
       protocol: 'paxos',
       ...(values.impl !== undefined ? { impl: values.impl } : {}),
@@ -390,7 +393,7 @@ function checkEpaxos(): never {
   );
   for (const [i, step] of r.trace.entries())
     console.log(`${String(i + 1).padStart(3)}. ${model.describe(step)}`);
-  const out = values['trace-out']!;
+  const out = values['trace-out'] ?? TRACE_OUT;
   writeTrace(out, { protocol: 'epaxos', options: o, violation: r.violation, steps: r.trace });
   console.log(`trace written to ${out} (replay: npm run sim -- --replay ${out})`);
   process.exit(1);

@@ -4,10 +4,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_EPAXOS_MODEL, epaxosModel } from '../../apps/model/epaxos-model.ts';
 import { explore } from '../../apps/model/explore.ts';
 import { scaledMs } from '../../transport/timeouts.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** tsx's loader by path, for a run whose working directory is not the project's. */
+const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs');
 
 const check = (o: Partial<typeof DEFAULT_EPAXOS_MODEL>) =>
   explore(epaxosModel({ ...DEFAULT_EPAXOS_MODEL, ...o }));
@@ -97,6 +102,33 @@ describe('the EPaxos model (npm run check:model -- --protocol epaxos)', () => {
         expect(wrong.stderr.split('\n')[0]).toBe(
           '--impl is a Paxos option: not with --protocol epaxos',
         );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    scaledMs(60_000),
+  );
+
+  it(
+    'the command line writes a counterexample to model-trace.json when --trace-out is not given',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'epaxos-model-'));
+      try {
+        const run = spawnSync(
+          process.execPath,
+          [
+            ...['--import', TSX, join(ROOT, 'scripts', 'check-model.ts'), '--protocol', 'epaxos'],
+            ...['--values', '2', '--timers', '0', '--crashes', '0'],
+            ...['--mutate', 'drop-dependency', '--quiet'],
+          ],
+          { encoding: 'utf8', cwd: dir },
+        );
+        expect(run.stderr).toBe('');
+        expect(run.status).toBe(1);
+        expect(run.stdout).toContain(
+          'trace written to model-trace.json (replay: npm run sim -- --replay model-trace.json)',
+        );
+        expect(existsSync(join(dir, 'model-trace.json'))).toBe(true);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
