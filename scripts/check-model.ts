@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { EPAXOS_MUTATIONS } from '../apps/epaxos/replica.ts';
 import { DEFAULT_EPAXOS_MODEL, epaxosModel } from '../apps/model/epaxos-model.ts';
-import { explore, type Progress } from '../apps/model/explore.ts';
+import { explore, type Progress, within } from '../apps/model/explore.ts';
 import { exploreMerged, type MergedProgress } from '../apps/model/merged.ts';
 import { autoWorkers, exploreMergedParallel } from '../apps/model/parallel.ts';
 import {
@@ -22,12 +22,34 @@ import {
   type RsmModelOptions,
   rsmModel,
 } from '../apps/model/rsm-model.ts';
-import { type EpaxosTraceFile, writeTrace } from '../apps/model/trace.ts';
+import {
+  type EpaxosTraceFile,
+  readTrace,
+  type TraceFile,
+  writeTrace,
+} from '../apps/model/trace.ts';
 import { PAXOS_MUTATIONS } from '../apps/paxos/mutations.ts';
 import { cli } from './support/cli.ts';
 
 /** Where a counterexample goes without --trace-out. */
 const TRACE_OUT = 'model-trace.json';
+const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
+
+/** Reads --within's trace, or fails with a usage error naming what is wrong with it. */
+function readGuide(path: string): TraceFile {
+  try {
+    return readTrace(path);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why =
+      e.code === 'ENOENT'
+        ? `no file ${path}`
+        : err instanceof SyntaxError
+          ? `${path} is not JSON (${e.message})`
+          : e.message;
+    return args.fail(`--within: ${why}`);
+  }
+}
 
 const HELP = `Usage: npm run check:model -- [options]
 
@@ -83,6 +105,15 @@ Options:
   --no-loss           multiset: no message is lost (the same as --loss 0)
   --mutate NAME       check a deliberately broken core (apps/paxos/mutations.ts):
                         ${PAXOS_MUTATIONS.join(', ')}
+                      (none: the real core, e.g. to run a --within trace's steps without
+                      the mutation it was written for)
+  --within FILE       search only the steps of a trace file (--trace-out's format: a
+                      counterexample, or a scenario written by hand), each any number of
+                      times, in any order, or not at all, on the trace's protocol, options
+                      and core (--mutate may change its mutation). A violation is the
+                      shortest one those steps make; none means none of their orders breaks
+                      an invariant. For a scenario too large to search whole (EPaxos at 7
+                      replicas: README, model checking)
   --no-view           intern whole participant states, not the core's modelView (a core may
                       export modelView(state): the state with what cannot change its steps
                       set to one fixed value; the shipping core's forgets a ballot's promises
@@ -117,7 +148,8 @@ violation (every state explored, or stopped at a bound: the output says which), 
 const args = cli({
   usage: HELP,
   options: {
-    protocol: { type: 'string', default: 'paxos' },
+    protocol: { type: 'string' },
+    within: { type: 'string' },
     ops: { type: 'string' },
     timers: { type: 'string' },
     participants: { type: 'string' },
@@ -144,13 +176,52 @@ const args = cli({
 });
 const { values } = args;
 
-const protocol = args.choice('protocol', ['paxos', 'epaxos', 'rsm'] as const)!;
+/** --within FILE: the trace whose steps alone are searched (its model options with it). */
+const guide = values.within !== undefined ? readGuide(values.within) : undefined;
+const protocol =
+  args.choice('protocol', ['paxos', 'epaxos', 'rsm'] as const) ?? guide?.protocol ?? 'paxos';
+if (guide && guide.protocol !== protocol)
+  args.fail(
+    `--within ${values.within} is a trace of ${guide.protocol}: not with --protocol ${protocol}`,
+  );
+if (guide) {
+  for (const flag of [
+    'participants',
+    'values',
+    'ballots',
+    'timers',
+    'crashes',
+    'network',
+    'dup',
+    'loss',
+    'impl',
+  ] as const)
+    if (values[flag] !== undefined)
+      args.fail(`--${flag}: with --within the model is the trace's (its options and core)`);
+  if (values['no-loss'])
+    args.fail("--no-loss: with --within the model is the trace's (its options and core)");
+  for (const flag of ['search', 'order', 'workers'] as const)
+    if (values[flag] !== undefined)
+      args.fail(`--${flag}: --within searches exactly (breadth first, within the trace's steps)`);
+}
+/** The mutations to check: --mutate's (none: the real core), else the trace's with --within. */
+function mutationsOf<M extends string>(
+  mutate: M | 'none' | undefined,
+  fromTrace: readonly M[] = [],
+): M[] {
+  if (mutate === 'none') return [];
+  return mutate !== undefined ? [mutate] : [...fromTrace];
+}
+const withinWords = guide
+  ? `; within the ${plural(guide.steps.length, 'step')} of ${values.within} (each any number of times, in any order, or not at all)`
+  : '';
+const shortest = guide ? `a shortest trace made of ${values.within}'s steps` : 'a shortest trace';
+const reached = guide ? 'every state those steps reach' : 'every reachable state';
 const BOUND_FLAG = {
   states: '--max-states',
   seconds: '--max-seconds',
   memory: '--max-memory-mb',
 } as const;
-const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
 const fmt = (n: number) => n.toLocaleString('en-US');
 const progress = values.quiet
   ? {}
@@ -175,7 +246,10 @@ if (values.ops !== undefined) args.fail('--ops is an rsm option: give --protocol
 const search = args.choice('search', ['merged', 'exact'] as const);
 if (values.timers !== undefined)
   args.fail('--timers is an EPaxos and rsm option: give --protocol epaxos or rsm');
-const network = args.choice('network', ['set', 'multiset'] as const) ?? D.network;
+/** The Paxos trace given with --within, if any. */
+const pg = guide?.protocol === 'paxos' ? guide : undefined;
+const network =
+  pg?.options.network ?? args.choice('network', ['set', 'multiset'] as const) ?? D.network;
 if (
   network === 'set' &&
   (values.dup !== undefined || values.loss !== undefined || values['no-loss'])
@@ -193,19 +267,32 @@ if (values.workers !== undefined && (search === 'exact' || network === 'multiset
   args.fail(
     '--workers runs the merged search in threads: not with --search exact or --network multiset',
   );
-const mutation = args.choice('mutate', PAXOS_MUTATIONS);
-const options: PaxosModelOptions = {
-  participants: args.int('participants', { min: 1, max: 7 }) ?? D.participants,
-  values: args.int('values', { min: 1, max: 10 }) ?? D.values,
-  ballots: args.int('ballots', { min: 0, max: 20 }) ?? D.ballots,
-  crashes: args.int('crashes', { min: 0, max: 20 }) ?? D.crashes,
-  dup: args.int('dup', { min: 0, max: 20 }) ?? D.dup,
-  loss: values['no-loss'] ? 0 : (args.int('loss', { min: 0 }) ?? Number.POSITIVE_INFINITY),
-  mutations: mutation ? [mutation] : [],
-  network,
-  view: !values['no-view'],
-  symmetry: !values['no-symmetry'],
-};
+const mutations = mutationsOf(
+  args.choice('mutate', [...PAXOS_MUTATIONS, 'none'] as const),
+  pg?.options.mutations,
+);
+const mutation = mutations[0];
+const options: PaxosModelOptions = pg
+  ? {
+      ...pg.options,
+      loss: pg.options.loss ?? Number.POSITIVE_INFINITY,
+      mutations,
+      network,
+      view: !values['no-view'],
+      symmetry: !values['no-symmetry'],
+    }
+  : {
+      participants: args.int('participants', { min: 1, max: 7 }) ?? D.participants,
+      values: args.int('values', { min: 1, max: 10 }) ?? D.values,
+      ballots: args.int('ballots', { min: 0, max: 20 }) ?? D.ballots,
+      crashes: args.int('crashes', { min: 0, max: 20 }) ?? D.crashes,
+      dup: args.int('dup', { min: 0, max: 20 }) ?? D.dup,
+      loss: values['no-loss'] ? 0 : (args.int('loss', { min: 0 }) ?? Number.POSITIVE_INFINITY),
+      mutations,
+      network,
+      view: !values['no-view'],
+      symmetry: !values['no-symmetry'],
+    };
 
 async function loadCore(path: string): Promise<PaxosCore> {
   let mod: Record<string, unknown>;
@@ -221,29 +308,34 @@ async function loadCore(path: string): Promise<PaxosCore> {
   return mod as unknown as PaxosCore;
 }
 
-const core = values.impl !== undefined ? await loadCore(values.impl) : undefined;
+/** The core's module when not the shipping one: --impl's, or the one --within's trace was found in. */
+const implPath = values.impl ?? pg?.impl;
+const core = implPath !== undefined ? await loadCore(implPath) : undefined;
 const model = paxosModel({ ...options, ...(core ? { core } : {}) });
 const netWords =
   network === 'set'
     ? 'network: set (any loss, duplication, order)'
     : `network: multiset (${plural(options.dup, 'duplicate')}, ${options.loss === Number.POSITIVE_INFINITY ? 'any loss' : plural(options.loss, 'loss').replace('losss', 'losses')})`;
 console.log(
-  `model check: paxos, core ${values.impl ?? 'apps/paxos/core.ts'}${mutation ? ` (mutation ${mutation})` : ''}; ${plural(options.participants, 'participant')}, ${plural(options.values, 'value')}, ${plural(options.ballots, 'ballot')}, ${plural(options.crashes, 'crash').replace('crashs', 'crashes')}; ${netWords}; states: ${options.view && (core ?? SHIPPING_CORE).modelView ? "the core's modelView" : 'whole'}${maxStates ? `; at most ${fmt(maxStates)} states` : ''}${maxSeconds ? `; at most ${maxSeconds} s` : ''}`,
+  `model check: paxos, core ${implPath ?? 'apps/paxos/core.ts'}${mutation ? ` (mutation ${mutation})` : ''}; ${plural(options.participants, 'participant')}, ${plural(options.values, 'value')}, ${plural(options.ballots, 'ballot')}, ${plural(options.crashes, 'crash').replace('crashs', 'crashes')}; ${netWords}; states: ${options.view && (core ?? SHIPPING_CORE).modelView ? "the core's modelView" : 'whole'}${maxStates ? `; at most ${fmt(maxStates)} states` : ''}${maxSeconds ? `; at most ${maxSeconds} s` : ''}`,
 );
 
 /** Set when the merged search found a possible violation that the exact search now checks. */
 let confirming = false;
-if ((search ?? (network === 'set' ? 'merged' : 'exact')) === 'merged')
+if (!pg && (search ?? (network === 'set' ? 'merged' : 'exact')) === 'merged')
   confirming = await searchMerged();
-else console.log('search: exact (every state, breadth first)');
-const result = explore(model, { ...bounds, ...progress });
+else console.log(`search: exact (every state, breadth first)${withinWords}`);
+const result = explore(pg ? within(model, pg.steps, model.stepKey) : model, {
+  ...bounds,
+  ...progress,
+});
 const secs = (result.elapsedMs / 1000).toFixed(1);
 const s = model.stats();
 const inside = `${fmt(s.nodeStates)} participant states, ${fmt(s.nodeSteps)} distinct core steps`;
 switch (result.kind) {
   case 'clean':
     console.log(
-      `result: no violation; every reachable state explored: ${fmt(result.states)} states, ${fmt(result.transitions)} transitions, depth ${result.depth}, ${secs} s (${inside})${confirming ? ': the merged search took a step no real run takes' : ''}`,
+      `result: no violation; ${reached} explored: ${fmt(result.states)} states, ${fmt(result.transitions)} transitions, depth ${result.depth}, ${secs} s (${inside})${confirming ? ': the merged search took a step no real run takes' : ''}`,
     );
     process.exit(0);
     break;
@@ -261,7 +353,7 @@ switch (result.kind) {
     break;
   case 'violation': {
     console.log(
-      `VIOLATION (${result.violation}) after ${plural(result.trace.length, 'step')} (a shortest trace), found after ${fmt(result.states)} states, ${secs} s:`,
+      `VIOLATION (${result.violation}) after ${plural(result.trace.length, 'step')} (${shortest}), found after ${fmt(result.states)} states, ${secs} s:`,
     );
     let g = model.initial();
     result.trace.forEach((step, i) => {
@@ -272,7 +364,7 @@ switch (result.kind) {
     const out = values['trace-out'] ?? TRACE_OUT;
     writeTrace(out, {
       protocol: 'paxos',
-      ...(values.impl !== undefined ? { impl: values.impl } : {}),
+      ...(implPath !== undefined ? { impl: implPath } : {}),
       options: {
         ...options,
         loss: options.loss === Number.POSITIVE_INFINITY ? null : options.loss,
@@ -359,26 +451,33 @@ function checkEpaxos(): never {
     if (values[flag]) args.fail(`--${flag} is a Paxos option: not with --protocol epaxos`);
   if (values.ops !== undefined) args.fail('--ops is an rsm option: not with --protocol epaxos');
   const E = DEFAULT_EPAXOS_MODEL;
-  const mutate = args.choice('mutate', EPAXOS_MUTATIONS);
-  const o: EpaxosTraceFile['options'] = {
-    replicas: args.int('participants', { min: 1, max: 7 }) ?? E.replicas,
-    commands: args.int('values', { min: 1, max: 10 }) ?? E.commands,
-    timers: args.int('timers', { min: 0, max: 20 }) ?? E.timers,
-    crashes: args.int('crashes', { min: 0, max: 20 }) ?? E.crashes,
-    mutations: mutate ? [mutate] : [],
-  };
+  const eg = guide?.protocol === 'epaxos' ? guide : undefined;
+  const mutations = mutationsOf(
+    args.choice('mutate', [...EPAXOS_MUTATIONS, 'none'] as const),
+    eg?.options.mutations,
+  );
+  const mutate = mutations[0];
+  const o: EpaxosTraceFile['options'] = eg
+    ? { ...eg.options, mutations }
+    : {
+        replicas: args.int('participants', { min: 1, max: 7 }) ?? E.replicas,
+        commands: args.int('values', { min: 1, max: 10 }) ?? E.commands,
+        timers: args.int('timers', { min: 0, max: 20 }) ?? E.timers,
+        crashes: args.int('crashes', { min: 0, max: 20 }) ?? E.crashes,
+        mutations,
+      };
   console.log(
-    `model check: epaxos, core apps/epaxos/replica.ts${mutate ? ` (mutation ${mutate})` : ''}; ${plural(o.replicas, 'replica')}, ${plural(o.commands, 'command')} on one key, ${plural(o.timers, 'timer firing')}, ${plural(o.crashes, 'crash').replace('crashs', 'crashes')}; network: set (any loss, duplication, order)${maxStates ? `; at most ${fmt(maxStates)} states` : ''}${maxSeconds ? `; at most ${maxSeconds} s` : ''}`,
+    `model check: epaxos, core apps/epaxos/replica.ts${mutate ? ` (mutation ${mutate})` : ''}; ${plural(o.replicas, 'replica')}, ${plural(o.commands, 'command')} on one key, ${plural(o.timers, 'timer firing')}, ${plural(o.crashes, 'crash').replace('crashs', 'crashes')}; network: set (any loss, duplication, order)${withinWords}${maxStates ? `; at most ${fmt(maxStates)} states` : ''}${maxSeconds ? `; at most ${maxSeconds} s` : ''}`,
   );
   const model = epaxosModel(o);
-  const r = explore(model, {
+  const r = explore(eg ? within(model, eg.steps, model.stepKey) : model, {
     ...bounds,
     ...progress,
   });
   const secs = (r.elapsedMs / 1000).toFixed(1);
   if (r.kind === 'clean') {
     console.log(
-      `result: no violation; every reachable state explored: ${fmt(r.states)} states, ${fmt(r.transitions)} transitions, depth ${r.depth}, ${secs} s`,
+      `result: no violation; ${reached} explored: ${fmt(r.states)} states, ${fmt(r.transitions)} transitions, depth ${r.depth}, ${secs} s`,
     );
     process.exit(0);
   }
@@ -389,7 +488,7 @@ function checkEpaxos(): never {
     process.exit(0);
   }
   console.log(
-    `VIOLATION (${r.violation}) after ${plural(r.trace.length, 'step')} (a shortest trace), found after ${fmt(r.states)} states, ${secs} s:`,
+    `VIOLATION (${r.violation}) after ${plural(r.trace.length, 'step')} (${shortest}), found after ${fmt(r.states)} states, ${secs} s:`,
   );
   for (const [i, step] of r.trace.entries())
     console.log(`${String(i + 1).padStart(3)}. ${model.describe(step)}`);

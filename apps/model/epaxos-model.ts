@@ -59,8 +59,12 @@ interface NodeModel {
   timers: Set<string>;
   /** Index of this life's execution sequence in `orders`. */
   life: number;
-  /** replicaKey's JSON, once computed (a node is not changed after it is shared). */
-  key?: string;
+  /**
+   * The number interned for replicaKey's JSON, once computed (a node is not changed after it is
+   * shared): equal numbers for equal keys, so the global key and the step cache hash a few
+   * digits where they hashed the whole replica's JSON, 7 times over at 7 replicas.
+   */
+  id?: number;
 }
 
 export interface EpaxosGlobal {
@@ -257,6 +261,48 @@ export function epaxosModel(options: EpaxosModelOptions): EpaxosModel {
    * replica after it (shared, never changed again) and its effects are reused.
    */
   const cache = new Map<string, { node: NodeModel; effects: Effect[]; thrown: string | null }>();
+  /** One number per distinct replica key. */
+  const nodeIds = new Map<string, number>();
+  const nodeId = (n: NodeModel): number => {
+    if (n.id !== undefined) return n.id;
+    const text = JSON.stringify(replicaKey(n));
+    let id = nodeIds.get(text);
+    if (id === undefined) {
+      id = nodeIds.size;
+      nodeIds.set(text, id);
+    }
+    n.id = id;
+    return id;
+  };
+  /**
+   * Each distinct message on the wire (`from|to|json`), read once: its number, its receiver and
+   * its delivery step (shared by every state that holds it; nothing changes a step).
+   */
+  interface Wire {
+    id: number;
+    from: string;
+    to: number;
+    json: string;
+    step: EpaxosStep;
+  }
+  const wires = new Map<string, Wire>();
+  const wireOf = (text: string): Wire => {
+    let w = wires.get(text);
+    if (w === undefined) {
+      const [from, to] = text.split('|', 2) as [string, string];
+      const json = text.slice(from.length + to.length + 2);
+      const msg = JSON.parse(json) as EpaxosMsg;
+      w = {
+        id: wires.size,
+        from,
+        to: names.indexOf(to),
+        json,
+        step: { kind: 'deliver', from, to, msg },
+      };
+      wires.set(text, w);
+    }
+    return w;
+  };
   const stepAt = (
     g: EpaxosGlobal,
     i: number,
@@ -265,8 +311,7 @@ export function epaxosModel(options: EpaxosModelOptions): EpaxosModel {
     before?: (n: NodeModel) => void,
   ): { next: EpaxosGlobal; violation: string | null } => {
     const n0 = g.nodes[i]!;
-    n0.key ??= JSON.stringify(replicaKey(n0));
-    const ck = `${i}|${n0.life}|${n0.key}|${event}`;
+    const ck = `${i}|${n0.life}|${nodeId(n0)}|${event}`;
     let hit = cache.get(ck);
     if (!hit) {
       const n = cloneNode(n0);
@@ -302,25 +347,19 @@ export function epaxosModel(options: EpaxosModelOptions): EpaxosModel {
       committed: new Map(),
       orders: names.map(() => []),
     }),
-    key: (g) =>
-      JSON.stringify([
-        g.nodes.map((n) => {
-          n.key ??= JSON.stringify(replicaKey(n));
-          return n.key;
-        }),
-        sorted(g.net),
-        g.proposed,
-        g.timersFired,
-        g.crashes,
-        entries(g.committed),
-        g.orders,
-        g.nodes.map((n) => n.life),
-      ]),
-    successors(g) {
+    key: (g) => {
+      const ids: number[] = [];
+      for (const w of g.net) ids.push(wireOf(w).id);
+      ids.sort((a, b) => a - b);
+      return `${g.nodes.map(nodeId).join(',')}|${ids.join(',')}|${g.proposed}|${g.timersFired}|${g.crashes}|${JSON.stringify([entries(g.committed), g.orders, g.nodes.map((n) => n.life)])}`;
+    },
+    successors(g, only) {
       const out: Array<Successor<EpaxosGlobal, EpaxosStep>> = [];
       if (g.proposed < o.commands) {
         const cmd = `c${g.proposed + 1}`;
         names.forEach((node, i) => {
+          const step: EpaxosStep = { kind: 'propose', node, cmd };
+          if (only && !only(step)) return;
           const r = stepAt(
             g,
             i,
@@ -328,18 +367,17 @@ export function epaxosModel(options: EpaxosModelOptions): EpaxosModel {
             (s) => propose(s, { id: cmd, keys: [KEY], op: cmd }).effects,
           );
           r.next.proposed++;
-          out.push({ step: { kind: 'propose', node, cmd }, ...r });
+          out.push({ step, ...r });
         });
       }
-      for (const wire of sorted(g.net)) {
-        const [from, to] = wire.split('|', 2) as [string, string];
-        const json = wire.slice(from.length + to.length + 2);
-        const msg = JSON.parse(json) as EpaxosMsg;
-        const i = names.indexOf(to);
-        const r = stepAt(g, i, `${from}|${json}`, (s) =>
-          replicaStep(s, { type: 'receive', from, msg }),
+      for (const text of sorted(g.net)) {
+        const { id, from, to, json, step } = wireOf(text);
+        if (only && !only(step)) continue;
+        // The core gets its own copy of the message (it may keep parts of it in its state).
+        const r = stepAt(g, to, `m${id}`, (s) =>
+          replicaStep(s, { type: 'receive', from, msg: JSON.parse(json) as EpaxosMsg }),
         );
-        out.push({ step: { kind: 'deliver', from, to, msg }, ...r });
+        out.push({ step, ...r });
       }
       if (g.timersFired < o.timers)
         g.nodes.forEach((n, i) => {
@@ -348,6 +386,13 @@ export function epaxosModel(options: EpaxosModelOptions): EpaxosModel {
             const dot = b.indexOf('.');
             const ballot =
               b === '-' ? null : { n: Number(b.slice(0, dot)), replica: b.slice(dot + 1) };
+            const step: EpaxosStep = {
+              kind: 'timer',
+              node: names[i]!,
+              inst,
+              ballot: b === '-' ? null : b,
+            };
+            if (only && !only(step)) continue;
             const r = stepAt(
               g,
               i,
@@ -356,14 +401,12 @@ export function epaxosModel(options: EpaxosModelOptions): EpaxosModel {
               (m) => m.timers.delete(t),
             );
             r.next.timersFired++;
-            out.push({
-              step: { kind: 'timer', node: names[i]!, inst, ballot: b === '-' ? null : b },
-              ...r,
-            });
+            out.push({ step, ...r });
           }
         });
       if (g.crashes < o.crashes)
         names.forEach((node, i) => {
+          if (only && !only({ kind: 'crash', node })) return;
           const old = g.nodes[i]!;
           const n: NodeModel = {
             state: boot(node, old.disk),

@@ -15,8 +15,12 @@ export interface Model<S, St> {
   initial(): S;
   /** Equal keys must mean equal future behaviour (the key is what is hashed). */
   key(s: S): string;
-  /** Deterministic: the same state gives the same successors in the same order. */
-  successors(s: S): Array<Successor<S, St>>;
+  /**
+   * Deterministic: the same state gives the same successors in the same order. With `only`,
+   * just the steps it accepts (a model may skip the others before computing them; a search of
+   * a restricted model filters what comes back, so ignoring `only` is correct, only slower).
+   */
+  successors(s: S, only?: (step: St) => boolean): Array<Successor<S, St>>;
 }
 
 export interface ExploreOptions {
@@ -175,4 +179,35 @@ export function explore<S, St>(
     if (next.length > 0) depth++;
   }
   return { ...totals(), kind: 'clean', depth };
+}
+
+/**
+ * The model restricted to the steps of a trace (matched by `stepKey`): each may be taken any
+ * number of times, in any order, or not at all, and no other step is. A search of it finds the
+ * shortest run made of those steps that breaks an invariant (a trace's minimum: no step of it
+ * can be dropped or moved to make a shorter one), or shows that none does.
+ */
+export function within<S, St>(
+  model: Model<S, St>,
+  steps: readonly St[],
+  stepKey: (step: St) => string,
+): Model<S, St> {
+  const allowed = new Set(steps.map(stepKey));
+  // A model may hand out the same step object again (the EPaxos model's deliveries): its key once.
+  const keys = new WeakMap<object, string>();
+  const keyOf = (step: St): string => {
+    if (typeof step !== 'object' || step === null) return stepKey(step);
+    let k = keys.get(step);
+    if (k === undefined) {
+      k = stepKey(step);
+      keys.set(step, k);
+    }
+    return k;
+  };
+  const only = (step: St) => allowed.has(keyOf(step));
+  return {
+    initial: () => model.initial(),
+    key: (s) => model.key(s),
+    successors: (s) => model.successors(s, only).filter((x) => only(x.step)),
+  };
 }

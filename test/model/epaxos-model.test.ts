@@ -6,13 +6,42 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_EPAXOS_MODEL, epaxosModel } from '../../apps/model/epaxos-model.ts';
-import { explore } from '../../apps/model/explore.ts';
+import {
+  DEFAULT_EPAXOS_MODEL,
+  type EpaxosStep,
+  epaxosModel,
+} from '../../apps/model/epaxos-model.ts';
+import { explore, within } from '../../apps/model/explore.ts';
+import { replayTrace } from '../../apps/model/trace.ts';
 import { scaledMs } from '../../transport/timeouts.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** tsx's loader by path, for a run whose working directory is not the project's. */
 const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs');
+
+/** A seeded random run of the model until it breaks an invariant (null if none in `limit` steps). */
+function randomViolation(
+  model: ReturnType<typeof epaxosModel>,
+  seed: number,
+  limit: number,
+): EpaxosStep[] | null {
+  let x = seed;
+  const next = () => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return x / 2 ** 32;
+  };
+  let g = model.initial();
+  const steps: EpaxosStep[] = [];
+  for (let i = 0; i < limit; i++) {
+    const succ = model.successors(g);
+    if (succ.length === 0) return null;
+    const pick = succ[Math.floor(next() * succ.length)]!;
+    steps.push(pick.step);
+    if (pick.violation !== null) return steps;
+    g = pick.next;
+  }
+  return null;
+}
 
 const check = (o: Partial<typeof DEFAULT_EPAXOS_MODEL>) =>
   explore(epaxosModel({ ...DEFAULT_EPAXOS_MODEL, ...o }));
@@ -47,6 +76,56 @@ describe('the EPaxos model (npm run check:model -- --protocol epaxos)', () => {
       expect(early.trace).toHaveLength(1);
     },
     scaledMs(60_000),
+  );
+
+  it(
+    'within the steps of a long counterexample: a shortest one made of them, none without the mutation',
+    () => {
+      const o = { ...DEFAULT_EPAXOS_MODEL, commands: 2, timers: 0, crashes: 0 };
+      const broken = epaxosModel({ ...o, mutations: ['drop-dependency'] });
+      // Random runs that break the order (8 steps at the shortest, found above), longer ones.
+      const runs: EpaxosStep[][] = [];
+      for (let seed = 1; runs.length < 3 && seed < 500; seed++) {
+        const run = randomViolation(broken, seed, 60);
+        if (run && run.length > 12) runs.push(run);
+      }
+      expect(runs).toHaveLength(3);
+      for (const run of runs) {
+        const r = explore(within(broken, run, broken.stepKey));
+        if (r.kind !== 'violation') throw new Error(`expected a violation, got ${r.kind}`);
+        expect(r.trace.length).toBeGreaterThanOrEqual(8); // never below the whole model's shortest
+        expect(r.trace.length).toBeLessThan(run.length);
+        const keys = new Set(run.map(broken.stepKey));
+        expect(r.trace.every((step) => keys.has(broken.stepKey(step)))).toBe(true);
+        // The shorter trace is a real run of the broken core, to a violation.
+        const replay = replayTrace({
+          format: 'actorcluster-model-trace/1',
+          protocol: 'epaxos',
+          options: { ...o, mutations: ['drop-dependency'] },
+          violation: r.violation,
+          steps: r.trace,
+        });
+        expect(replay.violation).toBe(r.violation);
+        // The same steps on the real core: every state they reach is explored, none breaks.
+        const real = epaxosModel({ ...o, mutations: [] });
+        const clean = explore(within(real, run, real.stepKey));
+        expect(clean.kind).toBe('clean');
+        expect(clean.states).toBeGreaterThan(1);
+      }
+      // A shortest counterexample cannot be shortened: within its own steps, the same length.
+      const shortest = check({
+        commands: 2,
+        timers: 0,
+        crashes: 0,
+        mutations: ['drop-dependency'],
+      });
+      if (shortest.kind !== 'violation')
+        throw new Error(`expected a violation, got ${shortest.kind}`);
+      const again = explore(within(broken, shortest.trace, broken.stepKey));
+      if (again.kind !== 'violation') throw new Error(`expected a violation, got ${again.kind}`);
+      expect(again.trace).toHaveLength(shortest.trace.length);
+    },
+    scaledMs(120_000),
   );
 
   it(

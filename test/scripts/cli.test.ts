@@ -162,7 +162,28 @@ const MORE: Array<[string, string[], string]> = [
   [
     'check:model',
     ['--protocol', 'epaxos', '--mutate', 'no-reservation'],
-    "--mutate must be one of majority-fast-quorum, drop-dependency, execute-before-commit, trim-own-checkpoint, got 'no-reservation'",
+    "--mutate must be one of majority-fast-quorum, drop-dependency, execute-before-commit, trim-own-checkpoint, none, got 'no-reservation'",
+  ],
+  ['check:model', ['--within', 'no-such-trace.json'], '--within: no file no-such-trace.json'],
+  [
+    'check:model',
+    ['--within', 'test/fixtures/model/epaxos-drop-dependency.json', '--participants', '5'],
+    "--participants: with --within the model is the trace's (its options and core)",
+  ],
+  [
+    'check:model',
+    ['--protocol', 'rsm', '--within', 'test/fixtures/model/epaxos-drop-dependency.json'],
+    '--within test/fixtures/model/epaxos-drop-dependency.json is a trace of epaxos: not with --protocol rsm',
+  ],
+  [
+    'check:model',
+    ['--within', 'test/fixtures/model/paxos-forget-accepted-on-promise.json', '--workers', '2'],
+    "--workers: --within searches exactly (breadth first, within the trace's steps)",
+  ],
+  [
+    'check:model',
+    ['--within', 'package.json'],
+    '--within: package.json is not a model trace (actorcluster-model-trace/1)',
   ],
   [
     'bench:paxos',
@@ -284,6 +305,27 @@ const RUNS: Array<[string, string[], number, 'stdout' | 'stderr', RegExp]> = [
     /^trace written to \S+dd\.json \(replay: npm run sim -- --replay \S+dd\.json\)$/,
   ],
   ['sim', ['--replay', EPAXOS_TRACE], 1, 'stdout', /^VIOLATION \(order: .* c2 before c1, .*\)$/],
+  [
+    'check:model',
+    ['--within', EPAXOS_TRACE, '--quiet', '--trace-out', `${TMP}/within.json`],
+    1,
+    'stdout',
+    /^VIOLATION \(order: .*\) after 8 steps \(a shortest trace made of \S+drop-dependency\.json's steps\)/,
+  ],
+  [
+    'check:model',
+    ['--within', EPAXOS_TRACE, '--mutate', 'none', '--quiet'],
+    0,
+    'stdout',
+    /^result: no violation; every state those steps reach explored: \d+ states/,
+  ],
+  [
+    'check:model',
+    ['--within', 'test/fixtures/model/paxos-forget-accepted-on-promise.json', '--quiet'],
+    1,
+    'stdout',
+    /^VIOLATION \(agreement: .*\) after \d+ steps \(a shortest trace made of /,
+  ],
   [
     'sim',
     ['--replay', 'test/fixtures/model/paxos-forget-accepted-on-promise.json'],
