@@ -60,20 +60,43 @@ export function readTrace(path: string): TraceFile {
   for (const m of t.options.mutations)
     if (!known.includes(m as PaxosMutation | EpaxosMutation))
       throw new Error(`${path}: unknown ${t.protocol} mutation ${m}`);
-  if (t.protocol === 'epaxos') {
-    const o = t.options;
-    for (const [name, min, max] of [
-      ['replicas', 1, 7],
-      ['commands', 1, 10],
-      ['timers', 0, 20],
-      ['crashes', 0, 20],
-    ] as const) {
-      const v = o[name];
-      if (!Number.isInteger(v) || v < min || v > max)
-        throw new Error(
-          `${path}: options.${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`,
-        );
-    }
+  // The bounds check:model takes on its command line (a file is input like any other).
+  const bounds: ReadonlyArray<readonly [string, number, number]> =
+    t.protocol === 'epaxos'
+      ? [
+          ['replicas', 1, 7],
+          ['commands', 1, 10],
+          ['timers', 0, 20],
+          ['crashes', 0, 20],
+        ]
+      : [
+          ['participants', 1, 7],
+          ['values', 1, 10],
+          ['ballots', 0, 20],
+          ['crashes', 0, 20],
+          ['dup', 0, 20],
+        ];
+  const o = t.options as unknown as Record<string, unknown>;
+  for (const [name, min, max] of bounds) {
+    const v = o[name];
+    if (!Number.isInteger(v) || (v as number) < min || (v as number) > max)
+      throw new Error(
+        `${path}: options.${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`,
+      );
+  }
+  if (t.protocol === 'paxos') {
+    if (o.network !== undefined && o.network !== 'set' && o.network !== 'multiset')
+      throw new Error(
+        `${path}: options.network must be set or multiset, got ${JSON.stringify(o.network)}`,
+      );
+    if (
+      o.loss !== null &&
+      o.loss !== undefined &&
+      !(Number.isInteger(o.loss) && (o.loss as number) >= 0)
+    )
+      throw new Error(
+        `${path}: options.loss must be null (any) or an integer >= 0, got ${JSON.stringify(o.loss)}`,
+      );
   }
   if (!Array.isArray(t.steps)) throw new Error(`${path}: no steps`);
   return t;

@@ -133,6 +133,25 @@ describe('an EPaxos trace file', () => {
     expect(() => readTrace(replicas)).toThrow(
       `${replicas}: options.replicas must be an integer from 1 to 7, got 0`,
     );
+    const paxos = JSON.parse(
+      readFileSync(join(FIXTURES, 'paxos-forget-accepted-on-promise.json'), 'utf8'),
+    ) as { options: Record<string, unknown> };
+    const participants = join(dir, 'participants.json');
+    writeFileSync(
+      participants,
+      JSON.stringify({ ...paxos, options: { ...paxos.options, participants: 100 } }),
+    );
+    expect(() => readTrace(participants)).toThrow(
+      `${participants}: options.participants must be an integer from 1 to 7, got 100`,
+    );
+    const network = join(dir, 'network.json');
+    writeFileSync(
+      network,
+      JSON.stringify({ ...paxos, options: { ...paxos.options, network: 'bag' } }),
+    );
+    expect(() => readTrace(network)).toThrow(
+      `${network}: options.network must be set or multiset, got "bag"`,
+    );
     const format = tampered('format.json', (t) => {
       (t as unknown as { format: string }).format = 'something-else/1';
     });
@@ -155,5 +174,25 @@ describe('the trace files in test/fixtures/model', () => {
     if (t.protocol !== 'epaxos') throw new Error(`read back as ${t.protocol}`);
     expect(t.steps).toEqual(found.trace);
     expect(replayTrace(t).violation).toBe(found.violation);
+  });
+
+  it('the 7-replica scenario for majority-fast-quorum breaks the mutated core only', () => {
+    const path = fileURLToPath(
+      new URL('../../examples/model-traces/epaxos-majority-fast-quorum.json', import.meta.url),
+    );
+    const t = readTrace(path);
+    if (t.protocol !== 'epaxos') throw new Error(`read back as ${t.protocol}`);
+    expect(t.options).toMatchObject({ replicas: 7, mutations: ['majority-fast-quorum'] });
+    expect(t.steps).toHaveLength(30);
+    const r = replayTrace(t);
+    expect(r.violation).toBe(t.violation);
+    expect(r.violation).toBe(
+      'committed: r1.0 committed at r5 as ["c1",1,["r5.0"]], before as ["c1",0,[]]',
+    );
+    // With the real fast quorum (5 of 7) every step is still possible, and none breaks anything:
+    // r1 does not commit on 3 answers, so the recovery's attributes are the only ones.
+    const real = replayTrace({ ...t, options: { ...t.options, mutations: [] } });
+    expect(real.lines).toHaveLength(30);
+    expect(real.violation).toBeNull();
   });
 });
