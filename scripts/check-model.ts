@@ -518,13 +518,14 @@ function checkRsm(): never {
     if (values[flag])
       args.fail(`--${flag} is not an rsm option (rsm: --participants, --ops, --timers, --crashes)`);
   const R = DEFAULT_RSM_MODEL;
-  const mutate = args.choice('mutate', RSM_MODEL_MUTATIONS);
+  const mutations = mutationsOf(args.choice('mutate', [...RSM_MODEL_MUTATIONS, 'none'] as const));
+  const mutate = mutations[0];
   const o: RsmModelOptions = {
     replicas: args.int('participants', { min: 1, max: 5 }) ?? R.replicas,
     ops: args.int('ops', { min: 1, max: 5 }) ?? R.ops,
     timers: args.int('timers', { min: 0, max: 20 }) ?? R.timers,
     crashes: args.int('crashes', { min: 0, max: 20 }) ?? R.crashes,
-    mutations: mutate ? [mutate] : [],
+    mutations,
   };
   console.log(
     `model check: rsm, core apps/rsm/core.ts${mutate ? ` (mutation ${mutate})` : ''} over an append machine; ${plural(o.replicas, 'replica')}, ${plural(o.ops, 'client operation')}, ${plural(o.timers, 'timeout')}, ${plural(o.crashes, 'crash').replace('crashs', 'crashes')}; consensus: one proposed value per instance; network: set (any loss, duplication, order)${maxStates ? `; at most ${fmt(maxStates)} states` : ''}${maxSeconds ? `; at most ${maxSeconds} s` : ''}`,

@@ -71,7 +71,7 @@ describe('the replicated log model (npm run check:model -- --protocol rsm)', () 
         ],
         [
           ['--mutate', 'no-reservation'],
-          "--mutate must be one of apply-past-gap, got 'no-reservation'",
+          "--mutate must be one of apply-past-gap, none, got 'no-reservation'",
         ],
         [['--ops', '0'], "--ops must be an integer from 1 to 5, got '0'"],
       ];

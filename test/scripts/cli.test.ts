@@ -314,6 +314,13 @@ const RUNS: Array<[string, string[], number, 'stdout' | 'stderr', RegExp]> = [
   ],
   [
     'check:model',
+    ['--protocol', 'rsm', '--participants', '1', '--ops', '1', '--mutate', 'none', '--quiet'],
+    0,
+    'stdout',
+    /^model check: rsm, core apps\/rsm\/core\.ts over an append machine; 1 replica, /,
+  ],
+  [
+    'check:model',
     ['--within', EPAXOS_TRACE, '--mutate', 'none', '--quiet'],
     0,
     'stdout',
