@@ -69,8 +69,11 @@ interface NodeModel {
 
 export interface EpaxosGlobal {
   nodes: NodeModel[];
-  /** Every message sent: `from|to|json`. */
-  net: Set<string>;
+  /**
+   * Every message sent, by its number in the model (`from|to|json` once read). A set is never
+   * changed once a state holds it: a step that sends something new gets a copy.
+   */
+  net: Set<number>;
   proposed: number;
   timersFired: number;
   crashes: number;
@@ -189,48 +192,87 @@ export function epaxosModel(options: EpaxosModelOptions): EpaxosModel {
     }
   };
 
-  /** A step's effects on the rest (messages, the ghosts), checked; a violation or null. */
+  /** What a step's effects do outside its replica, read once per cached step. */
+  type Outward =
+    | { type: 'send'; wire: number }
+    | { type: 'committed'; inst: InstanceKey; attrs: string }
+    | { type: 'execute'; inst: InstanceKey; cmd: string };
+  const outwardOf = (i: number, effects: readonly Effect[]): Outward[] => {
+    const me = names[i]!;
+    const out: Outward[] = [];
+    for (const e of effects)
+      if (e.type === 'send')
+        out.push({ type: 'send', wire: wireOf(`${me}|${e.to}|${JSON.stringify(e.msg)}`).id });
+      else if (e.type === 'committed')
+        out.push({
+          type: 'committed',
+          inst: e.inst,
+          attrs: JSON.stringify([e.cmd.id, e.seq, [...e.deps].sort()]),
+        });
+      else if (e.type === 'execute') out.push({ type: 'execute', inst: e.inst, cmd: e.cmd.id });
+    return out;
+  };
+
+  /**
+   * A step's effects on the rest (messages, the ghosts), checked; a violation or null. `g` is
+   * the new global state, which still shares its network, ghosts and orders with the state
+   * before: each is copied before its first change.
+   */
   const carryGlobal = (
     g: EpaxosGlobal,
     i: number,
     n: NodeModel,
-    effects: readonly Effect[],
+    outward: readonly Outward[],
   ): string | null => {
     const me = names[i]!;
-    for (const e of effects) {
+    let netCopied = false;
+    let committedCopied = false;
+    let ordersCopied = false;
+    for (const e of outward) {
       switch (e.type) {
         case 'send':
-          g.net.add(`${me}|${e.to}|${JSON.stringify(e.msg)}`);
+          if (g.net.has(e.wire)) break;
+          if (!netCopied) {
+            g.net = new Set(g.net);
+            netCopied = true;
+          }
+          g.net.add(e.wire);
           break;
         case 'committed': {
-          const attrs = JSON.stringify([e.cmd.id, e.seq, [...e.deps].sort()]);
           const first = g.committed.get(e.inst);
-          if (first === undefined) g.committed.set(e.inst, attrs);
-          else if (first !== attrs)
-            return `committed: ${e.inst} committed at ${me} as ${attrs}, before as ${first}`;
+          if (first === undefined) {
+            if (!committedCopied) {
+              g.committed = new Map(g.committed);
+              committedCopied = true;
+            }
+            g.committed.set(e.inst, e.attrs);
+          } else if (first !== e.attrs)
+            return `committed: ${e.inst} committed at ${me} as ${e.attrs}, before as ${first}`;
           break;
         }
         case 'execute': {
           if (!n.state.committed.has(e.inst) && !n.state.executed.has(e.inst))
             return `executed-uncommitted: ${me} executes ${e.inst} before committing it`;
-          if (e.cmd.id === '') break;
+          if (e.cmd === '') break;
           const mine = g.orders[n.life]!;
-          if (mine.includes(e.cmd.id)) break; // a retried command: the first execution counts
+          if (mine.includes(e.cmd)) break; // a retried command: the first execution counts
           for (let k = 0; k < g.orders.length; k++) {
             if (k === n.life) continue;
             const other = g.orders[k]!;
-            const at = other.indexOf(e.cmd.id);
+            const at = other.indexOf(e.cmd);
             if (at < 0) continue;
             // Everything this life executed before it must come before it there too.
             const wrong = mine.find((id) => other.indexOf(id) > at);
             if (wrong !== undefined)
-              return `order: one life executed ${wrong} before ${e.cmd.id}, another after it`;
+              return `order: one life executed ${wrong} before ${e.cmd}, another after it`;
           }
-          g.orders[n.life] = [...mine, e.cmd.id];
+          if (!ordersCopied) {
+            g.orders = [...g.orders];
+            ordersCopied = true;
+          }
+          g.orders[n.life] = [...mine, e.cmd];
           break;
         }
-        default:
-          break;
       }
     }
     return null;
@@ -243,24 +285,18 @@ export function epaxosModel(options: EpaxosModelOptions): EpaxosModel {
     life: n.life,
   });
 
-  /** The global state with only replica i replaced (and the rest copied before they change). */
+  /** The global state with only replica i replaced (carryGlobal copies what else changes). */
   const withNode = (g: EpaxosGlobal, i: number, n: NodeModel): EpaxosGlobal => {
     const nodes = [...g.nodes];
     nodes[i] = n;
-    return {
-      ...g,
-      nodes,
-      net: new Set(g.net),
-      committed: new Map(g.committed),
-      orders: [...g.orders],
-    };
+    return { ...g, nodes };
   };
 
   /**
    * Replica i's step, computed once per (replica state, event): the core is pure, so the
    * replica after it (shared, never changed again) and its effects are reused.
    */
-  const cache = new Map<string, { node: NodeModel; effects: Effect[]; thrown: string | null }>();
+  const cache = new Map<string, { node: NodeModel; outward: Outward[]; thrown: string | null }>();
   /** One number per distinct replica key. */
   const nodeIds = new Map<string, number>();
   const nodeId = (n: NodeModel): number => {
@@ -280,12 +316,14 @@ export function epaxosModel(options: EpaxosModelOptions): EpaxosModel {
    */
   interface Wire {
     id: number;
+    text: string;
     from: string;
     to: number;
     json: string;
     step: EpaxosStep;
   }
   const wires = new Map<string, Wire>();
+  const wireById: Wire[] = [];
   const wireOf = (text: string): Wire => {
     let w = wires.get(text);
     if (w === undefined) {
@@ -294,14 +332,32 @@ export function epaxosModel(options: EpaxosModelOptions): EpaxosModel {
       const msg = JSON.parse(json) as EpaxosMsg;
       w = {
         id: wires.size,
+        text,
         from,
         to: names.indexOf(to),
         json,
         step: { kind: 'deliver', from, to, msg },
       };
       wires.set(text, w);
+      wireById.push(w);
     }
     return w;
+  };
+  /**
+   * A network's messages in the order of their text (the order successors come in), and its part
+   * of the state's key: once per network, which states share until a step sends something new.
+   */
+  const netRead = new WeakMap<Set<number>, { sorted: Wire[]; key: string }>();
+  const readNet = (net: Set<number>): { sorted: Wire[]; key: string } => {
+    let r = netRead.get(net);
+    if (r === undefined) {
+      const sorted = [...net].map((id) => wireById[id]!);
+      sorted.sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
+      const ids = [...net].sort((a, b) => a - b);
+      r = { sorted, key: ids.join(',') };
+      netRead.set(net, r);
+    }
+    return r;
   };
   const stepAt = (
     g: EpaxosGlobal,
@@ -324,11 +380,11 @@ export function epaxosModel(options: EpaxosModelOptions): EpaxosModel {
         thrown = `the step threw: ${(err as Error).message}`;
       }
       carryLocal(n, effects);
-      hit = { node: n, effects, thrown };
+      hit = { node: n, outward: outwardOf(i, effects), thrown };
       cache.set(ck, hit);
     }
     const next = withNode(g, i, hit.node);
-    return { next, violation: hit.thrown ?? carryGlobal(next, i, hit.node, hit.effects) };
+    return { next, violation: hit.thrown ?? carryGlobal(next, i, hit.node, hit.outward) };
   };
 
   return {
@@ -348,10 +404,7 @@ export function epaxosModel(options: EpaxosModelOptions): EpaxosModel {
       orders: names.map(() => []),
     }),
     key: (g) => {
-      const ids: number[] = [];
-      for (const w of g.net) ids.push(wireOf(w).id);
-      ids.sort((a, b) => a - b);
-      return `${g.nodes.map(nodeId).join(',')}|${ids.join(',')}|${g.proposed}|${g.timersFired}|${g.crashes}|${JSON.stringify([entries(g.committed), g.orders, g.nodes.map((n) => n.life)])}`;
+      return `${g.nodes.map(nodeId).join(',')}|${readNet(g.net).key}|${g.proposed}|${g.timersFired}|${g.crashes}|${JSON.stringify([entries(g.committed), g.orders, g.nodes.map((n) => n.life)])}`;
     },
     successors(g, only) {
       const out: Array<Successor<EpaxosGlobal, EpaxosStep>> = [];
@@ -370,8 +423,7 @@ export function epaxosModel(options: EpaxosModelOptions): EpaxosModel {
           out.push({ step, ...r });
         });
       }
-      for (const text of sorted(g.net)) {
-        const { id, from, to, json, step } = wireOf(text);
+      for (const { id, from, to, json, step } of readNet(g.net).sorted) {
         if (only && !only(step)) continue;
         // The core gets its own copy of the message (it may keep parts of it in its state).
         const r = stepAt(g, to, `m${id}`, (s) =>
@@ -416,12 +468,12 @@ export function epaxosModel(options: EpaxosModelOptions): EpaxosModel {
           };
           const next = withNode(g, i, n);
           next.crashes++;
-          next.orders.push([]);
+          next.orders = [...g.orders, []];
           let violation: string | null;
           try {
             const effects = restartEffects(n.state);
             carryLocal(n, effects);
-            violation = carryGlobal(next, i, n, effects);
+            violation = carryGlobal(next, i, n, outwardOf(i, effects));
           } catch (err) {
             violation = `the step threw: ${(err as Error).message}`;
           }
