@@ -353,8 +353,8 @@ export function epaxosModel(options: EpaxosModelOptions): EpaxosModel {
     if (r === undefined) {
       const sorted = [...net].map((id) => wireById[id]!);
       sorted.sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
-      const ids = [...net].sort((a, b) => a - b);
-      r = { sorted, key: ids.join(',') };
+      // The text order is one canonical order of the set: the key lists the numbers in it.
+      r = { sorted, key: sorted.map((w) => w.id).join(',') };
       netRead.set(net, r);
     }
     return r;

@@ -13,6 +13,7 @@ import {
 } from '../../apps/model/epaxos-model.ts';
 import { explore, within } from '../../apps/model/explore.ts';
 import { readTrace, replayTrace } from '../../apps/model/trace.ts';
+import { seededRandom } from '../../transport/faults.ts';
 import { scaledMs } from '../../transport/timeouts.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -25,11 +26,7 @@ function randomViolation(
   seed: number,
   limit: number,
 ): EpaxosStep[] | null {
-  let x = seed;
-  const next = () => {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    return x / 2 ** 32;
-  };
+  const next = seededRandom(seed);
   let g = model.initial();
   const steps: EpaxosStep[] = [];
   for (let i = 0; i < limit; i++) {
