@@ -34,7 +34,11 @@ export type ActorErrorCode =
   /** Fewer than a majority of a replicated service's replicas are reachable (eepaxos's name). */
   | 'exceed_failure_tolerant'
   /** A reconfiguration went only part of the way (EPaxos.join): the message says what is left. */
-  | 'incomplete';
+  | 'incomplete'
+  /** A replicated service's replica that is not (or no longer) one of its members. */
+  | 'not_member'
+  /** A replica is already one of its service's members (addReplica). */
+  | 'already_member';
 
 export class ActorError extends Error {
   readonly code: ActorErrorCode;

@@ -5,7 +5,16 @@
 //   pids = procs.map((p) => InventoryServer.start(p, procs))
 //   await InventoryServer.add(pids[0], 'apple', 10)   // { ok: true, stock: { apple: 10 } }
 import type { Pid } from '../../actors/index.ts';
-import { type CallOptions, runOp, startReplica, status } from '../rsm/client.ts';
+import {
+  addReplica,
+  type CallOptions,
+  type Membership,
+  type ReconfigOptions,
+  removeReplica,
+  runOp,
+  startReplica,
+  status,
+} from '../rsm/client.ts';
 import { type Machine, requestId } from '../rsm/machine.ts';
 import type { ReplicaStatus, ServiceOptions } from '../rsm/replica.ts';
 import { replica } from '../rsm/replica.ts';
@@ -132,6 +141,18 @@ export const InventoryServer = {
       options,
     );
     return r.ok ? (r.stock[item] ?? 0) : 0;
+  },
+  /**
+   * Adds replica `name` while the service runs, through the log: it starts (on `options.node`,
+   * or this node), catches up from a member's snapshot, and serves. Resolves the new
+   * configuration { epoch, members, pid }; already_member if it is one.
+   */
+  addReplica(server: Server, name: string, options?: ReconfigOptions): Promise<Membership> {
+    return addReplica(inventoryMachine, server, name, options);
+  },
+  /** Removes replica `name` through the log; it stops. not_member if it is none. */
+  removeReplica(server: Server, name: string, options?: CallOptions): Promise<Membership> {
+    return removeReplica(inventoryMachine, server, name, options);
   },
   /** Where the replica stands: applied log position, leader, pending requests. */
   status(server: Server): Promise<ReplicaStatus> {

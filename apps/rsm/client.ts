@@ -7,14 +7,21 @@ import {
   ActorError,
   CALL_TIMEOUT_MS_DEFAULT,
   call,
+  demonitor,
   Global,
+  isDown,
   isPid,
+  kill,
+  monitor,
   type Pid,
+  receive,
   showValue,
   spawnOpt,
+  TIMEOUT,
 } from '../../actors/index.ts';
-import { replicaOptionsProblem } from './core.ts';
-import type { Machine, Op } from './machine.ts';
+import { spawnOn } from '../../transport/index.ts';
+import { type ReconfigOp, type ReconfigResult, replicaOptionsProblem } from './core.ts';
+import { type Machine, type Op, requestId } from './machine.ts';
 import {
   type ReplicaError,
   type ReplicaRequest,
@@ -54,12 +61,22 @@ export function startReplica<S, O extends Op, R>(
 ): Pid {
   if (typeof serviceOptions !== 'object' || serviceOptions === null)
     throw new ActorError('invalid_argument', 'options must be an object');
-  const { protocol, ...options } = serviceOptions;
+  const { protocol, join, ...options } = serviceOptions;
   checkName('a replica name', name);
   if (!Array.isArray(procs) || procs.length === 0)
     throw new ActorError('invalid_argument', 'procs must be a non-empty array of replica names');
   for (const p of procs) checkName('every replica in procs', p);
-  if (!procs.includes(name) || new Set(procs).size !== procs.length) {
+  if (join !== undefined && typeof join !== 'boolean')
+    throw new ActorError('invalid_argument', `join must be true or false, got ${showValue(join)}`);
+  if (join && protocol === 'epaxos')
+    throw new ActorError('invalid_argument', 'join is for Paxos services (EPaxos has EPaxos.join)');
+  if (join) {
+    if (procs.includes(name) || new Set(procs).size !== procs.length)
+      throw new ActorError(
+        'invalid_argument',
+        `a joining replica's procs are distinct running replicas other than '${name}', got ${showValue(procs)}`,
+      );
+  } else if (!procs.includes(name) || new Set(procs).size !== procs.length) {
     throw new ActorError(
       'invalid_argument',
       `procs must be distinct names including '${name}', got ${showValue(procs)}`,
@@ -157,4 +174,130 @@ export async function status(
 ): Promise<ReplicaStatus> {
   const pid = resolveServer(service, server);
   return await call<ReplicaStatus>(pid, { rsm: 'status' } satisfies ReplicaRequest<Op>, timeoutMs);
+}
+
+/** Options of addReplica and removeReplica. */
+export interface ReconfigOptions extends CallOptions {
+  /**
+   * addReplica: the node to start the new replica on (it must have loaded the services:
+   * `--load Services=apps/services.ts`); default this node.
+   */
+  node?: string;
+  /** addReplica: how long to wait for the new replica to catch up and serve (default 30000 ms). */
+  readyTimeoutMs?: number;
+}
+
+/** What addReplica and removeReplica resolve to: the new configuration. */
+export interface Membership {
+  epoch: number;
+  members: string[];
+  /** addReplica: the new replica's pid. */
+  pid?: Pid;
+}
+
+const RECONFIG_ERRORS: Record<string, 'already_member' | 'not_member' | 'invalid_argument'> = {
+  already_member: 'already_member',
+  not_member: 'not_member',
+  last_member: 'invalid_argument',
+};
+
+/** Orders a reconfiguration through the log at `server`; throws a typed error if refused. */
+async function reconfigure(
+  service: string,
+  pid: Pid,
+  op: Omit<ReconfigOp, 'reqId'>,
+  options: CallOptions,
+): Promise<ReconfigResult & { ok: true }> {
+  const r = await submit<ReconfigResult>(
+    pid,
+    { reqId: options.reqId ?? requestId(), ...op } as ReconfigOp,
+    options,
+  );
+  if (r.ok) return r;
+  const who = op.add ?? op.remove;
+  const why = {
+    already_member: `'${who}' is already a ${service} replica`,
+    not_member: `'${who}' is not a ${service} replica`,
+    last_member: `'${who}' is the last ${service} replica; a service needs one`,
+  }[r.error];
+  throw new ActorError(RECONFIG_ERRORS[r.error]!, `${why} (members: ${r.members.join(', ')})`);
+}
+
+/**
+ * Adds replica `name` to a running Paxos service: starts it (on `options.node`, or here) as a
+ * joining replica that catches up from the members (from their snapshot, then the log), orders
+ * the reconfiguration through the log at `server`, and resolves once the new replica serves.
+ */
+export async function addReplica<S, O extends Op, R>(
+  machine: Machine<S, O, R>,
+  server: unknown,
+  name: unknown,
+  options: ReconfigOptions = {},
+): Promise<Membership> {
+  const service = machine.service;
+  checkName('a replica name', name);
+  const pid = resolveServer(service, server);
+  const st = await status(service, pid, options.timeoutMs);
+  if (st.members === undefined)
+    throw new ActorError('not_supported', `the ${service} service runs on EPaxos: use EPaxos.join`);
+  if (st.members.includes(name))
+    throw new ActorError(
+      'already_member',
+      `'${name}' is already a ${service} replica (members: ${st.members.join(', ')})`,
+    );
+  if (Global.whereis(replicaName(service, name)))
+    throw new ActorError('name_taken', `a ${service} replica named '${name}' is already running`);
+  const args = [name, st.members, { join: true }];
+  const joiner =
+    options.node === undefined
+      ? spawnOpt(replica<S, O, R>, [machine, ...args] as Parameters<typeof replica<S, O, R>>, {
+          label: `${service} ${name}`,
+        })
+      : await spawnOn(options.node, `Services.${service}`, args);
+  const ref = monitor(joiner);
+  try {
+    const r = await reconfigure(service, pid, { rsm: 'reconfig', add: name }, options);
+    // Serving once it has applied the reconfiguration and caught up: registered under its name.
+    const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
+    while (Global.whereis(replicaName(service, name))?.equals(joiner) !== true) {
+      const left = deadline - Date.now();
+      if (left <= 0)
+        throw new ActorError(
+          'timeout',
+          `${service} replica '${name}' is a member (epoch ${r.epoch}) but did not catch up within ${options.readyTimeoutMs ?? 30_000} ms; it goes on trying`,
+        );
+      const down = await receive((m) => isDown(m) && m.ref.equals(ref), Math.min(left, 20));
+      if (down !== TIMEOUT)
+        throw new ActorError(
+          'exit',
+          `${service} replica '${name}' stopped before it served: ${showValue(isDown(down) ? down.reason : down)}`,
+        );
+    }
+    return { epoch: r.epoch, members: r.members, pid: joiner };
+  } catch (err) {
+    // Not added (refused, or the call failed before the reconfiguration was ordered): stop it.
+    if (!(err instanceof ActorError && (err.code === 'timeout' || err.code === 'exit')))
+      kill(joiner);
+    throw err;
+  } finally {
+    demonitor(ref, { flush: true });
+  }
+}
+
+/**
+ * Removes replica `name` from a running Paxos service through the log at `server` (which may be
+ * `name` itself). The removed replica stops once it has applied the reconfiguration; callers it
+ * had not answered get a `not_member` error and retry at a member.
+ */
+export async function removeReplica<S, O extends Op, R>(
+  machine: Machine<S, O, R>,
+  server: unknown,
+  name: unknown,
+  options: CallOptions = {},
+): Promise<Membership> {
+  const service = machine.service;
+  checkName('a replica name', name);
+  const pid = resolveServer(service, server);
+  const r = await reconfigure(service, pid, { rsm: 'reconfig', remove: name }, options);
+  return { epoch: r.epoch, members: r.members };
 }

@@ -82,6 +82,56 @@ export interface Snapshot {
   /** The first log position the snapshot does not cover. */
   inst: number;
   state: unknown;
+  /** The configuration in force at `inst` (absent: epoch 0, the replicas started with). */
+  epoch?: number;
+  members?: string[];
+  /** Remembered results of the reconfigurations applied (a retried one is not applied twice). */
+  reconfigs?: Array<[string, ReconfigResult]>;
+}
+
+/**
+ * A change of the replicas, ordered through the log like any operation (the client side is
+ * `addReplica`/`removeReplica`). The entry that holds it is a stop sign: the configuration
+ * (epoch) it belongs to ends there, and the next epoch, with its own Paxos group over the new
+ * members, decides every later position. Decisions the old group still makes after the stop
+ * sign are void; the operations in them are proposed again in the new epoch.
+ */
+export interface ReconfigOp {
+  reqId: string;
+  rsm: 'reconfig';
+  add?: string;
+  remove?: string;
+}
+
+export type ReconfigResult =
+  | { ok: true; epoch: number; members: string[] }
+  | {
+      ok: false;
+      error: 'already_member' | 'not_member' | 'last_member';
+      epoch: number;
+      members: string[];
+    };
+
+/** Most reconfiguration results remembered (for retries under the same reqId). */
+export const RECONFIG_RESULTS_MAX = 64;
+/** A replica joining (not a member yet) asks the members again this often until it is one. */
+export const JOIN_POLL_MS = 200;
+const MEMBER_NAME = /^[A-Za-z0-9_.@-]+$/;
+
+/** A reconfiguration operation, not one of the service's. */
+export function isReconfig(op: unknown): op is ReconfigOp {
+  return typeof op === 'object' && op !== null && (op as { rsm?: unknown }).rsm === 'reconfig';
+}
+
+/** What is wrong with a reconfiguration operation, or undefined. */
+export function reconfigProblem(op: ReconfigOp): string | undefined {
+  if (typeof op.reqId !== 'string' || op.reqId.length === 0) return 'an operation needs a reqId';
+  const which = [op.add, op.remove].filter((x) => x !== undefined);
+  if (which.length !== 1) return 'a reconfiguration adds or removes exactly one replica';
+  const name = which[0];
+  if (typeof name !== 'string' || !MEMBER_NAME.test(name))
+    return `a replica name must be a non-empty name of letters, digits and _ . @ -, got ${String(name)}`;
+  return undefined;
 }
 
 /** A catch-up request (a `{ rsm: 'catchup', ...CatchupRequest }` call to a peer). */
@@ -101,12 +151,21 @@ export interface SnapshotChunk {
   /** Bytes of the whole encoding. */
   bytes: number;
   data: Uint8Array;
+  /** The snapshot's configuration (absent: epoch 0), on every piece. */
+  epoch?: number;
+  members?: string[];
+  reconfigs?: Array<[string, ReconfigResult]>;
 }
 
 export interface CatchupReply {
   /** When the asker is below the server's snapshot: a piece of it (then no entries). */
   chunk?: SnapshotChunk;
   entries: Array<[number, Entry]>;
+  /**
+   * With entries from position 0: the replicas of epoch 0, which a joining replica needs to
+   * apply them (a later epoch's members are in the log, and in every snapshot).
+   */
+  initial?: string[];
   /** The replying replica's applied position. */
   applied: number;
 }
@@ -126,6 +185,9 @@ export interface ReplicaStatus {
   snapshotAt: number;
   /** Caught up after its start (until then it does not lead). */
   ready: boolean;
+  /** The configuration in force at `applied`: its number and its replicas (Paxos only). */
+  epoch?: number;
+  members?: string[];
 }
 
 /** A server-side refusal, turned back into a thrown ActorError by the client. */
@@ -147,9 +209,15 @@ export type ReplicaMutation = 'forget-snapshot-results' | 'apply-past-gap' | 'ig
 
 export interface ReplicaConfig<S, O extends Op, R> {
   machine: Machine<S, O, R>;
-  /** This replica's name, one of `procs`. */
+  /** This replica's name, one of `procs` (unless it joins). */
   name: string;
+  /**
+   * The replicas of epoch 0 (those the service was started with); for a replica that joins, the
+   * replicas to catch up from (it is a member once a reconfiguration adding it is applied).
+   */
   procs: readonly string[];
+  /** A new replica joining a running service (see `procs`). */
+  join?: boolean;
   options?: ReplicaOptions;
   /** Uniform in [0, 1): the backoff's randomness. */
   random: () => number;
@@ -175,9 +243,15 @@ export type ReplicaEvent<O, C> =
    * Instance `inst` was decided without this participant (it missed the accept): a hole at least
    * up to it, to fill from the peers, even with nothing decided after it.
    */
-  | { type: 'missed'; now: number; inst: number }
-  /** The answer to a `propose` effect. */
-  | { type: 'proposed'; now: number; inst: number; outcome: ProposeOutcome | { outcome: 'error' } }
+  | { type: 'missed'; now: number; inst: number; epoch?: number }
+  /** The answer to a `propose` effect (`epoch`: its entry's). */
+  | {
+      type: 'proposed';
+      now: number;
+      inst: number;
+      outcome: ProposeOutcome | { outcome: 'error' };
+      epoch?: number;
+    }
   /** A peer catching up asks this replica. */
   | { type: 'catchup_request'; now: number; from: C; request: CatchupRequest }
   /** The answer to a `catchup_request` effect ... */
@@ -214,7 +288,14 @@ export type ReplicaEffect<O extends Op, R, C> =
   /** Deliver a `wake` event after this long. */
   | { type: 'wake'; afterMs: number }
   /** Caught up after the start: register under the replica's name (it may lead from now on). */
-  | { type: 'ready' };
+  | { type: 'ready' }
+  /**
+   * A new configuration is in force (a reconfiguration applied, or a snapshot of a later epoch
+   * adopted): run this epoch's Paxos participant if a member, watch its members.
+   */
+  | { type: 'epoch'; epoch: number; members: string[] }
+  /** This replica was removed from the service: it stops (its callers were told). */
+  | { type: 'removed' };
 
 interface Pending<O, C> {
   op: O;
@@ -253,7 +334,31 @@ interface Catchup {
 export interface ReplicaState<S, O extends Op, R, C> {
   readonly config: ReplicaConfig<S, O, R>;
   readonly opts: Required<ReplicaOptions>;
-  readonly quorum: number;
+  /** The configuration in force at `applied`: its number, replicas and their majority. */
+  epoch: number;
+  members: string[];
+  quorum: number;
+  /** Remembered results of reconfigurations, by reqId. */
+  reconfigs: Map<string, ReconfigResult>;
+  /** A reconfiguration applied in the entry being applied: in force from the next position. */
+  nextConfig: { members: string[] } | undefined;
+  /** Was a member, and a reconfiguration removed it. */
+  removed: boolean;
+  /** A joining replica, not a member yet: when to ask the members again. */
+  joinPollAt: number;
+  /**
+   * The replicas of epoch 0, if known: a joining replica learns them (or a later epoch's, from
+   * a snapshot) from the replica it catches up from before it applies anything.
+   */
+  initial: string[] | undefined;
+  configKnown: boolean;
+  /**
+   * When the current epoch began here (undefined: at the next event; the first epoch: long
+   * ago, so a replica that starts alone says at once that no quorum is up). Its Paxos group starts as each
+   * member applies the reconfiguration: until PEERS_WAIT_MS later, requests wait for a quorum
+   * of it instead of being refused.
+   */
+  epochAt: number | undefined;
   state: S;
   /** The next instance to apply. */
   applied: number;
@@ -295,7 +400,9 @@ export interface ReplicaState<S, O extends Op, R, C> {
    * The encoding of the snapshot last served to a replica catching up, kept while transfers of
    * it go on (a newer snapshot replaces it when a transfer starts afresh).
    */
-  served: { inst: number; data: Uint8Array } | undefined;
+  served:
+    | (Pick<Snapshot, 'inst' | 'epoch' | 'members' | 'reconfigs'> & { data: Uint8Array })
+    | undefined;
   /** The applied position last seen by the idle probe, when to probe if it stays, and the wait. */
   quietAt: number;
   probeAt: number;
@@ -316,7 +423,8 @@ export function createReplica<S, O extends Op, R, C = unknown>(
   restored: Restored = {},
 ): ReplicaState<S, O, R, C> {
   const { machine, name, procs } = config;
-  if (!procs.includes(name)) throw new Error(`${name} is not one of the replicas ${procs}`);
+  if (!config.join && !procs.includes(name))
+    throw new Error(`${name} is not one of the replicas ${procs}`);
   if (config.mutations?.has('forget-snapshot-results') && !machine.forgetResults)
     throw new Error('the forget-snapshot-results mutation needs machine.forgetResults');
   const opts = { ...REPLICA_DEFAULTS, ...config.options };
@@ -324,10 +432,20 @@ export function createReplica<S, O extends Op, R, C = unknown>(
   if (problem) throw new Error(problem);
   const snapshot = restored.snapshot;
   const applied = snapshot?.inst ?? 0;
+  const members = snapshot?.members ?? [...procs];
   const s: ReplicaState<S, O, R, C> = {
     config,
     opts,
-    quorum: Math.floor(procs.length / 2) + 1,
+    epoch: snapshot?.epoch ?? 0,
+    members,
+    quorum: majority(members),
+    reconfigs: new Map(snapshot?.reconfigs),
+    nextConfig: undefined,
+    removed: false,
+    joinPollAt: 0,
+    initial: config.join ? undefined : [...procs],
+    configKnown: !config.join || snapshot?.members !== undefined,
+    epochAt: Number.NEGATIVE_INFINITY,
     state: snapshot ? machine.restore(snapshot.state) : machine.empty(),
     applied,
     snapshot,
@@ -357,12 +475,31 @@ export function createReplica<S, O extends Op, R, C = unknown>(
     probeAt: 0,
     probeEveryMs: IDLE_PROBE_MS,
   };
-  // Replay what the Paxos store decided after the snapshot (nothing is told to us twice).
-  const none: Array<ReplicaEffect<O, R, C>> = [];
-  for (const [inst, value] of restored.decided ?? []) learn(s, inst, value);
-  applyReady(s, none);
+  if (restored.decided) replayDecided(s, restored.decided);
   return s;
 }
+
+/**
+ * Replays what a Paxos store decided after the snapshot (nothing is told to us twice); the
+ * shell replays each epoch's store in turn while the replay moves the replica to a later epoch.
+ */
+export function replayDecided<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  decided: Iterable<[number, unknown]>,
+): void {
+  const none: Array<ReplicaEffect<O, R, C>> = [];
+  for (const [inst, value] of decided) learn(s, inst, value);
+  applyReady(s, none);
+}
+
+const majority = (members: readonly string[]) => Math.floor(members.length / 2) + 1;
+
+/** Is this replica one of the current configuration's? */
+export function isMember<S, O extends Op, R, C>(s: ReplicaState<S, O, R, C>): boolean {
+  return s.members.includes(s.config.name);
+}
+
+const epochOf = (entry: Entry) => entry.epoch ?? 0;
 
 /** Applies one event; returns the effects to carry out, in order. */
 export function replicaStep<S, O extends Op, R, C>(
@@ -372,12 +509,15 @@ export function replicaStep<S, O extends Op, R, C>(
   const out: Array<ReplicaEffect<O, R, C>> = [];
   const now = event.now;
   if (s.wakeAt !== undefined && now >= s.wakeAt) s.wakeAt = undefined;
+  s.epochAt ??= now;
   switch (event.type) {
     case 'start':
       s.started = true;
+      out.push({ type: 'epoch', epoch: s.epoch, members: [...s.members] });
       applyReady(s, out); // a snapshot due after the replay
-      // At start, a node may not know the others' names yet: wait for a quorum before asking.
-      startCatchup(s, out, now, true);
+      // At start, a node may not know the others' names yet: wait for a quorum before asking
+      // (a joining replica asks the replicas it was given at once).
+      startCatchup(s, out, now, !s.config.join);
       break;
     case 'request':
       onRequest(s, out, now, event.from, event.op);
@@ -390,11 +530,12 @@ export function replicaStep<S, O extends Op, R, C>(
       applyReady(s, out);
       break;
     case 'missed':
+      if ((event.epoch ?? s.epoch) < s.epoch) break; // an earlier epoch's group: void there
       if (event.inst > s.maxDecided && !s.config.mutations?.has('ignore-missed'))
         s.maxDecided = event.inst;
       break;
     case 'proposed':
-      onProposed(s, out, now, event.inst, event.outcome);
+      onProposed(s, out, now, event.inst, event.outcome, event.epoch);
       pump(s, out, now);
       break;
     case 'catchup_request':
@@ -451,27 +592,40 @@ export function replicaStatus<S, O extends Op, R, C>(s: ReplicaState<S, O, R, C>
     inflight: s.inflight.size,
     snapshotAt: s.snapshot?.inst ?? 0,
     ready: s.ready,
+    epoch: s.epoch,
+    members: [...s.members],
   };
 }
 
 type Out<O extends Op, R, C> = Array<ReplicaEffect<O, R, C>>;
 
-/** The replica requests are forwarded to: the first in `procs` that is up and caught up. */
+/**
+ * The replica requests are forwarded to: the first member that is up and caught up (with none
+ * up: itself if a member, else the first member).
+ */
 export function leader<S, O extends Op, R, C>(s: ReplicaState<S, O, R, C>): string {
-  const { name, procs } = s.config;
-  for (const p of procs) {
+  const { name } = s.config;
+  for (const p of s.members) {
     if (p === name) {
       if (s.ready) return p;
     } else if (s.replicasUp.has(p)) return p;
   }
-  return name;
+  return s.members.includes(name) ? name : s.members[0]!;
 }
 
 /** A ballot sent before a quorum of participants is up would be lost until it times out. */
 function quorumUp<S, O extends Op, R, C>(s: ReplicaState<S, O, R, C>): boolean {
   let up = 0;
-  for (const p of s.config.procs) if (s.participantsUp.has(p)) up++;
+  for (const p of s.members) if (s.participantsUp.has(p)) up++;
   return up >= s.quorum;
+}
+
+/** The remembered result of an applied write or reconfiguration. */
+function known<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  reqId: string,
+): R | ReconfigResult | undefined {
+  return s.config.machine.resultOf(s.state, reqId) ?? s.reconfigs.get(reqId);
 }
 
 function wakeAt<S, O extends Op, R, C>(
@@ -493,46 +647,46 @@ function onRequest<S, O extends Op, R, C>(
   raw: unknown,
 ): void {
   const machine: Machine<S, O, R> = s.config.machine;
+  const refuse = (code: string, message: string) =>
+    out.push({ type: 'reply', to: from, message: { rsmError: { code, message } } });
   try {
-    machine.validate(raw);
+    if (isReconfig(raw)) {
+      const problem = reconfigProblem(raw);
+      if (problem) return void refuse('invalid_argument', problem);
+    } else machine.validate(raw);
   } catch (err) {
     const e = err as { code?: string; message?: string };
-    out.push({
-      type: 'reply',
-      to: from,
-      message: {
-        rsmError: { code: e.code ?? 'invalid_argument', message: String(e.message ?? err) },
-      },
-    });
+    return void refuse(e.code ?? 'invalid_argument', String(e.message ?? err));
+  }
+  const op = raw as O;
+  const result = known(s, op.reqId);
+  if (result !== undefined) {
+    out.push({ type: 'reply', to: from, message: result as R });
     return;
   }
-  const op = raw;
-  const known = machine.resultOf(s.state, op.reqId);
-  if (known !== undefined) {
-    out.push({ type: 'reply', to: from, message: known });
-    return;
+  if (!isMember(s)) {
+    const { name, machine: m } = s.config;
+    return void refuse(
+      'not_member',
+      s.removed
+        ? `${m.service} replica '${name}' was removed from the service; call one of ${s.members.join(', ')}`
+        : `${m.service} replica '${name}' is joining and not a member yet; call one of ${s.members.join(', ')}`,
+    );
   }
   const p = s.pending.get(op.reqId);
   if (p) {
     p.froms.push(from);
     return;
   }
-  if (s.ready && !quorumUp(s)) {
+  if (s.ready && !quorumUp(s) && now - (s.epochAt ?? now) >= PEERS_WAIT_MS) {
     // Fewer than a majority of the participants are up: no ballot can succeed until they come
     // back. Say so at once, as the EPaxos services do, instead of letting the caller wait for
     // its timeout. Nothing was proposed for this request, and nothing is kept of it.
-    const { procs, machine: m } = s.config;
-    out.push({
-      type: 'reply',
-      to: from,
-      message: {
-        rsmError: {
-          code: 'exceed_failure_tolerant',
-          message: `fewer than ${s.quorum} of the ${procs.length} ${m.service} replicas are reachable`,
-        },
-      },
-    });
-    return;
+    const { machine: m } = s.config;
+    return void refuse(
+      'exceed_failure_tolerant',
+      `fewer than ${s.quorum} of the ${s.members.length} ${m.service} replicas are reachable`,
+    );
   }
   s.pending.set(op.reqId, { op, froms: [from], sentAt: now });
   route(s, out, now, [op]);
@@ -544,8 +698,14 @@ function learn<S, O extends Op, R, C>(
   value: unknown,
 ): void {
   const entry = value as Entry<O>;
+  const epoch = epochOf(entry);
+  // Decided by an earlier epoch's group after its stop sign: void.
+  if (inst >= s.applied && epoch < s.epoch) return;
   settle(s, inst, entry);
-  if (inst < s.applied || s.decided.has(inst)) return;
+  if (inst < s.applied) return;
+  // A later epoch's decision replaces a (then void) earlier one's for the same position.
+  const there = s.decided.get(inst);
+  if (there && epochOf(there) >= epoch) return;
   s.decided.set(inst, entry);
   if (inst > s.maxDecided) s.maxDecided = inst;
 }
@@ -561,12 +721,13 @@ function settle<S, O extends Op, R, C>(
 ): void {
   const f = s.inflight.get(inst);
   if (!f) return;
+  if (entry && epochOf(entry) !== epochOf(f.entry)) return; // another epoch's position
   s.inflight.delete(inst);
   const inLog = new Set(entry?.ops.map((op) => op.reqId));
   const again: O[] = [];
   for (const op of f.entry.ops) {
     if (inLog.has(op.reqId) || !s.owned.has(op.reqId)) continue;
-    if (s.config.machine.resultOf(s.state, op.reqId) !== undefined) s.owned.delete(op.reqId);
+    if (known(s, op.reqId) !== undefined) s.owned.delete(op.reqId);
     else again.push(op);
   }
   if (again.length > 0) s.queue = [...again, ...s.queue];
@@ -576,10 +737,17 @@ function applyReady<S, O extends Op, R, C>(s: ReplicaState<S, O, R, C>, out: Out
   const { machine } = s.config;
   if (s.config.mutations?.has('apply-past-gap') && s.decided.size > 0 && !s.decided.has(s.applied))
     s.applied = Math.min(...s.decided.keys()); // the mutation: skip the hole
+  let switched = false;
   for (let entry = s.decided.get(s.applied); entry; entry = s.decided.get(s.applied)) {
+    if (epochOf(entry) !== s.epoch) {
+      // An earlier epoch's, after its stop sign (void: the position is decided anew in this
+      // epoch), or a later one's (not possible before this epoch's stop sign is applied).
+      if (epochOf(entry) < s.epoch) s.decided.delete(s.applied);
+      break;
+    }
     s.decided.delete(s.applied);
     for (const op of entry.ops) {
-      const result = machine.apply(s.state, op);
+      const result = isReconfig(op) ? (reconfigure(s, op) as R) : machine.apply(s.state, op);
       s.owned.delete(op.reqId);
       const p = s.pending.get(op.reqId);
       if (p) {
@@ -589,17 +757,112 @@ function applyReady<S, O extends Op, R, C>(s: ReplicaState<S, O, R, C>, out: Out
     }
     s.history.set(s.applied, entry);
     s.applied++;
+    if (s.nextConfig) {
+      const { members } = s.nextConfig;
+      s.nextConfig = undefined;
+      enterEpoch(s, out, s.epoch + 1, members);
+      switched = true;
+    }
   }
-  if (s.applied - (s.snapshot?.inst ?? 0) >= s.opts.snapshotEvery) takeSnapshot(s, out);
+  // A new epoch starts from a snapshot: a restart (or a replica catching up) begins in it.
+  if (switched || s.applied - (s.snapshot?.inst ?? 0) >= s.opts.snapshotEvery) takeSnapshot(s, out);
+}
+
+/** Applies a reconfiguration at the position being applied; the new epoch starts after it. */
+function reconfigure<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  op: ReconfigOp,
+): ReconfigResult {
+  const current = s.nextConfig?.members ?? s.members;
+  const epoch = s.nextConfig ? s.epoch + 1 : s.epoch;
+  let result: ReconfigResult;
+  if (op.add !== undefined && current.includes(op.add))
+    result = { ok: false, error: 'already_member', epoch, members: [...current] };
+  else if (op.remove !== undefined && !current.includes(op.remove))
+    result = { ok: false, error: 'not_member', epoch, members: [...current] };
+  else if (op.remove !== undefined && current.length === 1)
+    result = { ok: false, error: 'last_member', epoch, members: [...current] };
+  else {
+    // Two in one entry: the second changes the first's new configuration (one epoch).
+    const members =
+      op.add !== undefined ? [...current, op.add] : current.filter((m) => m !== op.remove);
+    s.nextConfig = { members };
+    result = { ok: true, epoch: s.epoch + 1, members: [...members] };
+  }
+  s.reconfigs.set(op.reqId, result);
+  if (s.reconfigs.size > RECONFIG_RESULTS_MAX) {
+    const oldest = s.reconfigs.keys().next().value;
+    if (oldest !== undefined) s.reconfigs.delete(oldest);
+  }
+  return result;
+}
+
+/**
+ * Configuration `epoch` (with `members`) is in force from the position `applied`: instances
+ * proposed in an earlier epoch are void there, their operations proposed again in this one.
+ */
+function enterEpoch<S, O extends Op, R, C>(
+  s: ReplicaState<S, O, R, C>,
+  out: Out<O, R, C>,
+  epoch: number,
+  members: string[],
+  learnt = false,
+): void {
+  if (epoch === s.epoch && !learnt) return;
+  const wasMember = isMember(s);
+  s.epoch = epoch;
+  s.members = [...members];
+  s.quorum = majority(members);
+  s.epochAt = undefined;
+  s.participantsUp = new Set(); // the new group's: told by the next `peers` event
+  for (const inst of [...s.inflight.keys()]) settle(s, inst, undefined);
+  let max = s.applied - 1;
+  for (const [inst, entry] of s.decided) {
+    if (epochOf(entry) < epoch) s.decided.delete(inst);
+    else if (inst > max) max = inst;
+  }
+  s.maxDecided = max;
+  s.nextInst = s.applied;
+  s.gapSince = undefined;
+  s.backoffUntil = 0;
+  s.preemptions = 0;
+  out.push({ type: 'epoch', epoch, members: [...members] });
+  if (wasMember && !isMember(s)) {
+    // Removed: callers retry at a member (a retry under the same reqId is applied once).
+    s.removed = true;
+    s.ready = false;
+    const { name, machine } = s.config;
+    const message = `${machine.service} replica '${name}' was removed from the service; call one of ${members.join(', ')}`;
+    for (const p of s.pending.values())
+      for (const from of p.froms)
+        out.push({
+          type: 'reply',
+          to: from,
+          message: { rsmError: { code: 'not_member', message } },
+        });
+    s.pending.clear();
+    s.queue = [];
+    s.owned.clear();
+    out.push({ type: 'removed' });
+  }
 }
 
 function takeSnapshot<S, O extends Op, R, C>(s: ReplicaState<S, O, R, C>, out: Out<O, R, C>): void {
   if (!s.started || s.snapshotting) return; // replaying at start: once the participant is up
   s.snapshotting = true;
-  out.push({
-    type: 'save_snapshot',
-    snapshot: { inst: s.applied, state: s.config.machine.snapshot(s.state) },
-  });
+  out.push({ type: 'save_snapshot', snapshot: snapshotOf(s) });
+}
+
+/** The snapshot at `applied` (the configuration only when it is not the starting one). */
+function snapshotOf<S, O extends Op, R, C>(s: ReplicaState<S, O, R, C>): Snapshot {
+  const snapshot: Snapshot = {
+    inst: s.applied,
+    state: s.config.machine.snapshot(s.state),
+    epoch: s.epoch,
+    members: [...s.members],
+  };
+  if (s.reconfigs.size > 0) snapshot.reconfigs = [...s.reconfigs];
+  return snapshot;
 }
 
 function enqueue<S, O extends Op, R, C>(
@@ -609,8 +872,7 @@ function enqueue<S, O extends Op, R, C>(
   ops: O[],
 ): void {
   for (const op of ops) {
-    if (s.owned.has(op.reqId) || s.config.machine.resultOf(s.state, op.reqId) !== undefined)
-      continue;
+    if (s.owned.has(op.reqId) || known(s, op.reqId) !== undefined) continue;
     s.owned.set(op.reqId, op);
     s.queue.push(op);
   }
@@ -661,6 +923,11 @@ function propose<S, O extends Op, R, C>(
   out.push({ type: 'propose', inst, entry, timeoutMs: s.opts.proposeTimeoutMs });
 }
 
+/** A log entry proposed in the current epoch (epoch 0's entries do not say so). */
+function entryOf<S, O extends Op, R, C>(s: ReplicaState<S, O, R, C>, ops: O[]): Entry<O> {
+  return s.epoch > 0 ? { ops, epoch: s.epoch } : { ops };
+}
+
 function freeInstance<S, O extends Op, R, C>(s: ReplicaState<S, O, R, C>): number {
   s.nextInst = Math.max(s.nextInst, s.applied, s.maxDecided + 1);
   while (s.inflight.has(s.nextInst)) s.nextInst++;
@@ -672,7 +939,7 @@ function pump<S, O extends Op, R, C>(
   out: Out<O, R, C>,
   now: number,
 ): void {
-  if (!quorumUp(s)) return;
+  if (!isMember(s) || !quorumUp(s)) return; // only members propose
   if (s.behind && s.catchup) return; // proposing below the others' snapshots is futile
   if (now < s.backoffUntil) {
     wakeAt(s, out, now, s.backoffUntil);
@@ -695,7 +962,7 @@ function pump<S, O extends Op, R, C>(
       if (s.owned.has(op.reqId)) batch.push(op); // else applied meanwhile
     }
     s.queue = s.queue.slice(taken);
-    if (batch.length > 0) propose(s, out, freeInstance(s), { ops: batch });
+    if (batch.length > 0) propose(s, out, freeInstance(s), entryOf(s, batch));
   }
 }
 
@@ -705,6 +972,7 @@ function onProposed<S, O extends Op, R, C>(
   now: number,
   inst: number,
   outcome: ProposeOutcome | { outcome: 'error' },
+  epoch: number | undefined,
 ): void {
   if (outcome.outcome === 'decided') {
     s.preemptions = 0;
@@ -714,6 +982,7 @@ function onProposed<S, O extends Op, R, C>(
   }
   const f = s.inflight.get(inst);
   if (!f?.outstanding) return; // settled meanwhile
+  if (epoch !== undefined && epoch !== epochOf(f.entry)) return; // a void epoch's ballot
   if (outcome.outcome === 'aborted' && outcome.reason === 'compacted') {
     // Compacted here (this replica applied past it), or at an acceptor: then the instance was
     // decided and the others' snapshots cover it, so catch up from them (the simulator found a
@@ -741,7 +1010,7 @@ function startCatchup<S, O extends Op, R, C>(
   out: Out<O, R, C>,
   now: number,
   waitForQuorum: boolean,
-  peers: string[] = s.config.procs.filter((p) => p !== s.config.name),
+  peers: string[] = catchupPeers(s),
 ): void {
   if (s.catchup) return;
   s.catchup = {
@@ -752,6 +1021,14 @@ function startCatchup<S, O extends Op, R, C>(
     transfer: undefined,
   };
   askPeers(s, out, now);
+}
+
+/** The members to catch up from (a joining replica: also the replicas it was given). */
+function catchupPeers<S, O extends Op, R, C>(s: ReplicaState<S, O, R, C>): string[] {
+  const { name, procs, join } = s.config;
+  const peers = s.members.filter((p) => p !== name);
+  if (join) for (const p of procs) if (p !== name && !peers.includes(p)) peers.push(p);
+  return peers;
 }
 
 /** Asks the next peer that is up (after a quorum is seen, at the start); done when none is left. */
@@ -781,6 +1058,11 @@ function askPeers<S, O extends Op, R, C>(
   }
   s.catchup = undefined;
   s.behind = false;
+  if (!isMember(s)) {
+    // Joining: ask again until a reconfiguration adding this replica is applied here.
+    if (!s.removed) s.joinPollAt = now + JOIN_POLL_MS;
+    return;
+  }
   if (!s.ready) {
     s.ready = true;
     out.push({ type: 'ready' });
@@ -828,6 +1110,16 @@ function onCatchupReply<S, O extends Op, R, C>(
     pump(s, out, now);
     return;
   }
+  if (!s.configKnown && r.entries.length > 0) {
+    // Joining: the entries can be applied only under the configuration they were decided in.
+    if (!(r.initial && s.applied === 0 && s.epoch === 0)) {
+      nextPeer(s, out, now);
+      return;
+    }
+    s.initial = [...r.initial];
+    s.configKnown = true;
+    enterEpoch(s, out, 0, r.initial, true);
+  }
   for (const [inst, entry] of r.entries) learn(s, inst, entry);
   if (r.applied - 1 > s.maxDecided) s.maxDecided = r.applied - 1;
   applyReady(s, out);
@@ -873,7 +1165,11 @@ function receiveChunk<S, O extends Op, R, C>(
   const data = Buffer.concat(t.parts);
   if (data.length !== t.bytes) return 'useless';
   try {
-    return { inst: t.inst, state: diskCodec().unpack(data) };
+    const snapshot: Snapshot = { inst: t.inst, state: diskCodec().unpack(data) };
+    if (k.epoch !== undefined) snapshot.epoch = k.epoch;
+    if (k.members !== undefined) snapshot.members = k.members;
+    if (k.reconfigs !== undefined) snapshot.reconfigs = k.reconfigs;
+    return snapshot;
   } catch {
     return 'useless';
   }
@@ -889,7 +1185,14 @@ function adoptSnapshot<S, O extends Op, R, C>(
   const { machine } = s.config;
   s.state = machine.restore(snapshot.state);
   if (s.config.mutations?.has('forget-snapshot-results')) machine.forgetResults!(s.state);
+  for (const [reqId, result] of snapshot.reconfigs ?? []) s.reconfigs.set(reqId, result);
   s.applied = snapshot.inst;
+  s.nextConfig = undefined;
+  if (snapshot.members) {
+    if (snapshot.epoch !== s.epoch || !s.configKnown)
+      enterEpoch(s, out, snapshot.epoch ?? 0, snapshot.members, true);
+    s.configKnown = true;
+  }
   for (const inst of [...s.decided.keys()]) if (inst < s.applied) s.decided.delete(inst);
   s.history.clear();
   s.snapshot = snapshot;
@@ -900,12 +1203,12 @@ function adoptSnapshot<S, O extends Op, R, C>(
   const waiting = new Set(s.queue.map((op) => op.reqId));
   for (const f of s.inflight.values()) for (const op of f.entry.ops) waiting.add(op.reqId);
   for (const [reqId, op] of s.owned) {
-    if (machine.resultOf(s.state, reqId) !== undefined) s.owned.delete(reqId);
+    if (known(s, reqId) !== undefined) s.owned.delete(reqId);
     else if (!waiting.has(reqId)) s.queue.push(op);
   }
   const again: O[] = [];
   for (const [reqId, p] of s.pending) {
-    const result = machine.resultOf(s.state, reqId);
+    const result = known(s, reqId) as R | undefined;
     if (result === undefined) {
       p.sentAt = now;
       again.push(p.op);
@@ -931,7 +1234,9 @@ function serveCatchup<S, O extends Op, R, C>(
     if (!entry) break;
     entries.push([i, entry]);
   }
-  return { entries, applied: s.applied };
+  const reply: CatchupReply = { entries, applied: s.applied };
+  if (request.from === 0 && s.initial !== undefined) reply.initial = [...s.initial];
+  return reply;
 }
 
 /** The piece asked for of the snapshot in transfer, or the first piece of the current one. */
@@ -943,7 +1248,13 @@ function snapshotChunk<S, O extends Op, R, C>(
   let served = s.served;
   const going = served !== undefined && asked !== undefined && asked.inst === served.inst;
   if (!going && served?.inst !== snapshot.inst) {
-    served = s.served = { inst: snapshot.inst, data: diskCodec().pack(snapshot.state) };
+    served = s.served = {
+      inst: snapshot.inst,
+      data: diskCodec().pack(snapshot.state),
+      epoch: snapshot.epoch,
+      members: snapshot.members,
+      reconfigs: snapshot.reconfigs,
+    };
   }
   const enc = served!;
   const size = s.opts.snapshotChunkBytes;
@@ -952,7 +1263,7 @@ function snapshotChunk<S, O extends Op, R, C>(
     going && Number.isInteger(asked.index) && asked.index >= 0 && asked.index < count
       ? asked.index
       : 0;
-  return {
+  const chunk: SnapshotChunk = {
     inst: enc.inst,
     index,
     count,
@@ -960,6 +1271,10 @@ function snapshotChunk<S, O extends Op, R, C>(
     // A copy: the message must not hold on to (or carry) the whole encoding.
     data: new Uint8Array(enc.data.subarray(index * size, (index + 1) * size)),
   };
+  if (enc.epoch !== undefined) chunk.epoch = enc.epoch;
+  if (enc.members !== undefined) chunk.members = enc.members;
+  if (enc.reconfigs !== undefined) chunk.reconfigs = enc.reconfigs;
+  return chunk;
 }
 
 /** With no hole and a log that stays put, asks one peer now and then (see IDLE_PROBE_MS). */
@@ -978,7 +1293,7 @@ function probeIfQuiet<S, O extends Op, R, C>(
   if (s.config.mutations?.has('ignore-missed')) return;
   const me = s.config.name;
   const lead = leader(s);
-  const peer = lead !== me ? lead : s.config.procs.find((p) => p !== me && s.replicasUp.has(p));
+  const peer = lead !== me ? lead : s.members.find((p) => p !== me && s.replicasUp.has(p));
   if (peer === undefined) return;
   s.probeAt = now + s.probeEveryMs;
   s.probeEveryMs = Math.min(2 * s.probeEveryMs, IDLE_PROBE_MAX_MS);
@@ -998,6 +1313,8 @@ function tick<S, O extends Op, R, C>(
     late.push(p.op);
   }
   if (late.length > 0) route(s, out, now, late);
+  if (s.config.join && !isMember(s) && !s.removed && !s.catchup && now >= s.joinPollAt)
+    startCatchup(s, out, now, false);
   // A hole in the log (a decision waits for it, or one was missed): ask the others, then fill
   // what is still missing with no-ops.
   // (Every decided instance waiting is at or above `applied`, and maxDecided covers it.)
@@ -1011,7 +1328,7 @@ function tick<S, O extends Op, R, C>(
     const leads = leader(s) === s.config.name;
     if (leads && !futile && (s.holesFromDeath || now - s.gapSince > 3 * s.opts.gapMs)) {
       for (let i = s.applied; i < s.maxDecided && s.inflight.size < s.opts.window; i++) {
-        if (!s.decided.has(i) && !s.inflight.has(i)) propose(s, out, i, { ops: [] });
+        if (!s.decided.has(i) && !s.inflight.has(i)) propose(s, out, i, entryOf(s, []));
       }
     }
   } else {

@@ -35,6 +35,8 @@ export interface Machine<S, O extends Op, R> {
 /** One log entry: the operations one Paxos instance decided, in order (none: a no-op filler). */
 export interface Entry<O extends Op = Op> {
   ops: O[];
+  /** The configuration it was proposed in (absent: epoch 0); see core.ts's ReconfigOp. */
+  epoch?: number;
 }
 
 /** Checks what every operation needs (an object with a reqId); returns its fields to check on. */

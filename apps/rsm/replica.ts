@@ -16,6 +16,7 @@ import {
   Global,
   isCall,
   isDown,
+  kill,
   link,
   logger,
   monitor,
@@ -29,6 +30,7 @@ import {
   sendAfter,
   spawnLink,
   TIMEOUT,
+  unlink,
   whereis,
 } from '../../actors/index.ts';
 import { Paxos, type ProposeOutcome } from '../paxos/index.ts';
@@ -41,6 +43,7 @@ import {
   type ReplicaEffect,
   type ReplicaEvent,
   type ReplicaOptions,
+  replayDecided,
   replicaStatus,
   replicaStep,
   type Snapshot,
@@ -62,7 +65,9 @@ const TICK_MS = 100;
 const FORWARD_HOLD_MAX = 64;
 
 export const replicaName = (service: string, name: string) => `${service}:${name}`;
-export const paxosName = (service: string, name: string) => `${service}:${name}/paxos`;
+/** A replica's Paxos participant in configuration `epoch` (each epoch is its own Paxos group). */
+export const paxosName = (service: string, name: string, epoch = 0) =>
+  epoch === 0 ? `${service}:${name}/paxos` : `${service}:${name}/paxos-e${epoch}`;
 
 /** Requests a replica answers. */
 export type ReplicaRequest<O> =
@@ -75,7 +80,12 @@ type Internal =
   | { type: 'decide'; inst: number; value: unknown }
   | { type: 'missed'; inst: number }
   | { type: 'forward'; ops: Op[] }
-  | { type: 'proposed'; inst: number; outcome: ProposeOutcome | { outcome: 'error' } }
+  | {
+      type: 'proposed';
+      inst: number;
+      outcome: ProposeOutcome | { outcome: 'error' };
+      epoch: number;
+    }
   | { type: 'catchup_reply'; peer: string; reply: CatchupReply }
   | { type: 'catchup_failed'; peer: string }
   | { type: 'snapshot_saved'; snapshot: Snapshot }
@@ -100,6 +110,11 @@ function outcomeOf(result: unknown): string {
 export type ServiceOptions = ReplicaOptions & {
   /** 'paxos' (the default: Multi-Paxos, one log) or 'epaxos' (leaderless, by key). */
   protocol?: Protocol;
+  /**
+   * A new replica for a running service (Paxos only): `procs` are replicas to catch up from, and
+   * it serves once a reconfiguration (`addReplica`) makes it a member.
+   */
+  join?: boolean;
 };
 
 /** The replica's body (a process function): `spawn(replica, machine, name, procs, options)`. */
@@ -109,39 +124,75 @@ export async function replica<S, O extends Op, R>(
   procs: string[],
   serviceOptions: ServiceOptions = {},
 ): Promise<void> {
-  const { protocol, ...options } = serviceOptions;
+  const { protocol, join, ...options } = serviceOptions;
   if (protocol === 'epaxos') return await epaxosFront(machine, name, procs);
   const me = self();
-  const log = logger().child({ service: machine.service, replica: name });
-  const store = openReplicaStore(replicaName(machine.service, name));
+  const service = machine.service;
+  const log = logger().child({ service, replica: name });
+  const store = openReplicaStore(replicaName(service, name));
   const snapshot = store.load();
   const core = createReplica<S, O, R, From>(
-    { machine, name, procs, options, random: Math.random },
-    {
-      snapshot,
-      decided: decisionsFrom(openStore(paxosName(machine.service, name)), snapshot?.inst ?? 0),
-    },
+    { machine, name, procs, options, random: Math.random, join },
+    { snapshot },
   );
+  // Replay each epoch's Paxos store in turn, from the snapshot's epoch on, while the replay
+  // applies reconfigurations (nothing is told to the core twice).
+  for (let epoch = -1; epoch !== core.epoch; ) {
+    epoch = core.epoch;
+    replayDecided(core, decisionsFrom(openStore(paxosName(service, name, epoch)), core.applied));
+  }
 
-  // The participant of this replica's previous incarnation dies with it (linked): let it go.
-  await waitUntilGone(paxosName(machine.service, name));
-  const participant = Paxos.start(
-    paxosName(machine.service, name),
-    procs.map((p) => paxosName(machine.service, p)),
-    me,
-    { terms: true }, // Multi-Paxos: the leader runs phase 1 once per term
-  );
-  link(participant);
+  /**
+   * This replica's Paxos participant: one per configuration (epoch) it is a member of. A new
+   * epoch's is started (and the previous one stopped: every position it could decide is
+   * decided, and the others catch up from the replicas' logs) when the core says so.
+   */
+  let participant: Pid | undefined;
+  let participantEpoch = -1;
+  const enterEpoch = async (epoch: number, members: string[]): Promise<void> => {
+    setPeers(epoch, members);
+    if (epoch === participantEpoch) return;
+    if (participant) {
+      unlink(participant);
+      kill(participant);
+      participant = undefined;
+    }
+    if (!members.includes(name)) return;
+    const pname = paxosName(service, name, epoch);
+    // The participant of this replica's previous incarnation dies with it (linked): let it go.
+    await waitUntilGone(pname);
+    participant = Paxos.start(
+      pname,
+      members.map((p) => paxosName(service, p, epoch)),
+      me,
+      { terms: true }, // Multi-Paxos: the leader runs phase 1 once per term
+    );
+    participantEpoch = epoch;
+    link(participant);
+    log.debug({ epoch, members }, 'participant started');
+  };
 
   // Who is up, as the registry says: told to the core whenever it changes. Looked at before
-  // every event, so it is kept cheap: the global names are made once, and a list is built only
-  // when some name's presence changed since the last look.
-  const others = procs.filter((p) => p !== name);
-  const replicaNames = others.map((p) => replicaName(machine.service, p));
-  const participantNames = procs.map((p) => bebName(paxosName(machine.service, p)));
-  const replicaUp = others.map(() => false);
-  const participantUp = procs.map(() => false);
+  // every event, so it is kept cheap: the global names are made once per configuration, and a
+  // list is built only when some name's presence changed since the last look.
+  let others: string[] = [];
+  let replicaNames: string[] = [];
+  let participants: string[] = [];
+  let participantNames: string[] = [];
+  let replicaUp: boolean[] = [];
+  let participantUp: boolean[] = [];
   let peersTold = false;
+  /** The replicas to watch: the members (and, while joining, the replicas it was given). */
+  const setPeers = (epoch: number, members: string[]) => {
+    others = [...new Set([...members, ...(join ? procs : [])])].filter((p) => p !== name);
+    replicaNames = others.map((p) => replicaName(service, p));
+    participants = [...members];
+    participantNames = members.map((p) => bebName(paxosName(service, p, epoch)));
+    replicaUp = others.map(() => false);
+    participantUp = members.map(() => false);
+    peersTold = false;
+  };
+  setPeers(core.epoch, core.members);
   const peersEvent = (now: number): ReplicaEvent<O, From> | undefined => {
     let changed = !peersTold;
     for (let i = 0; i < replicaNames.length; i++) {
@@ -160,9 +211,12 @@ export async function replica<S, O extends Op, R>(
     }
     if (!changed) return undefined;
     peersTold = true;
-    const replicas = others.filter((_, i) => replicaUp[i]);
-    const participants = procs.filter((_, i) => participantUp[i]);
-    return { type: 'peers', now, replicas, participants };
+    return {
+      type: 'peers',
+      now,
+      replicas: others.filter((_, i) => replicaUp[i]),
+      participants: participants.filter((_, i) => participantUp[i]),
+    };
   };
 
   /**
@@ -170,9 +224,14 @@ export async function replica<S, O extends Op, R>(
    * through the participant's front (one process hop less); through the front while the role
    * is not registered (being restarted). The value is checked as Paxos.proposeInstance does.
    */
-  const proposer = proposerName(paxosName(machine.service, name));
-  const propose = (inst: number, entry: unknown, timeoutMs: number): Promise<ProposeOutcome> => {
-    const pid = whereis(proposer);
+  const propose = (
+    inst: number,
+    entry: { epoch?: number },
+    timeoutMs: number,
+  ): Promise<ProposeOutcome | { outcome: 'error' }> => {
+    if (participant === undefined || (entry.epoch ?? 0) !== participantEpoch)
+      return Promise.resolve({ outcome: 'error' }); // not this epoch's member (any more)
+    const pid = whereis(proposerName(paxosName(service, name, participantEpoch)));
     if (!pid) return Paxos.proposeInstance(participant, inst, entry, timeoutMs);
     try {
       checkValue(entry, 'a Paxos value');
@@ -207,7 +266,7 @@ export async function replica<S, O extends Op, R>(
   const answered = new Map<string, { kind: string; outcome: string; n: number }>();
   const countAnswered = () => {
     for (const a of answered.values())
-      operations.inc({ service: machine.service, kind: a.kind, outcome: a.outcome }, a.n);
+      operations.inc({ service: service, kind: a.kind, outcome: a.outcome }, a.n);
     answered.clear();
   };
 
@@ -216,12 +275,10 @@ export async function replica<S, O extends Op, R>(
   const events: Array<ReplicaEvent<O, From>> = [];
 
   /** Registers the replica's name once it is caught up (the one effect that waits). */
+  let removed = false;
   const becomeReady = async (): Promise<void> => {
-    if (!(await Global.register(replicaName(machine.service, name), me))) {
-      throw new ActorError(
-        'name_taken',
-        `a ${machine.service} replica named '${name}' is already running`,
-      );
+    if (!(await Global.register(replicaName(service, name), me))) {
+      throw new ActorError('name_taken', `a ${service} replica named '${name}' is already running`);
     }
     log.debug({ applied: core.applied }, 'replica ready');
   };
@@ -243,7 +300,7 @@ export async function replica<S, O extends Op, R>(
         reply(e.to, e.message);
         break;
       case 'forward': {
-        const pid = Global.whereis(replicaName(machine.service, e.to));
+        const pid = Global.whereis(replicaName(service, e.to));
         if (!pid) events.push({ type: 'leader_down', now: Date.now(), name: e.to });
         else {
           const queued = forwards.get(pid);
@@ -255,27 +312,34 @@ export async function replica<S, O extends Op, R>(
       case 'watch': {
         if (watched) demonitor(watched.ref, { flush: true });
         watched = undefined;
-        const pid = Global.whereis(replicaName(machine.service, e.name));
+        const pid = Global.whereis(replicaName(service, e.name));
         if (pid) watched = { name: e.name, ref: monitor(pid) };
         else events.push({ type: 'leader_down', now: Date.now(), name: e.name });
         break;
       }
       case 'propose': {
         const { inst } = e;
+        const epoch = e.entry.epoch ?? 0;
         propose(inst, e.entry, e.timeoutMs).then(
-          (outcome) => send(me, { type: 'proposed', inst, outcome } satisfies Internal),
+          (outcome) => send(me, { type: 'proposed', inst, outcome, epoch } satisfies Internal),
           () =>
-            send(me, { type: 'proposed', inst, outcome: { outcome: 'error' } } satisfies Internal),
+            send(me, {
+              type: 'proposed',
+              inst,
+              outcome: { outcome: 'error' },
+              epoch,
+            } satisfies Internal),
         );
         break;
       }
       case 'catchup_request':
-        spawnLink(askPeer, me, replicaName(machine.service, e.to), e.to, e.request, e.timeoutMs);
+        spawnLink(askPeer, me, replicaName(service, e.to), e.to, e.request, e.timeoutMs);
         break;
       case 'save_snapshot': {
         const next = e.snapshot;
+        const compacting = participant;
         void Promise.resolve(store.save(next))
-          .then(() => Paxos.compact(participant, next.inst))
+          .then(() => (compacting ? Paxos.compact(compacting, next.inst) : undefined))
           .then(
             () => send(me, { type: 'snapshot_saved', snapshot: next } satisfies Internal),
             (err: unknown) => {
@@ -290,6 +354,12 @@ export async function replica<S, O extends Op, R>(
         break;
       case 'ready':
         return becomeReady();
+      case 'epoch':
+        return enterEpoch(e.epoch, e.members);
+      case 'removed':
+        removed = true;
+        log.info({ epoch: core.epoch, members: core.members }, 'replica removed; stopping');
+        return Global.unregister(replicaName(service, name)).catch(() => undefined);
       default:
         e satisfies never;
     }
@@ -330,7 +400,7 @@ export async function replica<S, O extends Op, R>(
   };
 
   registerProbe('replica', me, () => ({
-    service: machine.service,
+    service: service,
     ...replicaStatus(core),
     state: machine.describe?.(core.state),
   }));
@@ -338,7 +408,7 @@ export async function replica<S, O extends Op, R>(
   const started = run({ type: 'start', now: Date.now() });
   if (started) await started;
   sendAfter(me, { type: 'tick' } satisfies Internal, TICK_MS);
-  for (;;) {
+  while (!removed) {
     // With forwards waiting: take what is already in the mailbox, and send them once it is empty.
     const m =
       forwards.size > 0
@@ -368,6 +438,13 @@ export async function replica<S, O extends Op, R>(
     }
     if (!isCall(m) && !isDown(m) && m.type === 'tick')
       sendAfter(me, { type: 'tick' } satisfies Internal, TICK_MS);
+  }
+  // Removed from the service: forwards still held go out, the participant stops, and so does
+  // this process (normally: a supervisor does not restart it).
+  flushForwards();
+  if (participant) {
+    unlink(participant);
+    kill(participant);
   }
 
   /** The core event a message is (undefined: none). */

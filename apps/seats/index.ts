@@ -4,7 +4,16 @@
 //   srs = ['s1', 's2', 's3'].map((s, _, all) => SeatReserve.start(s, all))
 //   await SeatReserve.reserve(srs[0], 1, 5, 'ada')   // { ok: true, row: 1, seat: 5, holder: 'ada' }
 import type { Pid } from '../../actors/index.ts';
-import { type CallOptions, runOp, startReplica, status } from '../rsm/client.ts';
+import {
+  addReplica,
+  type CallOptions,
+  type Membership,
+  type ReconfigOptions,
+  removeReplica,
+  runOp,
+  startReplica,
+  status,
+} from '../rsm/client.ts';
 import { type Machine, requestId } from '../rsm/machine.ts';
 import { type ReplicaStatus, replica, type ServiceOptions } from '../rsm/replica.ts';
 import {
@@ -84,6 +93,18 @@ export const SeatReserve = {
       { kind: 'status_all', reqId: options.reqId ?? requestId() },
       options,
     );
+  },
+  /**
+   * Adds replica `name` while the service runs, through the log: it starts (on `options.node`,
+   * or this node), catches up from a member's snapshot, and serves. Resolves the new
+   * configuration { epoch, members, pid }; already_member if it is one.
+   */
+  addReplica(server: Server, name: string, options?: ReconfigOptions): Promise<Membership> {
+    return addReplica(seatMachine, server, name, options);
+  },
+  /** Removes replica `name` through the log; it stops. not_member if it is none. */
+  removeReplica(server: Server, name: string, options?: CallOptions): Promise<Membership> {
+    return removeReplica(seatMachine, server, name, options);
   },
   status(srs: Server): Promise<ReplicaStatus> {
     return status('seats', srs);

@@ -489,3 +489,185 @@ describe('replica core: an instance the others compacted (found by the simulator
     expect(of(fx, 'propose').map((e) => [e.inst, e.entry.ops])).toEqual([[4, [add('r1')]]]);
   });
 });
+
+describe('replica core: reconfiguration through the log (stop sign, one Paxos group per epoch)', () => {
+  const reconfig = (reqId: string, change: { add?: string; remove?: string }) =>
+    ({ reqId, rsm: 'reconfig', ...change }) as unknown as InventoryOp;
+  const FOUR = [...ALL, 'd'];
+
+  it("ends the epoch at the stop sign: the old group's later decisions are void, their ops proposed again", () => {
+    const a = core('a');
+    start(a, 0);
+    const p = of(step(a, { type: 'request', now: 1, from: 1, op: add('r1') }), 'propose');
+    expect(p.map((e) => e.inst)).toEqual([0]);
+    // Another proposer's reconfiguration wins instance 0; a's r1 goes to instance 1 (epoch 0).
+    const fx = step(a, {
+      type: 'decide',
+      now: 2,
+      inst: 0,
+      value: { ops: [reconfig('rc', { add: 'd' })] },
+    });
+    expect(of(fx, 'epoch')).toEqual([{ type: 'epoch', epoch: 1, members: FOUR }]);
+    expect(a.reconfigs.get('rc')).toEqual({ ok: true, epoch: 1, members: FOUR });
+    // The new group is not known up yet: nothing is proposed until its participants are seen.
+    expect(of(fx, 'propose')).toEqual([]);
+    const go = step(a, { type: 'peers', now: 3, replicas: [], participants: FOUR });
+    expect(of(go, 'propose')).toEqual([
+      { type: 'propose', inst: 1, entry: { ops: [add('r1')], epoch: 1 }, timeoutMs: 2000 },
+    ]);
+    // The old group decides instance 1 too (a ballot of epoch 0 still in flight): void.
+    step(a, { type: 'decide', now: 4, inst: 1, value: { ops: [add('zz', 5)] } });
+    expect(a.applied).toBe(1);
+    expect(a.decided.size).toBe(0);
+    // The old group's late answer to a's epoch-0 ballot does not touch its epoch-1 one.
+    const late = step(a, {
+      type: 'proposed',
+      now: 5,
+      inst: 1,
+      epoch: 0,
+      outcome: { outcome: 'aborted', reason: 'preempted' },
+    });
+    expect(late).toEqual([]);
+    expect(a.inflight.get(1)?.outstanding).toBe(true);
+    // The new group's decision is the one applied.
+    const done = step(a, {
+      type: 'proposed',
+      now: 6,
+      inst: 1,
+      epoch: 1,
+      outcome: { outcome: 'decided', value: { ops: [add('r1')], epoch: 1 } },
+    });
+    expect(of(done, 'answer').map((e) => e.result)).toEqual([{ ok: true, stock: { x: 1 } }]);
+    expect(a.state.stock.get('zz')).toBeUndefined();
+    // A snapshot starts the new epoch, with its configuration.
+    expect(of(fx, 'save_snapshot').map((e) => e.snapshot)).toMatchObject([
+      { inst: 1, epoch: 1, members: FOUR, reconfigs: [['rc', { ok: true }]] },
+    ]);
+  });
+
+  it('a removed replica answers its callers not_member, says so, and stops proposing', () => {
+    const c = core('c');
+    start(c, 0, new Map());
+    step(c, { type: 'peers', now: 1, replicas: ['a', 'b'], participants: ALL });
+    // A request waits at c (forwarded to the leader a).
+    step(c, { type: 'request', now: 2, from: 9, op: add('r9') });
+    const fx = step(c, {
+      type: 'decide',
+      now: 3,
+      inst: 0,
+      value: { ops: [reconfig('rc', { remove: 'c' })] },
+    });
+    expect(of(fx, 'epoch')).toEqual([{ type: 'epoch', epoch: 1, members: ['a', 'b'] }]);
+    expect(of(fx, 'removed')).toHaveLength(1);
+    expect(of(fx, 'reply')).toEqual([
+      {
+        type: 'reply',
+        to: 9,
+        message: {
+          rsmError: {
+            code: 'not_member',
+            message: "inventory replica 'c' was removed from the service; call one of a, b",
+          },
+        },
+      },
+    ]);
+    const again = step(c, { type: 'request', now: 4, from: 10, op: add('r10') });
+    expect(of(again, 'reply')[0]?.message).toMatchObject({ rsmError: { code: 'not_member' } });
+    expect(of(again, 'forward')).toEqual([]);
+  });
+
+  it('refuses a malformed reconfiguration, and applies a refused one as a remembered no-change', () => {
+    const a = core('a');
+    start(a, 0);
+    const bad = step(a, {
+      type: 'request',
+      now: 1,
+      from: 1,
+      op: reconfig('x', { add: 'a', remove: 'b' }),
+    });
+    expect(of(bad, 'reply')[0]?.message).toMatchObject({ rsmError: { code: 'invalid_argument' } });
+    expect(of(bad, 'propose')).toEqual([]);
+    const fx = step(a, {
+      type: 'decide',
+      now: 2,
+      inst: 0,
+      value: { ops: [reconfig('r-add', { add: 'b' }), reconfig('r-rm', { remove: 'zz' })] },
+    });
+    expect(of(fx, 'epoch')).toEqual([]);
+    expect(a.reconfigs.get('r-add')).toMatchObject({ ok: false, error: 'already_member' });
+    expect(a.reconfigs.get('r-rm')).toMatchObject({ ok: false, error: 'not_member' });
+    // A retry under the same reqId gets the remembered result, proposing nothing.
+    const retry = step(a, {
+      type: 'request',
+      now: 3,
+      from: 2,
+      op: reconfig('r-add', { add: 'b' }),
+    });
+    expect(of(retry, 'reply')[0]?.message).toMatchObject({ ok: false, error: 'already_member' });
+    expect(of(retry, 'propose')).toEqual([]);
+  });
+
+  it('a joining replica catches up (snapshot with its configuration), and serves once a member', () => {
+    // b applied two operations and the reconfiguration adding d, snapshotted after it.
+    const b = core('b', { snapshotEvery: 1000 });
+    start(b, 0);
+    step(b, { type: 'decide', now: 0, inst: 0, value: { ops: [add('o1')] } });
+    const fx = step(b, {
+      type: 'decide',
+      now: 0,
+      inst: 1,
+      value: { ops: [reconfig('rc', { add: 'd' })] },
+    });
+    const save = of(fx, 'save_snapshot')[0]!; // a new epoch starts from a snapshot
+    expect(save.snapshot).toMatchObject({ inst: 2, epoch: 1, members: FOUR });
+    step(b, { type: 'snapshot_saved', now: 0, snapshot: save.snapshot });
+    const d = createReplica<InventoryState, InventoryOp, InventoryResult, number>({
+      machine: inventoryMachine,
+      name: 'd',
+      procs: ['b'],
+      join: true,
+      random: () => 0.5,
+    });
+    const servers = new Map([['b', b]]);
+    step(d, { type: 'peers', now: 0, replicas: ['b'], participants: [] }, servers);
+    const started = step(d, { type: 'start', now: 0 }, servers);
+    // It starts with the replicas it was given, then learns the configuration from b's snapshot.
+    expect(of(started, 'epoch')).toEqual([
+      { type: 'epoch', epoch: 0, members: ['b'] },
+      { type: 'epoch', epoch: 1, members: FOUR },
+    ]);
+    expect(of(started, 'ready')).toHaveLength(1);
+    expect(d.applied).toBe(2);
+    expect(d.state.stock.get('x')).toBe(1);
+    expect(d.reconfigs.get('rc')).toMatchObject({ ok: true, epoch: 1 });
+  });
+
+  it('a joining replica that is no member yet refuses calls and asks again later', () => {
+    const b = core('b');
+    start(b, 0);
+    const d = createReplica<InventoryState, InventoryOp, InventoryResult, number>({
+      machine: inventoryMachine,
+      name: 'd',
+      procs: ['b'],
+      join: true,
+      random: () => 0.5,
+    });
+    const servers = new Map([['b', b]]);
+    step(d, { type: 'peers', now: 0, replicas: ['b'], participants: [] }, servers);
+    expect(of(step(d, { type: 'start', now: 0 }, servers), 'ready')).toEqual([]);
+    const call = step(d, { type: 'request', now: 1, from: 3, op: add('r1') });
+    expect(of(call, 'reply')[0]?.message).toMatchObject({ rsmError: { code: 'not_member' } });
+    // b applies the reconfiguration; d, asking again on a tick, becomes a member and serves.
+    step(b, { type: 'decide', now: 2, inst: 0, value: { ops: [reconfig('rc', { add: 'd' })] } });
+    expect(of(step(d, { type: 'tick', now: 100 }, servers), 'ready')).toEqual([]); // too soon
+    // b has no snapshot: its entries from position 0 come with epoch 0's replicas, which d
+    // needs to apply the reconfiguration as b did.
+    const later = step(d, { type: 'tick', now: 300 }, servers);
+    expect(of(later, 'epoch')).toEqual([
+      { type: 'epoch', epoch: 0, members: ALL },
+      { type: 'epoch', epoch: 1, members: FOUR },
+    ]);
+    expect(of(later, 'ready')).toHaveLength(1);
+    expect(d.members).toEqual(FOUR);
+  });
+});
