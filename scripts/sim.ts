@@ -125,6 +125,10 @@ Options:
                         fence, drain, checkpoint, switch), or once every replica is up; a
                         crash while draining undoes it and it is tried again
   --snapshot-every N    each replica snapshots (and compacts) every N instances (default ${D.snapshotEvery})
+  --reconfigs N         reconfigurations during the faults, one at a time, through the log
+                        (addReplica/removeReplica): each adds a fresh replica (n<nodes+1>, ...),
+                        which joins and catches up, or removes a member, which stops; members
+                        stay between 2 and nodes + 1 (default ${D.reconfigs})
 Network:
   --delay DIST          one-way message delay, virtual ms (default ${formatDelay(D.delay)}):
                           fixed:MS            always MS
@@ -168,7 +172,9 @@ Checks:
                                               --power-loss-nodes 2 --flush-ms 1..5)
                           and the Paxos roles' (apps/paxos/mutations.ts) and the
                           replica core's (apps/rsm/core.ts; ignore-missed: a replica
-                          that missed the last decisions stays behind, try --seed 7):
+                          that missed the last decisions stays behind, try --seed 7;
+                          apply-void: an old configuration's decisions after its stop
+                          sign are applied, try --nodes 3 --ops 100 --reconfigs 6):
                           ${SIM_MUTATIONS.slice(3).join(', ')}
                         with --protocol epaxos, the EPaxos core's:
                           majority-fast-quorum   the fast path commits with a majority (differs
@@ -223,6 +229,7 @@ const args = cli({
     'liveness-ms': { type: 'string', default: String(D.livenessMs) },
     batch: { type: 'string' },
     'snapshot-every': { type: 'string' },
+    reconfigs: { type: 'string' },
     mutate: { type: 'string' },
     bug: { type: 'string' },
     protocol: { type: 'string', default: 'paxos' },
@@ -321,7 +328,7 @@ function faultOptions(d: Omit<FaultOptions, 'seed'>): Omit<FaultOptions, 'seed'>
 }
 
 const protocol = args.choice('protocol', ['paxos', 'epaxos'] as const)!;
-const PAXOS_ONLY = ['random-proposer', 'paxos', 'batch', 'snapshot-every'] as const;
+const PAXOS_ONLY = ['random-proposer', 'paxos', 'batch', 'snapshot-every', 'reconfigs'] as const;
 if (protocol === 'epaxos') {
   for (const flag of PAXOS_ONLY)
     if (values[flag] !== undefined)
@@ -338,6 +345,7 @@ const base: Omit<SimOptions, 'seed'> = {
   terms: (args.choice('paxos', ['terms', 'classic'] as const) ?? 'terms') !== 'classic',
   batchMax: args.int('batch', { min: 1 }) ?? D.batchMax,
   snapshotEvery: args.int('snapshot-every', { min: 1 }) ?? D.snapshotEvery,
+  reconfigs: args.int('reconfigs', { min: 0, max: 100 }) ?? D.reconfigs,
   mutate: args.choice(mutateFlag, SIM_MUTATIONS),
 };
 const first = args.int('seed', { min: 0, max: 2 ** 32 - 1 })!;
@@ -370,7 +378,10 @@ function describe(o: Omit<SimOptions, 'seed'>): string {
     o,
     `paxos=${o.terms ? 'terms' : 'classic'}`,
     `clients=${o.clients}`,
-    [o.randomProposer > 0 && `random proposer ${o.randomProposer}`],
+    [
+      o.randomProposer > 0 && `random proposer ${o.randomProposer}`,
+      o.reconfigs > 0 && `${o.reconfigs} reconfigurations`,
+    ],
     o.mutate,
   );
 }
@@ -381,7 +392,7 @@ function printMetrics(m: SimMetrics, perDecision = m.decisions || 1): void {
 operations: ${m.submitted} submitted, ${m.acknowledged} acknowledged, ${m.retries} client retries; latency p50 ${m.opLatencyP50} ms, p99 ${m.opLatencyP99} ms (virtual)
 decisions: ${m.decisions} instances (${m.noops} no-ops), ${(m.messages / perDecision).toFixed(1)} messages and ${(m.ballots / perDecision).toFixed(2)} ballots per decision${m.randomBallots > 0 ? ` (${m.randomBallots} random ballots)` : ''}, latency p50 ${m.decisionLatencyP50} ms, p99 ${m.decisionLatencyP99} ms (virtual)
 disk: ${m.diskWrites} writes in ${m.flushes} flushes (${(m.diskWrites / (m.flushes || 1)).toFixed(2)} writes per flush), ${m.lostWrites} committed writes lost to power losses before their flush
-snapshots: ${m.snapshots} saved, ${m.snapshotsAdopted} adopted by a lagging replica (sent in chunks)
+snapshots: ${m.snapshots} saved, ${m.snapshotsAdopted} adopted by a lagging replica (sent in chunks)${m.added + m.removed > 0 ? `\nreconfigurations: ${m.added} replicas added, ${m.removed} removed` : ''}
 faults: ${m.dropped} messages dropped, ${m.duplicated} duplicated, ${m.partitions} partitions, ${m.crashes} crashes and ${m.powerLosses} power losses (node restarts follow); all acknowledged ${m.settleMs} ms (virtual) after faults stopped`,
   );
 }
@@ -428,6 +439,7 @@ function commonArgs(o: CommonOptions, clientArgs: string[], protocolArgs: string
 function argsFor(o: Omit<SimOptions, 'seed'>): string {
   const parts = commonArgs(o, [], [`--batch ${o.batchMax}`, `--snapshot-every ${o.snapshotEvery}`]);
   if (o.randomProposer > 0) parts.push(`--random-proposer ${o.randomProposer}`);
+  if (o.reconfigs > 0) parts.push(`--reconfigs ${o.reconfigs}`);
   if (!o.terms) parts.push('--paxos classic');
   if (o.mutate) parts.push(`--mutate ${o.mutate}`);
   return parts.join(' ');

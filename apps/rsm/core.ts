@@ -204,8 +204,14 @@ export interface ReplicaError {
  *   hole skipped (as if the missing instance were a no-op), instead of waiting for it to be filled.
  * - 'ignore-missed': a replica neither heeds that its acceptor missed a decision nor probes a peer
  *   when its log stays put (as before both), so one that missed the last decisions stays behind.
+ * - 'apply-void': a decision an old configuration's group made after its stop sign is applied
+ *   (as if reconfiguration needed no stop sign), not voided.
  */
-export type ReplicaMutation = 'forget-snapshot-results' | 'apply-past-gap' | 'ignore-missed';
+export type ReplicaMutation =
+  | 'forget-snapshot-results'
+  | 'apply-past-gap'
+  | 'ignore-missed'
+  | 'apply-void';
 
 export interface ReplicaConfig<S, O extends Op, R> {
   machine: Machine<S, O, R>;
@@ -235,8 +241,11 @@ export type ReplicaEvent<O, C> =
   | { type: 'start'; now: number }
   /** A client's operation (not validated yet). */
   | { type: 'request'; now: number; from: C; op: unknown }
-  /** Operations another replica forwards to this one as its leader. */
-  | { type: 'forward'; now: number; ops: O[] }
+  /**
+   * Operations another replica (`from`, in configuration `epoch`) forwards to this one as its
+   * leader; from a later configuration, this replica catches up (from it first).
+   */
+  | { type: 'forward'; now: number; ops: O[]; from?: string; epoch?: number }
   /** The Paxos participant learnt a decision. */
   | { type: 'decide'; now: number; inst: number; value: unknown }
   /**
@@ -514,6 +523,12 @@ export function replicaStep<S, O extends Op, R, C>(
     case 'start':
       s.started = true;
       out.push({ type: 'epoch', epoch: s.epoch, members: [...s.members] });
+      if (!s.config.join && !isMember(s)) {
+        // Restarted after a reconfiguration removed it (its snapshot or log says so).
+        s.removed = true;
+        out.push({ type: 'removed' });
+        break;
+      }
       applyReady(s, out); // a snapshot due after the replay
       // At start, a node may not know the others' names yet: wait for a quorum before asking
       // (a joining replica asks the replicas it was given at once).
@@ -522,9 +537,13 @@ export function replicaStep<S, O extends Op, R, C>(
     case 'request':
       onRequest(s, out, now, event.from, event.op);
       break;
-    case 'forward':
+    case 'forward': {
+      const { from, epoch } = event;
+      if (from !== undefined && epoch !== undefined && epoch > s.epoch && !s.catchup)
+        startCatchup(s, out, now, false, [from, ...catchupPeers(s).filter((p) => p !== from)]);
       enqueue(s, out, now, event.ops);
       break;
+    }
     case 'decide':
       learn(s, event.inst, event.value);
       applyReady(s, out);
@@ -700,12 +719,13 @@ function learn<S, O extends Op, R, C>(
   const entry = value as Entry<O>;
   const epoch = epochOf(entry);
   // Decided by an earlier epoch's group after its stop sign: void.
-  if (inst >= s.applied && epoch < s.epoch) return;
+  const applyVoid = s.config.mutations?.has('apply-void') === true;
+  if (inst >= s.applied && epoch < s.epoch && !applyVoid) return;
   settle(s, inst, entry);
   if (inst < s.applied) return;
   // A later epoch's decision replaces a (then void) earlier one's for the same position.
   const there = s.decided.get(inst);
-  if (there && epochOf(there) >= epoch) return;
+  if (there && (epochOf(there) >= epoch || applyVoid)) return;
   s.decided.set(inst, entry);
   if (inst > s.maxDecided) s.maxDecided = inst;
 }
@@ -739,7 +759,7 @@ function applyReady<S, O extends Op, R, C>(s: ReplicaState<S, O, R, C>, out: Out
     s.applied = Math.min(...s.decided.keys()); // the mutation: skip the hole
   let switched = false;
   for (let entry = s.decided.get(s.applied); entry; entry = s.decided.get(s.applied)) {
-    if (epochOf(entry) !== s.epoch) {
+    if (epochOf(entry) !== s.epoch && !s.config.mutations?.has('apply-void')) {
       // An earlier epoch's, after its stop sign (void: the position is decided anew in this
       // epoch), or a later one's (not possible before this epoch's stop sign is applied).
       if (epochOf(entry) < s.epoch) s.decided.delete(s.applied);
@@ -817,11 +837,21 @@ function enterEpoch<S, O extends Op, R, C>(
   s.participantsUp = new Set(); // the new group's: told by the next `peers` event
   for (const inst of [...s.inflight.keys()]) settle(s, inst, undefined);
   let max = s.applied - 1;
+  const decidedOps = new Set<string>();
   for (const [inst, entry] of s.decided) {
-    if (epochOf(entry) < epoch) s.decided.delete(inst);
-    else if (inst > max) max = inst;
+    if (epochOf(entry) < epoch && !s.config.mutations?.has('apply-void')) s.decided.delete(inst);
+    else {
+      if (inst > max) max = inst;
+      for (const op of entry.ops) decidedOps.add(op.reqId);
+    }
   }
   s.maxDecided = max;
+  // Ops of ours that an earlier decision settled, now void, are proposed again (found by the
+  // simulator: seed 6 with --reconfigs 4 left two requests owned by the leader, proposed nowhere).
+  const queued = new Set(s.queue.map((op) => op.reqId));
+  for (const [reqId, op] of s.owned)
+    if (!queued.has(reqId) && !decidedOps.has(reqId) && known(s, reqId) === undefined)
+      s.queue.push(op);
   s.nextInst = s.applied;
   s.gapSince = undefined;
   s.backoffUntil = 0;
@@ -1023,11 +1053,17 @@ function startCatchup<S, O extends Op, R, C>(
   askPeers(s, out, now);
 }
 
-/** The members to catch up from (a joining replica: also the replicas it was given). */
+/**
+ * The replicas to catch up from: the members, then (joining) the replicas it was given, then any
+ * other replica up. A replica that missed reconfigurations may know none of the members that
+ * are left (simulator, seed 7 with --nodes 3 --reconfigs 6: the only other members it knew were
+ * removed, and it stayed behind for ever); a replica added since is one to ask.
+ */
 function catchupPeers<S, O extends Op, R, C>(s: ReplicaState<S, O, R, C>): string[] {
   const { name, procs, join } = s.config;
   const peers = s.members.filter((p) => p !== name);
-  if (join) for (const p of procs) if (p !== name && !peers.includes(p)) peers.push(p);
+  const more = [...(join ? procs : []), ...s.replicasUp];
+  for (const p of more) if (p !== name && !peers.includes(p)) peers.push(p);
   return peers;
 }
 
@@ -1293,7 +1329,11 @@ function probeIfQuiet<S, O extends Op, R, C>(
   if (s.config.mutations?.has('ignore-missed')) return;
   const me = s.config.name;
   const lead = leader(s);
-  const peer = lead !== me ? lead : s.members.find((p) => p !== me && s.replicasUp.has(p));
+  const peer =
+    lead !== me
+      ? lead
+      : (s.members.find((p) => p !== me && s.replicasUp.has(p)) ??
+        [...s.replicasUp].find((p) => p !== me));
   if (peer === undefined) return;
   s.probeAt = now + s.probeEveryMs;
   s.probeEveryMs = Math.min(2 * s.probeEveryMs, IDLE_PROBE_MAX_MS);

@@ -79,7 +79,7 @@ export type ReplicaRequest<O> =
 type Internal =
   | { type: 'decide'; inst: number; value: unknown }
   | { type: 'missed'; inst: number }
-  | { type: 'forward'; ops: Op[] }
+  | { type: 'forward'; ops: Op[]; from: string; epoch: number }
   | {
       type: 'proposed';
       inst: number;
@@ -193,6 +193,22 @@ export async function replica<S, O extends Op, R>(
     peersTold = false;
   };
   setPeers(core.epoch, core.members);
+  /**
+   * Replicas of this service registered that it does not know of (added by reconfigurations it
+   * has not applied yet): watched too, so that it can catch up from them (see core.ts's
+   * catchupPeers). Looked for at every tick.
+   */
+  const prefix = `${service}:`;
+  const discover = () => {
+    for (const global of Global.registeredNames()) {
+      if (!global.startsWith(prefix)) continue;
+      const p = global.slice(prefix.length);
+      if (p.includes('/') || p === name || others.includes(p)) continue;
+      others.push(p);
+      replicaNames.push(global);
+      replicaUp.push(false);
+    }
+  };
   const peersEvent = (now: number): ReplicaEvent<O, From> | undefined => {
     let changed = !peersTold;
     for (let i = 0; i < replicaNames.length; i++) {
@@ -257,7 +273,8 @@ export async function replica<S, O extends Op, R>(
   const forwards = new Map<Pid, O[]>();
   let heldFor = 0;
   const flushForwards = () => {
-    for (const [pid, ops] of forwards) send(pid, { type: 'forward', ops } satisfies Internal);
+    for (const [pid, ops] of forwards)
+      send(pid, { type: 'forward', ops, from: name, epoch: core.epoch } satisfies Internal);
     forwards.clear();
     heldFor = 0;
   };
@@ -436,8 +453,10 @@ export async function replica<S, O extends Op, R>(
       const pending = run(event);
       if (pending) await pending;
     }
-    if (!isCall(m) && !isDown(m) && m.type === 'tick')
+    if (!isCall(m) && !isDown(m) && m.type === 'tick') {
+      discover();
       sendAfter(me, { type: 'tick' } satisfies Internal, TICK_MS);
+    }
   }
   // Removed from the service: forwards still held go out, the participant stops, and so does
   // this process (normally: a supervisor does not restart it).

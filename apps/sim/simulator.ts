@@ -30,11 +30,14 @@ import {
   type CatchupReply,
   type CatchupRequest,
   createReplica,
+  type ReconfigOp,
+  type ReconfigResult,
   type ReplicaEffect,
   type ReplicaEvent,
   type ReplicaMutation,
   type ReplicaOptions,
   type ReplicaState,
+  replayDecided,
   replicaStatus,
   replicaStep,
   type Snapshot,
@@ -61,6 +64,7 @@ export type SimMutation =
 const SIM_REPLICA_MUTATIONS: readonly ReplicaMutation[] = [
   'forget-snapshot-results',
   'ignore-missed',
+  'apply-void',
 ];
 
 export const SIM_MUTATIONS: readonly SimMutation[] = [
@@ -117,6 +121,12 @@ export interface SimOptions extends FaultOptions {
   mutate?: SimMutation;
   /** Keep the last N events for a trace on a violation (default 5000). */
   traceKeep?: number;
+  /**
+   * Reconfigurations during the fault phase, one at a time, by an admin client through the log
+   * (as addReplica/removeReplica): each adds a fresh replica (n{nodes+1}, ...) that joins and
+   * catches up, or removes a member, which stops; members stay between 2 and nodes + 1.
+   */
+  reconfigs: number;
 }
 
 export const DEFAULT_SIM: Omit<SimOptions, 'seed'> = {
@@ -138,6 +148,7 @@ export const DEFAULT_SIM: Omit<SimOptions, 'seed'> = {
   livenessMs: 30_000,
   batchMax: 16,
   snapshotEvery: 25,
+  reconfigs: 0,
 };
 
 export interface SimMetrics {
@@ -171,6 +182,9 @@ export interface SimMetrics {
   snapshotsAdopted: number;
   /** Virtual ms from the end of faults until the last operation was acknowledged. */
   settleMs: number;
+  /** Reconfigurations acknowledged (replicas added, removed). */
+  added: number;
+  removed: number;
 }
 
 /** Metrics with every figure at zero. */
@@ -201,6 +215,8 @@ export function emptyMetrics(): SimMetrics {
     snapshots: 0,
     snapshotsAdopted: 0,
     settleMs: 0,
+    added: 0,
+    removed: 0,
   };
 }
 
@@ -212,7 +228,7 @@ export interface SimResult {
   digest: string;
 }
 
-type Entry = { ops: InventoryOp[] };
+type Entry = { ops: InventoryOp[]; epoch?: number };
 
 /** Who a replica answers: a client, or a peer's catch-up request. */
 type Token =
@@ -221,12 +237,13 @@ type Token =
 
 /** Replica-to-replica messages (the actor shell's forward and catch-up calls). */
 type ReplicaMsg =
-  | { type: 'forward'; ops: InventoryOp[] }
+  | { type: 'forward'; ops: InventoryOp[]; epoch: number }
   | { type: 'catchup_request'; id: number; request: CatchupRequest }
   | { type: 'catchup_reply'; id: number; reply: CatchupReply };
 
 type Event =
-  | { kind: 'msg'; from: string; to: string; msg: PaxosMsg }
+  /** A Paxos message within configuration `group`'s participants. */
+  | { kind: 'msg'; from: string; to: string; msg: PaxosMsg; group: number }
   | { kind: 'rmsg'; from: string; to: string; msg: ReplicaMsg }
   | { kind: 'client_next'; client: number }
   | { kind: 'request'; client: number; to: string; op: InventoryOp }
@@ -234,13 +251,33 @@ type Event =
   /** Events of one life of a node (`epoch`): ignored once it crashed. */
   | { kind: 'tick'; node: string; epoch: number }
   | { kind: 'wake'; node: string; epoch: number }
-  | { kind: 'paxos_timer'; node: string; epoch: number; inst: number; ballot: Ballot }
+  | {
+      kind: 'paxos_timer';
+      node: string;
+      epoch: number;
+      group: number;
+      inst: number;
+      ballot: Ballot;
+    }
   | { kind: 'paxos_flush'; node: string; epoch: number }
-  | { kind: 'propose_timeout'; node: string; epoch: number; inst: number; seq: number }
+  | {
+      kind: 'propose_timeout';
+      node: string;
+      epoch: number;
+      inst: number;
+      seq: number;
+      entryEpoch: number;
+    }
+  /** The registry's view changed (a participant of a new configuration started, one stopped). */
+  | { kind: 'tell_peers' }
+  /** The admin client's next reconfiguration, and its retry after a timeout. */
+  | { kind: 'admin_next' }
+  | { kind: 'admin_timeout'; reqId: string; attempt: number }
   | { kind: 'catchup_timeout'; node: string; epoch: number; id: number }
   | { kind: 'client_timeout'; client: number; reqId: string; attempt: number }
   | FaultSimEvent
-  | { kind: 'flush'; node: string; id: number }
+  /** A flush of disk `disk` (a node's, or one of its configurations' Paxos stores). */
+  | { kind: 'flush'; node: string; disk: string; id: number }
   | { kind: 'random_ballot' };
 
 interface Scheduled<E> {
@@ -317,7 +354,16 @@ interface SimNode {
   up: boolean;
   /** Bumped at every restart: events of an earlier life are ignored. */
   epoch: number;
-  paxos: ParticipantState;
+  /**
+   * Its participant in the configuration (`group`) its replica is in, if a member: one Paxos
+   * group per configuration, as replica.ts runs them (the previous one stops).
+   */
+  paxos: ParticipantState | undefined;
+  group: number;
+  /** Removed by a reconfiguration: stopped for good. */
+  removed: boolean;
+  /** A replica started to join (addReplica): the members it catches up from. */
+  join: string[] | undefined;
   replica: Rep;
   /** Registered (caught up after its start): other replicas forward to it. */
   ready: boolean;
@@ -345,6 +391,8 @@ const TICK_MS = 5;
 /** The replica's periodic tick (the actor shell's is 100 ms; virtual time runs faster here). */
 const REPLICA_TICK_MS = 10;
 const CLIENT_TIMEOUT_MS = 150;
+/** The admin client's number, in the request and response events. */
+const ADMIN = -1;
 /** The replica's options in the simulation (timeouts scaled to its fast virtual network). */
 const REPLICA_OPTIONS: ReplicaOptions = {
   window: 4,
@@ -441,6 +489,8 @@ export function simulate(options: SimOptions): SimResult {
   const o = { traceKeep: 5000, ...options };
   const random = seededRandom(o.seed);
   const names = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
+  /** Fresh replicas the admin client adds (never a removed one's name again). */
+  const spares = Array.from({ length: o.reconfigs }, (_, i) => `n${o.nodes + i + 1}`);
   const queue = new Queue();
   let seq = 0;
   let now = 0;
@@ -456,7 +506,10 @@ export function simulate(options: SimOptions): SimResult {
 
   // ---- global truth, for the invariants ----
   const submittedOps = new Map<string, string>(); // reqId -> JSON of the op
-  const decided = new Map<number, string>(); // inst -> JSON of the value
+  /** (configuration, inst) -> JSON of the value: inst alone for the first configuration. */
+  const decided = new Map<string | number, string>();
+  /** The applied log: inst -> JSON of the entry (a void decision of an old group is not in it). */
+  const appliedLog = new Map<number, string>();
   const firstProposedAt = new Map<number, number>();
   const decisionLatency: number[] = [];
   const chain: number[] = []; // chain[i]: hash of the log up to and including instance i
@@ -479,7 +532,32 @@ export function simulate(options: SimOptions): SimResult {
     }
   }
 
+  /**
+   * Disks by key: a node's own (its snapshot, and its first configuration's Paxos store), and one
+   * per later configuration it is a member of (`node#epoch`, as replica.ts names the stores).
+   */
   const disks = new Map(names.map((n) => [n, new Disk(random, o.flush)]));
+  const diskKey = (node: string, group: number) => (group === 0 ? node : `${node}#${group}`);
+  const diskOf = (node: string, group: number): Disk => {
+    const key = diskKey(node, group);
+    let disk = disks.get(key);
+    if (!disk) {
+      disk = new Disk(random, o.flush);
+      disks.set(key, disk);
+    }
+    return disk;
+  };
+  const nodeDisks = (node: string) =>
+    [...disks.entries()].filter(([k]) => k === node || k.startsWith(`${node}#`)).map(([, d]) => d);
+  const scheduleFlush = (n: SimNode, group: number, flush: { at: number; id: number } | null) => {
+    if (flush)
+      schedule(flush.at, {
+        kind: 'flush',
+        node: n.name,
+        disk: diskKey(n.name, group),
+        id: flush.id,
+      });
+  };
   const paxosMutations = new Set(PAXOS_MUTATIONS.filter((x) => x === o.mutate));
   const replicaMutations = new Set<ReplicaMutation>(
     SIM_REPLICA_MUTATIONS.filter((x) => x === o.mutate),
@@ -513,35 +591,16 @@ export function simulate(options: SimOptions): SimResult {
   });
 
   const nodes = new Map<string, SimNode>();
-  /** A node's life from what its disk holds: its snapshot, and the decisions after it. */
-  const boot = (
+  /** A participant of configuration `group`, from what that configuration's disk holds. */
+  const participantFor = (
     name: string,
-    epoch: number,
-    d: NodeDurable,
-    decidedAfter: Array<[number, unknown]>,
-  ): SimNode => {
-    return {
-      name,
-      up: true,
-      epoch,
-      paxos: createParticipant(name, names, d, paxosMutations, { terms: o.terms }),
-      replica: createReplica<InventoryState, InventoryOp, InventoryResult, Token>(
-        {
-          machine: checkedMachine(name),
-          name,
-          procs: names,
-          options: { ...REPLICA_OPTIONS, batchMax: o.batchMax, snapshotEvery: o.snapshotEvery },
-          random,
-          mutations: replicaMutations,
-        },
-        { snapshot: d.snapshot, decided: decidedAfter },
-      ),
-      ready: false,
-      proposing: new Map(),
-      catchups: new Map(),
-      flushing: false,
-    };
-  };
+    group: number,
+    members: readonly string[],
+    d?: NodeDurable,
+  ) =>
+    createParticipant(name, members, d ?? diskOf(name, group).committed(), paxosMutations, {
+      terms: o.terms,
+    });
 
   const clients: Client[] = Array.from({ length: o.clients }, () => ({
     reqId: null,
@@ -556,8 +615,8 @@ export function simulate(options: SimOptions): SimResult {
   const delay = () => sampleDelay(o.delay, random);
   /** One message over the lossy network (loss and duplication only while faults are on). */
   const transmit = lossyNetwork<Event>(o, random, m, () => ({ now, faultsOn }), schedule);
-  const sendMsg = (from: string, to: string, msg: PaxosMsg) =>
-    transmit({ kind: 'msg', from, to, msg });
+  const sendMsg = (from: string, to: string, msg: PaxosMsg, group: number) =>
+    transmit({ kind: 'msg', from, to, msg, group });
   const sendReplica = (from: string, to: string, msg: ReplicaMsg) =>
     transmit({ kind: 'rmsg', from, to, msg });
 
@@ -566,8 +625,15 @@ export function simulate(options: SimOptions): SimResult {
    * Carries out effects in order, as the actor shell (apps/paxos/participant.ts) does: a durable
    * write is committed at once, and the effects after it wait until it is flushed.
    */
-  const runPaxos = (n: SimNode, effects: Effect[], from = 0) => {
-    if (n.paxos.proposer.unannounced !== undefined && !n.flushing) {
+  const runPaxos = (
+    n: SimNode,
+    effects: Effect[],
+    from = 0,
+    p: ParticipantState | undefined = n.paxos,
+    group = n.group,
+  ) => {
+    if (!p) return;
+    if (n.paxos === p && p.proposer.unannounced !== undefined && !n.flushing) {
       // Decisions no accept carried: the shell announces them once its mailbox is empty, which
       // is soon, or later when messages keep coming.
       n.flushing = true;
@@ -577,7 +643,7 @@ export function simulate(options: SimOptions): SimResult {
         epoch: n.epoch,
       });
     }
-    const disk = disks.get(n.name)!;
+    const disk = diskOf(n.name, group);
     for (let i = from; i < effects.length; i++) {
       const e = effects[i]!;
       if (
@@ -586,22 +652,33 @@ export function simulate(options: SimOptions): SimResult {
         e.type === 'reserve' ||
         e.type === 'learn'
       ) {
-        const flush = disk.write(e satisfies DiskWrite, now, m.events);
-        if (flush) schedule(flush.at, { kind: 'flush', node: n.name, id: flush.id });
+        scheduleFlush(n, group, disk.write(e satisfies DiskWrite, now, m.events));
         if (o.mutate !== 'reply-before-flush') {
           disk.afterFlush(() => {
-            carryOut(n, e);
-            runPaxos(n, effects, i + 1);
+            if (n.paxos !== p) return; // the participant stopped (a new configuration)
+            carryOut(n, e, p, group);
+            runPaxos(n, effects, i + 1, p, group);
           });
           return;
         }
       }
-      carryOut(n, e);
+      carryOut(n, e, p, group);
     }
+  };
+  /** Steps the node's participant, if it runs one, and carries out its effects. */
+  const paxosStep = (n: SimNode, event: Parameters<typeof step>[1]) => {
+    if (n.paxos) runPaxos(n, step(n.paxos, event));
   };
 
   /** One effect of the participant, once the writes before it are flushed. */
-  const carryOut = (n: SimNode, e: Effect) => {
+  /**
+   * `p` of configuration `group`: the participant the effect is of. Its replica may have moved to
+   * a new configuration meanwhile (an effect before this one made it apply a stop sign): the
+   * participant had sent everything of its step by then (it is a process of its own in
+   * replica.ts), so the rest still goes out, as its configuration's.
+   */
+  const carryOut = (n: SimNode, e: Effect, p: ParticipantState, group: number) => {
+    const current = n.paxos === p;
     switch (e.type) {
       case 'persist':
         if (o.mutate === 'apply-accepted' && e.record.accepted)
@@ -613,45 +690,48 @@ export function simulate(options: SimOptions): SimResult {
           });
         break;
       case 'learn':
-        checkDecision(n, e.inst, e.value as Entry);
+        checkDecision(n.name, group, e.inst, e.value as Entry);
         replicaEvent(n, { type: 'decide', now, inst: e.inst, value: e.value });
         break;
       case 'missed':
-        replicaEvent(n, { type: 'missed', now, inst: e.inst });
+        replicaEvent(n, { type: 'missed', now, inst: e.inst, epoch: group });
         break;
       case 'send':
-        sendMsg(n.name, e.to, e.msg);
+        sendMsg(n.name, e.to, e.msg, group);
         break;
       case 'broadcast':
         if (e.msg.type === 'prepare') m.ballots++;
-        for (const to of names) sendMsg(n.name, to, e.msg);
+        for (const to of p.participants) sendMsg(n.name, to, e.msg, group);
         break;
       case 'timer':
         schedule(now + e.afterMs, {
           kind: 'paxos_timer',
           node: n.name,
           epoch: n.epoch,
+          group,
           inst: e.inst,
           ballot: e.ballot,
         });
         break;
       // The proposer's outcomes answer the replica's proposal (Paxos.proposeInstance's reply).
       case 'settled':
-        if (n.proposing.delete(e.inst))
+        if (current && n.proposing.delete(e.inst))
           replicaEvent(n, {
             type: 'proposed',
             now,
             inst: e.inst,
             outcome: { outcome: 'decided', value: e.value },
+            epoch: group,
           });
         break;
       case 'abort':
-        if (n.proposing.delete(e.inst))
+        if (current && n.proposing.delete(e.inst))
           replicaEvent(n, {
             type: 'proposed',
             now,
             inst: e.inst,
             outcome: { outcome: 'aborted', reason: e.reason },
+            epoch: group,
           });
         break;
       case 'reserve':
@@ -664,10 +744,11 @@ export function simulate(options: SimOptions): SimResult {
     }
   };
 
-  /** Agreement and validity, across every node, at every decision learned. */
-  const checkDecision = (n: SimNode, inst: number, value: Entry) => {
+  /** Agreement (within each configuration's group) and validity, at every decision learned. */
+  const checkDecision = (node: string, group: number, inst: number, value: Entry) => {
     const json = JSON.stringify(value);
-    const known = decided.get(inst);
+    const key = group === 0 ? inst : `${group}:${inst}`;
+    const known = decided.get(key);
     if (known === undefined) {
       for (const op of value.ops) {
         if (submittedOps.get(op.reqId) !== JSON.stringify(op))
@@ -677,7 +758,7 @@ export function simulate(options: SimOptions): SimResult {
             inst,
           );
       }
-      decided.set(inst, json);
+      decided.set(key, json);
       m.decisions++;
       if (value.ops.length === 0) m.noops++;
       const t0 = firstProposedAt.get(inst);
@@ -685,11 +766,13 @@ export function simulate(options: SimOptions): SimResult {
     } else if (known !== json) {
       throw new Violation(
         'agreement',
-        `instance ${inst} decided ${known} and ${json} (at ${n.name})`,
+        `instance ${inst} decided ${known} and ${json} (at ${node}${group > 0 ? `, configuration ${group}` : ''})`,
         inst,
       );
     }
-    note(() => `${n.name} learns inst=${inst} ${json}`);
+    note(
+      () => `${node} learns inst=${inst} ${json}${group > 0 ? ` (configuration ${group})` : ''}`,
+    );
   };
 
   // ---- the replica (apps/rsm/core.ts) ----
@@ -724,6 +807,7 @@ export function simulate(options: SimOptions): SimResult {
             inst,
           );
         chain[inst] = h;
+        appliedLog.set(inst, JSON.stringify(entry));
       } else if (chain[inst] !== h) {
         throw new Violation('logs', `${n.name}'s log differs from the others' at ${inst}`, inst);
       }
@@ -762,19 +846,37 @@ export function simulate(options: SimOptions): SimResult {
               note(() => `${n.name} refuses an operation: no majority up`);
               break;
             }
+            // Not a member (joining, or removed): the caller retries at another replica.
+            if (message.rsmError.code === 'not_member') {
+              note(() => `${n.name} refuses an operation: not a member`);
+              break;
+            }
             throw new Violation('results', `${n.name} refused a valid operation`);
           }
           respond(n, e.to, e.to.reqId, message as InventoryResult);
         }
         break;
       case 'forward':
-        sendReplica(n.name, e.to, { type: 'forward', ops: e.ops });
+        sendReplica(n.name, e.to, { type: 'forward', ops: e.ops, epoch: n.replica.epoch });
         break;
       case 'watch':
         break; // the peers events tell the core when the watched leader goes
       case 'propose': {
         const seq = proposeSeq++;
         n.proposing.set(e.inst, seq);
+        const entryEpoch = e.entry.epoch ?? 0;
+        if (!n.paxos || entryEpoch !== n.group) {
+          // No participant of that configuration here (replica.ts answers such a ballot `error`).
+          schedule(now, {
+            kind: 'propose_timeout',
+            node: n.name,
+            epoch: n.epoch,
+            inst: e.inst,
+            seq,
+            entryEpoch,
+          });
+          break;
+        }
         if (!firstProposedAt.has(e.inst)) firstProposedAt.set(e.inst, now);
         note(() => `${n.name} proposes inst=${e.inst} (${e.entry.ops.length} ops)`);
         schedule(now + e.timeoutMs, {
@@ -783,10 +885,11 @@ export function simulate(options: SimOptions): SimResult {
           epoch: n.epoch,
           inst: e.inst,
           seq,
+          entryEpoch,
         });
-        runPaxos(n, step(n.paxos, { type: 'propose', inst: e.inst, value: e.entry }));
+        paxosStep(n, { type: 'propose', inst: e.inst, value: e.entry });
         if (n.proposing.get(e.inst) === seq)
-          runPaxos(n, step(n.paxos, { type: 'start_ballot', inst: e.inst, now }));
+          paxosStep(n, { type: 'start_ballot', inst: e.inst, now });
         break;
       }
       case 'catchup_request': {
@@ -799,14 +902,21 @@ export function simulate(options: SimOptions): SimResult {
       case 'save_snapshot': {
         // Saved, flushed, then the Paxos store compacted below it (as replica.ts does).
         const snap: Snapshot = e.snapshot;
-        const disk = disks.get(n.name)!;
-        const flush = disk.write({ type: 'snapshot', snapshot: snap }, now, m.events);
-        if (flush) schedule(flush.at, { kind: 'flush', node: n.name, id: flush.id });
+        const disk = diskOf(n.name, 0);
+        scheduleFlush(n, 0, disk.write({ type: 'snapshot', snapshot: snap }, now, m.events));
         disk.afterFlush(() => {
           m.snapshots++;
-          const compact = disk.write({ type: 'compact', below: snap.inst }, now, m.events);
-          if (compact) schedule(compact.at, { kind: 'flush', node: n.name, id: compact.id });
-          runPaxos(n, step(n.paxos, { type: 'compact', below: snap.inst }));
+          // The participant's store is compacted (replica.ts: Paxos.compact of the current one).
+          if (n.paxos) {
+            const group = n.group;
+            const pdisk = diskOf(n.name, group);
+            scheduleFlush(
+              n,
+              group,
+              pdisk.write({ type: 'compact', below: snap.inst }, now, m.events),
+            );
+            paxosStep(n, { type: 'compact', below: snap.inst });
+          }
           replicaEvent(n, { type: 'snapshot_saved', now, snapshot: snap });
         });
         break;
@@ -818,6 +928,24 @@ export function simulate(options: SimOptions): SimResult {
         n.ready = true;
         note(() => `${n.name} is ready`);
         tellPeers();
+        break;
+      case 'epoch':
+        // A new configuration: its participant starts (if a member), the previous one stops.
+        if (e.epoch === n.group && (n.paxos !== undefined) === e.members.includes(n.name)) break;
+        note(() => `${n.name} enters configuration ${e.epoch}: ${e.members.join(',')}`);
+        n.proposing.clear();
+        n.paxos = undefined;
+        n.group = e.epoch;
+        if (e.members.includes(n.name)) n.paxos = participantFor(n.name, e.epoch, e.members);
+        schedule(now, { kind: 'tell_peers' });
+        break;
+      case 'removed':
+        note(() => `${n.name} was removed: it stops`);
+        n.up = false;
+        n.ready = false;
+        n.removed = true;
+        n.paxos = undefined;
+        schedule(now, { kind: 'tell_peers' });
         break;
     }
   };
@@ -832,12 +960,14 @@ export function simulate(options: SimOptions): SimResult {
   const tellPeers = () => {
     for (const n of nodes.values()) {
       if (!n.up) continue;
-      const seen = names.filter((p) => nodes.get(p)?.up && partitions.reachable(n.name, p));
+      const seen = [...nodes.values()].filter((p) => p.up && partitions.reachable(n.name, p.name));
+      const epoch = n.replica.epoch;
       replicaEvent(n, {
         type: 'peers',
         now,
-        replicas: seen.filter((p) => p !== n.name && nodes.get(p)!.ready),
-        participants: seen,
+        replicas: seen.filter((p) => p.name !== n.name && p.ready).map((p) => p.name),
+        // Participants of this replica's configuration (the registry's per-epoch names).
+        participants: seen.filter((p) => p.paxos && p.group === epoch).map((p) => p.name),
       });
     }
   };
@@ -850,6 +980,7 @@ export function simulate(options: SimOptions): SimResult {
   const converged = (): boolean => {
     let at: number | undefined;
     for (const n of nodes.values()) {
+      if (n.removed) continue;
       if (!n.up) return false;
       if (at === undefined) at = n.replica.applied;
       else if (n.replica.applied !== at) return false;
@@ -863,22 +994,61 @@ export function simulate(options: SimOptions): SimResult {
       .map((n) => {
         const r = n.replica;
         const st = replicaStatus(r);
-        return `${n.name}: ${n.up ? 'up' : 'down'}${n.ready ? ', ready' : ''}, applied ${st.applied}, decided max ${r.maxDecided}, leader ${st.leader}, in flight [${[...r.inflight.keys()].join(',')}], pending ${st.pending}, queued ${r.queue.length}, snapshot ${st.snapshotAt}, paxos floor ${n.paxos.learner.floor}${r.catchup ? `, catching up (asking ${r.catchup.peers.join(',') || 'no one'})` : ''}`;
+        return `${n.name}: ${n.up ? 'up' : 'down'}${n.ready ? ', ready' : ''}, applied ${st.applied}, decided max ${r.maxDecided}, leader ${st.leader}, in flight [${[...r.inflight.keys()].join(',')}], pending ${st.pending}, queued ${r.queue.length}, snapshot ${st.snapshotAt}, ${n.removed ? 'removed' : `configuration ${r.epoch}`}, paxos floor ${n.paxos?.learner.floor ?? '-'}${r.catchup ? `, catching up (asking ${r.catchup.peers.join(',') || 'no one'})` : ''}`;
       })
       .join('; ');
 
-  const start = (name: string, epoch: number) => {
-    const d = disks.get(name)!.committed();
+  /**
+   * A node's life from what its disks hold: its snapshot, then the decisions after it, from each
+   * configuration's store in turn (as replica.ts replays them). `join`: a new replica, with the
+   * members to catch up from.
+   */
+  const start = (name: string, life: number, join?: string[]) => {
+    const d = diskOf(name, 0).committed();
     const from = d.snapshot?.inst ?? 0;
-    const decidedAfter = [...d.decided].filter(([i]) => i >= from).sort(([a], [b]) => a - b);
-    const n = boot(name, epoch, d, decidedAfter);
+    const replica = createReplica<InventoryState, InventoryOp, InventoryResult, Token>(
+      {
+        machine: checkedMachine(name),
+        name,
+        procs: join ?? names,
+        join: join !== undefined,
+        options: { ...REPLICA_OPTIONS, batchMax: o.batchMax, snapshotEvery: o.snapshotEvery },
+        random,
+        mutations: replicaMutations,
+      },
+      { snapshot: d.snapshot },
+    );
+    // The decisions replayed from disk are checked too. A decision committed but not yet flushed
+    // when its node crashed was never announced, yet it is on disk (a crash keeps committed
+    // writes) and replayed now.
+    for (let group = -1; group !== replica.epoch; ) {
+      group = replica.epoch;
+      const dd = group === 0 ? d : diskOf(name, group).committed();
+      const after = [...dd.decided].filter(([i]) => i >= replica.applied).sort(([a], [b]) => a - b);
+      for (const [inst, value] of after) checkDecision(name, group, inst, value as Entry);
+      replayDecided(replica, after);
+    }
+    const group = replica.epoch;
+    const member = replica.members.includes(name);
+    const n: SimNode = {
+      name,
+      up: true,
+      epoch: life,
+      paxos: member
+        ? participantFor(name, group, replica.members, group === 0 ? d : undefined)
+        : undefined,
+      group,
+      removed: false,
+      join,
+      replica,
+      ready: false,
+      proposing: new Map(),
+      catchups: new Map(),
+      flushing: false,
+    };
     nodes.set(name, n);
-    // The decisions replayed from disk were applied as the core was created: check them too. A
-    // decision committed but not yet flushed when its node crashed was never announced, yet it
-    // is on disk (a crash keeps committed writes) and replayed now.
-    for (const [inst, value] of decidedAfter) checkDecision(n, inst, value as Entry);
     checkApplied(n, from);
-    schedule(now + random() * REPLICA_TICK_MS, { kind: 'tick', node: name, epoch });
+    schedule(now + random() * REPLICA_TICK_MS, { kind: 'tick', node: name, epoch: life });
     replicaEvent(n, { type: 'start', now });
     tellPeers();
   };
@@ -922,7 +1092,9 @@ export function simulate(options: SimOptions): SimResult {
 
   const sendRequest = (c: number) => {
     const cl = clients[c]!;
-    const to = names[Math.floor(random() * names.length)]!;
+    // Any replica started (a removed one is down: the call is lost, and retried).
+    const targets = o.reconfigs > 0 ? [...nodes.keys()] : names;
+    const to = targets[Math.floor(random() * targets.length)]!;
     cl.attempt++;
     if (!(faultsOn && random() < o.lossP))
       schedule(now + delay(), { kind: 'request', client: c, to, op: cl.op! });
@@ -933,6 +1105,79 @@ export function simulate(options: SimOptions): SimResult {
       attempt: cl.attempt,
     });
   };
+
+  // ---- the admin client: reconfigurations, one at a time, through the log ----
+  const admin = {
+    /** The configuration it knows (it is the only one to change it, one change at a time). */
+    members: [...names],
+    op: null as ReconfigOp | null,
+    attempt: 0,
+    /** Reconfigurations still to start, spares used. */
+    left: o.reconfigs,
+    spares: 0,
+    issued: 0,
+  };
+  const adminNext = () => {
+    if (admin.op !== null) {
+      schedule(now + 20, { kind: 'admin_next' }); // the previous one is not done yet
+      return;
+    }
+    admin.left--;
+    const canAdd = admin.spares < spares.length && admin.members.length < o.nodes + 1;
+    const canRemove = admin.members.length > 2;
+    if (!canAdd && !canRemove) return;
+    const reqId = `admin-${admin.issued++}`;
+    let op: ReconfigOp;
+    if (canAdd && (!canRemove || random() < 0.5)) {
+      const name = spares[admin.spares++]!;
+      note(() => `admin adds ${name} (joining from ${admin.members.join(',')})`);
+      start(name, 0, [...admin.members]);
+      op = { reqId, rsm: 'reconfig', add: name };
+    } else {
+      const name = admin.members[Math.floor(random() * admin.members.length)]!;
+      note(() => `admin removes ${name}`);
+      op = { reqId, rsm: 'reconfig', remove: name };
+    }
+    submittedOps.set(reqId, JSON.stringify(op));
+    admin.op = op;
+    admin.attempt = 0;
+    adminSend();
+  };
+  const adminSend = () => {
+    const to = admin.members[Math.floor(random() * admin.members.length)]!;
+    admin.attempt++;
+    if (!(faultsOn && random() < o.lossP))
+      schedule(now + delay(), {
+        kind: 'request',
+        client: ADMIN,
+        to,
+        op: admin.op as unknown as InventoryOp,
+      });
+    schedule(now + CLIENT_TIMEOUT_MS, {
+      kind: 'admin_timeout',
+      reqId: admin.op!.reqId,
+      attempt: admin.attempt,
+    });
+  };
+  const adminDone = (reqId: string, result: ReconfigResult) => {
+    const op = admin.op;
+    if (op === null || op.reqId !== reqId) return; // a late duplicate
+    const expected =
+      op.add !== undefined
+        ? [...admin.members, op.add]
+        : admin.members.filter((p) => p !== op.remove);
+    if (!result.ok || result.members.join(',') !== expected.join(','))
+      throw new Violation(
+        'reconfig',
+        `${reqId} (${op.add ? `add ${op.add}` : `remove ${op.remove}`} to ${admin.members.join(',')}) answered ${JSON.stringify(result)}`,
+      );
+    note(() => `admin: configuration ${result.epoch} is ${result.members.join(',')}`);
+    admin.members = result.members;
+    admin.op = null;
+    if (op.add !== undefined) m.added++;
+    else m.removed++;
+  };
+  for (let k = 0; k < o.reconfigs; k++) schedule(random() * o.faultMs, { kind: 'admin_next' });
 
   // ---- faults ----
   scheduleFaults(o, names, random, schedule);
@@ -960,16 +1205,24 @@ export function simulate(options: SimOptions): SimResult {
       switch (e.kind) {
         case 'msg': {
           const n = nodes.get(e.to)!;
-          if (!n.up || !partitions.reachable(e.from, e.to)) break;
+          // Only to the participant of that configuration (a stopped one is gone).
+          if (!n.up || n.group !== e.group || !partitions.reachable(e.from, e.to)) break;
           note(() => `${e.from} -> ${e.to} ${describeMsg(e.msg)}`);
-          runPaxos(n, step(n.paxos, { type: 'receive', from: e.from, msg: e.msg }));
+          paxosStep(n, { type: 'receive', from: e.from, msg: e.msg });
           break;
         }
         case 'rmsg': {
           const n = nodes.get(e.to)!;
           if (!n.up || !partitions.reachable(e.from, e.to)) break;
           const msg = e.msg;
-          if (msg.type === 'forward') replicaEvent(n, { type: 'forward', now, ops: msg.ops });
+          if (msg.type === 'forward')
+            replicaEvent(n, {
+              type: 'forward',
+              now,
+              ops: msg.ops,
+              from: e.from,
+              epoch: msg.epoch,
+            });
           else if (msg.type === 'catchup_request')
             replicaEvent(n, {
               type: 'catchup_request',
@@ -996,6 +1249,10 @@ export function simulate(options: SimOptions): SimResult {
           break;
         }
         case 'response': {
+          if (e.client === ADMIN) {
+            adminDone(e.reqId, e.result as unknown as ReconfigResult);
+            break;
+          }
           const cl = clients[e.client]!;
           if (cl.reqId !== e.reqId) break; // a late duplicate
           const json = JSON.stringify(e.result);
@@ -1035,13 +1292,13 @@ export function simulate(options: SimOptions): SimResult {
           const n = nodes.get(e.node)!;
           if (!n.up || n.epoch !== e.epoch) break;
           n.flushing = false;
-          runPaxos(n, step(n.paxos, { type: 'flush' }));
+          paxosStep(n, { type: 'flush' });
           break;
         }
         case 'paxos_timer': {
           const n = nodes.get(e.node)!;
-          if (n.up && n.epoch === e.epoch)
-            runPaxos(n, step(n.paxos, { type: 'retry', inst: e.inst, ballot: e.ballot }));
+          if (n.up && n.epoch === e.epoch && n.group === e.group)
+            paxosStep(n, { type: 'retry', inst: e.inst, ballot: e.ballot });
           break;
         }
         case 'propose_timeout': {
@@ -1049,9 +1306,26 @@ export function simulate(options: SimOptions): SimResult {
           const n = nodes.get(e.node)!;
           if (!n.up || n.epoch !== e.epoch || n.proposing.get(e.inst) !== e.seq) break;
           n.proposing.delete(e.inst);
-          replicaEvent(n, { type: 'proposed', now, inst: e.inst, outcome: { outcome: 'timeout' } });
+          replicaEvent(n, {
+            type: 'proposed',
+            now,
+            inst: e.inst,
+            outcome: { outcome: 'timeout' },
+            epoch: e.entryEpoch,
+          });
           break;
         }
+        case 'tell_peers':
+          tellPeers();
+          break;
+        case 'admin_next':
+          adminNext();
+          break;
+        case 'admin_timeout':
+          if (admin.op?.reqId !== e.reqId || admin.attempt !== e.attempt) break;
+          m.retries++;
+          adminSend();
+          break;
         case 'catchup_timeout': {
           const n = nodes.get(e.node)!;
           if (!n.up || n.epoch !== e.epoch) break;
@@ -1069,9 +1343,9 @@ export function simulate(options: SimOptions): SimResult {
             r.ready = false;
             downBy.set(node, e.id);
             m.crashes++;
-            disks.get(node)!.crash();
+            for (const disk of nodeDisks(node)) disk.crash();
             note(() => `${node} crashes`);
-            if (o.mutate === 'amnesia') disks.get(node)!.wipe();
+            if (o.mutate === 'amnesia') for (const disk of nodeDisks(node)) disk.wipe();
           }
           tellPeers();
           break;
@@ -1083,19 +1357,21 @@ export function simulate(options: SimOptions): SimResult {
             r.up = false;
             r.ready = false;
             m.powerLosses++;
-            const disk = disks.get(node)!;
-            disk.crash();
-            const lost = disk.powerLoss();
+            let lost = 0;
+            for (const disk of nodeDisks(node)) {
+              disk.crash();
+              lost += disk.powerLoss();
+            }
             note(() => `${node} loses power (${lost} unflushed writes lost)`);
           }
           tellPeers();
           break;
         case 'restart': {
           const old = nodes.get(e.node)!;
-          if (old.up || (e.id !== undefined && downBy.get(e.node) !== e.id)) break;
+          if (old.up || old.removed || (e.id !== undefined && downBy.get(e.node) !== e.id)) break;
           note(() => `${e.node} restarts`);
           // From what is on its disk: the snapshot, then the decisions after it are replayed.
-          start(e.node, old.epoch + 1);
+          start(e.node, old.epoch + 1, old.join);
           break;
         }
         case 'partition':
@@ -1112,20 +1388,21 @@ export function simulate(options: SimOptions): SimResult {
           break;
         case 'flush': {
           const r = nodes.get(e.node)!;
-          for (const then of disks.get(e.node)!.flush(e.id)) if (r.up) then();
+          for (const then of disks.get(e.disk)!.flush(e.id)) if (r.up) then();
           break;
         }
         case 'random_ballot': {
           if (!faultsOn) break;
           if (random() < o.randomProposer) {
-            const up = names.filter((n) => nodes.get(n)!.up);
+            const up = [...nodes.values()].filter((n) => n.up && n.paxos);
             if (up.length > 0) {
-              const r = nodes.get(up[Math.floor(random() * up.length)]!)!;
-              let inst = Math.max(r.replica.applied, r.paxos.learner.floor);
-              while (r.paxos.learner.decided.has(inst)) inst++;
+              const r = up[Math.floor(random() * up.length)]!;
+              const paxos = r.paxos!;
+              let inst = Math.max(r.replica.applied, paxos.learner.floor);
+              while (paxos.learner.decided.has(inst)) inst++;
               m.randomBallots++;
               note(() => `${r.name} starts a random ballot inst=${inst} `);
-              runPaxos(r, step(r.paxos, { type: 'start_ballot', inst }));
+              paxosStep(r, { type: 'start_ballot', inst });
             }
           }
           schedule(now + TICK_MS, { kind: 'random_ballot' });
@@ -1136,21 +1413,40 @@ export function simulate(options: SimOptions): SimResult {
           faultsEndedAt = now;
           partitions.heal();
           tellPeers();
-          for (const n of names) if (!nodes.get(n)!.up) schedule(now, { kind: 'restart', node: n });
+          for (const n of nodes.values())
+            if (!n.up && !n.removed) schedule(now, { kind: 'restart', node: n.name });
           note(() => 'faults end');
           break;
       }
-      if (!faultsOn && m.acknowledged === m.submitted && m.submitted >= o.ops && converged()) break;
+      const adminIdle = admin.op === null && admin.left === 0;
+      if (
+        !faultsOn &&
+        m.acknowledged === m.submitted &&
+        m.submitted >= o.ops &&
+        adminIdle &&
+        converged()
+      )
+        break;
     }
     if (m.acknowledged < m.submitted || m.submitted < o.ops)
       throw new Violation(
         'liveness',
         `${m.submitted - m.acknowledged} operations never acknowledged; ${whereNodesStand()}`,
       );
-    // No acknowledged operation lost: each is in the decided log.
+    if (admin.op !== null || admin.left > 0)
+      throw new Violation(
+        'liveness',
+        `reconfiguration ${admin.op?.reqId ?? ''} never acknowledged`,
+      );
+    // No acknowledged operation lost: each is in the applied log, at a position its
+    // configuration's group decided so (not a void decision, not a value merely accepted).
     const inLog = new Set<string>();
-    for (const v of decided.values())
-      for (const op of (JSON.parse(v) as Entry).ops) inLog.add(op.reqId);
+    for (const [inst, v] of appliedLog) {
+      const entry = JSON.parse(v) as Entry;
+      const group = entry.epoch ?? 0;
+      if (decided.get(group === 0 ? inst : `${group}:${inst}`) !== v) continue;
+      for (const op of entry.ops) inLog.add(op.reqId);
+    }
     for (const reqId of acked.keys())
       if (!inLog.has(reqId)) throw new Violation('lost', `acknowledged ${reqId} is not in the log`);
   } catch (thrown) {
@@ -1165,7 +1461,8 @@ export function simulate(options: SimOptions): SimResult {
         : thrown;
     if (!(err instanceof Violation)) throw err;
     // The events of the instance concerned, with crashes, restarts and partitions for context.
-    const context = / (crashes|restarts|loses power|partition|faults end)/;
+    const context =
+      / (crashes|restarts|loses power|partition|faults end|enters configuration|was removed|admin)/;
     const lines = trace.map(([t, line]) => `${t.toFixed(2).padStart(9)} ${line()}`);
     const relevant =
       err.inst === undefined || Number.isNaN(err.inst)
@@ -1181,8 +1478,12 @@ export function simulate(options: SimOptions): SimResult {
   m.decisionLatencyP99 = percentile(decisionLatency, 99);
   m.settleMs = Math.round(m.settleMs);
   addDiskStats(m, disks.values());
+  // The first configuration's instances in order, then the later ones' (by key).
+  const order = (k: string | number) => (typeof k === 'number' ? k : Number.POSITIVE_INFINITY);
   const digest = runDigest(
-    [...decided.entries()].sort(([a], [b]) => a - b),
+    [...decided.entries()].sort(
+      ([a], [b]) => order(a) - order(b) || String(a).localeCompare(String(b)),
+    ),
     m,
   );
   return { ok: violation === undefined, violation, metrics: m, digest };

@@ -545,6 +545,24 @@ describe('replica core: reconfiguration through the log (stop sign, one Paxos gr
     ]);
   });
 
+  it('an op settled by a decision that the stop sign then voids is proposed again (simulator, seed 6)', () => {
+    const a = core('a', { batchMax: 1 });
+    start(a, 0);
+    step(a, { type: 'request', now: 1, from: 1, op: add('r0') });
+    const p = of(step(a, { type: 'request', now: 1, from: 2, op: add('r1') }), 'propose');
+    expect(p.map((e) => e.inst)).toEqual([1]);
+    // Instance 1 decides r1 in epoch 0 (a's own ballot), before instance 0 is known.
+    step(a, { type: 'decide', now: 2, inst: 1, value: { ops: [add('r1')] } });
+    // Instance 0 is a reconfiguration: instance 1 of epoch 0 is void, r1 is not in the log.
+    step(a, { type: 'decide', now: 3, inst: 0, value: { ops: [reconfig('rc', { add: 'd' })] } });
+    expect(a.applied).toBe(1);
+    const go = step(a, { type: 'peers', now: 4, replicas: [], participants: FOUR });
+    expect(of(go, 'propose').flatMap((e) => e.entry.ops.map((op) => op.reqId))).toEqual([
+      'r0',
+      'r1',
+    ]);
+  });
+
   it('a removed replica answers its callers not_member, says so, and stops proposing', () => {
     const c = core('c');
     start(c, 0, new Map());

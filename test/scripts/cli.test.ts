@@ -235,6 +235,12 @@ const MORE: Array<[string, string[], string]> = [
     '--checkpoint-every is an EPaxos option: give --protocol epaxos',
   ],
   ['sim', ['--join-at', '5'], '--join-at is an EPaxos option: give --protocol epaxos'],
+  ['sim', ['--reconfigs', 'some'], "--reconfigs must be an integer from 0 to 100, got 'some'"],
+  [
+    'sim',
+    ['--protocol', 'epaxos', '--reconfigs', '2'],
+    '--reconfigs is a Paxos option: not with --protocol epaxos',
+  ],
   ['sim', ['--view'], '--view draws a replayed trace: give --replay FILE'],
   [
     'sim',
@@ -339,6 +345,20 @@ const RUNS: Array<[string, string[], number, 'stdout' | 'stderr', RegExp]> = [
     1,
     'stdout',
     /^VIOLATION \(agreement: two values chosen/,
+  ],
+  [
+    'sim',
+    ['--seed', '3', '--ops', '40', '--reconfigs', '3', '--nodes', '3'],
+    0,
+    'stdout',
+    /^reconfigurations: 1 replicas added, 2 removed$/m,
+  ],
+  [
+    'sim',
+    ['--seed', '1', '--nodes', '3', '--ops', '100', '--reconfigs', '6', '--mutate', 'apply-void'],
+    1,
+    'stdout',
+    /^VIOLATION \(logs\) with seed 1: n4's log differs from the others' at \d+$/m,
   ],
   [
     'sim',

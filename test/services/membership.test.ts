@@ -154,6 +154,37 @@ describe('InventoryServer: adding and removing replicas while it runs', () => {
   });
 });
 
+describe('InventoryServer: a replica that missed reconfigurations', () => {
+  it('down while every member it knew was replaced, it catches up from the new ones', async () => {
+    const { procs, pids, fresh } = replicas(3);
+    await ready(procs);
+    await InventoryServer.add(pids[0]!, 'apple', 1);
+    kill(pids[2]!);
+    await until(() => !up('inventory', procs[2]!), 10_000);
+    const [p4, p5] = [fresh(4), fresh(5)];
+    await InventoryServer.addReplica(pids[0]!, p4);
+    await InventoryServer.addReplica(pids[0]!, p5);
+    await InventoryServer.removeReplica(p4, procs[0]!);
+    const last = await InventoryServer.removeReplica(p4, procs[1]!);
+    expect(last).toEqual({ epoch: 4, members: [procs[2], p4, p5] });
+    await InventoryServer.add(p5, 'apple', 2);
+    // procs[2] comes back knowing only procs[0] and procs[1], both gone: it finds p4 and p5 in
+    // the registry (or is told by a forward from them) and catches up to configuration 4.
+    InventoryServer.start(procs[2]!, procs);
+    const epoch = () =>
+      InventoryServer.status(procs[2]!).then(
+        (st) => st.epoch,
+        () => undefined, // not registered yet (it registers once caught up)
+      );
+    await until(async () => (await epoch()) === 4, 20_000);
+    expect(await InventoryServer.view(procs[2]!)).toEqual({ apple: 3 });
+    expect(await InventoryServer.add(procs[2]!, 'apple', 1)).toEqual({
+      ok: true,
+      stock: { apple: 4 },
+    });
+  });
+});
+
 describe('SeatReserve: the same reconfiguration', () => {
   it('adds a replica that knows every reservation', async () => {
     group++;
