@@ -4,9 +4,13 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { logger } from '../actors/log.ts';
 import { Node, registerModule } from '../transport/index.ts';
-import { isFullName } from '../transport/names.ts';
-import { loadTls } from '../transport/tls.ts';
 import { cli } from './support/cli.ts';
+import {
+  joinMembers,
+  NODE_ADDRESS_OPTIONS,
+  NODE_ADDRESS_USAGE,
+  nodeAddress,
+} from './support/node-args.ts';
 import { startObserver } from './support/observer.ts';
 
 const HELP = `Usage: npm run node -- --name NAME [options]
@@ -15,19 +19,7 @@ Starts a node of the cluster in this process and keeps it up until SIGTERM or Ct
 
 Options:
   --name NAME          short node name, unique in the cluster (required)
-  --port N             port to listen on (default 0: any free port)
-  --host H             interface to listen on (default 127.0.0.1)
-  --listen H:P         interface and port together, e.g. 0.0.0.0:4000 (instead of --host, --port)
-  --advertise H[:P]    the address peers dial, part of the node's name NAME@H:P (default: the
-                       listening address; required with 0.0.0.0 or ::)
-  --tls DIR            wss:// with mutual TLS: DIR holds ca.crt, NAME.crt, NAME.key (make them
-                       with npm run certs); every node of the cluster must use it
-  --insecure-plain     allow listening beyond loopback without TLS (plain ws://, only the cookie
-                       protects it; a warning is logged). Without --tls or this, a listen beyond
-                       127.0.0.1 is refused
-  --join NODE          a member to join (repeatable): its full name, e.g. p1@127.0.0.1:4001, or
-                       its address, e.g. 10.1.0.2:4000 (linked nodes tell each other every node
-                       they know: one member is enough to reach them all)
+${NODE_ADDRESS_USAGE}
   --cookie C           cluster cookie (default: ACTORCLUSTER_COOKIE or ~/.actorcluster.cookie)
   --load NAME=PATH     load a module whose functions other nodes may spawnOn as NAME.fn (repeatable)
   --heartbeat-ms N     ping idle links every N ms (default 1000)
@@ -43,13 +35,7 @@ const args = cli({
   usage: HELP,
   options: {
     name: { type: 'string' },
-    port: { type: 'string', default: '0' },
-    host: { type: 'string' },
-    listen: { type: 'string' },
-    advertise: { type: 'string' },
-    tls: { type: 'string' },
-    'insecure-plain': { type: 'boolean' },
-    join: { type: 'string', multiple: true, default: [] },
+    ...NODE_ADDRESS_OPTIONS,
     cookie: { type: 'string' },
     load: { type: 'string', multiple: true, default: [] },
     'heartbeat-ms': { type: 'string' },
@@ -60,18 +46,7 @@ const args = cli({
 });
 const { values } = args;
 const nodeName = values.name || args.fail('--name is required');
-let port = args.port('port');
-let host = values.host;
-if (values.listen !== undefined) {
-  if (values.host !== undefined || values.port !== '0')
-    args.fail('--listen gives the host and port: not with --host or --port');
-  const m =
-    /^(.+):(\d{1,5})$/.exec(values.listen) ??
-    args.fail(`--listen expects HOST:PORT, e.g. 0.0.0.0:4000, got '${values.listen}'`);
-  if (Number(m[2]) > 65535) args.fail(`--listen: port ${m[2]} is above 65535`);
-  host = m[1]!.replace(/^\[|\]$/g, '');
-  port = Number(m[2]);
-}
+const address = nodeAddress(args, nodeName);
 const heartbeatIntervalMs = args.number('heartbeat-ms', { above: 0 });
 const nodeDownAfterMs = args.number('down-after-ms', { above: 0 });
 const metricsPort = args.port('metrics-port');
@@ -90,27 +65,12 @@ try {
   }
   const name = await Node.start({
     name: nodeName,
-    port,
-    host,
-    advertise: values.advertise,
-    tls: values.tls === undefined ? undefined : loadTls(values.tls, nodeName),
-    insecure: values['insecure-plain'] === true,
+    ...address,
     cookie: values.cookie,
     heartbeatIntervalMs,
     nodeDownAfterMs,
   });
-  for (const peer of values.join) {
-    if (isFullName(peer)) {
-      if (!(await Node.connect(peer))) logger().warn({ peer }, `could not join ${peer}`);
-      continue;
-    }
-    try {
-      const member = await Node.join(peer);
-      logger().info({ peer, member }, `joined the cluster through ${member}`);
-    } catch (err) {
-      logger().warn({ peer }, `could not join ${peer}: ${(err as Error).message}`);
-    }
-  }
+  await joinMembers(values.join);
   startObserver();
   if (metricsPort !== undefined) {
     // Loaded only when asked for: most nodes (tests, the course harness) serve no metrics.

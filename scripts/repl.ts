@@ -17,22 +17,27 @@ import { HELP } from './repl-help.ts';
 import { cli } from './support/cli.ts';
 import { LocalCluster } from './support/local-cluster.ts';
 import { metricsSummary } from './support/metrics-server.ts';
+import {
+  joinMembers,
+  NODE_ADDRESS_OPTIONS,
+  NODE_ADDRESS_USAGE,
+  nodeAddress,
+} from './support/node-args.ts';
 import { useShortLogs } from './support/short-log.ts';
 
 const USAGE = `Usage: npm start [-- options]
 
 An interactive session where the prompt is an Elixir-style process.
-  --name NAME         make this session a node of a cluster (see npm run node -- --help)
-  --port N            port for the node to listen on (default 0: any free port)
-  --join NODE         full name of a node to connect to (repeatable)
-  --cookie C          cluster cookie (default: ACTORCLUSTER_COOKIE or ~/.actorcluster.cookie)
-  --cluster N         start N (1..16) node processes p1..pN, each running an inventory and a seat
-                      replica (durable, in a temp dir), with this session as a node of that
-                      cluster; procs, pids (inventory) and srs (seats) are predefined
-  --protocol P        with --cluster: paxos (Multi-Paxos, default) or epaxos (the replicas
-                      order operations with EPaxos: leaderless, by item or seat)
-  --log-level LEVEL   runtime log level shown in the session (default: warn)
-  --help              this text
+  --name NAME          make this session a node of a cluster (see npm run node -- --help)
+${NODE_ADDRESS_USAGE}
+  --cookie C           cluster cookie (default: ACTORCLUSTER_COOKIE or ~/.actorcluster.cookie)
+  --cluster N          start N (1..16) node processes p1..pN, each running an inventory and a seat
+                       replica (durable, in a temp dir), with this session as a node of that
+                       cluster; procs, pids (inventory) and srs (seats) are predefined
+  --protocol P         with --cluster: paxos (Multi-Paxos, default) or epaxos (the replicas
+                       order operations with EPaxos: leaderless, by item or seat)
+  --log-level LEVEL    runtime log level shown in the session (default: warn)
+  --help               this text
 
 Without --cluster the replicas you start run inside this session:
   procs = ['p1', 'p2', 'p3']; pids = procs.map(p => InventoryServer.start(p, procs))
@@ -43,8 +48,7 @@ const args = cli({
   options: {
     'log-level': { type: 'string' },
     name: { type: 'string' },
-    port: { type: 'string' },
-    join: { type: 'string', multiple: true, default: [] },
+    ...NODE_ADDRESS_OPTIONS,
     cookie: { type: 'string' },
     cluster: { type: 'string' },
     protocol: { type: 'string' },
@@ -52,7 +56,6 @@ const args = cli({
 });
 const { values } = args;
 const clusterSize = args.int('cluster', { min: 1, max: 16 }) ?? 0;
-const port = args.int('port', { min: 0, max: 65_535 }) ?? 0;
 const protocol = args.choice('protocol', ['paxos', 'epaxos'] as const);
 if (protocol !== undefined && clusterSize === 0)
   args.fail('--protocol goes with --cluster (in a session, say it to start: { protocol })');
@@ -117,14 +120,9 @@ if (values.name !== undefined || clusterSize > 0) {
       (clusterSize > 0 && !process.env.ACTORCLUSTER_COOKIE
         ? randomBytes(16).toString('hex')
         : undefined);
-    await Node.start({
-      name: values.name ?? 'repl',
-      port,
-      cookie,
-    });
-    for (const peer of values.join) {
-      if (!(await Node.connect(peer))) console.error(`could not join ${peer}`);
-    }
+    const name = values.name ?? 'repl';
+    await Node.start({ name, ...nodeAddress(args, name), cookie });
+    await joinMembers(values.join); // a member not reached is logged
     if (clusterSize > 0) {
       const names = Array.from({ length: clusterSize }, (_, i) => `p${i + 1}`);
       console.log(`starting nodes ${names.join(', ')} ...`);

@@ -2,7 +2,7 @@
 // unknown, malformed or out-of-range option prints one line and the usage, and exits 2.
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 
-type Options = NonNullable<ParseArgsConfig['options']>;
+export type Options = NonNullable<ParseArgsConfig['options']>;
 /** The names of the single-valued string options of O: those int, number, choice... read. */
 type Flag<O extends Options> = {
   [K in keyof O & string]: O[K] extends { type: 'string' }

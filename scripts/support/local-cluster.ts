@@ -87,8 +87,14 @@ export class LocalCluster {
     return this.names.map((n) => Global.whereis(`${service}:${n}`));
   }
 
-  /** Launches node `name` (again, on the same data) and starts its replicas. */
-  async startNode(name: string): Promise<LaunchedNode> {
+  /**
+   * Launches node `name` (again, on the same data) and starts its replicas (`services`: which;
+   * none for a node that a replica is added to later, with addReplica).
+   */
+  async startNode(
+    name: string,
+    { services = this.options.services }: { services?: Service[] } = {},
+  ): Promise<LaunchedNode> {
     const o = this.options;
     const place = o.placement?.(name);
     const node = await launchNode({
@@ -112,7 +118,7 @@ export class LocalCluster {
       },
     });
     this.nodes.set(name, node);
-    for (const service of o.services) await this.startReplica(service, name);
+    for (const service of services) await this.startReplica(service, name);
     return node;
   }
 

@@ -269,6 +269,11 @@ const MORE: Array<[string, string[], string]> = [
   ['kill-restart', ['--protocol', 'raft'], "--protocol must be one of paxos, epaxos, got 'raft'"],
   [
     'start',
+    ['--name', 'a', '--listen', '4000'],
+    "--listen expects HOST:PORT, e.g. 0.0.0.0:4000, got '4000'",
+  ],
+  [
+    'start',
     ['--protocol', 'epaxos'],
     '--protocol goes with --cluster (in a session, say it to start: { protocol })',
   ],

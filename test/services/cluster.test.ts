@@ -77,4 +77,21 @@ describe('replicated services across node processes', () => {
     const seats = cluster.pids('seats')[0]!;
     expect(await SeatReserve.getStatus(seats, 7, 7)).toMatchObject({ status: 'taken' });
   });
+
+  it("a replica added on a fourth node process, and a dead node's replica removed, through the log", async () => {
+    const pids = inventory();
+    const before = await InventoryServer.view(pids[0]!);
+    const p4 = await cluster.startNode('p4', { services: [] });
+    const added = await InventoryServer.addReplica(pids[1]!, 'p4', { node: p4.name });
+    expect(added.members).toEqual(['p1', 'p2', 'p3', 'p4']);
+    expect(added.pid?.node).toBe(p4.name);
+    expect(await InventoryServer.view('p4')).toEqual(before);
+    // p3's node dies; its replica is removed; the service goes on with p1, p2 and p4.
+    await cluster.killNode('p3');
+    const removed = await InventoryServer.removeReplica('p4', 'p3');
+    expect(removed).toEqual({ epoch: added.epoch + 1, members: ['p1', 'p2', 'p4'] });
+    expect(await InventoryServer.add('p4', 'kiwi', 3)).toEqual({ ok: true, stock: { kiwi: 3 } });
+    for (const p of ['p1', 'p2', 'p4'])
+      expect(await InventoryServer.view(p)).toEqual({ ...before, kiwi: 3 });
+  });
 });

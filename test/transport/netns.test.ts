@@ -4,9 +4,9 @@
 // partition by taking a host's link down, then its heal. Needs root (CI is root); elsewhere the
 // file is skipped with the reason printed.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createHosts,
@@ -17,6 +17,7 @@ import {
 import { type LaunchedNode, type LaunchOptions, launchNode } from '../../transport/index.ts';
 import { writeCerts } from '../../transport/tls.ts';
 import { WAIT_MS } from '../helpers.ts';
+import { Session } from '../session.ts';
 import { COOKIE, FIXTURES } from './cluster-helpers.ts';
 
 const unavailable = netnsUnavailable();
@@ -25,6 +26,7 @@ if (unavailable) console.log(`netns.test.ts skipped: ${unavailable}`);
 const PORT = 4000;
 const HEARTBEAT_MS = 100;
 const DOWN_AFTER_MS = 800;
+const SERVICES = `Services=${resolve('apps/services.ts')}`;
 
 describe.skipIf(unavailable !== null)('nodes on three hosts (network namespaces)', () => {
   let net: Hosts;
@@ -172,6 +174,141 @@ describe.skipIf(unavailable !== null)('nodes on three hosts (network namespaces)
     await expect
       .poll(() => count(p1, `node up: ${p3.name}`), { timeout: WAIT_MS * 2 })
       .toBeGreaterThan(ups);
+  });
+});
+
+describe.skipIf(unavailable !== null)('the README walkthrough: an inventory on three hosts', () => {
+  // The README's transcript is this test's session: WALKTHROUGH_OUT=FILE writes it there.
+  let net: Hosts;
+  const dir = mkdtempSync(join(tmpdir(), 'ac-walk-'));
+  const certs = join(dir, 'certs');
+  const launched: LaunchedNode[] = [];
+  let session: Session | undefined;
+  const PROMPT = 'actorcluster> ';
+  const typed: string[] = [];
+
+  beforeAll(() => {
+    net = createHosts(3);
+    writeCerts(certs, ['p1', 'p2', 'p3', 'p4', 'admin']);
+  });
+
+  afterAll(async () => {
+    session?.kill();
+    for (const n of launched) n.kill('SIGKILL');
+    await Promise.all(launched.map((n) => n.exited));
+    net?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const host = (i: number) => net.hosts[i - 1]!;
+  const launch = async (i: number, name: string, port: number, members: string[]) => {
+    const n = await launchNode({
+      name,
+      cookie: COOKIE,
+      netns: host(i).ns,
+      host: host(i).address,
+      port,
+      tls: certs,
+      join: members,
+      load: [SERVICES],
+      heartbeatIntervalMs: HEARTBEAT_MS,
+      nodeDownAfterMs: DOWN_AFTER_MS,
+      env: {
+        LOG_LEVEL: 'info',
+        ACTORCLUSTER_PAXOS_STORAGE: 'lmdb',
+        ACTORCLUSTER_DATA_DIR: join(dir, name),
+      },
+    });
+    launched.push(n);
+    return n;
+  };
+  /** Types a line at the prompt; returns what it printed. */
+  const type = async (line: string) => {
+    const out = await session!.line(line, PROMPT);
+    typed.push(
+      `${PROMPT}${line}`,
+      ...out
+        .trimEnd()
+        .split('\n')
+        .filter((l) => l !== ''),
+    );
+    return out;
+  };
+
+  it('start, join, kill a host, add a replica on a new node, remove the dead one', async () => {
+    await launch(1, 'p1', PORT, []);
+    await launch(2, 'p2', PORT, [`${host(1).address}:${PORT}`]);
+    const p3 = await launch(3, 'p3', PORT, [`${host(2).address}:${PORT}`]);
+    session = new Session(
+      'ip',
+      [
+        'netns',
+        'exec',
+        host(1).ns,
+        process.execPath,
+        '--import',
+        'tsx',
+        'scripts/repl.ts',
+        '--name',
+        'admin',
+        '--tls',
+        certs,
+        '--listen',
+        `${host(1).address}:4100`,
+        '--join',
+        `${host(1).address}:${PORT}`,
+      ],
+      { ACTORCLUSTER_COOKIE: COOKIE, LOG_LEVEL: 'warn' },
+    );
+    await session.waitFor(PROMPT);
+    await expect
+      .poll(async () => (await type('Node.list().length')).trim(), { timeout: WAIT_MS })
+      .toBe('3');
+    typed.length = 0; // the transcript starts with the cluster up
+    expect(await type('Node.list()')).toContain('p3@10.213.0.3:4000');
+    await type("procs = ['p1', 'p2', 'p3']");
+    expect(
+      await type(
+        "pids = await Promise.all(procs.map((p) => spawnOn(Node.list().find((n) => n.startsWith(`${p}@`)), 'Services.inventory', [p, procs])))",
+      ),
+    ).toMatch(/\[ #PID<p1\.\d+>, #PID<p2\.\d+>, #PID<p3\.\d+> \]/);
+    expect(await type("await InventoryServer.add(pids[0], 'apple', 10)")).toContain(
+      '{ ok: true, stock: { apple: 10 } }',
+    );
+    // Host 3 dies (kill -9 of its node); two of three replicas still decide.
+    p3.kill('SIGKILL');
+    await p3.exited;
+    typed.push('(host 3: kill -9 of node p3)');
+    expect(await type("await InventoryServer.remove(pids[1], 'apple', 3)")).toContain(
+      '{ ok: true, stock: { apple: 7 } }',
+    );
+    // A new node on host 3 (another port); the replica p4 is added on it, p3 removed.
+    const p4 = await launch(3, 'p4', PORT + 1, [`${host(1).address}:${PORT}`]);
+    typed.push(
+      `(host 3: npm run node -- --name p4 --tls ./certs --listen ${host(3).address}:${PORT + 1} --join ${host(1).address}:${PORT} --load Services=apps/services.ts)`,
+    );
+    await expect
+      .poll(async () => await session!.line(`Node.list().includes('${p4.name}')`, PROMPT), {
+        timeout: WAIT_MS,
+      })
+      .toContain('true');
+    expect(await type('Node.list()')).toContain(p4.name);
+    const added = await type(
+      `await InventoryServer.addReplica(pids[0], 'p4', { node: '${p4.name}' })`,
+    );
+    expect(added).toMatch(/epoch: 1,\s+members: \[ 'p1', 'p2', 'p3', 'p4' \]/);
+    expect(await type("await InventoryServer.removeReplica(pids[0], 'p3')")).toMatch(
+      /epoch: 2, members: \[ 'p1', 'p2', 'p4' \]/,
+    );
+    expect(await type("await InventoryServer.view('p4')")).toContain('{ apple: 7 }');
+    expect(await type("await InventoryServer.add('p4', 'pear', 2)")).toContain(
+      '{ ok: true, stock: { pear: 2 } }',
+    );
+    expect(await type("(await InventoryServer.status('p2')).members")).toContain(
+      "[ 'p1', 'p2', 'p4' ]",
+    );
+    if (process.env.WALKTHROUGH_OUT)
+      writeFileSync(process.env.WALKTHROUGH_OUT, `${typed.join('\n')}\n`);
   });
 });
 
