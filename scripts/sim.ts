@@ -174,7 +174,8 @@ Checks:
                           replica core's (apps/rsm/core.ts; ignore-missed: a replica
                           that missed the last decisions stays behind, try --seed 7;
                           apply-void: an old configuration's decisions after its stop
-                          sign are applied, try --nodes 3 --ops 100 --reconfigs 6):
+                          sign are applied, try --seed 4 --nodes 3 --ops 100
+                          --reconfigs 6):
                           ${SIM_MUTATIONS.slice(3).join(', ')}
                         with --protocol epaxos, the EPaxos core's:
                           majority-fast-quorum   the fast path commits with a majority (differs

@@ -21,7 +21,7 @@
 // and every `catchup_request` with one `catchup_reply` or `catchup_failed`.
 import { diskCodec } from '../../actors/codec.ts';
 import type { ProposeOutcome } from '../paxos/participant.ts';
-import type { Entry, Machine, Op } from './machine.ts';
+import { type Entry, type Machine, type Op, remember } from './machine.ts';
 
 export interface ReplicaOptions {
   /** Most operations in one Paxos instance (default 256). */
@@ -809,11 +809,7 @@ function reconfigure<S, O extends Op, R, C>(
     s.nextConfig = { members };
     result = { ok: true, epoch: s.epoch + 1, members: [...members] };
   }
-  s.reconfigs.set(op.reqId, result);
-  if (s.reconfigs.size > RECONFIG_RESULTS_MAX) {
-    const oldest = s.reconfigs.keys().next().value;
-    if (oldest !== undefined) s.reconfigs.delete(oldest);
-  }
+  remember(s.reconfigs, op.reqId, result, RECONFIG_RESULTS_MAX);
   return result;
 }
 

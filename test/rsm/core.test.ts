@@ -494,6 +494,15 @@ describe('replica core: reconfiguration through the log (stop sign, one Paxos gr
   const reconfig = (reqId: string, change: { add?: string; remove?: string }) =>
     ({ reqId, rsm: 'reconfig', ...change }) as unknown as InventoryOp;
   const FOUR = [...ALL, 'd'];
+  /** A replica joining, given the replicas to catch up from. */
+  const joiner = (name: string, procs: string[]): Core =>
+    createReplica<InventoryState, InventoryOp, InventoryResult, number>({
+      machine: inventoryMachine,
+      name,
+      procs,
+      join: true,
+      random: () => 0.5,
+    });
 
   it("ends the epoch at the stop sign: the old group's later decisions are void, their ops proposed again", () => {
     const a = core('a');
@@ -639,13 +648,7 @@ describe('replica core: reconfiguration through the log (stop sign, one Paxos gr
     const save = of(fx, 'save_snapshot')[0]!; // a new epoch starts from a snapshot
     expect(save.snapshot).toMatchObject({ inst: 2, epoch: 1, members: FOUR });
     step(b, { type: 'snapshot_saved', now: 0, snapshot: save.snapshot });
-    const d = createReplica<InventoryState, InventoryOp, InventoryResult, number>({
-      machine: inventoryMachine,
-      name: 'd',
-      procs: ['b'],
-      join: true,
-      random: () => 0.5,
-    });
+    const d = joiner('d', ['b']);
     const servers = new Map([['b', b]]);
     step(d, { type: 'peers', now: 0, replicas: ['b'], participants: [] }, servers);
     const started = step(d, { type: 'start', now: 0 }, servers);
@@ -663,13 +666,7 @@ describe('replica core: reconfiguration through the log (stop sign, one Paxos gr
   it('a joining replica that is no member yet refuses calls and asks again later', () => {
     const b = core('b');
     start(b, 0);
-    const d = createReplica<InventoryState, InventoryOp, InventoryResult, number>({
-      machine: inventoryMachine,
-      name: 'd',
-      procs: ['b'],
-      join: true,
-      random: () => 0.5,
-    });
+    const d = joiner('d', ['b']);
     const servers = new Map([['b', b]]);
     step(d, { type: 'peers', now: 0, replicas: ['b'], participants: [] }, servers);
     expect(of(step(d, { type: 'start', now: 0 }, servers), 'ready')).toEqual([]);

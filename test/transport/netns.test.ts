@@ -269,6 +269,7 @@ describe.skipIf(unavailable !== null)('the README walkthrough: an inventory on t
     await type("procs = ['p1', 'p2', 'p3']");
     expect(
       await type(
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: typed at the REPL as it stands
         "pids = await Promise.all(procs.map((p) => spawnOn(Node.list().find((n) => n.startsWith(`${p}@`)), 'Services.inventory', [p, procs])))",
       ),
     ).toMatch(/\[ #PID<p1\.\d+>, #PID<p2\.\d+>, #PID<p3\.\d+> \]/);
