@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ActorError, type Pid, sleep } from '../actors/index.ts';
+import { ActorError, Global, type Pid, sleep } from '../actors/index.ts';
 import type { HistoryEntry, InventoryInput } from '../apps/check/history.ts';
 import { writeHistory } from '../apps/check/history.ts';
 import { checkLinearizable } from '../apps/check/linearizability.ts';
@@ -30,8 +30,9 @@ Starts --nodes node processes, each with an inventory replica (state in LMDB), a
 concurrent clients in this process doing add, remove, order, view and get on 3 hot items, at
 every replica. Meanwhile a nemesis injects one fault at a time, each lasting 0.5..2.5 s:
 SIGKILL of a node process (then a relaunch on its data), a partition of one node from the
-others (then healed), a pause of a node process (SIGSTOP, then SIGCONT). A client whose call
-fails or times out retries under the same request id at another replica.
+others (then healed), a pause of a node process (SIGSTOP, then SIGCONT), and with --replace a
+replica replaced through the log. A client whose call fails or times out retries under the same
+request id at another replica.
 Every invocation and completion goes to a history file (JSON Lines). At the end, faults stop,
 every replica must reach the same state, and the linearizability checker judges the history
 against the inventory model (stock never negative is part of the model). The run prints
@@ -48,6 +49,10 @@ Options:
   --out FILE       history file (default data/chaos-<time>.jsonl)
   --no-kill, --no-partition, --no-pause
                    leave that kind of fault out
+  --replace        one more kind of fault: a member replaced while the load goes on: a new node
+                   (p4, p5, ...) starts, InventoryServer.addReplica adds a replica on it (caught
+                   up from a member's snapshot), removeReplica removes the victim, whose node
+                   then stops (Paxos only; not with --hosts)
   --delay-ms N     WAN-like latency: every link, both ways, holds each frame N ms, plus or minus
                    N/2 (the transport's fault injection), set once the nodes are up and again on
                    a relaunched node (default 0; 20 with --hosts)
@@ -72,6 +77,7 @@ const args = cli({
     'no-pause': { type: 'boolean', default: false },
     'delay-ms': { type: 'string' },
     hosts: { type: 'boolean', default: false },
+    replace: { type: 'boolean', default: false },
     // Internal, not in the usage: set by --hosts when it runs this script again inside the
     // driver's namespace (the hosts' layout and the certificates' directory, as JSON).
     'inside-hosts': { type: 'string' },
@@ -86,11 +92,16 @@ const protocol = args.choice('protocol', ['paxos', 'epaxos'] as const)!;
 const out = resolve(
   values.out ?? `data/chaos-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`,
 );
+if (values.replace && protocol === 'epaxos')
+  args.fail('--replace is for Paxos services (EPaxos changes members with EPaxos.join)');
+if (values.replace && values.hosts) args.fail('--replace is not with --hosts (yet)');
+type FaultKind = 'kill' | 'partition' | 'pause' | 'replace';
 const kinds = [
   !values['no-kill'] && 'kill',
   !values['no-partition'] && 'partition',
   !values['no-pause'] && 'pause',
-].filter((k): k is 'kill' | 'partition' | 'pause' => typeof k === 'string');
+  values.replace && 'replace',
+].filter((k): k is FaultKind => typeof k === 'string');
 const delayMs = args.int('delay-ms', { min: 0, max: 1000 }) ?? (values.hosts ? 20 : 0);
 const jitterMs = Math.floor(delayMs / 2);
 const names = Array.from({ length: nodeCount }, (_, i) => `p${i + 1}`);
@@ -224,7 +235,7 @@ const fullName = (n: string) => (n === 'chaos' ? Node.self() : cluster.nodes.get
 /** Delays every link between one of `of` and any other node (this one included), both ways. */
 async function delayLinks(of: string[]): Promise<void> {
   if (delayMs === 0) return;
-  const all = ['chaos', ...names];
+  const all = ['chaos', ...cluster.nodes.keys()];
   const done = new Set<string>();
   for (const a of of)
     for (const b of all) {
@@ -265,7 +276,9 @@ let nextId = 0;
 let running = true;
 const stats = { ok: 0, refused: 0, indeterminate: 0, retries: 0 };
 const ITEMS = ['apple', 'pear', 'plum'];
-const server = (name: string): Pid | undefined => cluster.pids('inventory')[names.indexOf(name)];
+/** The service's replicas now (--replace changes them). */
+let members = [...names];
+const server = (name: string): Pid | undefined => Global.whereis(`inventory:${name}`);
 
 function randomInput(): InventoryInput {
   const item = ITEMS[Math.floor(random() * ITEMS.length)]!;
@@ -315,7 +328,7 @@ async function client(c: number): Promise<void> {
     const reqId = requestId();
     const giveUpAt = clock() + 15_000;
     for (let attempt = 0; ; attempt++) {
-      const target = server(names[(c + attempt) % names.length]!);
+      const target = server(members[(c + attempt) % members.length]!);
       if (attempt > 0) stats.retries++;
       if (target) {
         try {
@@ -338,17 +351,53 @@ async function client(c: number): Promise<void> {
 }
 
 // ---- nemesis ----
-const faults = { kill: 0, partition: 0, pause: 0 };
+const faults = { kill: 0, partition: 0, pause: 0, replace: 0 };
+let added = 0;
+/**
+ * Replaces `victim` by a replica on a new node, through the log: addReplica, removeReplica (each
+ * retried under its request id until answered), then the victim's node stops.
+ */
+async function replace(victim: string): Promise<void> {
+  const fresh = `p${nodeCount + ++added}`;
+  say(`nemesis: replace ${victim} by ${fresh} (addReplica on a new node, then removeReplica)`);
+  const node = await cluster.startNode(fresh, { services: [] });
+  await delayLinks([fresh]);
+  const through = () => members.find((m) => m !== victim && server(m)) ?? victim;
+  const add = await retried((reqId) =>
+    InventoryServer.addReplica(through(), fresh, { node: node.name, reqId, timeoutMs: 5000 }),
+  );
+  members = add.members;
+  const removed = await retried((reqId) =>
+    InventoryServer.removeReplica(through(), victim, { reqId, timeoutMs: 5000 }),
+  );
+  members = removed.members;
+  await cluster.stopNode(victim);
+  say(`nemesis: members ${members.join(', ')} (epoch ${removed.epoch})`);
+}
+/** Calls `f` under one request id until it answers (a fault may take a call or two). */
+async function retried<T>(f: (reqId: string) => Promise<T>): Promise<T> {
+  const reqId = requestId();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await f(reqId);
+    } catch (err) {
+      if (!(err instanceof ActorError) || attempt >= 20) throw err;
+      await sleep(200);
+    }
+  }
+}
 /** With --hosts, partitions alternate: the victim host's link down, then fault injection. */
 const partitionsBy = { link: 0, injection: 0 };
 async function nemesis(): Promise<void> {
   await sleep(1000);
   while (running && kinds.length > 0) {
     const kind = kinds[Math.floor(random() * kinds.length)]!;
-    const victim = names[Math.floor(random() * names.length)]!;
+    const victim = members[Math.floor(random() * members.length)]!;
     const lasting = 500 + Math.floor(random() * 2000);
     faults[kind]++;
-    if (kind === 'kill') {
+    if (kind === 'replace') {
+      await replace(victim);
+    } else if (kind === 'kill') {
       say(`nemesis: SIGKILL ${victim} for ${lasting} ms`);
       await cluster.killNode(victim);
       await sleep(lasting);
@@ -366,7 +415,7 @@ async function nemesis(): Promise<void> {
       say('nemesis: healed (host link up)');
     } else if (kind === 'partition') {
       partitionsBy.injection++;
-      const others = names.filter((n) => n !== victim);
+      const others = members.filter((n) => n !== victim);
       const how = layout ? ' (fault injection)' : '';
       say(`nemesis: partition ${victim} | ${others.join(',')} for ${lasting} ms${how}`);
       for (const o of others) await Faults.partition(fullName(victim), fullName(o));
@@ -405,16 +454,16 @@ clearInterval(progress);
 const violations: string[] = [];
 // Every node up again, then every replica must reach the same state.
 const views: Array<Record<string, number>> = [];
-for (const name of names) {
+for (const name of members) {
   const pid = await cluster.waitReplica('inventory', name);
   views.push(await InventoryServer.view(pid, { timeoutMs: 10_000 }));
 }
 const shown = JSON.stringify(views[0]);
 for (const [i, v] of views.entries()) {
   if (JSON.stringify(v) !== shown)
-    violations.push(`${names[i]} shows ${JSON.stringify(v)}, ${names[0]} ${shown}`);
+    violations.push(`${members[i]} shows ${JSON.stringify(v)}, ${members[0]} ${shown}`);
   for (const [item, qty] of Object.entries(v))
-    if (qty < 0) violations.push(`${names[i]}: ${item} is negative (${qty})`);
+    if (qty < 0) violations.push(`${members[i]}: ${item} is negative (${qty})`);
 }
 say(`every replica: ${shown}`);
 // The final view is part of the history too: the state the log ends in must be reachable.
@@ -446,7 +495,7 @@ console.log(
   `operations: ${stats.ok} ok (${stats.refused} of them refused: insufficient_stock), ${stats.indeterminate} indeterminate, ${stats.retries} retries`,
 );
 console.log(
-  `faults injected: ${faults.kill} kills, ${faults.partition} partitions, ${faults.pause} pauses${layout ? ` (partitions: ${partitionsBy.link} host link down, ${partitionsBy.injection} fault injection)` : ''}`,
+  `faults injected: ${faults.kill} kills, ${faults.partition} partitions, ${faults.pause} pauses${values.replace ? `, ${faults.replace} replicas replaced (members at the end: ${members.join(', ')})` : ''}${layout ? ` (partitions: ${partitionsBy.link} host link down, ${partitionsBy.injection} fault injection)` : ''}`,
 );
 console.log(
   `linearizability: ${verdict.ok === true ? 'OK' : verdict.ok === false ? 'VIOLATED' : 'UNKNOWN (checker timed out)'} (${history.length} operations checked in ${checkMs} ms)`,

@@ -270,7 +270,7 @@ export async function addReplica<S, O extends Op, R>(
       if (down !== TIMEOUT)
         throw new ActorError(
           'exit',
-          `${service} replica '${name}' stopped before it served: ${showValue(isDown(down) ? down.reason : down)}`,
+          `${service} replica '${name}' stopped before it served (${showValue(isDown(down) ? down.reason : down)}); it is a member of epoch ${r.epoch} all the same: start it again with { join: true }, or removeReplica it`,
         );
     }
     return { epoch: r.epoch, members: r.members, pid: joiner };

@@ -122,14 +122,20 @@ export class LocalCluster {
     return node;
   }
 
-  /** Starts replica `name` of a service on its node and waits until it is up and caught up. */
+  /**
+   * Starts replica `name` of a service on its node and waits until it is up and caught up. A
+   * replica added later (addReplica: not one of `names`) restarts as a joining one, given the
+   * first replicas to ask; its snapshot says which configuration it is a member of.
+   */
   async startReplica(service: Service, name: string): Promise<Pid> {
     const node = this.nodes.get(name);
     if (!node) throw new Error(`no node ${name} in this cluster`);
+    const options = this.options.replicaOptions ?? {};
+    const original = this.names.includes(name);
     await spawnOn(node.name, `Services.${service}`, [
       name,
       this.names,
-      this.options.replicaOptions ?? {},
+      original ? options : { ...options, join: true },
     ]);
     return this.waitReplica(service, name);
   }
@@ -157,6 +163,14 @@ export class LocalCluster {
       if (Date.now() > deadline) throw new Error(`the cluster did not notice ${name} is down`);
       await sleep(20);
     }
+  }
+
+  /** Stops node `name` for good (SIGTERM; its replica was removed, say). */
+  async stopNode(name: string): Promise<void> {
+    const node = this.nodes.get(name);
+    if (!node) throw new Error(`no node ${name} in this cluster`);
+    this.nodes.delete(name);
+    await node.stop();
   }
 
   /** Stops every node (SIGTERM, SIGKILL after 5 s) and removes the data dir it made. */

@@ -29,10 +29,13 @@ function chaos(out: string, extra: string[] = []) {
   expect(ops, run.stdout).not.toBeNull();
   const [ok, indeterminate] = ops!.slice(1).map(Number) as [number, number];
   expect(ok, run.stdout).toBeGreaterThan(0);
-  const faults = /faults injected: (\d+) kills, (\d+) partitions, (\d+) pauses/.exec(run.stdout);
+  const faults =
+    /faults injected: (\d+) kills, (\d+) partitions, (\d+) pauses(?:, (\d+) replicas replaced)?/.exec(
+      run.stdout,
+    );
   expect(faults, run.stdout).not.toBeNull();
-  const [kills, partitions, pauses] = faults!.slice(1).map(Number) as [number, number, number];
-  expect(kills + partitions + pauses, run.stdout).toBeGreaterThan(0);
+  const injected = faults!.slice(1).reduce((sum, n) => sum + Number(n ?? 0), 0);
+  expect(injected, run.stdout).toBeGreaterThan(0);
   expect(run.stdout).toContain('linearizability: OK');
   expect(run.stdout).toContain('violations: 0');
   // Every operation recorded (not a count that depends on the machine's speed): each ok or
@@ -76,6 +79,29 @@ describe('npm run chaos (short)', () => {
     () => {
       const { stdout } = chaos(join(dir, 'history-epaxos.jsonl'), ['--protocol', 'epaxos']);
       expect(stdout).toContain('3 nodes (epaxos)');
+    },
+    scaledMs(120_000),
+  );
+
+  it(
+    '--replace: replicas replaced through the log under load, linearizable, 0 violations',
+    () => {
+      const { stdout } = chaos(join(dir, 'history-replace.jsonl'), [
+        '--replace',
+        '--no-kill',
+        '--no-partition',
+        '--no-pause',
+      ]);
+      const replaced = /(\d+) replicas replaced \(members at the end: ([p\d, ]+)\)/.exec(stdout);
+      expect(replaced, stdout).not.toBeNull();
+      expect(Number(replaced![1]), stdout).toBeGreaterThan(0);
+      // Every replacement added a fresh node's replica (p4, p5, ...) and removed a member.
+      const members = replaced![2]!.split(', ');
+      expect(members, stdout).toHaveLength(3);
+      expect(
+        members.some((m) => Number(m.slice(1)) > 3),
+        stdout,
+      ).toBe(true);
     },
     scaledMs(120_000),
   );

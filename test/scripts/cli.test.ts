@@ -266,6 +266,12 @@ const MORE: Array<[string, string[], string]> = [
     "--delay-ms must be an integer from 0 to 1000, got 'x'",
   ],
   ['chaos', ['--inside-hosts', '{}'], '--inside-hosts is internal: set by --hosts'],
+  [
+    'chaos',
+    ['--replace', '--protocol', 'epaxos'],
+    '--replace is for Paxos services (EPaxos changes members with EPaxos.join)',
+  ],
+  ['chaos', ['--replace', '--hosts'], '--replace is not with --hosts (yet)'],
   ['kill-restart', ['--protocol', 'raft'], "--protocol must be one of paxos, epaxos, got 'raft'"],
   [
     'start',

@@ -134,6 +134,19 @@ describe('InventoryServer: adding and removing replicas while it runs', () => {
     expect(failures).toBeGreaterThanOrEqual(0);
   });
 
+  it('a replica asked to remove itself answers, then stops', async () => {
+    const { procs, pids } = replicas(3);
+    await ready(procs);
+    await InventoryServer.add(pids[2]!, 'apple', 4);
+    expect(await InventoryServer.removeReplica(pids[2]!, procs[2]!)).toEqual({
+      epoch: 1,
+      members: [procs[0], procs[1]],
+    });
+    await until(() => !isAlive(pids[2]!), 10_000);
+    await expect(InventoryServer.view(procs[2]!)).rejects.toMatchObject({ code: 'unknown_name' });
+    expect(await InventoryServer.view(pids[1]!)).toEqual({ apple: 4 });
+  });
+
   it('a member that restarts after a reconfiguration comes back in the new configuration', async () => {
     const { procs, pids, fresh } = replicas(3);
     await ready(procs);
