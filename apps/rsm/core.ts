@@ -188,6 +188,8 @@ export interface ReplicaStatus {
   /** The configuration in force at `applied`: its number and its replicas (Paxos only). */
   epoch?: number;
   members?: string[];
+  /** Snapshots taken from another replica while catching up (Paxos only). */
+  adopted?: number;
 }
 
 /** A server-side refusal, turned back into a thrown ActorError by the client. */
@@ -405,6 +407,8 @@ export interface ReplicaState<S, O extends Op, R, C> {
   watched: string | undefined;
   /** When the earliest `wake` asked for is due (undefined: none pending). */
   wakeAt: number | undefined;
+  /** Snapshots adopted from other replicas (catching up), since this replica started. */
+  adopted: number;
   /**
    * The encoding of the snapshot last served to a replica catching up, kept while transfers of
    * it go on (a newer snapshot replaces it when a transfer starts afresh).
@@ -479,6 +483,7 @@ export function createReplica<S, O extends Op, R, C = unknown>(
     participantsUp: new Set(),
     watched: undefined,
     wakeAt: undefined,
+    adopted: 0,
     served: undefined,
     quietAt: -1,
     probeAt: 0,
@@ -613,6 +618,7 @@ export function replicaStatus<S, O extends Op, R, C>(s: ReplicaState<S, O, R, C>
     ready: s.ready,
     epoch: s.epoch,
     members: [...s.members],
+    adopted: s.adopted,
   };
 }
 
@@ -1215,6 +1221,7 @@ function adoptSnapshot<S, O extends Op, R, C>(
   snapshot: Snapshot,
 ): void {
   const { machine } = s.config;
+  s.adopted++;
   s.state = machine.restore(snapshot.state);
   if (s.config.mutations?.has('forget-snapshot-results')) machine.forgetResults!(s.state);
   for (const [reqId, result] of snapshot.reconfigs ?? []) s.reconfigs.set(reqId, result);
