@@ -365,9 +365,9 @@ export interface ReplicaState<S, O extends Op, R, C> {
   configKnown: boolean;
   /**
    * When the current epoch began here (undefined: at the next event; the first epoch: long
-   * ago, so a replica that starts alone says at once that no quorum is up). Its Paxos group starts as each
-   * member applies the reconfiguration: until PEERS_WAIT_MS later, requests wait for a quorum
-   * of it instead of being refused.
+   * ago, so a replica that starts alone says at once that no quorum is up). A new epoch's
+   * Paxos group starts as each member applies the reconfiguration: until PEERS_WAIT_MS later,
+   * requests wait for a quorum of it instead of being refused.
    */
   epochAt: number | undefined;
   state: S;
