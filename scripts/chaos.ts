@@ -24,6 +24,9 @@ import { LocalCluster } from './support/local-cluster.ts';
 import { createHosts, type Host, netnsUnavailable, setHostLink } from './support/netns.ts';
 import { useShortLogs } from './support/short-log.ts';
 
+/** Most replacements in a run with --hosts (certificates are made for them beforehand). */
+const SPARES = 12;
+
 const HELP = `Usage: npm run chaos -- [options]
 
 Starts --nodes node processes, each with an inventory replica (state in LMDB), and --clients
@@ -52,7 +55,8 @@ Options:
   --replace        one more kind of fault: a member replaced while the load goes on: a new node
                    (p4, p5, ...) starts, InventoryServer.addReplica adds a replica on it (caught
                    up from a member's snapshot), removeReplica removes the victim, whose node
-                   then stops (Paxos only; not with --hosts)
+                   then stops (Paxos only; with --hosts, the new node runs on the victim's host,
+                   on the next port: at most ${SPARES} replacements)
   --delay-ms N     WAN-like latency: every link, both ways, holds each frame N ms, plus or minus
                    N/2 (the transport's fault injection), set once the nodes are up and again on
                    a relaunched node (default 0; 20 with --hosts)
@@ -94,7 +98,6 @@ const out = resolve(
 );
 if (values.replace && protocol === 'epaxos')
   args.fail('--replace is for Paxos services (EPaxos changes members with EPaxos.join)');
-if (values.replace && values.hosts) args.fail('--replace is not with --hosts (yet)');
 type FaultKind = 'kill' | 'partition' | 'pause' | 'replace';
 const kinds = [
   !values['no-kill'] && 'kill',
@@ -105,6 +108,10 @@ const kinds = [
 const delayMs = args.int('delay-ms', { min: 0, max: 1000 }) ?? (values.hosts ? 20 : 0);
 const jitterMs = Math.floor(delayMs / 2);
 const names = Array.from({ length: nodeCount }, (_, i) => `p${i + 1}`);
+/** The names a replacement may take (with --hosts, each has a certificate made beforehand). */
+const spares = values.replace
+  ? Array.from({ length: SPARES }, (_, i) => `p${nodeCount + i + 1}`)
+  : [];
 
 /** What --hosts hands to the run inside the driver's namespace. */
 interface Layout {
@@ -141,7 +148,7 @@ async function runOnHosts(): Promise<never> {
   const certs = mkdtempSync(join(tmpdir(), 'ac-chaos-certs-'));
   let code = 1;
   try {
-    writeCerts(certs, ['chaos', ...names]);
+    writeCerts(certs, ['chaos', ...names, ...spares]);
     const inner: Layout = {
       tag: net.tag,
       hub: net.hub,
@@ -197,6 +204,9 @@ const clock = () => performance.now() - t0;
 const say = (text: string) => console.log(`[${(clock() / 1000).toFixed(1).padStart(5)} s] ${text}`);
 
 const cookie = randomBytes(16).toString('hex');
+/** With --hosts, where a replacement runs: its victim's host (index), on a port of its own. */
+const placed = new Map<string, { host: number; port: number }>();
+const hostOf = (name: string) => placed.get(name)?.host ?? names.indexOf(name);
 await Node.start({
   name: 'chaos',
   cookie,
@@ -214,8 +224,9 @@ const cluster = await LocalCluster.start({
   ...(layout && {
     tls: layout.certs,
     placement: (name: string) => {
-      const host = layout.nodes[names.indexOf(name)]!;
-      return { netns: host.ns, host: host.address, port: NODE_PORT };
+      const at = placed.get(name) ?? { host: names.indexOf(name), port: NODE_PORT };
+      const host = layout.nodes[at.host]!;
+      return { netns: host.ns, host: host.address, port: at.port };
     },
   }),
 });
@@ -359,6 +370,7 @@ let added = 0;
  */
 async function replace(victim: string): Promise<void> {
   const fresh = `p${nodeCount + ++added}`;
+  if (layout) placed.set(fresh, { host: hostOf(victim), port: NODE_PORT + added });
   say(`nemesis: replace ${victim} by ${fresh} (addReplica on a new node, then removeReplica)`);
   const node = await cluster.startNode(fresh, { services: [] });
   await delayLinks([fresh]);
@@ -392,6 +404,10 @@ async function nemesis(): Promise<void> {
   await sleep(1000);
   while (running && kinds.length > 0) {
     const kind = kinds[Math.floor(random() * kinds.length)]!;
+    if (kind === 'replace' && layout && added >= SPARES) {
+      await sleep(100); // no certificate left for another
+      continue;
+    }
     const victim = members[Math.floor(random() * members.length)]!;
     const lasting = 500 + Math.floor(random() * 2000);
     faults[kind]++;
@@ -407,7 +423,7 @@ async function nemesis(): Promise<void> {
     } else if (kind === 'partition' && layout && partitionsBy.link <= partitionsBy.injection) {
       // The host's link down: it reaches nobody, this driver included, and nobody reaches it.
       partitionsBy.link++;
-      const i = names.indexOf(victim) + 1;
+      const i = hostOf(victim) + 1;
       say(`nemesis: partition ${victim} | everyone for ${lasting} ms (host link down)`);
       setHostLink(layout.hub, i, false);
       await sleep(lasting);

@@ -109,9 +109,16 @@ describe('npm run chaos (short)', () => {
   // Every node on a host of its own (a network namespace), TLS between them, 20 +- 10 ms on every
   // link; partitions alternate between the victim host's link down and fault injection.
   it.skipIf(noHosts !== null)(
-    '--hosts --delay-ms 20: faults injected, linearizable, 0 violations, no namespace left',
+    '--hosts --delay-ms 20 --replace: faults injected, linearizable, 0 violations, no namespace left',
     () => {
-      const { stdout } = chaos(join(dir, 'history-hosts.jsonl'), ['--hosts', '--delay-ms', '20']);
+      const { stdout } = chaos(join(dir, 'history-hosts.jsonl'), [
+        '--hosts',
+        '--delay-ms',
+        '20',
+        '--replace',
+      ]);
+      // Replacements are among the faults drawn (a new node on its victim's host, with TLS).
+      expect(stdout).toContain('faults: kill, partition, pause, replace;');
       const tag =
         /network namespaces (ac\d+x[0-9a-f]{6})-h1\.\.h4, TLS\): p1, p2, p3 on 10\.213\.0\.1:4000/.exec(
           stdout,

@@ -271,7 +271,6 @@ const MORE: Array<[string, string[], string]> = [
     ['--replace', '--protocol', 'epaxos'],
     '--replace is for Paxos services (EPaxos changes members with EPaxos.join)',
   ],
-  ['chaos', ['--replace', '--hosts'], '--replace is not with --hosts (yet)'],
   ['kill-restart', ['--protocol', 'raft'], "--protocol must be one of paxos, epaxos, got 'raft'"],
   [
     'start',
