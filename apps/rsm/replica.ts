@@ -141,6 +141,22 @@ export async function replica<S, O extends Op, R>(
     epoch = core.epoch;
     replayDecided(core, decisionsFrom(openStore(paxosName(service, name, epoch)), core.applied));
   }
+  /**
+   * Earlier epochs whose Paxos stores may still hold decisions: emptied once a snapshot of a
+   * later epoch is durable (it covers every position they decided; a restart replays from it).
+   */
+  const stale = new Set(Array.from({ length: core.epoch }, (_, e) => e));
+  const dropStale = (saved: Snapshot) => {
+    for (const e of stale) {
+      if (e >= (saved.epoch ?? 0)) continue;
+      stale.delete(e);
+      const old = openStore(paxosName(service, name, e));
+      if (old.records.size + old.decided.size === 0) continue;
+      void Promise.resolve(old.compact(Number.MAX_SAFE_INTEGER)).catch((err: unknown) =>
+        log.warn({ err: String(err), epoch: e }, "could not empty an earlier epoch's store"),
+      );
+    }
+  };
 
   /**
    * This replica's Paxos participant: one per configuration (epoch) it is a member of. A new
@@ -157,6 +173,7 @@ export async function replica<S, O extends Op, R>(
       kill(participant);
       participant = undefined;
     }
+    for (let e = 0; e < epoch; e++) stale.add(e);
     if (!members.includes(name)) return;
     const pname = paxosName(service, name, epoch);
     // The participant of this replica's previous incarnation dies with it (linked): let it go.
@@ -357,6 +374,7 @@ export async function replica<S, O extends Op, R>(
         const compacting = participant;
         void Promise.resolve(store.save(next))
           .then(() => (compacting ? Paxos.compact(compacting, next.inst) : undefined))
+          .then(() => dropStale(next))
           .then(
             () => send(me, { type: 'snapshot_saved', snapshot: next } satisfies Internal),
             (err: unknown) => {

@@ -5,7 +5,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ActorError, Global, isAlive, kill } from '../../actors/index.ts';
 import { InventoryServer } from '../../apps/inventory/index.ts';
-import { configureStorage } from '../../apps/paxos/storage.ts';
+import { configureStorage, openStore } from '../../apps/paxos/storage.ts';
+import { paxosName } from '../../apps/rsm/replica.ts';
 import { SeatReserve } from '../../apps/seats/index.ts';
 import { resetRuntime, until } from '../helpers.ts';
 
@@ -47,6 +48,11 @@ describe('InventoryServer: adding and removing replicas while it runs', () => {
     expect(st.adopted).toBe(1); // it started from a member's snapshot
     for (const p of procs)
       expect(await InventoryServer.status(p)).toMatchObject({ epoch: 1, members: [...procs, p4] });
+    // The first epoch's Paxos stores are emptied once a snapshot of the new epoch is saved.
+    await until(() =>
+      procs.every((p) => openStore(paxosName('inventory', p, 0)).decided.size === 0),
+    );
+    expect(openStore(paxosName('inventory', procs[0]!, 0)).floor).toBe(Number.MAX_SAFE_INTEGER);
 
     // Remove the leader (the first member): it stops, the others go on without it.
     const removed = await InventoryServer.removeReplica(procs[2]!, procs[0]!);
