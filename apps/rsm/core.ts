@@ -860,8 +860,12 @@ function enterEpoch<S, O extends Op, R, C>(
   s.preemptions = 0;
   out.push({ type: 'epoch', epoch, members: [...members] });
   if (wasMember && !isMember(s)) {
-    // Removed: callers retry at a member (a retry under the same reqId is applied once).
-    s.removed = true;
+    // Removed: callers retry at a member (a retry under the same reqId is applied once). It
+    // stops, unless it is a joining replica that has not served yet in this life: then the
+    // removal is an old one its data still held (its name removed, and added again since), and
+    // it goes on catching up until it is a member again.
+    const stops = !(s.config.join && !s.ready);
+    s.removed = stops;
     s.ready = false;
     const { name, machine } = s.config;
     const message = `${machine.service} replica '${name}' was removed from the service; call one of ${members.join(', ')}`;
@@ -875,7 +879,7 @@ function enterEpoch<S, O extends Op, R, C>(
     s.pending.clear();
     s.queue = [];
     s.owned.clear();
-    out.push({ type: 'removed' });
+    if (stops) out.push({ type: 'removed' });
   }
 }
 

@@ -663,6 +663,54 @@ describe('replica core: reconfiguration through the log (stop sign, one Paxos gr
     expect(d.reconfigs.get('rc')).toMatchObject({ ok: true, epoch: 1 });
   });
 
+  it('a joining replica whose old data says it is a member does not stop at its old removal', () => {
+    // d was a member (its snapshot says so) and was removed; it is being added again, started to
+    // join on its old data. Whether its store holds the removal or not, it must not stop there.
+    const log = [
+      { ops: [reconfig('r-add', { add: 'd' })] },
+      { ops: [add('o1')], epoch: 1 },
+      { ops: [reconfig('r-rm', { remove: 'd' })], epoch: 1 },
+      { ops: [reconfig('r-again', { add: 'd' })], epoch: 2 },
+    ];
+    const old = (decided: Array<[number, unknown]>) =>
+      createReplica<InventoryState, InventoryOp, InventoryResult, number>(
+        { machine: inventoryMachine, name: 'd', procs: ['b'], join: true, random: () => 0.5 },
+        {
+          snapshot: {
+            inst: 1,
+            state: inventoryMachine.snapshot(inventoryMachine.empty()),
+            epoch: 1,
+            members: FOUR,
+          },
+          decided,
+        },
+      );
+    const b = core('b');
+    start(b, 0);
+    for (const [inst, value] of log.slice(0, 3).entries())
+      step(b, { type: 'decide', now: 0, inst, value });
+    const servers = new Map([['b', b]]);
+    // Its store holds the removal: replayed, it is no member, and it asks b again and again.
+    const d1 = old([
+      [1, log[1]],
+      [2, log[2]],
+    ]);
+    step(d1, { type: 'peers', now: 0, replicas: ['b'], participants: [] }, servers);
+    expect(of(step(d1, { type: 'start', now: 0 }, servers), 'removed')).toEqual([]);
+    expect(d1.members).toEqual(ALL);
+    step(b, { type: 'decide', now: 1, inst: 3, value: log[3] });
+    expect(of(step(d1, { type: 'tick', now: 500 }, servers), 'ready')).toHaveLength(1);
+    expect(d1.members).toEqual(FOUR);
+    // Its store does not hold the removal: it learns it from b while catching up, goes on.
+    const d2 = old([[1, log[1]]]);
+    expect(d2.members).toEqual(FOUR); // a member, by its old data
+    step(d2, { type: 'peers', now: 0, replicas: ['b'], participants: [] }, servers);
+    const started = step(d2, { type: 'start', now: 0 }, servers);
+    expect(of(started, 'removed')).toEqual([]);
+    expect(of(started, 'ready')).toHaveLength(1);
+    expect([d2.epoch, d2.members]).toEqual([3, FOUR]);
+  });
+
   it('a joining replica that is no member yet refuses calls and asks again later', () => {
     const b = core('b');
     start(b, 0);

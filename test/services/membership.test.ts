@@ -153,6 +153,19 @@ describe('InventoryServer: adding and removing replicas while it runs', () => {
     expect(await InventoryServer.view(pids[1]!)).toEqual({ apple: 4 });
   });
 
+  it('a removed name added again comes back from its old data and serves', async () => {
+    const { procs, pids } = replicas(3);
+    await ready(procs);
+    await InventoryServer.add(pids[0]!, 'apple', 1);
+    await InventoryServer.removeReplica(pids[0]!, procs[2]!);
+    await until(() => !up('inventory', procs[2]!), 10_000);
+    await InventoryServer.add(pids[0]!, 'apple', 1);
+    // Its store (memory, kept by name in this process) says it was removed: it joins anew.
+    const again = await InventoryServer.addReplica(pids[1]!, procs[2]!);
+    expect(again).toMatchObject({ epoch: 2, members: procs });
+    expect(await InventoryServer.view(procs[2]!)).toEqual({ apple: 2 });
+  });
+
   it('a member that restarts after a reconfiguration comes back in the new configuration', async () => {
     const { procs, pids, fresh } = replicas(3);
     await ready(procs);
