@@ -195,11 +195,14 @@ export interface Membership {
   pid?: Pid;
 }
 
-const RECONFIG_ERRORS: Record<string, 'already_member' | 'not_member' | 'invalid_argument'> = {
-  already_member: 'already_member',
-  not_member: 'not_member',
-  last_member: 'invalid_argument',
-};
+/** A refused reconfiguration as the client's error: its code, and what to say. */
+const RECONFIG_REFUSALS = {
+  already_member: ['already_member', 'is already a SERVICE replica'],
+  not_member: ['not_member', 'is not a SERVICE replica'],
+  last_member: ['invalid_argument', 'is the last SERVICE replica; a service needs one'],
+} as const;
+/** How long addReplica waits for the new replica to serve, by default. */
+const READY_TIMEOUT_MS = 30_000;
 
 /** Orders a reconfiguration through the log at `server`; throws a typed error if refused. */
 async function reconfigure(
@@ -214,13 +217,9 @@ async function reconfigure(
     options,
   );
   if (r.ok) return r;
-  const who = op.add ?? op.remove;
-  const why = {
-    already_member: `'${who}' is already a ${service} replica`,
-    not_member: `'${who}' is not a ${service} replica`,
-    last_member: `'${who}' is the last ${service} replica; a service needs one`,
-  }[r.error];
-  throw new ActorError(RECONFIG_ERRORS[r.error]!, `${why} (members: ${r.members.join(', ')})`);
+  const [code, why] = RECONFIG_REFUSALS[r.error];
+  const text = `'${op.add ?? op.remove}' ${why.replace('SERVICE', service)}`;
+  throw new ActorError(code, `${text} (members: ${r.members.join(', ')})`);
 }
 
 /**
@@ -247,24 +246,22 @@ export async function addReplica<S, O extends Op, R>(
     );
   if (Global.whereis(replicaName(service, name)))
     throw new ActorError('name_taken', `a ${service} replica named '${name}' is already running`);
-  const args = [name, st.members, { join: true }];
   const joiner =
     options.node === undefined
-      ? spawnOpt(replica<S, O, R>, [machine, ...args] as Parameters<typeof replica<S, O, R>>, {
-          label: `${service} ${name}`,
-        })
-      : await spawnOn(options.node, `Services.${service}`, args);
+      ? startReplica(machine, name, st.members, { join: true })
+      : await spawnOn(options.node, `Services.${service}`, [name, st.members, { join: true }]);
   const ref = monitor(joiner);
   try {
     const r = await reconfigure(service, pid, { rsm: 'reconfig', add: name }, options);
     // Serving once it has applied the reconfiguration and caught up: registered under its name.
-    const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
+    const readyMs = options.readyTimeoutMs ?? READY_TIMEOUT_MS;
+    const deadline = Date.now() + readyMs;
     while (Global.whereis(replicaName(service, name))?.equals(joiner) !== true) {
       const left = deadline - Date.now();
       if (left <= 0)
         throw new ActorError(
           'timeout',
-          `${service} replica '${name}' is a member (epoch ${r.epoch}) but did not catch up within ${options.readyTimeoutMs ?? 30_000} ms; it goes on trying`,
+          `${service} replica '${name}' is a member (epoch ${r.epoch}) but did not catch up within ${readyMs} ms; it goes on trying`,
         );
       const down = await receive((m) => isDown(m) && m.ref.equals(ref), Math.min(left, 20));
       if (down !== TIMEOUT)

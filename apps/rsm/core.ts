@@ -77,16 +77,19 @@ export const IDLE_PROBE_MAX_MS = 60_000;
 export const BACKOFF_BASE_MS = 5;
 export const BACKOFF_DOUBLINGS_MAX = 6;
 
-/** The applied state at a log position. */
-export interface Snapshot {
-  /** The first log position the snapshot does not cover. */
-  inst: number;
-  state: unknown;
-  /** The configuration in force at `inst` (absent: epoch 0, the replicas started with). */
+/** The configuration in force at a snapshot's position (absent: epoch 0, the replicas started with). */
+export interface SnapshotConfig {
   epoch?: number;
   members?: string[];
   /** Remembered results of the reconfigurations applied (a retried one is not applied twice). */
   reconfigs?: Array<[string, ReconfigResult]>;
+}
+
+/** The applied state at a log position. */
+export interface Snapshot extends SnapshotConfig {
+  /** The first log position the snapshot does not cover. */
+  inst: number;
+  state: unknown;
 }
 
 /**
@@ -142,8 +145,8 @@ export interface CatchupRequest {
   chunk?: { inst: number; index: number };
 }
 
-/** One piece of a snapshot's encoding (actors/codec.ts's disk codec). */
-export interface SnapshotChunk {
+/** One piece of a snapshot's encoding (actors/codec.ts's disk codec), with its configuration. */
+export interface SnapshotChunk extends SnapshotConfig {
   /** The snapshot's position: the same for every piece of one transfer. */
   inst: number;
   index: number;
@@ -151,10 +154,6 @@ export interface SnapshotChunk {
   /** Bytes of the whole encoding. */
   bytes: number;
   data: Uint8Array;
-  /** The snapshot's configuration (absent: epoch 0), on every piece. */
-  epoch?: number;
-  members?: string[];
-  reconfigs?: Array<[string, ReconfigResult]>;
 }
 
 export interface CatchupReply {
@@ -413,9 +412,7 @@ export interface ReplicaState<S, O extends Op, R, C> {
    * The encoding of the snapshot last served to a replica catching up, kept while transfers of
    * it go on (a newer snapshot replaces it when a transfer starts afresh).
    */
-  served:
-    | (Pick<Snapshot, 'inst' | 'epoch' | 'members' | 'reconfigs'> & { data: Uint8Array })
-    | undefined;
+  served: (SnapshotConfig & { inst: number; data: Uint8Array }) | undefined;
   /** The applied position last seen by the idle probe, when to probe if it stays, and the wait. */
   quietAt: number;
   probeAt: number;
@@ -672,16 +669,18 @@ function onRequest<S, O extends Op, R, C>(
   raw: unknown,
 ): void {
   const machine: Machine<S, O, R> = s.config.machine;
-  const refuse = (code: string, message: string) =>
-    out.push({ type: 'reply', to: from, message: { rsmError: { code, message } } });
   try {
     if (isReconfig(raw)) {
       const problem = reconfigProblem(raw);
-      if (problem) return void refuse('invalid_argument', problem);
+      if (problem) {
+        refuse(out, from, 'invalid_argument', problem);
+        return;
+      }
     } else machine.validate(raw);
   } catch (err) {
     const e = err as { code?: string; message?: string };
-    return void refuse(e.code ?? 'invalid_argument', String(e.message ?? err));
+    refuse(out, from, e.code ?? 'invalid_argument', String(e.message ?? err));
+    return;
   }
   const op = raw as O;
   const result = known(s, op.reqId);
@@ -690,13 +689,8 @@ function onRequest<S, O extends Op, R, C>(
     return;
   }
   if (!isMember(s)) {
-    const { name, machine: m } = s.config;
-    return void refuse(
-      'not_member',
-      s.removed
-        ? `${m.service} replica '${name}' was removed from the service; call one of ${s.members.join(', ')}`
-        : `${m.service} replica '${name}' is joining and not a member yet; call one of ${s.members.join(', ')}`,
-    );
+    refuse(out, from, 'not_member', notMember(s, s.removed));
+    return;
   }
   const p = s.pending.get(op.reqId);
   if (p) {
@@ -707,14 +701,28 @@ function onRequest<S, O extends Op, R, C>(
     // Fewer than a majority of the participants are up: no ballot can succeed until they come
     // back. Say so at once, as the EPaxos services do, instead of letting the caller wait for
     // its timeout. Nothing was proposed for this request, and nothing is kept of it.
-    const { machine: m } = s.config;
-    return void refuse(
+    refuse(
+      out,
+      from,
       'exceed_failure_tolerant',
-      `fewer than ${s.quorum} of the ${s.members.length} ${m.service} replicas are reachable`,
+      `fewer than ${s.quorum} of the ${s.members.length} ${s.config.machine.service} replicas are reachable`,
     );
+    return;
   }
   s.pending.set(op.reqId, { op, froms: [from], sentAt: now });
   route(s, out, now, [op]);
+}
+
+/** Answers a call with a refusal (the client throws it as an ActorError of that code). */
+function refuse<O extends Op, R, C>(out: Out<O, R, C>, to: C, code: string, message: string): void {
+  out.push({ type: 'reply', to, message: { rsmError: { code, message } } });
+}
+
+/** Why a replica that is no member refuses a call (joining, or removed). */
+function notMember<S, O extends Op, R, C>(s: ReplicaState<S, O, R, C>, removed: boolean): string {
+  const { name, machine } = s.config;
+  const why = removed ? 'was removed from the service' : 'is joining and not a member yet';
+  return `${machine.service} replica '${name}' ${why}; call one of ${s.members.join(', ')}`;
 }
 
 function learn<S, O extends Op, R, C>(
@@ -867,15 +875,9 @@ function enterEpoch<S, O extends Op, R, C>(
     const stops = !(s.config.join && !s.ready);
     s.removed = stops;
     s.ready = false;
-    const { name, machine } = s.config;
-    const message = `${machine.service} replica '${name}' was removed from the service; call one of ${members.join(', ')}`;
+    const message = notMember(s, true);
     for (const p of s.pending.values())
-      for (const from of p.froms)
-        out.push({
-          type: 'reply',
-          to: from,
-          message: { rsmError: { code: 'not_member', message } },
-        });
+      for (const from of p.froms) refuse(out, from, 'not_member', message);
     s.pending.clear();
     s.queue = [];
     s.owned.clear();
@@ -1207,11 +1209,7 @@ function receiveChunk<S, O extends Op, R, C>(
   const data = Buffer.concat(t.parts);
   if (data.length !== t.bytes) return 'useless';
   try {
-    const snapshot: Snapshot = { inst: t.inst, state: diskCodec().unpack(data) };
-    if (k.epoch !== undefined) snapshot.epoch = k.epoch;
-    if (k.members !== undefined) snapshot.members = k.members;
-    if (k.reconfigs !== undefined) snapshot.reconfigs = k.reconfigs;
-    return snapshot;
+    return { inst: t.inst, state: diskCodec().unpack(data), ...configOf(k) };
   } catch {
     return 'useless';
   }
@@ -1294,9 +1292,7 @@ function snapshotChunk<S, O extends Op, R, C>(
     served = s.served = {
       inst: snapshot.inst,
       data: diskCodec().pack(snapshot.state),
-      epoch: snapshot.epoch,
-      members: snapshot.members,
-      reconfigs: snapshot.reconfigs,
+      ...configOf(snapshot),
     };
   }
   const enc = served!;
@@ -1306,18 +1302,24 @@ function snapshotChunk<S, O extends Op, R, C>(
     going && Number.isInteger(asked.index) && asked.index >= 0 && asked.index < count
       ? asked.index
       : 0;
-  const chunk: SnapshotChunk = {
+  return {
     inst: enc.inst,
     index,
     count,
     bytes: enc.data.length,
     // A copy: the message must not hold on to (or carry) the whole encoding.
     data: new Uint8Array(enc.data.subarray(index * size, (index + 1) * size)),
+    ...configOf(enc),
   };
-  if (enc.epoch !== undefined) chunk.epoch = enc.epoch;
-  if (enc.members !== undefined) chunk.members = enc.members;
-  if (enc.reconfigs !== undefined) chunk.reconfigs = enc.reconfigs;
-  return chunk;
+}
+
+/** The configuration a snapshot carries (its fields that are there), to copy along with it. */
+function configOf(x: SnapshotConfig): SnapshotConfig {
+  const c: SnapshotConfig = {};
+  if (x.epoch !== undefined) c.epoch = x.epoch;
+  if (x.members !== undefined) c.members = x.members;
+  if (x.reconfigs !== undefined) c.reconfigs = x.reconfigs;
+  return c;
 }
 
 /** With no hole and a log that stays put, asks one peer now and then (see IDLE_PROBE_MS). */

@@ -165,14 +165,18 @@ export async function replica<S, O extends Op, R>(
    */
   let participant: Pid | undefined;
   let participantEpoch = -1;
+  /** Its proposer role's local name (see `propose`). */
+  let proposer = '';
+  const stopParticipant = () => {
+    if (!participant) return;
+    unlink(participant);
+    kill(participant);
+    participant = undefined;
+  };
   const enterEpoch = async (epoch: number, members: string[]): Promise<void> => {
     setPeers(epoch, members);
     if (epoch === participantEpoch) return;
-    if (participant) {
-      unlink(participant);
-      kill(participant);
-      participant = undefined;
-    }
+    stopParticipant();
     for (let e = 0; e < epoch; e++) stale.add(e);
     if (!members.includes(name)) return;
     const pname = paxosName(service, name, epoch);
@@ -185,6 +189,7 @@ export async function replica<S, O extends Op, R>(
       { terms: true }, // Multi-Paxos: the leader runs phase 1 once per term
     );
     participantEpoch = epoch;
+    proposer = proposerName(pname);
     link(participant);
     log.debug({ epoch, members }, 'participant started');
   };
@@ -264,7 +269,7 @@ export async function replica<S, O extends Op, R>(
   ): Promise<ProposeOutcome | { outcome: 'error' }> => {
     if (participant === undefined || (entry.epoch ?? 0) !== participantEpoch)
       return Promise.resolve({ outcome: 'error' }); // not this epoch's member (any more)
-    const pid = whereis(proposerName(paxosName(service, name, participantEpoch)));
+    const pid = whereis(proposer);
     if (!pid) return Paxos.proposeInstance(participant, inst, entry, timeoutMs);
     try {
       checkValue(entry, 'a Paxos value');
@@ -300,7 +305,7 @@ export async function replica<S, O extends Op, R>(
   const answered = new Map<string, { kind: string; outcome: string; n: number }>();
   const countAnswered = () => {
     for (const a of answered.values())
-      operations.inc({ service: service, kind: a.kind, outcome: a.outcome }, a.n);
+      operations.inc({ service, kind: a.kind, outcome: a.outcome }, a.n);
     answered.clear();
   };
 
@@ -479,10 +484,7 @@ export async function replica<S, O extends Op, R>(
   // Removed from the service: forwards still held go out, the participant stops, and so does
   // this process (normally: a supervisor does not restart it).
   flushForwards();
-  if (participant) {
-    unlink(participant);
-    kill(participant);
-  }
+  stopParticipant();
 
   /** The core event a message is (undefined: none). */
   function eventOf(
