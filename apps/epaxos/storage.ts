@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import type { RootDatabase } from 'lmdb';
 import { ActorError } from '../../actors/index.ts';
 import {
+  batched,
   closeStores,
   effectiveOptions,
   environment,
@@ -184,7 +185,7 @@ function lmdbStore(
       for (const inst of insts) records.delete(inst);
       // One transaction: written after the checkpoint that covers them (LMDB keeps the order).
       return durable(
-        db.transaction(() => {
+        batched(db, () => {
           for (const inst of insts) void db.remove([...prefix, 'rec', inst]);
         }),
       );

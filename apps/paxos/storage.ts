@@ -160,6 +160,17 @@ export function environment(dir: string, sync: boolean): RootDatabase {
 }
 
 /**
+ * Writes what `write` writes in one transaction, all or nothing, after every write queued before
+ * (resolves at commit). Not `db.transaction`: that runs its callback on the main thread while
+ * lmdb-js's write thread waits for it, and a process.exit meanwhile never returns (the exit waits
+ * for the write thread). Here the writes are queued at once, and the write thread needs nothing
+ * more from this thread.
+ */
+export function batched(db: RootDatabase, write: () => void): Promise<unknown> {
+  return db.batch(write);
+}
+
+/**
  * A write's promise resolves at commit; on disk means flushed. What a reply depends on waits for
  * the flush (one flush covers every write committed in the same turn: group commit stays).
  */
@@ -230,14 +241,20 @@ function loadLmdbStore(dir: string, sync: boolean, name: string): PaxosStore {
     },
     compact: (below) => {
       const from = s.floor;
+      // What goes: on disk, and written but maybe not committed yet (in memory until now).
+      const doomed = {
+        rec: new Set([...records.keys()].filter((inst) => inst < below)),
+        dec: new Set([...decided.keys()].filter((inst) => inst < below)),
+      };
       if (!raiseFloor(s, below)) return undefined;
       return durable(
-        db.transaction(() => {
-          for (const kind of ['rec', 'dec']) {
+        batched(db, () => {
+          for (const [kind, insts] of Object.entries(doomed)) {
             for (const key of db.getKeys({ start: [name, kind, from], end: [name, kind, below] }))
-              db.remove(key);
+              insts.add((key as [string, string, number])[2]);
+            for (const inst of insts) void db.remove([name, kind, inst]);
           }
-          db.put([name, 'floor'], below);
+          void db.put([name, 'floor'], below);
         }),
       );
     },
