@@ -25,7 +25,7 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ActorError } from '../actors/errors.ts';
 import { logger } from '../actors/log.ts';
-import { NODE_START_TIMEOUT_MS } from './timeouts.ts';
+import { NODE_START_TIMEOUT_MS, NODE_STOP_GRACE_MS } from './timeouts.ts';
 
 /** Set for a compiled node: the directory of its JavaScript, and the sources' root. */
 const COMPILED_ROOT_ENV = 'ACTORCLUSTER_COMPILED_ROOT';
@@ -97,8 +97,12 @@ export interface LaunchedNode {
   readonly exited: Promise<number | null>;
   /** Sends a signal (default SIGKILL: a crash, no goodbye to peers). */
   kill(signal?: NodeJS.Signals): void;
-  /** SIGTERM, then waits for the exit. */
-  stop(): Promise<number | null>;
+  /**
+   * SIGTERM, then waits for the exit; a node still running after `graceMs` (default
+   * NODE_STOP_GRACE_MS: 10 s, scaled) is killed (SIGKILL, logged as a warning). Resolves with
+   * the exit code (null if killed).
+   */
+  stop(graceMs?: number): Promise<number | null>;
   /** What the node printed (stdout and stderr), last 20k characters. */
   output(): string;
 }
@@ -399,9 +403,21 @@ export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> 
         kill: (signal = 'SIGKILL') => {
           if (child.exitCode === null && child.signalCode === null) child.kill(signal);
         },
-        stop: async () => {
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-          return exited;
+        stop: async (graceMs = NODE_STOP_GRACE_MS) => {
+          if (child.exitCode !== null || child.signalCode !== null) return exited;
+          child.kill('SIGTERM');
+          const timer = setTimeout(() => {
+            logger().warn(
+              { node: name, graceMs },
+              'node did not exit within its grace period after SIGTERM: killed',
+            );
+            child.kill('SIGKILL');
+          }, graceMs);
+          try {
+            return await exited;
+          } finally {
+            clearTimeout(timer);
+          }
         },
         output: () => output,
       });

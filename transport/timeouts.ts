@@ -31,3 +31,6 @@ export function scaledMs(ms: number): number {
 export const NODE_START_BASE_MS = 30_000;
 /** How long a launcher waits for a node process to come up, scaled. */
 export const NODE_START_TIMEOUT_MS = scaledMs(NODE_START_BASE_MS);
+
+/** How long a launched node may take to exit after SIGTERM before it is killed (scaled). */
+export const NODE_STOP_GRACE_MS = scaledMs(10_000);

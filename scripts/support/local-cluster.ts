@@ -165,7 +165,7 @@ export class LocalCluster {
     }
   }
 
-  /** Stops node `name` for good (SIGTERM; its replica was removed, say). */
+  /** Stops node `name` for good (SIGTERM; SIGKILL if still up 10 s later; its replica was removed, say). */
   async stopNode(name: string): Promise<void> {
     const node = this.nodes.get(name);
     if (!node) throw new Error(`no node ${name} in this cluster`);
@@ -175,12 +175,7 @@ export class LocalCluster {
 
   /** Stops every node (SIGTERM, SIGKILL after 5 s) and removes the data dir it made. */
   async stop(): Promise<void> {
-    const nodes = [...this.nodes.values()];
-    const timer = setTimeout(() => {
-      for (const node of nodes) node.kill('SIGKILL');
-    }, 5000);
-    await Promise.all(nodes.map((n) => n.stop()));
-    clearTimeout(timer);
+    await Promise.all([...this.nodes.values()].map((n) => n.stop(5000)));
     this.nodes.clear();
     if (this.ownDir) rmSync(this.dataDir, { recursive: true, force: true });
   }
