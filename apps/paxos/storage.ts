@@ -153,7 +153,8 @@ export function environment(dir: string, sync: boolean): RootDatabase {
     mkdirSync(path, { recursive: true });
     // lmdb-js commits the writes of one event-loop turn as one transaction (one sync for all).
     // Values are encoded exactly as on the wire (actors/codec.ts): a Set comes back a Set.
-    db = open({ path, compression: false, noSync: !sync, encoder: diskCodec() });
+    // noSubdir: false: a directory even if its name has a dot (lmdb-js takes that for a file).
+    db = open({ path, noSubdir: false, compression: false, noSync: !sync, encoder: diskCodec() });
     environments.set(path, db);
   }
   return db;

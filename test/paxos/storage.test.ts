@@ -196,3 +196,17 @@ describe('an exit while a compaction is being written', () => {
     },
   );
 });
+
+describe('the data directory', () => {
+  // lmdb-js takes a path with an extension for a file; ours is always a directory.
+  it('may have a dot in its name (data.v2, /tmp/tmp.XXXX)', async () => {
+    configureStorage({ kind: 'lmdb', dir: join(dir, 'data.v2'), sync: true });
+    try {
+      await openStore('dotted').persistDecision(0, 'kept');
+      await closeStores();
+      expect(openStore('dotted').decided.get(0)).toBe('kept');
+    } finally {
+      configureStorage({});
+    }
+  });
+});
