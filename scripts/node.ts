@@ -54,6 +54,19 @@ for (const spec of values.load) {
   if (spec.indexOf('=') <= 0) args.fail(`--load expects NAME=PATH, got '${spec}'`);
 }
 
+// Before the node starts, and so before it says it is up: a SIGTERM right after that line must
+// find the handler (without it, the default action kills the process, links left unclosed).
+let stopping = false;
+const shutdown = async (why: string) => {
+  if (stopping) return;
+  stopping = true;
+  logger().info({ why }, 'node stopping');
+  await Node.stop();
+  process.exit(0);
+};
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+
 try {
   for (const spec of values.load) {
     const eq = spec.indexOf('=');
@@ -84,16 +97,6 @@ try {
   process.exit(1);
 }
 
-let stopping = false;
-const shutdown = async (why: string) => {
-  if (stopping) return;
-  stopping = true;
-  logger().info({ why }, 'node stopping');
-  await Node.stop();
-  process.exit(0);
-};
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
 if (values['exit-with-parent']) {
   process.stdin.on('end', () => void shutdown('parent gone'));
   process.stdin.resume();
