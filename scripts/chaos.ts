@@ -55,8 +55,9 @@ Options:
   --replace        one more kind of fault: a member replaced while the load goes on: a new node
                    (p4, p5, ...) starts, InventoryServer.addReplica adds a replica on it (caught
                    up from a member's snapshot), removeReplica removes the victim, whose node
-                   then stops (Paxos only; with --hosts, the new node runs on the victim's host,
-                   on the next port: at most ${SPARES} replacements)
+                   then stops: a node that does not exit with code 0 on SIGTERM is a violation
+                   (Paxos only; with --hosts, the new node runs on the victim's host, on the next
+                   port: at most ${SPARES} replacements)
   --delay-ms N     WAN-like latency: every link, both ways, holds each frame N ms, plus or minus
                    N/2 (the transport's fault injection), set once the nodes are up and again on
                    a relaunched node (default 0; 20 with --hosts)
@@ -363,6 +364,8 @@ async function client(c: number): Promise<void> {
 
 // ---- nemesis ----
 const faults = { kill: 0, partition: 0, pause: 0, replace: 0 };
+/** Replaced nodes that did not exit with code 0 on SIGTERM (a node stuck in its exit, say). */
+const stopsUnclean: string[] = [];
 let added = 0;
 /**
  * Replaces `victim` by a replica on a new node, through the log: addReplica, removeReplica (each
@@ -383,7 +386,11 @@ async function replace(victim: string): Promise<void> {
     InventoryServer.removeReplica(through(), victim, { reqId, timeoutMs: 5000 }),
   );
   members = removed.members;
-  await cluster.stopNode(victim);
+  const code = await cluster.stopNode(victim);
+  if (code !== 0) {
+    stopsUnclean.push(`${victim} (exit ${code ?? 'by SIGKILL after the grace'})`);
+    say(`nemesis: ${victim} did not exit cleanly on SIGTERM (exit ${code})`);
+  }
   say(`nemesis: members ${members.join(', ')} (epoch ${removed.epoch})`);
 }
 /** Calls `f` under one request id until it answers (a fault may take a call or two). */
@@ -498,6 +505,7 @@ const checkStart = performance.now();
 const verdict = checkLinearizable(history, { timeoutMs: 120_000 });
 const checkMs = Math.round(performance.now() - checkStart);
 if (verdict.ok === false) violations.push(`not linearizable: ${verdict.reason}`);
+for (const stop of stopsUnclean) violations.push(`replaced node ${stop} did not exit cleanly`);
 await cleanup();
 
 const setting = [
@@ -513,6 +521,10 @@ console.log(
 console.log(
   `faults injected: ${faults.kill} kills, ${faults.partition} partitions, ${faults.pause} pauses${values.replace ? `, ${faults.replace} replicas replaced (members at the end: ${members.join(', ')})` : ''}${layout ? ` (partitions: ${partitionsBy.link} host link down, ${partitionsBy.injection} fault injection)` : ''}`,
 );
+if (values.replace)
+  console.log(
+    `replaced nodes stopped by SIGTERM: ${faults.replace - stopsUnclean.length} of ${faults.replace} exited cleanly${stopsUnclean.length > 0 ? ` (not: ${stopsUnclean.join(', ')})` : ''}`,
+  );
 console.log(
   `linearizability: ${verdict.ok === true ? 'OK' : verdict.ok === false ? 'VIOLATED' : 'UNKNOWN (checker timed out)'} (${history.length} operations checked in ${checkMs} ms)`,
 );

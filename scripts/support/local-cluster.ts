@@ -165,12 +165,15 @@ export class LocalCluster {
     }
   }
 
-  /** Stops node `name` for good (SIGTERM; SIGKILL if still up 10 s later; its replica was removed, say). */
-  async stopNode(name: string): Promise<void> {
+  /**
+   * Stops node `name` for good (its replica was removed, say): SIGTERM, SIGKILL if still up 10 s
+   * later. Resolves with its exit code (0: a clean exit; null: killed).
+   */
+  async stopNode(name: string): Promise<number | null> {
     const node = this.nodes.get(name);
     if (!node) throw new Error(`no node ${name} in this cluster`);
     this.nodes.delete(name);
-    await node.stop();
+    return node.stop();
   }
 
   /** Stops every node (SIGTERM, SIGKILL after 5 s) and removes the data dir it made. */

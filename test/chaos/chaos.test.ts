@@ -102,6 +102,13 @@ describe('npm run chaos (short)', () => {
         members.some((m) => Number(m.slice(1)) > 3),
         stdout,
       ).toBe(true);
+      // Every replaced node exited with code 0 on SIGTERM (one stuck in its exit is a violation).
+      const stops = /replaced nodes stopped by SIGTERM: (\d+) of (\d+) exited cleanly\n/.exec(
+        stdout,
+      );
+      expect(stops, stdout).not.toBeNull();
+      expect(stops![1], stdout).toBe(replaced![1]);
+      expect(stops![2], stdout).toBe(replaced![1]);
     },
     scaledMs(120_000),
   );
