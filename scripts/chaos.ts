@@ -388,8 +388,10 @@ async function replace(victim: string): Promise<void> {
   members = removed.members;
   const code = await cluster.stopNode(victim);
   if (code !== 0) {
-    stopsUnclean.push(`${victim} (exit ${code ?? 'by SIGKILL after the grace'})`);
-    say(`nemesis: ${victim} did not exit cleanly on SIGTERM (exit ${code})`);
+    // null: killed by a signal (the launcher's SIGKILL after its grace, say).
+    const how = code === null ? 'killed' : `exit code ${code}`;
+    stopsUnclean.push(`${victim} (${how})`);
+    say(`nemesis: ${victim} did not exit cleanly on SIGTERM (${how})`);
   }
   say(`nemesis: members ${members.join(', ')} (epoch ${removed.epoch})`);
 }
