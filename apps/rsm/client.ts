@@ -16,6 +16,7 @@ import {
   type Pid,
   receive,
   showValue,
+  sleep,
   spawnOpt,
   TIMEOUT,
 } from '../../actors/index.ts';
@@ -204,6 +205,14 @@ const RECONFIG_REFUSALS = {
 /** How long addReplica waits for the new replica to serve, by default. */
 const READY_TIMEOUT_MS = 30_000;
 
+/** addReplica's timeout: the replica is a member but does not serve yet. */
+function notServing(service: string, name: string, epoch: number, readyMs: number): ActorError {
+  return new ActorError(
+    'timeout',
+    `${service} replica '${name}' is a member (epoch ${epoch}) but did not catch up within ${readyMs} ms; it goes on trying`,
+  );
+}
+
 /** Orders a reconfiguration through the log at `server`; throws a typed error if refused. */
 async function reconfigure(
   service: string,
@@ -239,11 +248,24 @@ export async function addReplica<S, O extends Op, R>(
   const st = await status(service, pid, options.timeoutMs);
   if (st.members === undefined)
     throw new ActorError('not_supported', `the ${service} service runs on EPaxos: use EPaxos.join`);
-  if (st.members.includes(name))
-    throw new ActorError(
-      'already_member',
-      `'${name}' is already a ${service} replica (members: ${st.members.join(', ')})`,
-    );
+  if (st.members.includes(name)) {
+    if (options.reqId === undefined)
+      throw new ActorError(
+        'already_member',
+        `'${name}' is already a ${service} replica (members: ${st.members.join(', ')})`,
+      );
+    // A retry of an addition already applied: the log remembers its result under its reqId (any
+    // other request is refused with already_member). The replica it started serves, or will.
+    const r = await reconfigure(service, pid, { rsm: 'reconfig', add: name }, options);
+    const readyMs = options.readyTimeoutMs ?? READY_TIMEOUT_MS;
+    const deadline = Date.now() + readyMs;
+    for (;;) {
+      const serving = Global.whereis(replicaName(service, name));
+      if (serving) return { epoch: r.epoch, members: r.members, pid: serving };
+      if (Date.now() >= deadline) throw notServing(service, name, r.epoch, readyMs);
+      await sleep(20);
+    }
+  }
   if (Global.whereis(replicaName(service, name)))
     throw new ActorError('name_taken', `a ${service} replica named '${name}' is already running`);
   const joiner =
@@ -258,11 +280,7 @@ export async function addReplica<S, O extends Op, R>(
     const deadline = Date.now() + readyMs;
     while (Global.whereis(replicaName(service, name))?.equals(joiner) !== true) {
       const left = deadline - Date.now();
-      if (left <= 0)
-        throw new ActorError(
-          'timeout',
-          `${service} replica '${name}' is a member (epoch ${r.epoch}) but did not catch up within ${readyMs} ms; it goes on trying`,
-        );
+      if (left <= 0) throw notServing(service, name, r.epoch, readyMs);
       const down = await receive((m) => isDown(m) && m.ref.equals(ref), Math.min(left, 20));
       if (down !== TIMEOUT)
         throw new ActorError(

@@ -27,6 +27,13 @@ async function ready(procs: string[], service = 'inventory'): Promise<void> {
   await until(() => procs.every((p) => up(service, p)), 20_000);
 }
 
+/** The error code a call fails with ('resolved' if it does not). */
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => 'resolved',
+    (e: unknown) => (e instanceof ActorError ? e.code : String(e)),
+  );
+
 afterEach(async () => {
   await resetRuntime();
   configureStorage({});
@@ -71,11 +78,6 @@ describe('InventoryServer: adding and removing replicas while it runs', () => {
     const { procs, pids, fresh } = replicas(2);
     await ready(procs);
     await InventoryServer.add(pids[0]!, 'apple', 5);
-    const code = (p: Promise<unknown>) =>
-      p.then(
-        () => 'resolved',
-        (e: unknown) => (e instanceof ActorError ? e.code : String(e)),
-      );
     expect(await code(InventoryServer.addReplica(pids[0]!, procs[1]!))).toBe('already_member');
     expect(await code(InventoryServer.removeReplica(pids[0]!, fresh(9)))).toBe('not_member');
     expect(await code(InventoryServer.addReplica(pids[0]!, 'bad name!'))).toBe('invalid_argument');
@@ -96,6 +98,22 @@ describe('InventoryServer: adding and removing replicas while it runs', () => {
       ok: true,
       stock: { apple: 6 },
     });
+  });
+
+  it("a retried addReplica under the same reqId gets the first call's result", async () => {
+    const { procs, fresh } = replicas(3);
+    await ready(procs);
+    const p4 = fresh(4);
+    const first = await InventoryServer.addReplica(procs[0]!, p4, { reqId: 'add-p4' });
+    expect(first).toMatchObject({ epoch: 1, members: [...procs, p4] });
+    // Asked again at another member (the first answer lost, say): the same result, no second
+    // replica; another request adding the same name is refused.
+    const again = await InventoryServer.addReplica(procs[2]!, p4, { reqId: 'add-p4' });
+    expect(again).toEqual(first);
+    expect(await code(InventoryServer.addReplica(procs[1]!, p4, { reqId: 'another' }))).toBe(
+      'already_member',
+    );
+    expect(await InventoryServer.status(p4)).toMatchObject({ epoch: 1, ready: true });
   });
 
   it('loses and duplicates nothing when replicas come and go under load', async () => {
