@@ -43,10 +43,14 @@ describe('duelling proposers', () => {
     for (const [i, p] of pids.entries()) Paxos.propose(p, `value-${i}`);
     const random = seededRandom(7);
     const nacksBefore = await nacks(`duel${run}p`);
-    // A fixed number of ballots (not a fixed time: a loaded machine would start fewer), one
-    // every 0-2 ms at a random participant: each pre-empts the others.
-    for (let ballots = 0; ballots < 300; ballots++) {
-      Paxos.startBallot(pids[Math.floor(random() * pids.length)]!);
+    // A fixed number of bursts (not a fixed time: a loaded machine would start fewer), one every
+    // 0-2 ms: 2 to 5 ballots at random participants in the same turn, so that they overlap
+    // whatever the machine's speed (none sees another's before it starts) and all but the highest
+    // are pre-empted. One ballot at a time every 0-2 ms did not always overlap: on a fast run each
+    // could finish before the next began, and no proposer was nacked (CI saw that once).
+    for (let burst = 0; burst < 100; burst++) {
+      const n = 2 + Math.floor(random() * 4);
+      for (let k = 0; k < n; k++) Paxos.startBallot(pids[Math.floor(random() * pids.length)]!);
       await sleep(random() * 2); // the duel's pace, not a wait for anything
     }
     expect(await nacks(`duel${run}p`), 'proposers pre-empted (nacked)').toBeGreaterThan(
