@@ -122,7 +122,6 @@ describe('InventoryServer: adding and removing replicas while it runs', () => {
     let members = [...procs];
     let acknowledged = 0;
     let stop = false;
-    let failures = 0;
     // Clients add one unit at a time at any live member; a refused or failed call is retried
     // under the same reqId at another member, so each unit counts once.
     const client = async (c: number) => {
@@ -135,7 +134,6 @@ describe('InventoryServer: adding and removing replicas while it runs', () => {
             acknowledged++;
             break;
           } catch {
-            failures++;
             if (attempt > 50) throw new Error(`request ${reqId} never succeeded`);
           }
         }
@@ -155,7 +153,6 @@ describe('InventoryServer: adding and removing replicas while it runs', () => {
       expect(stock.unit ?? 0).toBe(acknowledged);
     }
     expect(acknowledged).toBeGreaterThan(0);
-    expect(failures).toBeGreaterThanOrEqual(0);
   });
 
   it('a replica asked to remove itself answers, then stops', async () => {
