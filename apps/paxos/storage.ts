@@ -241,20 +241,17 @@ function loadLmdbStore(dir: string, sync: boolean, name: string): PaxosStore {
       return durable(db.put([name, 'lead'], lead));
     },
     compact: (below) => {
-      const from = s.floor;
-      // What goes: on disk, and written but maybe not committed yet (in memory until now).
+      // What goes is what memory holds below the floor: every entry on disk was loaded into it or
+      // written through it (some maybe not committed yet), and only raiseFloor drops any.
       const doomed = {
-        rec: new Set([...records.keys()].filter((inst) => inst < below)),
-        dec: new Set([...decided.keys()].filter((inst) => inst < below)),
+        rec: [...records.keys()].filter((inst) => inst < below),
+        dec: [...decided.keys()].filter((inst) => inst < below),
       };
       if (!raiseFloor(s, below)) return undefined;
       return durable(
         batched(db, () => {
-          for (const [kind, insts] of Object.entries(doomed)) {
-            for (const key of db.getKeys({ start: [name, kind, from], end: [name, kind, below] }))
-              insts.add((key as [string, string, number])[2]);
+          for (const [kind, insts] of Object.entries(doomed))
             for (const inst of insts) void db.remove([name, kind, inst]);
-          }
           void db.put([name, 'floor'], below);
         }),
       );

@@ -14,6 +14,7 @@ import {
   kill,
   monitor,
   type Pid,
+  type Ref,
   receive,
   showValue,
   sleep,
@@ -205,14 +206,6 @@ const RECONFIG_REFUSALS = {
 /** How long addReplica waits for the new replica to serve, by default. */
 const READY_TIMEOUT_MS = 30_000;
 
-/** addReplica's timeout: the replica is a member but does not serve yet. */
-function notServing(service: string, name: string, epoch: number, readyMs: number): ActorError {
-  return new ActorError(
-    'timeout',
-    `${service} replica '${name}' is a member (epoch ${epoch}) but did not catch up within ${readyMs} ms; it goes on trying`,
-  );
-}
-
 /** Orders a reconfiguration through the log at `server`; throws a typed error if refused. */
 async function reconfigure(
   service: string,
@@ -226,9 +219,55 @@ async function reconfigure(
     options,
   );
   if (r.ok) return r;
-  const [code, why] = RECONFIG_REFUSALS[r.error];
-  const text = `'${op.add ?? op.remove}' ${why.replace('SERVICE', service)}`;
-  throw new ActorError(code, `${text} (members: ${r.members.join(', ')})`);
+  throw refusal(service, r.error, (op.add ?? op.remove)!, r.members);
+}
+
+/** A refused reconfiguration of replica `name` as the client's typed error. */
+function refusal(
+  service: string,
+  error: keyof typeof RECONFIG_REFUSALS,
+  name: string,
+  members: string[],
+): ActorError {
+  const [code, why] = RECONFIG_REFUSALS[error];
+  return new ActorError(
+    code,
+    `'${name}' ${why.replace('SERVICE', service)} (members: ${members.join(', ')})`,
+  );
+}
+
+/**
+ * Waits until replica `name` serves (registered under its name) and returns its pid. With
+ * `joiner` (monitored by `ref`), only that process counts, and its stopping first is an error.
+ */
+async function untilServing(
+  service: string,
+  name: string,
+  epoch: number,
+  readyMs: number,
+  joiner?: { pid: Pid; ref: Ref },
+): Promise<Pid> {
+  const deadline = Date.now() + readyMs;
+  for (;;) {
+    const serving = Global.whereis(replicaName(service, name));
+    if (serving && (joiner === undefined || serving.equals(joiner.pid))) return serving;
+    const left = deadline - Date.now();
+    if (left <= 0)
+      throw new ActorError(
+        'timeout',
+        `${service} replica '${name}' is a member (epoch ${epoch}) but did not catch up within ${readyMs} ms; it goes on trying`,
+      );
+    if (joiner === undefined) {
+      await sleep(Math.min(left, 20));
+      continue;
+    }
+    const down = await receive((m) => isDown(m) && m.ref.equals(joiner.ref), Math.min(left, 20));
+    if (down !== TIMEOUT)
+      throw new ActorError(
+        'exit',
+        `${service} replica '${name}' stopped before it served (${showValue(isDown(down) ? down.reason : down)}); it is a member of epoch ${epoch} all the same: start it again with { join: true }, or removeReplica it`,
+      );
+  }
 }
 
 /**
@@ -248,23 +287,14 @@ export async function addReplica<S, O extends Op, R>(
   const st = await status(service, pid, options.timeoutMs);
   if (st.members === undefined)
     throw new ActorError('not_supported', `the ${service} service runs on EPaxos: use EPaxos.join`);
+  const readyMs = options.readyTimeoutMs ?? READY_TIMEOUT_MS;
   if (st.members.includes(name)) {
-    if (options.reqId === undefined)
-      throw new ActorError(
-        'already_member',
-        `'${name}' is already a ${service} replica (members: ${st.members.join(', ')})`,
-      );
+    if (options.reqId === undefined) throw refusal(service, 'already_member', name, st.members);
     // A retry of an addition already applied: the log remembers its result under its reqId (any
     // other request is refused with already_member). The replica it started serves, or will.
     const r = await reconfigure(service, pid, { rsm: 'reconfig', add: name }, options);
-    const readyMs = options.readyTimeoutMs ?? READY_TIMEOUT_MS;
-    const deadline = Date.now() + readyMs;
-    for (;;) {
-      const serving = Global.whereis(replicaName(service, name));
-      if (serving) return { epoch: r.epoch, members: r.members, pid: serving };
-      if (Date.now() >= deadline) throw notServing(service, name, r.epoch, readyMs);
-      await sleep(20);
-    }
+    const serving = await untilServing(service, name, r.epoch, readyMs);
+    return { epoch: r.epoch, members: r.members, pid: serving };
   }
   if (Global.whereis(replicaName(service, name)))
     throw new ActorError('name_taken', `a ${service} replica named '${name}' is already running`);
@@ -276,18 +306,7 @@ export async function addReplica<S, O extends Op, R>(
   try {
     const r = await reconfigure(service, pid, { rsm: 'reconfig', add: name }, options);
     // Serving once it has applied the reconfiguration and caught up: registered under its name.
-    const readyMs = options.readyTimeoutMs ?? READY_TIMEOUT_MS;
-    const deadline = Date.now() + readyMs;
-    while (Global.whereis(replicaName(service, name))?.equals(joiner) !== true) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw notServing(service, name, r.epoch, readyMs);
-      const down = await receive((m) => isDown(m) && m.ref.equals(ref), Math.min(left, 20));
-      if (down !== TIMEOUT)
-        throw new ActorError(
-          'exit',
-          `${service} replica '${name}' stopped before it served (${showValue(isDown(down) ? down.reason : down)}); it is a member of epoch ${r.epoch} all the same: start it again with { join: true }, or removeReplica it`,
-        );
-    }
+    await untilServing(service, name, r.epoch, readyMs, { pid: joiner, ref });
     return { epoch: r.epoch, members: r.members, pid: joiner };
   } catch (err) {
     // Not added (refused, or the call failed before the reconfiguration was ordered): stop it.
